@@ -1,0 +1,14 @@
+"""promptlimits: a simulator for the limits of prompt tuning and fast attention.
+
+Public, stable names (DESIGN section 7): :func:`exact_attention`,
+:func:`poly_attention`. The rest is documented in each module.
+"""
+
+from .attention import exact_attention, exact_attention_backward
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "exact_attention",
+    "exact_attention_backward",
+]

@@ -1,0 +1,83 @@
+"""Input validation shared by every public entry point.
+
+Every check raises ``ValueError`` (or ``TypeError`` for a wrong kind of object)
+with a message that names the argument and the problem; nothing is silently
+broadcast, cast from a non-numeric type or clipped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def as_float_array(x, name: str, *, ndim=None, dtype=None) -> np.ndarray:
+    """Return ``x`` as a finite real float array, checking its rank.
+
+    ``ndim`` may be an int or a tuple of allowed ranks. Integer and bool
+    inputs are converted to float64; float32 stays float32 unless ``dtype``
+    asks otherwise. NaN and inf raise ``ValueError``.
+    """
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}")
+    a = np.asarray(x)
+    if a.dtype.kind == "c":
+        raise TypeError(f"{name} must be real, got complex dtype {a.dtype}")
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a numeric array, got dtype {a.dtype}")
+    if dtype is not None:
+        a = a.astype(dtype, copy=False)
+    elif a.dtype.kind != "f" or a.dtype not in FLOAT_DTYPES:
+        a = a.astype(np.float64)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if a.ndim not in allowed:
+            want = " or ".join(str(k) for k in allowed)
+            raise ValueError(f"{name} must have {want} dimensions, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite entries")
+    return a
+
+
+def check_choice(value, name: str, choices) -> str:
+    """Check that ``value`` is one of ``choices`` (strings)."""
+    if value not in choices:
+        opts = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"unknown {name} {value!r}; expected one of {opts}")
+    return value
+
+
+def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
+    """Check that ``value`` is an integer >= ``minimum`` (bool is refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_positive_float(value, name: str, *, allow_zero: bool = False) -> float:
+    """Check that ``value`` is a finite real number > 0 (or >= 0)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {bound}, got {value}")
+    return v
+
+
+def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} and {name_b} must have the same shape, got {a.shape} and {b.shape}")
+
+
+def as_generator(seed) -> np.random.Generator:
+    """A ``numpy.random.Generator`` from an int seed, a SeedSequence, or a Generator."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, (int, np.integer, np.random.SeedSequence)) and not isinstance(seed, bool):
+        return np.random.default_rng(seed)
+    raise TypeError(f"seed must be an int, a SeedSequence or a numpy Generator, got {type(seed).__name__}")

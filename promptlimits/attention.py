@@ -1,0 +1,141 @@
+"""Exact attention, forward and backward, chunked over query rows.
+
+``T = D^{-1} exp(scale * Q K^T) V`` with ``D = diag(exp(scale * Q K^T) 1)`` for
+``variant="softmax"``, and ``D = diag(1 + exp(scale * Q K^T) 1)`` for
+``variant="softmax1"`` (Softmax_1 of the Outlier-Efficient Hopfield paper,
+DESIGN section 2). The default ``scale`` is ``1 / Q.shape[-1]``, Alman and Song's
+``exp(Q K^T / d)``.
+
+Numerically stable: each row's maximum logit (and 0 for ``softmax1``) is
+subtracted before ``exp``, so logits of 1e4 do not overflow. Memory: the
+``n x n`` score matrix is never formed for long sequences; queries are handled
+``chunk`` rows at a time, so the extra memory is O(chunk * n).
+
+Inputs are ``(n, d)`` matrices or batches ``(batch, n, d)``; float32 inputs are
+computed in float32, everything else in float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import as_float_array, check_choice
+
+VARIANTS = ("softmax", "softmax1")
+
+#: Target number of score entries per chunk (4M entries = 32 MiB in float64).
+_CHUNK_ENTRIES = 1 << 22
+
+
+def _prepare(Q, K, V, scale, variant, G=None):
+    check_choice(variant, "attention variant", VARIANTS)
+    Q = as_float_array(Q, "Q", ndim=(2, 3))
+    K = as_float_array(K, "K", ndim=(2, 3))
+    V = as_float_array(V, "V", ndim=(2, 3))
+    arrays = [Q, K, V] if G is None else [Q, K, V, as_float_array(G, "G", ndim=(2, 3))]
+    if len({a.ndim for a in arrays}) != 1:
+        raise ValueError(f"Q, K, V must all be 2-D or all 3-D, got shapes {[a.shape for a in arrays]}")
+    if Q.shape[:-2] != K.shape[:-2] or K.shape[:-2] != V.shape[:-2]:
+        raise ValueError(f"batch shapes differ: Q {Q.shape}, K {K.shape}, V {V.shape}")
+    if Q.shape[-1] != K.shape[-1]:
+        raise ValueError(f"Q and K must have the same number of columns, got Q {Q.shape} and K {K.shape}")
+    if K.shape[-2] != V.shape[-2]:
+        raise ValueError(f"K and V must have the same number of rows, got K {K.shape} and V {V.shape}")
+    if K.shape[-2] == 0 or Q.shape[-1] == 0:
+        raise ValueError(f"attention needs at least one key and one feature, got K {K.shape}")
+    if G is not None:
+        G = arrays[3]
+        want = Q.shape[:-1] + (V.shape[-1],)
+        if G.shape != want:
+            raise ValueError(f"upstream gradient G must have shape {want}, got {G.shape}")
+    dtype = np.result_type(*arrays)
+    if scale is None:
+        scale = 1.0 / Q.shape[-1]
+    else:
+        scale = float(scale)
+        if not np.isfinite(scale) or scale <= 0:
+            raise ValueError(f"scale must be finite and > 0, got {scale}")
+    out = [a.astype(dtype, copy=False) for a in arrays]
+    return out, scale
+
+
+def _chunk_rows(n_queries: int, n_keys: int, batch: int, chunk) -> int:
+    if chunk is not None:
+        return max(1, int(chunk))
+    return max(1, min(n_queries, _CHUNK_ENTRIES // max(1, n_keys * batch)))
+
+
+def _probabilities(Qc, K, scale, variant):
+    """Attention probabilities for a block of query rows, stably."""
+    S = scale * (Qc @ np.swapaxes(K, -1, -2))
+    m = S.max(axis=-1, keepdims=True)
+    if variant == "softmax1":
+        m = np.maximum(m, 0.0)  # the implicit extra logit 0
+    E = np.exp(S - m)
+    den = E.sum(axis=-1, keepdims=True)
+    if variant == "softmax1":
+        den += np.exp(-m)
+    E /= den
+    return E
+
+
+def exact_attention(Q, K, V, *, scale=None, variant="softmax", chunk=None):
+    """Exact (softmax or Softmax_1) attention ``D^{-1} exp(scale Q K^T) V``.
+
+    Parameters
+    ----------
+    Q, K : array, shape ``(n_q, d)`` / ``(n, d)`` or batched ``(batch, ., d)``
+    V : array, shape ``(n, d_v)`` or ``(batch, n, d_v)``
+    scale : float, optional
+        Multiplies the logits; default ``1 / d`` (Alman--Song's ``QK^T/d``).
+    variant : {"softmax", "softmax1"}
+    chunk : int, optional
+        Query rows per block; by default chosen so a block holds about 4M
+        scores.
+
+    Returns
+    -------
+    T : array, shape ``(n_q, d_v)`` (or batched), dtype of the inputs.
+    """
+    (Q, K, V), scale = _prepare(Q, K, V, scale, variant)
+    nq = Q.shape[-2]
+    batch = int(np.prod(Q.shape[:-2], dtype=np.int64)) if Q.ndim == 3 else 1
+    step = _chunk_rows(nq, K.shape[-2], batch, chunk)
+    T = np.empty(Q.shape[:-1] + (V.shape[-1],), dtype=Q.dtype)
+    for a in range(0, nq, step):
+        b = min(nq, a + step)
+        T[..., a:b, :] = _probabilities(Q[..., a:b, :], K, scale, variant) @ V
+    return T
+
+
+def exact_attention_backward(Q, K, V, G, *, scale=None, variant="softmax", chunk=None):
+    """Gradients of ``<G, exact_attention(Q, K, V)>`` with respect to Q, K, V.
+
+    With ``A = softmax(S)`` (or Softmax_1), ``S = scale Q K^T`` and
+    ``T = A V``: ``dV = A^T G``, ``dS_ij = A_ij (G_i . v_j - G_i . T_i)`` (the
+    same formula holds for both variants), ``dQ = scale dS K`` and
+    ``dK = scale dS^T Q``. Chunked over query rows like the forward.
+
+    Returns
+    -------
+    dQ, dK, dV : arrays shaped like Q, K, V.
+    """
+    (Q, K, V, G), scale = _prepare(Q, K, V, scale, variant, G=G)
+    nq = Q.shape[-2]
+    batch = int(np.prod(Q.shape[:-2], dtype=np.int64)) if Q.ndim == 3 else 1
+    step = _chunk_rows(nq, K.shape[-2], batch, chunk)
+    dQ = np.empty_like(Q)
+    dK = np.zeros_like(K)
+    dV = np.zeros_like(V)
+    for a in range(0, nq, step):
+        b = min(nq, a + step)
+        A = _probabilities(Q[..., a:b, :], K, scale, variant)
+        Gc = G[..., a:b, :]
+        dV += np.swapaxes(A, -1, -2) @ Gc
+        GVt = Gc @ np.swapaxes(V, -1, -2)  # G_i . v_j
+        GT = np.sum(GVt * A, axis=-1, keepdims=True)  # G_i . T_i
+        dS = A * (GVt - GT)
+        dS *= scale
+        dQ[..., a:b, :] = dS @ K
+        dK += np.swapaxes(dS, -1, -2) @ Q[..., a:b, :]
+    return dQ, dK, dV

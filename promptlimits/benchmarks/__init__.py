@@ -1,0 +1,1 @@
+"""Benchmarks run by ``promptlimits bench`` (print tables; never timed tests)."""

@@ -1,0 +1,53 @@
+"""The ``promptlimits`` command line.
+
+Each subcommand lives in its own module under :mod:`promptlimits.commands` and
+exposes ``register(subparsers)``. User errors (bad options, bad input files,
+unreachable schedulers) print one line and exit with status 2; set
+``PROMPTLIMITS_DEBUG=1`` to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+#: Subcommand modules, in the order ``--help`` lists them.
+COMMANDS = ("reproduce", "tune", "bench")
+
+
+class UserError(Exception):
+    """An error caused by the user's input; reported as one line, exit 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="promptlimits",
+        description="Simulator for the limits of prompt tuning and fast attention.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"promptlimits.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except (UserError, ValueError, TypeError, OSError) as exc:
+        if os.environ.get("PROMPTLIMITS_DEBUG"):
+            raise
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"promptlimits {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"promptlimits {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``promptlimits`` CLI, one module each (see :mod:`promptlimits.cli`)."""
