@@ -1,0 +1,146 @@
+"""The monomial feature map of the polynomial method (DESIGN section 3).
+
+For a polynomial ``p(x) = sum_{j<=g} c_j x^j`` and logits ``x = s q.k``
+(``s`` the attention scale), the multinomial theorem
+``(q.k)^j = sum_{|alpha|=j} (j!/alpha!) q^alpha k^alpha`` gives
+
+    p(s q.k) = sum_{|alpha|<=g} w_alpha q^alpha k^alpha = phi_L(q) . phi_R(k),
+
+    w_alpha = c_|alpha| s^|alpha| |alpha|! / alpha!,
+    phi_R(k)_alpha = k^alpha,    phi_L(q)_alpha = w_alpha q^alpha,
+
+one feature per multi-index ``alpha`` in ``N^d`` with ``|alpha| <= g``: width
+``r = C(d+g, g)``. The coefficients (and their signs) sit on the query side,
+so ``phi_R`` is the plain monomial vector and negative ``c_j`` are fine. The
+product is exact in exact arithmetic; in float64 each feature is a product of
+at most ``g`` numbers, so the relative rounding per term is ``O(g u)``.
+
+Monomials are listed in graded order (all of degree 0, then 1, ...). Each
+monomial of degree ``j >= 1`` is ``parent * x[coord]`` with ``parent`` a
+monomial of degree ``j-1`` listed earlier and ``coord >= `` the largest
+coordinate of ``parent``: every multiset of coordinates is produced exactly
+once (as a non-decreasing sequence), and a kernel computes each feature with
+one multiply, ``m[a] = m[parent[a]] * x[coord[a]]``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+from numba import njit
+
+from ._checks import as_float_array, check_positive_int
+
+
+def rank(d: int, g: int) -> int:
+    """Number of monomials of degree ``<= g`` in ``d`` variables, ``C(d+g, g)``."""
+    return math.comb(d + g, g)
+
+
+@dataclass(frozen=True)
+class MonomialBasis:
+    """Graded monomials in ``d`` variables up to degree ``g``.
+
+    Attributes
+    ----------
+    d, degree, rank : int
+    parent : int64 array, shape ``(rank,)``
+        Index of the parent monomial (``-1`` for the constant monomial 1).
+    coord : int64 array, shape ``(rank,)``
+        Coordinate multiplied onto the parent (``-1`` for the constant).
+    exponents : int64 array, shape ``(rank, d)``
+        The multi-index ``alpha`` of each monomial.
+    total_degree : int64 array, shape ``(rank,)``
+        ``|alpha|``.
+    multinomial : float64 array, shape ``(rank,)``
+        ``|alpha|! / alpha!`` (exact integers, correctly rounded to float64).
+    """
+
+    d: int
+    degree: int
+    rank: int
+    parent: np.ndarray = field(repr=False, compare=False)
+    coord: np.ndarray = field(repr=False, compare=False)
+    exponents: np.ndarray = field(repr=False, compare=False)
+    total_degree: np.ndarray = field(repr=False, compare=False)
+    multinomial: np.ndarray = field(repr=False, compare=False)
+
+
+@lru_cache(maxsize=64)
+def monomial_basis(d: int, g: int) -> MonomialBasis:
+    """The graded monomial basis for ``d`` variables and degree ``<= g`` (cached)."""
+    d = check_positive_int(d, "d")
+    g = check_positive_int(g, "degree", minimum=0)
+    r = rank(d, g)
+    if r > 50_000_000:
+        raise ValueError(f"rank C(d+g, g) = {r} for d={d}, g={g} is too large")
+    parent = np.full(r, -1, dtype=np.int64)
+    coord = np.full(r, -1, dtype=np.int64)
+    last = np.zeros(r, dtype=np.int64)  # largest coordinate used (0 for the constant)
+    tdeg = np.zeros(r, dtype=np.int64)
+    start, stop, nxt = 0, 1, 1  # monomials of degree j-1 are [start, stop)
+    for j in range(1, g + 1):
+        for p in range(start, stop):
+            for c in range(last[p], d):
+                parent[nxt], coord[nxt], last[nxt], tdeg[nxt] = p, c, c, j
+                nxt += 1
+        start, stop = stop, nxt
+    assert nxt == r
+    expo = np.zeros((r, d), dtype=np.int64)
+    for a in range(1, r):
+        expo[a] = expo[parent[a]]
+        expo[a, coord[a]] += 1
+    multi = np.array(
+        [math.factorial(int(t)) // math.prod(math.factorial(int(e)) for e in row) for t, row in zip(tdeg, expo)],
+        dtype=object,
+    ).astype(np.float64)
+    for arr in (parent, coord, expo, tdeg, multi):
+        arr.flags.writeable = False
+    return MonomialBasis(d=d, degree=g, rank=r, parent=parent, coord=coord, exponents=expo,
+                         total_degree=tdeg, multinomial=multi)
+
+
+def feature_weights(basis: MonomialBasis, coefficients, scale: float) -> np.ndarray:
+    """``w_alpha = c_|alpha| scale^|alpha| |alpha|!/alpha!`` (module docstring)."""
+    c = np.asarray(coefficients, dtype=np.float64)
+    if c.shape != (basis.degree + 1,):
+        raise ValueError(f"need {basis.degree + 1} coefficients for degree {basis.degree}, got shape {c.shape}")
+    powers = float(scale) ** np.arange(basis.degree + 1, dtype=np.float64)
+    return (c * powers)[basis.total_degree] * basis.multinomial
+
+
+@njit(cache=True, fastmath=False)
+def _monomials(X, parent, coord):
+    """``M[i, a] = prod_c X[i, c]^alpha_c`` by the parent recursion (one multiply each)."""
+    n = X.shape[0]
+    r = parent.shape[0]
+    M = np.empty((n, r))
+    for i in range(n):
+        M[i, 0] = 1.0
+        for a in range(1, r):
+            M[i, a] = M[i, parent[a]] * X[i, coord[a]]
+    return M
+
+
+def _as_rows(X, basis: MonomialBasis, name: str) -> np.ndarray:
+    X = as_float_array(X, name, ndim=2)
+    if X.shape[1] != basis.d:
+        raise ValueError(f"{name} must have {basis.d} columns for this basis, got shape {X.shape}")
+    return np.ascontiguousarray(X, dtype=np.float64)
+
+
+def phi_right(K, basis: MonomialBasis) -> np.ndarray:
+    """Key features ``phi_R(k)_alpha = k^alpha`` for each row of ``K``, shape ``(n, r)``."""
+    K = _as_rows(K, basis, "K")
+    return _monomials(K, basis.parent, basis.coord)
+
+
+def phi_left(Q, basis: MonomialBasis, coefficients, scale: float) -> np.ndarray:
+    """Query features ``phi_L(q)_alpha = w_alpha q^alpha``, shape ``(n, r)``."""
+    Q = _as_rows(Q, basis, "Q")
+    M = _monomials(Q, basis.parent, basis.coord)
+    M *= feature_weights(basis, coefficients, scale)
+    return M

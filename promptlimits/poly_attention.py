@@ -1,0 +1,676 @@
+"""Almost-linear attention by the polynomial method (AAttC), forward and backward.
+
+DESIGN section 3; Alman and Song, "Fast Attention Requires Bounded Entries"
+(NeurIPS 2023) for the forward pass and "The Fine-Grained Complexity of
+Gradient Computation for Training Large Language Models" (NeurIPS 2024) for
+the backward pass.
+
+With ``exp`` replaced on the logit range ``[-R, R]`` by a certified polynomial
+``p`` (:mod:`promptlimits.polyapprox`) and ``p(s q.k) = phi_L(q) . phi_R(k)``
+(:mod:`promptlimits.features`, width ``r = C(d+g, g)``),
+
+    T_i = N_i / D_i,   N_i = phi_L(q_i) S_V,   D_i = d0 + phi_L(q_i) s_1,
+    S_V = sum_j phi_R(k_j) v_j^T   (r x d_v),   s_1 = sum_j phi_R(k_j)   (r),
+
+with ``d0 = 0`` for softmax and ``d0 = 1`` for Softmax_1. This is
+``diag(U1 (U2^T 1))^-1 U1 (U2^T V)`` with ``U1 = phi_L(Q)``, ``U2 = phi_R(K)``,
+computed in O(n r d) time.
+
+Error (DESIGN section 3): if ``eps_p < 1`` then every approximate weight
+``p_ij`` lies in ``[(1-eps_p) e_ij, (1+eps_p) e_ij]``, so each normalised weight
+is within a factor ``(1+eps_p)/(1-eps_p)`` of the exact one, and since the
+exact weights of a row sum to at most 1,
+
+    ||T - Att||max <= 2 eps_p / (1 - eps_p) * ||V||max
+
+(:meth:`PolyPlan.output_bound`). The bound is for exact arithmetic; float64
+evaluation adds rounding of order ``g r u`` relative, far below it at the
+supported sizes.
+
+Kernels
+-------
+``method="fused"`` never forms an ``n x r`` or ``n x n`` matrix: one parallel
+pass over keys (``prange`` over pre-split key ranges, one partial ``S`` per
+range, serial reduction) and one parallel pass over queries. Keys and queries
+go four at a time: the four monomial vectors are built by the parent recursion
+into an ``r x 4`` buffer, and the updates ``S[a, c:c+4] += sum_b m[a, b]
+v_b[c:c+4]`` and ``N_b[c:c+4] += m[a, b] S[a, c:c+4]`` are written with scalar
+accumulators so that LLVM keeps them in vector registers. Extra memory per
+range is O(r (d_v + 4)). ``method="factors"`` materialises ``U1`` and ``U2``
+(``n x r``) and uses BLAS; it is for small ``n`` and for tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from ._checks import as_float_array, check_choice
+from .features import MonomialBasis, feature_weights, monomial_basis
+from .polyapprox import ExpApprox, exp_approximation
+
+METHODS = ("fused", "factors")
+VARIANTS = ("softmax", "softmax1")
+
+_LANES = 4  # rows handled together by the kernels; also the column tile width
+
+
+# ---------------------------------------------------------------------------
+# Numba kernels (float64, C-contiguous; rows padded to a multiple of 4, the
+# columns of V / G padded to a multiple of 4 with zeros).
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True, fastmath=False)
+def _block_monomials(X, i0, parent, coord, xb, M):
+    """``M[a, b] = x_{i0+b}^alpha_a`` for the four rows ``i0..i0+3`` of ``X``."""
+    d = X.shape[1]
+    r = parent.shape[0]
+    for c in range(d):
+        for b in range(4):
+            xb[c, b] = X[i0 + b, c]
+    for b in range(4):
+        M[0, b] = 1.0
+    for a in range(1, r):
+        p = parent[a]
+        c = coord[a]
+        for b in range(4):
+            M[a, b] = M[p, b] * xb[c, b]
+
+
+@njit(cache=True, fastmath=False)
+def _row_monomials(X, i, parent, coord, m):
+    r = parent.shape[0]
+    m[0] = 1.0
+    for a in range(1, r):
+        m[a] = m[parent[a]] * X[i, coord[a]]
+
+
+@njit(cache=True, fastmath=False, parallel=True)
+def _key_pass(K, V, parent, coord, bounds):
+    """Partial sums ``S_V = sum_j m(k_j) v_j^T`` and lane sums of ``s_1 = sum_j m(k_j)``.
+
+    ``bounds`` splits the rows (multiples of 4) into ranges, one per task.
+    Returns ``S`` (tasks, r, Wv) and ``s1`` (tasks, r, 4); sum them over tasks
+    (and ``s1`` over lanes) to get ``S_V`` and ``s_1``.
+    """
+    ntask = bounds.shape[0] - 1
+    r = parent.shape[0]
+    d = K.shape[1]
+    Wv = V.shape[1]
+    S = np.zeros((ntask, r, Wv))
+    s1 = np.zeros((ntask, r, 4))
+    for t in prange(ntask):
+        xb = np.empty((d, 4))
+        M = np.empty((r, 4))
+        St = S[t]
+        s1t = s1[t]
+        for j0 in range(bounds[t], bounds[t + 1], 4):
+            _block_monomials(K, j0, parent, coord, xb, M)
+            for a in range(r):
+                for b in range(4):
+                    s1t[a, b] += M[a, b]
+            for ct in range(0, Wv, 4):
+                v00 = V[j0, ct]
+                v01 = V[j0, ct + 1]
+                v02 = V[j0, ct + 2]
+                v03 = V[j0, ct + 3]
+                v10 = V[j0 + 1, ct]
+                v11 = V[j0 + 1, ct + 1]
+                v12 = V[j0 + 1, ct + 2]
+                v13 = V[j0 + 1, ct + 3]
+                v20 = V[j0 + 2, ct]
+                v21 = V[j0 + 2, ct + 1]
+                v22 = V[j0 + 2, ct + 2]
+                v23 = V[j0 + 2, ct + 3]
+                v30 = V[j0 + 3, ct]
+                v31 = V[j0 + 3, ct + 1]
+                v32 = V[j0 + 3, ct + 2]
+                v33 = V[j0 + 3, ct + 3]
+                for a in range(r):
+                    m0 = M[a, 0]
+                    m1 = M[a, 1]
+                    m2 = M[a, 2]
+                    m3 = M[a, 3]
+                    St[a, ct] += m0 * v00 + m1 * v10 + m2 * v20 + m3 * v30
+                    St[a, ct + 1] += m0 * v01 + m1 * v11 + m2 * v21 + m3 * v31
+                    St[a, ct + 2] += m0 * v02 + m1 * v12 + m2 * v22 + m3 * v32
+                    St[a, ct + 3] += m0 * v03 + m1 * v13 + m2 * v23 + m3 * v33
+    return S, s1
+
+
+@njit(cache=True, fastmath=False, parallel=True)
+def _query_pass(Q, Sw, s1w, d0, parent, coord, bounds, dv):
+    """``T_i = (m(q_i) Sw) / (d0 + m(q_i) . s1w)`` for every (padded) query row.
+
+    ``Sw = w * S_V`` and ``s1w = w * s_1`` carry the feature weights, so
+    ``m(q) Sw = phi_L(q) S_V``.
+    """
+    ntask = bounds.shape[0] - 1
+    r = parent.shape[0]
+    d = Q.shape[1]
+    Wv = Sw.shape[1]
+    T = np.empty((Q.shape[0], dv))
+    for t in prange(ntask):
+        xb = np.empty((d, 4))
+        M = np.empty((r, 4))
+        N = np.empty((4, Wv))
+        for i0 in range(bounds[t], bounds[t + 1], 4):
+            _block_monomials(Q, i0, parent, coord, xb, M)
+            e0 = d0
+            e1 = d0
+            e2 = d0
+            e3 = d0
+            for a in range(r):
+                s = s1w[a]
+                e0 += M[a, 0] * s
+                e1 += M[a, 1] * s
+                e2 += M[a, 2] * s
+                e3 += M[a, 3] * s
+            for ct in range(0, Wv, 4):
+                n00 = 0.0
+                n01 = 0.0
+                n02 = 0.0
+                n03 = 0.0
+                n10 = 0.0
+                n11 = 0.0
+                n12 = 0.0
+                n13 = 0.0
+                n20 = 0.0
+                n21 = 0.0
+                n22 = 0.0
+                n23 = 0.0
+                n30 = 0.0
+                n31 = 0.0
+                n32 = 0.0
+                n33 = 0.0
+                for a in range(r):
+                    m0 = M[a, 0]
+                    m1 = M[a, 1]
+                    m2 = M[a, 2]
+                    m3 = M[a, 3]
+                    s0 = Sw[a, ct]
+                    s1 = Sw[a, ct + 1]
+                    s2 = Sw[a, ct + 2]
+                    s3 = Sw[a, ct + 3]
+                    n00 += m0 * s0
+                    n01 += m0 * s1
+                    n02 += m0 * s2
+                    n03 += m0 * s3
+                    n10 += m1 * s0
+                    n11 += m1 * s1
+                    n12 += m1 * s2
+                    n13 += m1 * s3
+                    n20 += m2 * s0
+                    n21 += m2 * s1
+                    n22 += m2 * s2
+                    n23 += m2 * s3
+                    n30 += m3 * s0
+                    n31 += m3 * s1
+                    n32 += m3 * s2
+                    n33 += m3 * s3
+                N[0, ct] = n00
+                N[0, ct + 1] = n01
+                N[0, ct + 2] = n02
+                N[0, ct + 3] = n03
+                N[1, ct] = n10
+                N[1, ct + 1] = n11
+                N[1, ct + 2] = n12
+                N[1, ct + 3] = n13
+                N[2, ct] = n20
+                N[2, ct + 1] = n21
+                N[2, ct + 2] = n22
+                N[2, ct + 3] = n23
+                N[3, ct] = n30
+                N[3, ct + 1] = n31
+                N[3, ct + 2] = n32
+                N[3, ct + 3] = n33
+            for c in range(dv):
+                T[i0, c] = N[0, c] / e0
+                T[i0 + 1, c] = N[1, c] / e1
+                T[i0 + 2, c] = N[2, c] / e2
+                T[i0 + 3, c] = N[3, c] / e3
+    return T
+
+
+@njit(cache=True, fastmath=False, parallel=True)
+def _backward_query_pass(Q, G, Sw, s1w, d0, parent, coord, bounds):
+    """Query side of the backward pass (Alman--Song 2024).
+
+    For each query: ``N, D, T = N/D``, ``dN = G/D``, ``dD = -G.T/D``; the
+    gradient with respect to the monomials is ``dm = Sw dN + s1w dD``; it is
+    pulled back to ``q`` through the parent recursion in reverse. Also returns
+    the per-task partial sums ``WV = sum_i m(q_i) dN_i^T`` and
+    ``w1 = sum_i m(q_i) dD_i`` (multiply by the feature weights to get the
+    gradients of ``S_V`` and ``s_1``).
+    """
+    ntask = bounds.shape[0] - 1
+    r = parent.shape[0]
+    d = Q.shape[1]
+    Wv = Sw.shape[1]
+    dQ = np.zeros(Q.shape)
+    WV = np.zeros((ntask, r, Wv))
+    w1 = np.zeros((ntask, r))
+    for t in prange(ntask):
+        m = np.empty(r)
+        dm = np.empty(r)
+        Nv = np.empty(Wv)
+        dN = np.empty(Wv)
+        WVt = WV[t]
+        w1t = w1[t]
+        for i in range(bounds[t], bounds[t + 1]):
+            _row_monomials(Q, i, parent, coord, m)
+            for c in range(Wv):
+                Nv[c] = 0.0
+            D = d0
+            for a in range(r):
+                ma = m[a]
+                D += ma * s1w[a]
+                for c in range(Wv):
+                    Nv[c] += ma * Sw[a, c]
+            gT = 0.0
+            for c in range(Wv):
+                gT += G[i, c] * Nv[c]
+            gT /= D
+            dD = -gT / D
+            for c in range(Wv):
+                dN[c] = G[i, c] / D
+            for a in range(r):
+                ma = m[a]
+                acc = s1w[a] * dD
+                for c in range(Wv):
+                    acc += Sw[a, c] * dN[c]
+                    WVt[a, c] += ma * dN[c]
+                dm[a] = acc
+                w1t[a] += ma * dD
+            for a in range(r - 1, 0, -1):
+                p = parent[a]
+                c = coord[a]
+                dQ[i, c] += dm[a] * m[p]
+                dm[p] += dm[a] * Q[i, c]
+    return dQ, WV, w1
+
+
+@njit(cache=True, fastmath=False, parallel=True)
+def _backward_key_pass(K, V, WVw, w1w, parent, coord, bounds):
+    """Key side of the backward pass: ``dV_j = m(k_j) WVw`` and ``dk_j``.
+
+    ``WVw`` and ``w1w`` are the gradients of ``S_V`` and ``s_1``; the gradient
+    with respect to ``m(k_j)`` is ``WVw v_j + w1w``, pulled back to ``k_j``
+    through the parent recursion in reverse.
+    """
+    ntask = bounds.shape[0] - 1
+    r = parent.shape[0]
+    Wv = V.shape[1]
+    dK = np.zeros(K.shape)
+    dV = np.zeros(V.shape)
+    for t in prange(ntask):
+        m = np.empty(r)
+        dm = np.empty(r)
+        for j in range(bounds[t], bounds[t + 1]):
+            _row_monomials(K, j, parent, coord, m)
+            for a in range(r):
+                ma = m[a]
+                acc = w1w[a]
+                for c in range(Wv):
+                    acc += WVw[a, c] * V[j, c]
+                    dV[j, c] += ma * WVw[a, c]
+                dm[a] = acc
+            for a in range(r - 1, 0, -1):
+                p = parent[a]
+                c = coord[a]
+                dK[j, c] += dm[a] * m[p]
+                dm[p] += dm[a] * K[j, c]
+    return dK, dV
+
+
+# ---------------------------------------------------------------------------
+# Python drivers
+# ---------------------------------------------------------------------------
+
+
+def _round_up(n: int, k: int) -> int:
+    return -(-n // k) * k
+
+
+def _pad(X, rows: int, cols: int) -> np.ndarray:
+    """Copy ``X`` into a zero float64 C array of shape ``(rows, cols)``."""
+    out = np.zeros((rows, cols), dtype=np.float64)
+    out[: X.shape[0], : X.shape[1]] = X
+    return out
+
+
+def _bounds(n_rows: int, step: int, tasks: int | None = None) -> np.ndarray:
+    """Split ``n_rows`` (a multiple of ``step``) into contiguous ranges of whole steps."""
+    if tasks is None:
+        tasks = numba.get_num_threads()
+    blocks = n_rows // step
+    tasks = max(1, min(tasks, blocks))
+    cuts = (np.arange(tasks + 1, dtype=np.int64) * blocks) // tasks
+    return cuts * step
+
+
+def _max_abs(X) -> float:
+    return float(np.max(np.abs(X))) if X.size else 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class PolyPlan:
+    """A certified polynomial-method attention for head size ``d`` and norm bound ``B``.
+
+    Made by :func:`make_plan`. Inputs with ``||Q||max`` or ``||K||max`` above
+    ``B`` are refused (DESIGN section 3), so the certificate always applies.
+
+    Attributes
+    ----------
+    d : int
+        Head dimension (columns of Q and K).
+    B : float
+        Bound on ``||Q||max`` and ``||K||max``.
+    scale : float
+        Logit scale ``s`` (default ``1/d``).
+    R : float
+        Logit range, ``s d B^2``.
+    eps : float or None
+        The target asked for.
+    approx : ExpApprox
+        The polynomial; ``kind``, ``degree`` and ``eps_p`` are repeated below.
+    kind : str
+    degree : int
+    eps_p : float
+        Certified relative error of ``p`` on ``[-R, R]``.
+    rank : int
+        Feature width ``r = C(d+g, g)``.
+    basis : MonomialBasis
+    weights : ndarray, shape ``(rank,)``
+        ``w_alpha = c_|alpha| s^|alpha| |alpha|!/alpha!``.
+    """
+
+    d: int
+    B: float
+    scale: float
+    R: float
+    eps: float | None
+    approx: ExpApprox = field(repr=False)
+    basis: MonomialBasis = field(repr=False)
+    weights: np.ndarray = field(repr=False)
+
+    @property
+    def kind(self) -> str:
+        return self.approx.kind
+
+    @property
+    def degree(self) -> int:
+        return self.approx.degree
+
+    @property
+    def eps_p(self) -> float:
+        return self.approx.eps_p
+
+    @property
+    def rank(self) -> int:
+        return self.basis.rank
+
+    def __repr__(self) -> str:
+        return (f"PolyPlan(d={self.d}, B={self.B:.6g}, scale={self.scale:.6g}, R={self.R:.6g}, "
+                f"kind={self.kind!r}, degree={self.degree}, rank={self.rank}, eps_p={self.eps_p:.3e})")
+
+    def output_bound(self, V) -> float:
+        """Certified ``||T - Att||max <= 2 eps_p / (1 - eps_p) ||V||max`` (DESIGN section 3)."""
+        V = as_float_array(V, "V")
+        return 2.0 * self.eps_p / (1.0 - self.eps_p) * _max_abs(V)
+
+    # -- input checks ------------------------------------------------------
+    def _check(self, Q, K, V, G=None):
+        Q = as_float_array(Q, "Q", ndim=2)
+        K = as_float_array(K, "K", ndim=2)
+        V = as_float_array(V, "V", ndim=2)
+        arrays = [Q, K, V]
+        if Q.shape[1] != self.d or K.shape[1] != self.d:
+            raise ValueError(f"Q and K must have d={self.d} columns for this plan, got Q {Q.shape} and K {K.shape}")
+        if K.shape[0] != V.shape[0]:
+            raise ValueError(f"K and V must have the same number of rows, got K {K.shape} and V {V.shape}")
+        if K.shape[0] == 0:
+            raise ValueError(f"attention needs at least one key, got K {K.shape}")
+        if G is not None:
+            G = as_float_array(G, "G", ndim=2)
+            want = (Q.shape[0], V.shape[1])
+            if G.shape != want:
+                raise ValueError(f"upstream gradient G must have shape {want}, got {G.shape}")
+            arrays.append(G)
+        for X, name in ((Q, "Q"), (K, "K")):
+            b = _max_abs(X)
+            if b > self.B:
+                raise ValueError(
+                    f"||{name}||max = {b:.6g} exceeds the plan's B = {self.B:.6g}: "
+                    f"the certificate eps_p={self.eps_p:.3e} does not cover it; make a plan with B >= {b:.6g}"
+                )
+        dtype = np.result_type(*arrays)
+        return arrays, dtype
+
+    # -- forward -----------------------------------------------------------
+    def forward(self, Q, K, V, *, method: str = "fused", variant: str = "softmax"):
+        """Approximate attention ``D^-1 exp(s Q K^T) V`` (or Softmax_1), shape ``(n_q, d_v)``.
+
+        Within :meth:`output_bound` of :func:`promptlimits.exact_attention`.
+        float32 inputs are computed in float64 and returned as float32.
+        """
+        check_choice(method, "method", METHODS)
+        check_choice(variant, "attention variant", VARIANTS)
+        (Q, K, V), dtype = self._check(Q, K, V)
+        d0 = 1.0 if variant == "softmax1" else 0.0
+        if method == "factors":
+            T = self._forward_factors(Q, K, V, d0)
+        else:
+            T = self._forward_fused(Q, K, V, d0)
+        return T.astype(dtype, copy=False)
+
+    __call__ = forward
+
+    def _key_sums(self, K, V):
+        """``S_V * w`` (r x Wv, zero-padded columns) and ``s_1 * w`` (r)."""
+        n = K.shape[0]
+        n4 = _round_up(n, _LANES)
+        Wv = _round_up(V.shape[1], _LANES)
+        Kp = _pad(K, n4, K.shape[1])
+        Vp = _pad(V, n4, Wv)
+        S, s1 = _key_pass(Kp, Vp, self.basis.parent, self.basis.coord, _bounds(n4, _LANES))
+        S = S.sum(axis=0)
+        s1 = s1.sum(axis=(0, 2))
+        s1[0] -= n4 - n  # each zero padding key added the constant monomial 1
+        w = self.weights
+        return S * w[:, None], s1 * w
+
+    def _forward_fused(self, Q, K, V, d0):
+        Sw, s1w = self._key_sums(K, V)
+        nq = Q.shape[0]
+        nq4 = _round_up(nq, _LANES)
+        Qp = _pad(Q, nq4, Q.shape[1])
+        T = _query_pass(Qp, Sw, s1w, d0, self.basis.parent, self.basis.coord, _bounds(nq4, _LANES), V.shape[1])
+        return T[:nq]
+
+    def factors(self, Q, K):
+        """The materialised factors ``U1 = phi_L(Q)`` and ``U2 = phi_R(K)``, each ``n x r``."""
+        from .features import _monomials
+
+        Q = np.ascontiguousarray(Q, dtype=np.float64)
+        K = np.ascontiguousarray(K, dtype=np.float64)
+        U1 = _monomials(Q, self.basis.parent, self.basis.coord) * self.weights
+        U2 = _monomials(K, self.basis.parent, self.basis.coord)
+        return U1, U2
+
+    def _forward_factors(self, Q, K, V, d0):
+        U1, U2 = self.factors(Q, K)
+        num = U1 @ (U2.T @ V.astype(np.float64))
+        den = d0 + U1 @ U2.sum(axis=0)
+        return num / den[:, None]
+
+    # -- backward ----------------------------------------------------------
+    def backward(self, Q, K, V, G, *, variant: str = "softmax"):
+        """Gradients of ``<G, T>`` with respect to ``Q, K, V`` for the polynomial ``T``.
+
+        O(n r d) time and O(r d) extra memory per thread (Alman--Song 2024;
+        module docstring): these are the exact gradients of :meth:`forward`,
+        which are close to those of exact attention when ``eps_p`` is small.
+
+        Returns
+        -------
+        dQ, dK, dV : arrays shaped like Q, K, V (dtype of the inputs).
+        """
+        check_choice(variant, "attention variant", VARIANTS)
+        (Q, K, V, G), dtype = self._check(Q, K, V, G)
+        d0 = 1.0 if variant == "softmax1" else 0.0
+        n, dv = V.shape
+        Wv = _round_up(dv, _LANES)
+        Sw, s1w = self._key_sums(K, V)
+        nq = Q.shape[0]
+        Qc = np.ascontiguousarray(Q, dtype=np.float64)
+        Gp = _pad(G, nq, Wv)
+        par, crd, w = self.basis.parent, self.basis.coord, self.weights
+        dQ, WV, w1 = _backward_query_pass(Qc, Gp, Sw, s1w, d0, par, crd, _bounds(nq, 1))
+        WVw = WV.sum(axis=0) * w[:, None]
+        w1w = w1.sum(axis=0) * w
+        Kc = np.ascontiguousarray(K, dtype=np.float64)
+        Vp = _pad(V, n, Wv)
+        dK, dV = _backward_key_pass(Kc, Vp, WVw, w1w, par, crd, _bounds(n, 1))
+        return dQ.astype(dtype, copy=False), dK.astype(dtype, copy=False), dV[:, :dv].astype(dtype, copy=False)
+
+
+def _check_scale(scale, d: int) -> float:
+    if scale is None:
+        return 1.0 / d
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
+        raise TypeError(f"scale must be a real number, got {type(scale).__name__}")
+    scale = float(scale)
+    if not np.isfinite(scale) or scale <= 0:
+        raise ValueError(f"scale must be finite and > 0, got {scale}")
+    return scale
+
+
+@lru_cache(maxsize=256)
+def _make_plan_cached(d: int, B: float, eps, degree, scale: float, kind: str) -> PolyPlan:
+    R = scale * d * B * B
+    approx = exp_approximation(R, eps=eps, degree=degree, kind=kind)
+    if not approx.eps_p < 1.0:
+        raise ValueError(
+            f"degree {approx.degree} ({approx.kind}) certifies only eps_p={approx.eps_p:.3e} >= 1 "
+            f"on [-R, R] with R={R:.6g} (B={B:.6g}): the approximation is not certified"
+        )
+    basis = monomial_basis(d, approx.degree)
+    w = feature_weights(basis, approx.coefficients, scale)
+    w.flags.writeable = False
+    return PolyPlan(d=d, B=B, scale=scale, R=R, eps=eps, approx=approx, basis=basis, weights=w)
+
+
+def make_plan(d, B, *, eps=1e-6, degree=None, scale=None, kind: str = "auto") -> PolyPlan:
+    """Make a certified polynomial-method plan (DESIGN section 3).
+
+    Parameters
+    ----------
+    d : int
+        Head dimension.
+    B : float
+        Bound on ``||Q||max`` and ``||K||max``; the logits lie in ``[-R, R]``
+        with ``R = scale * d * B^2`` (``= B^2`` for the default scale).
+    eps : float in (0, 1) or None
+        Target for the certified relative error ``eps_p`` of ``p``. With
+        ``degree=None`` the least certified degree is used. ``None`` is
+        allowed with an explicit degree (no target).
+    degree : int, optional
+        Fixed degree; must certify ``eps`` when ``eps`` is given.
+    scale : float, optional
+        Logit scale; default ``1/d``.
+    kind : {"auto", "chebyshev", "shifted_taylor", "taylor"}
+        See :func:`promptlimits.polyapprox.least_degree`.
+
+    Raises
+    ------
+    ValueError
+        Bad arguments; an explicit degree whose certified ``eps_p`` is above
+        ``eps`` (both named); ``eps_p >= 1``; an ``eps`` that cannot be certified.
+    """
+    from ._checks import check_positive_int
+
+    d = check_positive_int(d, "d")
+    if isinstance(B, bool) or not isinstance(B, (int, float, np.integer, np.floating)):
+        raise TypeError(f"B must be a real number, got {type(B).__name__}")
+    B = float(B)
+    if not np.isfinite(B) or B < 0:
+        raise ValueError(f"B must be finite and >= 0, got {B}")
+    scale = _check_scale(scale, d)
+    if eps is None and degree is None:
+        raise ValueError("make_plan needs eps or degree")
+    if eps is not None:
+        if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
+            raise TypeError(f"eps must be a real number, got {type(eps).__name__}")
+        eps = float(eps)
+        if not (0.0 < eps < 1.0):
+            raise ValueError(f"eps must lie in (0, 1), got {eps}")
+    if degree is not None:
+        if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)):
+            raise TypeError(f"degree must be an integer, got {type(degree).__name__}")
+        degree = int(degree)
+    check_choice(kind, "polynomial kind", ("auto", "chebyshev", "shifted_taylor", "taylor"))
+    return _make_plan_cached(d, B, eps, degree, scale, kind)
+
+
+def _plan_for_inputs(Q, K, eps, degree, scale, B, kind):
+    Qa = as_float_array(Q, "Q", ndim=2)
+    Ka = as_float_array(K, "K", ndim=2)
+    if Qa.shape[1] != Ka.shape[1]:
+        raise ValueError(f"Q and K must have the same number of columns, got Q {Qa.shape} and K {Ka.shape}")
+    if Qa.shape[1] == 0:
+        raise ValueError(f"attention needs at least one feature, got Q {Qa.shape}")
+    if B is None:
+        B = max(_max_abs(Qa), _max_abs(Ka))
+    return make_plan(Qa.shape[1], B, eps=eps, degree=degree, scale=scale, kind=kind), Qa, Ka
+
+
+def poly_attention(Q, K, V, *, eps=1e-6, degree=None, scale=None, B=None, kind="auto",
+                   method="fused", variant="softmax"):
+    """Polynomial-method attention ``T ~ D^-1 exp(scale Q K^T) V`` (DESIGN sections 3, 7).
+
+    Parameters
+    ----------
+    Q : array, shape ``(n_q, d)``
+    K : array, shape ``(n, d)``
+    V : array, shape ``(n, d_v)``
+    eps : float in (0, 1) or None
+        Target certified relative error of the polynomial; the output is then
+        within ``2 eps/(1-eps) ||V||max`` of exact attention.
+    degree : int, optional
+        Fixed degree (must certify ``eps`` unless ``eps=None``).
+    scale : float, optional
+        Logit scale, default ``1/d`` as in :func:`promptlimits.exact_attention`.
+    B : float, optional
+        Norm bound for the plan; default ``max(||Q||max, ||K||max)``. Inputs
+        above it raise ``ValueError``.
+    kind : {"auto", "chebyshev", "shifted_taylor", "taylor"}
+    method : {"fused", "factors"}
+        Fused Numba kernel (default) or materialised ``n x r`` factors.
+    variant : {"softmax", "softmax1"}
+
+    Returns
+    -------
+    T : array, shape ``(n_q, d_v)``; float32 when all inputs are float32.
+
+    See Also
+    --------
+    make_plan : the reusable plan (degree, rank, eps_p, output_bound, backward).
+    """
+    plan, Qa, Ka = _plan_for_inputs(Q, K, eps, degree, scale, B, kind)
+    return plan.forward(Qa, Ka, V, method=method, variant=variant)
+
+
+def poly_attention_backward(Q, K, V, G, *, eps=1e-6, degree=None, scale=None, B=None, kind="auto",
+                            variant="softmax"):
+    """Gradients of ``<G, poly_attention(Q, K, V)>`` with respect to Q, K, V.
+
+    Same parameters as :func:`poly_attention`; see :meth:`PolyPlan.backward`.
+    """
+    plan, Qa, Ka = _plan_for_inputs(Q, K, eps, degree, scale, B, kind)
+    return plan.backward(Qa, Ka, V, G, variant=variant)

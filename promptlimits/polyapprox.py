@@ -1,0 +1,392 @@
+"""Polynomial approximations of ``exp`` on ``[-R, R]`` with certified relative error.
+
+DESIGN section 3 (the polynomial method, AAttC): Alman and Song replace
+``exp(x)`` by a polynomial ``p`` of degree ``g`` with
+
+    |p(x) - e^x| <= eps_p e^x   for every x in [-R, R],
+
+and then the attention matrix by a low-rank product (see
+:mod:`promptlimits.features`). This module builds ``p`` for three *kinds*
+and proves an upper bound on ``eps_p`` for each, as a number computed with
+interval arithmetic (``mpmath.iv``) and rounded up to a float. The certificate
+covers the polynomial with the float64 monomial coefficients that are actually
+returned, evaluated in exact arithmetic; rounding in the kernels that evaluate
+``p`` (see :mod:`promptlimits.poly_attention`) is not part of it.
+
+Kinds
+-----
+``"taylor"`` -- Taylor polynomial of ``e^x`` at 0, ``c_j = 1/j!``. Lagrange
+remainder: ``e^x - p(x) = e^xi x^(g+1)/(g+1)!`` with ``xi`` between 0 and
+``x``, so ``|e^x - p(x)| / e^x = e^(xi-x) |x|^(g+1)/(g+1)!``. For ``x >= 0``,
+``xi - x <= 0``; for ``x < 0``, ``xi - x <= -x <= R``. Hence
+
+    eps_p(g) <= e^R R^(g+1) / (g+1)!,
+
+a factor ``e^R`` sharper than the ``e^(2R) R^(g+1)/(g+1)!`` written in
+DESIGN section 3 (which is also valid, only looser).
+
+``"shifted_taylor"`` -- ``e^x = e^-R e^(x+R)`` with ``e^y`` expanded at 0,
+``y = x + R`` in ``[0, 2R]``. Lagrange: ``e^y - p(y) = e^eta y^(g+1)/(g+1)!``
+with ``0 < eta < y``, so the relative error is ``e^(eta-y) y^(g+1)/(g+1)! <=
+(2R)^(g+1)/(g+1)!`` and the remainder is ``>= 0``: this ``p`` never overshoots
+``e^x``. Monomial coefficients in ``x``: ``c_j = e^-R / j! sum_{m=0}^{g-j}
+R^m/m!``.
+
+``"chebyshev"`` -- interpolation of ``e^x`` at the ``g+1`` Chebyshev nodes
+``x_k = R cos(pi (k+1/2)/(g+1))``. The interpolation error theorem (e.g.
+Trefethen, *Approximation Theory and Approximation Practice*, Thm. 11.1;
+Atkinson, *An Introduction to Numerical Analysis*, Thm. 3.2) gives, for
+``f`` in ``C^(g+1)``,
+
+    f(x) - p(x) = f^(g+1)(xi) / (g+1)! * prod_k (x - x_k),
+
+with ``xi`` in ``(-R, R)``. The node polynomial is ``R^(g+1) 2^-g
+T_(g+1)(x/R)`` (the monic Chebyshev polynomial, scaled), so
+``|prod_k (x - x_k)| <= 2 (R/2)^(g+1)``; ``f^(g+1)(xi) = e^xi <= e^R`` and
+``e^x >= e^-R``. Hence
+
+    eps_p(g) <= 2 e^(2R) (R/2)^(g+1) / (g+1)!.
+
+This is smaller than the shifted-Taylor bound by ``2 e^(2R) / 4^(g+1)``, so it
+gives the least degree whenever ``4^(g+1) > 2 e^(2R)``.
+
+Rounding of the coefficients
+----------------------------
+Let ``p*`` be the exact polynomial of a kind (coefficients ``c*_j``) and
+``p`` the one with the returned float64 coefficients ``c_j``. The
+coefficients ``c*_j`` are enclosed in intervals by ``mpmath.iv`` (Chebyshev
+nodes, values of ``exp`` and the Chebyshev-to-monomial conversion with exact
+integer coefficients of ``T_m``), so ``delta_j = max |c_j - I_j|`` bounds
+``|c_j - c*_j|`` rigorously. Then for ``|x| <= R``
+
+    |p(x) - p*(x)| / e^x <= e^R sum_j delta_j R^j,
+
+and the certificate is ``eps_p = eps_approx + e^R sum_j delta_j R^j``,
+evaluated as the upper end of an interval and rounded up to a float. The
+second term is about ``u e^(2R)`` with ``u = 2^-53``: it is what limits
+certification at large ``R`` (about ``R < 11`` for ``eps = 1e-6``), where the
+monomial basis itself loses the small values of ``e^x`` near ``-R``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import mpmath.libmp as _libmp
+import numpy as np
+from mpmath import iv
+
+from ._checks import check_choice
+
+#: The kinds of polynomial, in the order ``"auto"`` breaks ties (see least_degree).
+KINDS = ("chebyshev", "shifted_taylor", "taylor")
+
+#: Largest degree searched by :func:`least_degree`.
+MAX_DEGREE = 400
+
+
+def _check_R(R) -> float:
+    if isinstance(R, bool) or not isinstance(R, (int, float, np.integer, np.floating)):
+        raise TypeError(f"R must be a real number, got {type(R).__name__}")
+    R = float(R)
+    if not math.isfinite(R) or R < 0:
+        raise ValueError(f"R must be finite and >= 0, got {R}")
+    return R
+
+
+def _check_degree(g) -> int:
+    if isinstance(g, bool) or not isinstance(g, (int, np.integer)):
+        raise TypeError(f"degree must be an integer, got {type(g).__name__}")
+    if g < 0:
+        raise ValueError(f"degree must be >= 0, got {g}")
+    if g > MAX_DEGREE:
+        raise ValueError(f"degree must be <= {MAX_DEGREE}, got {g}")
+    return int(g)
+
+
+def _check_eps(eps) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
+        raise TypeError(f"eps must be a real number, got {type(eps).__name__}")
+    eps = float(eps)
+    if not (0.0 < eps < 1.0):
+        raise ValueError(f"eps must lie in (0, 1), got {eps}")
+    return eps
+
+
+def _upper_float(x) -> float:
+    """Upper end of an ``iv`` interval, rounded up to a float."""
+    return _libmp.to_float(x._mpi_[1], rnd=_libmp.round_ceiling)
+
+
+def _approx_bound_interval(kind: str, g: int, Ri):
+    """The approximation part of the certificate, as an interval (module docstring)."""
+    fact = iv.mpf(math.factorial(g + 1))
+    if kind == "taylor":
+        return iv.exp(Ri) * Ri ** (g + 1) / fact
+    if kind == "shifted_taylor":
+        return (2 * Ri) ** (g + 1) / fact
+    return 2 * iv.exp(2 * Ri) * (Ri / 2) ** (g + 1) / fact
+
+
+def _chebyshev_monomial_table(g: int):
+    """Exact integer monomial coefficients of T_0..T_g: ``t[m][j]``."""
+    t = [[1], [0, 1]]
+    for m in range(2, g + 1):
+        prev, prev2 = t[m - 1], t[m - 2]
+        new = [0] * (m + 1)
+        for j, c in enumerate(prev):
+            new[j + 1] += 2 * c
+        for j, c in enumerate(prev2):
+            new[j] -= c
+        t.append(new)
+    return t[: g + 1]
+
+
+def _exact_coefficients_interval(kind: str, g: int, R: float):
+    """Intervals enclosing the exact monomial coefficients ``c*_0..c*_g``."""
+    Ri = iv.mpf(R)
+    if R == 0.0:
+        # Every kind reduces to p = 1 on the single point 0 (p(0) = e^0).
+        return [iv.mpf(1)] + [iv.mpf(0)] * g
+    if kind == "taylor":
+        return [1 / iv.mpf(math.factorial(j)) for j in range(g + 1)]
+    if kind == "shifted_taylor":
+        emR = iv.exp(-Ri)
+        partial = [iv.mpf(0)] * (g + 2)  # partial[k] = sum_{m<k} R^m/m!
+        term = iv.mpf(1)
+        for m in range(g + 1):
+            partial[m + 1] = partial[m] + term
+            term = term * Ri / (m + 1)
+        return [emR / iv.mpf(math.factorial(j)) * partial[g - j + 1] for j in range(g + 1)]
+    # Chebyshev interpolation: a_m = (2/(g+1)) sum_k f(x_k) T_m(y_k), a_0 halved,
+    # with y_k = cos(theta_k), theta_k = pi (2k+1) / (2(g+1)); T_m(y_k) = cos(m theta_k)
+    # = cos(pi t / (2(g+1))) with t = m(2k+1) mod 4(g+1).
+    n = g + 1
+    period = 4 * n
+    cos_table = [iv.cos(iv.pi * t / (2 * n)) for t in range(period)]
+    fvals = [iv.exp(Ri * cos_table[(2 * k + 1) % period]) for k in range(n)]
+    a = []
+    for m in range(n):
+        s = iv.mpf(0)
+        for k in range(n):
+            s += fvals[k] * cos_table[(m * (2 * k + 1)) % period]
+        s = s * 2 / n
+        if m == 0:
+            s = s / 2
+        a.append(s)
+    table = _chebyshev_monomial_table(g)
+    coeffs = []
+    Rpow = iv.mpf(1)
+    for j in range(n):
+        s = iv.mpf(0)
+        for m in range(j, n):
+            tmj = table[m][j] if j < len(table[m]) else 0
+            if tmj:
+                s += a[m] * tmj
+        coeffs.append(s / Rpow)
+        Rpow = Rpow * Ri
+    return coeffs
+
+
+@lru_cache(maxsize=4096)
+def _certified(kind: str, g: int, R: float):
+    """(float64 coefficients, certified eps_p, approximation part, rounding part)."""
+    saved = iv.prec
+    iv.dps = 40 + g + int(R)
+    try:
+        return _certified_at_current_precision(kind, g, R)
+    finally:
+        iv.prec = saved
+
+
+def _certified_at_current_precision(kind: str, g: int, R: float):
+    Ri = iv.mpf(R)
+    exact = _exact_coefficients_interval(kind, g, R)
+    coeffs = np.array([_libmp.to_float(c.mid._mpi_[0]) for c in exact], dtype=np.float64)
+    if R == 0.0:
+        return coeffs, 0.0, 0.0, 0.0
+    # delta_j bounds |c_j - c*_j| for every c*_j in the interval I_j.
+    rounding = iv.mpf(0)
+    Rpow = iv.mpf(1)
+    for cj, I in zip(coeffs, exact):
+        delta = abs(iv.mpf(float(cj)) - I).b  # upper end of |c_j - I_j|
+        rounding = rounding + delta * Rpow
+        Rpow = Rpow * Ri
+    rounding = iv.exp(Ri) * rounding
+    approx = _approx_bound_interval(kind, g, Ri)
+    total = approx + rounding
+    return coeffs, _upper_float(total), _upper_float(approx), _upper_float(rounding)
+
+
+def _approx_log_bound(kind: str, g: int, R: float) -> float:
+    """Natural log of the approximation bound in float (used only to skip ahead)."""
+    if R == 0.0:
+        return -math.inf
+    lf = math.lgamma(g + 2)
+    if kind == "taylor":
+        return R + (g + 1) * math.log(R) - lf
+    if kind == "shifted_taylor":
+        return (g + 1) * math.log(2 * R) - lf
+    return math.log(2) + 2 * R + (g + 1) * math.log(R / 2) - lf
+
+
+def certified_eps(kind: str, g: int, R: float) -> float:
+    """Certified bound on ``sup_{|x|<=R} |p(x) - e^x| / e^x`` for a kind and degree.
+
+    Parameters
+    ----------
+    kind : {"chebyshev", "shifted_taylor", "taylor"}
+    g : int
+        Degree, ``0 <= g <= MAX_DEGREE``.
+    R : float
+        Half-width of the interval, ``>= 0``.
+
+    Returns
+    -------
+    eps_p : float
+        Approximation bound of the kind (module docstring) plus the effect of
+        rounding the coefficients to float64, rounded up. May exceed 1.
+    """
+    check_choice(kind, "polynomial kind", KINDS)
+    return _certified(kind, _check_degree(g), _check_R(R))[1]
+
+
+def monomial_coefficients(kind: str, g: int, R: float) -> np.ndarray:
+    """Float64 monomial coefficients ``c_0..c_g`` of the kind's polynomial on ``[-R, R]``.
+
+    ``p(x) = sum_j c_j x^j``; :func:`certified_eps` certifies this very
+    polynomial. Returns a fresh array.
+    """
+    check_choice(kind, "polynomial kind", KINDS)
+    return _certified(kind, _check_degree(g), _check_R(R))[0].copy()
+
+
+def _least_degree_kind(kind: str, R: float, eps: float) -> int | None:
+    g = 0
+    while g <= MAX_DEGREE and _approx_log_bound(kind, g, R) > math.log(eps) + 1e-9:
+        g += 1
+    # The float estimate may be off by rounding: step back a little, then verify.
+    g = max(0, g - 1)
+    while g <= MAX_DEGREE:
+        _, total, approx, rounding = _certified(kind, g, R)
+        if total <= eps:
+            return g
+        if approx <= eps / 4 and rounding > eps / 2:
+            return None  # coefficient rounding alone keeps eps out of reach
+        g += 1
+    return None
+
+
+def least_degree(R: float, eps: float, kind: str = "auto") -> int:
+    """Least degree ``g`` whose certified ``eps_p(g)`` is ``<= eps`` on ``[-R, R]``.
+
+    Parameters
+    ----------
+    R : float
+        Half-width ``>= 0`` (``R = max |logit|``; DESIGN section 3).
+    eps : float
+        Target relative error in ``(0, 1)``.
+    kind : {"auto", "chebyshev", "shifted_taylor", "taylor"}
+        ``"auto"`` takes the kind with the least certified degree; among kinds
+        with the same degree it takes the smallest certified ``eps_p``, and on
+        an exact tie the first in :data:`KINDS`. Use :func:`exp_approximation`
+        to learn which kind that is.
+
+    Raises
+    ------
+    ValueError
+        If no degree up to :data:`MAX_DEGREE` is certified (at large ``R`` the
+        float64 rounding of monomial coefficients, ``~2^-53 e^(2R)``, exceeds
+        ``eps``).
+    """
+    return exp_approximation(R, eps=eps, kind=kind).degree
+
+
+@dataclass(frozen=True)
+class ExpApprox:
+    """A certified polynomial approximation of ``exp`` on ``[-R, R]``.
+
+    Attributes
+    ----------
+    kind : str
+    degree : int
+    R : float
+    eps_p : float
+        Certified ``sup |p(x) - e^x| / e^x`` over ``[-R, R]`` (module docstring).
+    coefficients : ndarray, shape ``(degree + 1,)``
+        Float64 monomial coefficients ``c_0..c_g``, read-only.
+    """
+
+    kind: str
+    degree: int
+    R: float
+    eps_p: float
+    coefficients: np.ndarray = field(compare=False, repr=False)
+
+    def __call__(self, x):
+        """Evaluate ``p(x)`` in float64 (Horner)."""
+        x = np.asarray(x, dtype=np.float64)
+        out = np.zeros_like(x)
+        for c in self.coefficients[::-1]:
+            out = out * x + c
+        return out
+
+
+def _make(kind: str, g: int, R: float) -> ExpApprox:
+    coeffs, total, _, _ = _certified(kind, g, R)
+    c = coeffs.copy()
+    c.flags.writeable = False
+    return ExpApprox(kind=kind, degree=g, R=R, eps_p=total, coefficients=c)
+
+
+def exp_approximation(R: float, *, eps=None, degree=None, kind: str = "auto") -> ExpApprox:
+    """Build a certified approximation of ``exp`` on ``[-R, R]``.
+
+    Give ``eps`` (least certified degree) or ``degree`` (fixed degree; the
+    certificate is reported, whatever it is), or both (then the degree must
+    meet ``eps``).
+
+    Parameters
+    ----------
+    R : float
+    eps : float in (0, 1), optional
+    degree : int, optional
+    kind : {"auto", "chebyshev", "shifted_taylor", "taylor"}
+        With a fixed degree, ``"auto"`` takes the kind with the smallest
+        certified ``eps_p``.
+
+    Raises
+    ------
+    ValueError
+        If neither ``eps`` nor ``degree`` is given, if ``degree`` is too low
+        for ``eps`` (the message names both), or if ``eps`` cannot be certified.
+    """
+    R = _check_R(R)
+    check_choice(kind, "polynomial kind", ("auto",) + KINDS)
+    kinds = KINDS if kind == "auto" else (kind,)
+    if eps is None and degree is None:
+        raise ValueError("give eps or degree")
+    if eps is not None:
+        eps = _check_eps(eps)
+    if degree is not None:
+        g = _check_degree(degree)
+        best = min((_make(k, g, R) for k in kinds), key=lambda a: a.eps_p)
+        if eps is not None and best.eps_p > eps:
+            raise ValueError(
+                f"degree {g} ({best.kind}) on [-R, R] with R={R:.6g} certifies eps_p={best.eps_p:.3e}, "
+                f"above the eps={eps:.3e} asked; use degree >= {least_degree(R, eps, kind)}"
+            )
+        return best
+    found = []
+    for k in kinds:
+        g = _least_degree_kind(k, R, eps)
+        if g is not None:
+            found.append(_make(k, g, R))
+    if not found:
+        raise ValueError(
+            f"eps={eps:.3e} cannot be certified on [-R, R] with R={R:.6g} up to degree {MAX_DEGREE}: "
+            f"rounding float64 monomial coefficients alone costs about {2.0**-53 * math.exp(min(2 * R, 700)):.3e}"
+        )
+    return min(found, key=lambda a: (a.degree, a.eps_p))
