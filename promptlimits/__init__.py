@@ -4,11 +4,15 @@ Public, stable names (DESIGN section 7): :func:`exact_attention`,
 :func:`poly_attention`. The rest is documented in each module.
 """
 
-from .attention import exact_attention, exact_attention_backward
-
 __version__ = "0.1.0"
+
+from .attention import exact_attention, exact_attention_backward  # noqa: E402
+from .model import InducedNorm, LossInfo, PromptedModel  # noqa: E402
 
 __all__ = [
     "exact_attention",
     "exact_attention_backward",
+    "PromptedModel",
+    "LossInfo",
+    "InducedNorm",
 ]

@@ -1,0 +1,52 @@
+"""``promptlimits tune``: build a frozen model and a dataset, tune a soft prompt, print a summary."""
+
+from __future__ import annotations
+
+
+
+from .._io import write_json
+from ..tuning import INITS, OPTIMIZERS, tune_prompt
+from ._common import add_dataset_arguments, add_model_arguments, dataset_from_args, model_from_args
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("tune", help="tune a soft prompt on a frozen model and print a summary")
+    add_model_arguments(p)
+    add_dataset_arguments(p)
+    g = p.add_argument_group("tuning")
+    g.add_argument("--Lp", type=int, default=4, help="prompt length (default 4)")
+    g.add_argument("--optimizer", default="lbfgs", help=f"one of {', '.join(OPTIMIZERS)} (default lbfgs)")
+    g.add_argument("--steps", type=int, default=1000, help="Adam steps or L-BFGS-B iterations (default 1000)")
+    g.add_argument("--lr", type=float, default=0.05, help="Adam step size")
+    g.add_argument("--rho", type=float, default=None, help="box constraint ||P||max <= rho")
+    g.add_argument("--init", default="normal", help=f"one of {', '.join(INITS)} (default normal)")
+    g.add_argument("--init-scale", type=float, default=3.0, help="scale of the initial prompt")
+    g.add_argument("--target", type=float, default=None, help="stop at this max-abs error")
+    g.add_argument("--seed", type=int, default=0, help="seed of the initial prompt")
+    g.add_argument("--json", default=None, metavar="PATH", help="also write the summary as JSON")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    model = model_from_args(args)
+    X, Y = dataset_from_args(args, model)
+    res = tune_prompt(model, X, Y, Lp=args.Lp, optimizer=args.optimizer, steps=args.steps, lr=args.lr,
+                      rho=args.rho, init=args.init, init_scale=args.init_scale, target_max_err=args.target,
+                      seed=args.seed, progress=False if args.quiet else None)
+    summary = res.summary()
+    summary.update({"d": model.d, "L": X.shape[1], "N": X.shape[0], "dataset": args.dataset,
+                    "variant": model.variant, "scale": model.scale})
+    width = max(len(k) for k in summary)
+    for key in ("dataset", "d", "L", "N", "Lp", "optimizer", "steps", "mse", "max_err", "B", "seconds",
+                "reached_target"):
+        print(f"{key:<{width}}  {summary[key]}")
+    if args.json:
+        summary["P"] = res.P.tolist()
+        summary["history"] = res.history
+        write_json(args.json, summary)
+        print(f"wrote {args.json}")
+    return 0
+
+
+

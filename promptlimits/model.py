@@ -1,0 +1,314 @@
+"""The prompted one-layer, one-head transformer ``tau = FF2 o Attn o FF1`` (DESIGN section 2).
+
+Tokens are rows. For a prompt ``P`` of shape ``(Lp, d)`` and inputs ``X`` of
+shape ``(batch, L, d)`` the model reads ``Z = [P; X]`` (``n = Lp + L`` rows per
+sequence) and predicts ``Yhat = tau(Z)[Lp:]``::
+
+    FF(Z)   = Z + relu(Z W1 + b1) W2 + b2
+    Attn(Z) = Z + softmax_rows(scale (Z WQ)(Z WK)^T) (Z WV) WO
+
+Only ``P`` is trained; the weights are frozen. Because ``Attn`` and ``FF2`` act
+on each query row separately, only the ``L`` output rows need queries: the
+attention computed is the ``L x n`` block of the ``n x n`` attention matrix, with
+all ``n`` rows as keys and values. The gradient of the loss with respect to
+``P`` is analytic (reverse mode through the three layers) and is checked
+against finite differences in the tests.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from ._checks import as_float_array, as_generator, check_choice, check_positive_int
+from ._io import atomic_write_bytes
+from .attention import VARIANTS, exact_attention, exact_attention_backward
+
+_WEIGHT_NAMES = ("W1a", "b1a", "W2a", "b2a", "WQ", "WK", "WV", "WO", "W1b", "b1b", "W2b", "b2b")
+
+
+@dataclass(frozen=True)
+class FFWeights:
+    """Weights of ``FF(Z) = Z + relu(Z W1 + b1) W2 + b2``."""
+
+    W1: np.ndarray  # (d, m)
+    b1: np.ndarray  # (m,)
+    W2: np.ndarray  # (m, d)
+    b2: np.ndarray  # (d,)
+
+    def forward(self, Z):
+        """Return ``FF(Z)`` and the pre-activation ``U = Z W1 + b1`` (kept for the backward)."""
+        U = Z @ self.W1 + self.b1
+        return Z + np.maximum(U, 0.0) @ self.W2 + self.b2, U
+
+    def backward(self, dY, U):
+        """Gradient with respect to the input ``Z`` given ``dL/dFF(Z) = dY``."""
+        return dY + ((dY @ self.W2.T) * (U > 0)) @ self.W1.T
+
+
+@dataclass(frozen=True)
+class LossInfo:
+    """Loss of a prompt on a dataset: MSE (trained), max-abs error, induced norm."""
+
+    mse: float
+    max_err: float
+    B: float
+
+
+@dataclass(frozen=True)
+class InducedNorm:
+    """Soft-prompt-induced norm ``B(P, X) = max(‖Q‖max, ‖K‖max)`` (DESIGN section 2).
+
+    ``B`` is over every row of every sequence, ``B_prompt`` over the first
+    ``Lp`` rows, ``B_input`` over the last ``L`` rows.
+    """
+
+    B: float
+    B_prompt: float
+    B_input: float
+
+
+@dataclass(frozen=True)
+class PromptedModel:
+    """A frozen one-layer, one-head transformer with a trainable soft prompt.
+
+    Build one with :meth:`from_seed` or :meth:`load`. Attributes ``d`` (token
+    width), ``s`` (head size), ``m`` (feed-forward width), ``scale`` (logit
+    multiplier, default ``1/s``) and ``variant`` (``"softmax"`` or
+    ``"softmax1"``) describe the architecture.
+    """
+
+    ff1: FFWeights
+    WQ: np.ndarray  # (d, s)
+    WK: np.ndarray  # (d, s)
+    WV: np.ndarray  # (d, s)
+    WO: np.ndarray  # (s, d)
+    ff2: FFWeights
+    scale: float
+    variant: str = "softmax"
+    metadata: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        check_choice(self.variant, "attention variant", VARIANTS)
+        d, s = self.WQ.shape
+        m = self.ff1.W1.shape[1]
+        shapes = {
+            "ff1.W1": (self.ff1.W1.shape, (d, m)), "ff1.b1": (self.ff1.b1.shape, (m,)),
+            "ff1.W2": (self.ff1.W2.shape, (m, d)), "ff1.b2": (self.ff1.b2.shape, (d,)),
+            "WK": (self.WK.shape, (d, s)), "WV": (self.WV.shape, (d, s)), "WO": (self.WO.shape, (s, d)),
+            "ff2.W1": (self.ff2.W1.shape, (d, self.ff2.W1.shape[1])),
+            "ff2.b1": (self.ff2.b1.shape, (self.ff2.W1.shape[1],)),
+            "ff2.W2": (self.ff2.W2.shape, (self.ff2.W1.shape[1], d)), "ff2.b2": (self.ff2.b2.shape, (d,)),
+        }
+        for name, (got, want) in shapes.items():
+            if got != want:
+                raise ValueError(f"weight {name} has shape {got}, expected {want}")
+        if not (np.isfinite(self.scale) and self.scale > 0):
+            raise ValueError(f"scale must be finite and > 0, got {self.scale}")
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_seed(cls, d, *, s=None, m=None, seed=0, scale=None, variant="softmax", weight_scale=1.0):
+        """Random frozen weights from a seed.
+
+        Entries are Gaussian with standard deviation ``weight_scale / sqrt(fan_in)``;
+        biases are Gaussian with standard deviation ``0.1 * weight_scale``.
+
+        Parameters
+        ----------
+        d : int
+            Token width.
+        s : int, optional
+            Head size (default ``d``).
+        m : int, optional
+            Feed-forward width (default ``4 d``).
+        seed : int or numpy Generator
+        scale : float or {"1/s", "1/sqrt(s)"}, optional
+            Logit multiplier; default ``1/s`` (Alman--Song's ``exp(QK^T/d)``).
+        variant : {"softmax", "softmax1"}
+        weight_scale : float
+            Multiplies every weight's standard deviation.
+        """
+        d = check_positive_int(d, "d")
+        s = d if s is None else check_positive_int(s, "s")
+        m = 4 * d if m is None else check_positive_int(m, "m")
+        rng = as_generator(seed)
+        ws = float(weight_scale)
+
+        def w(shape, fan_in):
+            return rng.normal(0.0, ws / np.sqrt(fan_in), size=shape)
+
+        def ff():
+            return FFWeights(w((d, m), d), rng.normal(0, 0.1 * ws, m), w((m, d), m), rng.normal(0, 0.1 * ws, d))
+
+        ff1 = ff()
+        WQ, WK, WV, WO = w((d, s), d), w((d, s), d), w((d, s), d), w((s, d), s)
+        ff2 = ff()
+        meta = {"seed": seed if isinstance(seed, int) else None, "weight_scale": ws}
+        return cls(ff1, WQ, WK, WV, WO, ff2, _resolve_scale(scale, s), variant, meta)
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def d(self) -> int:
+        return self.WQ.shape[0]
+
+    @property
+    def s(self) -> int:
+        return self.WQ.shape[1]
+
+    @property
+    def m(self) -> int:
+        return self.ff1.W1.shape[1]
+
+    # ------------------------------------------------------------------ input checks
+    def check_inputs(self, P, X, Y=None):
+        """Validate ``P (Lp, d)``, ``X (batch, L, d)`` and ``Y`` (shape of ``X``)."""
+        P = as_float_array(P, "prompt P", ndim=2, dtype=np.float64)
+        X = as_float_array(X, "inputs X", ndim=3, dtype=np.float64)
+        if P.shape[0] < 1:
+            raise ValueError(f"prompt length Lp must be >= 1, got P of shape {P.shape}")
+        if P.shape[1] != self.d:
+            raise ValueError(f"prompt P must have d={self.d} columns, got shape {P.shape}")
+        if X.shape[2] != self.d or X.shape[1] < 1 or X.shape[0] < 1:
+            raise ValueError(f"inputs X must have shape (batch, L, {self.d}) with batch, L >= 1, got {X.shape}")
+        if Y is None:
+            return P, X
+        Y = as_float_array(Y, "targets Y", ndim=3, dtype=np.float64)
+        if Y.shape != X.shape:
+            raise ValueError(f"targets Y must have the shape of X {X.shape}, got {Y.shape}")
+        return P, X, Y
+
+    # ------------------------------------------------------------------ forward / backward
+    def _stack(self, P, X):
+        return np.concatenate([np.broadcast_to(P, (X.shape[0],) + P.shape), X], axis=1)
+
+    def _forward(self, P, X):
+        """Forward pass keeping what the backward needs."""
+        Lp = P.shape[0]
+        Z = self._stack(P, X)
+        H, U1 = self.ff1.forward(Z)  # (batch, n, d)
+        Q = H[:, Lp:] @ self.WQ  # queries of the output rows only
+        K = H @ self.WK
+        V = H @ self.WV
+        T = exact_attention(Q, K, V, scale=self.scale, variant=self.variant)
+        A = H[:, Lp:] + T @ self.WO
+        Yhat, U2 = self.ff2.forward(A)
+        return Yhat, (U1, H, Q, K, V, U2)
+
+    def forward(self, P, X):
+        """Predictions ``tau([P; X])[Lp:]`` of shape ``(batch, L, d)``."""
+        P, X = self.check_inputs(P, X)
+        return self._forward(P, X)[0]
+
+    def _backward(self, P, dYhat, cache):
+        """Gradient with respect to ``P`` given ``dL/dYhat``."""
+        Lp = P.shape[0]
+        U1, H, Q, K, V, U2 = cache
+        dA = self.ff2.backward(dYhat, U2)  # (batch, L, d)
+        dQ, dK, dV = exact_attention_backward(Q, K, V, dA @ self.WO.T, scale=self.scale, variant=self.variant)
+        dH = dK @ self.WK.T + dV @ self.WV.T
+        dH[:, Lp:] += dA + dQ @ self.WQ.T
+        dZ = self.ff1.backward(dH[:, :Lp], U1[:, :Lp])  # FF1 is row-wise: prompt rows suffice
+        return dZ.sum(axis=0)
+
+    def loss_and_grad(self, P, X, Y):
+        """MSE loss, max-abs error, induced ``B`` and ``d MSE / d P``.
+
+        ``MSE = mean((Yhat - Y)^2)`` over every entry of the batch.
+
+        Returns
+        -------
+        info : LossInfo
+        grad : array of shape ``P.shape``
+        """
+        P, X, Y = self.check_inputs(P, X, Y)
+        Yhat, cache = self._forward(P, X)
+        R = Yhat - Y
+        info = LossInfo(float(np.mean(R * R)), float(np.max(np.abs(R))), self._induced(P, cache).B)
+        grad = self._backward(P, (2.0 / R.size) * R, cache)
+        return info, grad
+
+    def loss(self, P, X, Y) -> LossInfo:
+        """MSE loss, max-abs error and induced ``B`` (no gradient)."""
+        P, X, Y = self.check_inputs(P, X, Y)
+        Yhat, cache = self._forward(P, X)
+        R = Yhat - Y
+        return LossInfo(float(np.mean(R * R)), float(np.max(np.abs(R))), self._induced(P, cache).B)
+
+    # ------------------------------------------------------------------ induced norm
+    def _induced(self, P, cache) -> InducedNorm:
+        Lp = P.shape[0]
+        _, H, Q, K, _, _ = cache
+        Hp = H[0, :Lp]  # prompt rows are the same in every sequence
+        bp = max(np.abs(Hp @ self.WQ).max(), np.abs(K[:, :Lp]).max())
+        bx = max(np.abs(Q).max(), np.abs(K[:, Lp:]).max())
+        return InducedNorm(float(max(bp, bx)), float(bp), float(bx))
+
+    def induced_norm(self, P, X) -> InducedNorm:
+        """``B(P, X) = max(‖Q‖max, ‖K‖max)`` with ``Q = FF1(Z) WQ``, ``K = FF1(Z) WK``."""
+        P, X = self.check_inputs(P, X)
+        return self._induced(P, self._forward(P, X)[1])
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path) -> Path:
+        """Write the weights and JSON metadata to one ``.npz`` file, atomically."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_suffix(path.suffix + ".npz")
+        meta = {
+            "format": "promptlimits.PromptedModel",
+            "version": __version__,
+            "d": self.d, "s": self.s, "m": self.m,
+            "scale": self.scale, "variant": self.variant,
+            "metadata": self.metadata,
+        }
+        arrays = dict(zip(_WEIGHT_NAMES, self._weights()))
+        buf = io.BytesIO()
+        np.savez(buf, __metadata__=np.array(json.dumps(meta, sort_keys=True)), **arrays)
+        return atomic_write_bytes(path, buf.getvalue())
+
+    @classmethod
+    def load(cls, path) -> PromptedModel:
+        """Read a model written by :meth:`save`."""
+        with np.load(path, allow_pickle=False) as z:
+            if "__metadata__" not in z.files:
+                raise ValueError(f"{path} is not a promptlimits model file (no metadata)")
+            meta = json.loads(str(z["__metadata__"]))
+            missing = [k for k in _WEIGHT_NAMES if k not in z.files]
+            if missing:
+                raise ValueError(f"{path} lacks weights {missing}")
+            w = {k: z[k] for k in _WEIGHT_NAMES}
+        ff1 = FFWeights(w["W1a"], w["b1a"], w["W2a"], w["b2a"])
+        ff2 = FFWeights(w["W1b"], w["b1b"], w["W2b"], w["b2b"])
+        return cls(ff1, w["WQ"], w["WK"], w["WV"], w["WO"], ff2, float(meta["scale"]), meta["variant"],
+                   meta.get("metadata", {}))
+
+    def _weights(self):
+        f1, f2 = self.ff1, self.ff2
+        return (f1.W1, f1.b1, f1.W2, f1.b2, self.WQ, self.WK, self.WV, self.WO, f2.W1, f2.b1, f2.W2, f2.b2)
+
+    def __eq__(self, other):
+        if not isinstance(other, PromptedModel):
+            return NotImplemented
+        return (self.scale == other.scale and self.variant == other.variant
+                and all(np.array_equal(a, b) for a, b in zip(self._weights(), other._weights())))
+
+    __hash__ = None
+
+
+def _resolve_scale(scale, s: int) -> float:
+    if scale is None or scale == "1/s":
+        return 1.0 / s
+    if scale == "1/sqrt(s)":
+        return 1.0 / np.sqrt(s)
+    if isinstance(scale, str):
+        raise ValueError(f"unknown scale {scale!r}; expected a number, '1/s' or '1/sqrt(s)'")
+    value = float(scale)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"scale must be finite and > 0, got {scale}")
+    return value

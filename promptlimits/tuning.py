@@ -1,0 +1,194 @@
+"""Soft-prompt tuning: only the prompt ``P`` of a frozen model is trained (DESIGN section 2).
+
+Two optimizers on the analytic gradient of the MSE:
+
+- ``"adam"``: Adam (Kingma and Ba), projected onto the box ``‖P‖max <= rho``
+  after every step when ``rho`` is given;
+- ``"lbfgs"``: L-BFGS-B through :func:`scipy.optimize.minimize`, with the box
+  as bounds.
+
+Both stop early once the max-abs error reaches ``target_max_err``. Runs are
+deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import minimize
+from tqdm.auto import tqdm
+
+from ._checks import as_generator, check_choice, check_positive_float, check_positive_int
+
+OPTIMIZERS = ("adam", "lbfgs")
+INITS = ("uniform", "normal", "tokens")
+
+
+@dataclass
+class TuneResult:
+    """Outcome of :func:`tune_prompt`.
+
+    ``history`` holds one entry per optimizer step (for L-BFGS-B, per
+    iteration) of ``mse``, ``max_err`` and the induced norm ``B``; index 0 is the
+    initial prompt.
+    """
+
+    P: np.ndarray
+    mse: float
+    max_err: float
+    B: float
+    steps: int
+    seconds: float
+    reached_target: bool
+    optimizer: str
+    history: dict = field(default_factory=dict)
+
+    @property
+    def Lp(self) -> int:
+        return self.P.shape[0]
+
+    def summary(self) -> dict:
+        """A JSON-friendly summary (no arrays but the final prompt)."""
+        return {
+            "optimizer": self.optimizer, "Lp": self.Lp, "steps": self.steps,
+            "seconds": round(self.seconds, 4), "mse": self.mse, "max_err": self.max_err,
+            "B": self.B, "reached_target": self.reached_target,
+        }
+
+
+def init_prompt(Lp, d, *, init="uniform", X=None, rho=None, scale=1.0, seed=0):
+    """An initial prompt of shape ``(Lp, d)``.
+
+    ``uniform``: entries uniform on ``[0, scale]`` (the input range for
+    ``scale=1``); ``normal``: Gaussian with standard deviation ``scale``;
+    ``tokens``: rows drawn at random from the input tokens ``X``. The result is
+    clipped to ``[-rho, rho]`` when ``rho`` is given.
+    """
+    Lp = check_positive_int(Lp, "prompt length Lp")
+    d = check_positive_int(d, "d")
+    check_choice(init, "prompt initialisation", INITS)
+    rng = as_generator(seed)
+    if init == "uniform":
+        P = rng.uniform(0.0, scale, size=(Lp, d))
+    elif init == "normal":
+        P = rng.normal(0.0, scale, size=(Lp, d))
+    else:
+        if X is None:
+            raise ValueError("init='tokens' needs the inputs X")
+        tokens = np.asarray(X, dtype=np.float64).reshape(-1, d)
+        P = tokens[rng.integers(0, tokens.shape[0], size=Lp)].copy()
+    if rho is not None:
+        np.clip(P, -rho, rho, out=P)
+    return P
+
+
+def tune_prompt(model, X, Y, *, Lp=None, P0=None, optimizer="adam", steps=500, lr=0.05, rho=None,
+                init="uniform", init_scale=1.0, target_max_err=None, seed=0, progress=None):
+    """Tune a soft prompt for ``model`` so that ``model.forward(P, X) ≈ Y``.
+
+    Parameters
+    ----------
+    model : PromptedModel
+    X, Y : arrays of shape ``(batch, L, d)``
+    Lp : int
+        Prompt length (ignored when ``P0`` is given).
+    P0 : array, optional
+        Initial prompt; by default one from :func:`init_prompt`.
+    optimizer : {"adam", "lbfgs"}
+    steps : int
+        Adam steps or L-BFGS-B iterations at most.
+    lr : float
+        Adam step size.
+    rho : float, optional
+        Box constraint ``‖P‖max <= rho``.
+    init, init_scale : see :func:`init_prompt`.
+    target_max_err : float, optional
+        Stop once the max-abs error is at most this.
+    seed : int or Generator
+        Seeds the initial prompt; the optimizers are deterministic.
+    progress : bool, optional
+        Show a progress bar (default: only on a terminal).
+
+    Returns
+    -------
+    TuneResult
+    """
+    check_choice(optimizer, "optimizer", OPTIMIZERS)
+    steps = check_positive_int(steps, "steps", minimum=0)
+    if rho is not None:
+        rho = check_positive_float(rho, "rho")
+    if target_max_err is not None:
+        target_max_err = check_positive_float(target_max_err, "target_max_err")
+    if P0 is None:
+        if Lp is None:
+            raise ValueError("give the prompt length Lp or an initial prompt P0")
+        P0 = init_prompt(Lp, model.d, init=init, X=X, rho=rho, scale=init_scale, seed=seed)
+    P0, X, Y = model.check_inputs(P0, X, Y)
+    if rho is not None and np.abs(P0).max() > rho:
+        raise ValueError(f"initial prompt has ‖P0‖max = {np.abs(P0).max():.6g} above rho = {rho:.6g}")
+    run = _adam if optimizer == "adam" else _lbfgs
+    t0 = time.perf_counter()
+    with tqdm(total=steps, desc=f"tune {optimizer} Lp={P0.shape[0]}", leave=False,
+              disable=None if progress is None else not progress) as bar:
+        P, history, n_steps = run(model, P0.copy(), X, Y, steps, lr, rho, target_max_err, bar)
+    seconds = time.perf_counter() - t0
+    final = model.loss(P, X, Y)
+    reached = target_max_err is not None and final.max_err <= target_max_err
+    return TuneResult(P, final.mse, final.max_err, final.B, n_steps, seconds, reached, optimizer, history)
+
+
+def _record(history, info):
+    history["mse"].append(info.mse)
+    history["max_err"].append(info.max_err)
+    history["B"].append(info.B)
+
+
+def _adam(model, P, X, Y, steps, lr, rho, target, bar, beta1=0.9, beta2=0.999, tiny=1e-8):
+    history = {"mse": [], "max_err": [], "B": []}
+    m = np.zeros_like(P)
+    v = np.zeros_like(P)
+    k = 0
+    for k in range(1, steps + 1):
+        info, g = model.loss_and_grad(P, X, Y)
+        _record(history, info)
+        if target is not None and info.max_err <= target:
+            return P, history, k - 1
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        P = P - lr * (m / (1 - beta1**k)) / (np.sqrt(v / (1 - beta2**k)) + tiny)
+        if rho is not None:
+            np.clip(P, -rho, rho, out=P)
+        bar.update()
+        bar.set_postfix(mse=f"{info.mse:.3g}", max_err=f"{info.max_err:.3g}", refresh=False)
+    _record(history, model.loss(P, X, Y))
+    return P, history, k
+
+
+def _lbfgs(model, P, X, Y, steps, lr, rho, target, bar):
+    del lr  # L-BFGS-B chooses its own steps
+    shape = P.shape
+    history = {"mse": [], "max_err": [], "B": []}
+    last = {}
+
+    def fun(x):
+        info, g = model.loss_and_grad(x.reshape(shape), X, Y)
+        last["x"], last["info"] = x.copy(), info
+        return info.mse, g.ravel()
+
+    def callback(intermediate_result):
+        x = intermediate_result.x
+        info = last["info"] if np.array_equal(last.get("x"), x) else model.loss(x.reshape(shape), X, Y)
+        _record(history, info)
+        bar.update()
+        if target is not None and info.max_err <= target:
+            raise StopIteration
+
+    _record(history, model.loss(P, X, Y))
+    if steps == 0:
+        return P, history, 0
+    bounds = None if rho is None else [(-rho, rho)] * P.size
+    res = minimize(fun, P.ravel(), jac=True, method="L-BFGS-B", bounds=bounds, callback=callback,
+                   options={"maxiter": steps, "maxfun": 4 * steps + 20, "ftol": 1e-15, "gtol": 1e-12})
+    return res.x.reshape(shape), history, int(res.nit)
