@@ -7,6 +7,12 @@ sequence) and predicts ``Yhat = tau(Z)[Lp:]``::
     FF(Z)   = Z + relu(Z W1 + b1) W2 + b2
     Attn(Z) = Z + softmax_rows(scale (Z WQ)(Z WK)^T) (Z WV) WO
 
+Attention runs on one of three backends (DESIGN section 2): ``"exact"``
+(chunked, stable), ``"poly"`` (the polynomial method of section 3, with a plan
+certified for the current induced norm) or ``"auto"`` (poly where a plan
+certified at ``attn_eps`` is cheaper than exact, else exact). The backend
+used is reported in :class:`LossInfo`.
+
 Only ``P`` is trained; the weights are frozen. Because ``Attn`` and ``FF2`` act
 on each query row separately, only the ``L`` output rows need queries: the
 attention computed is the ``L x n`` block of the ``n x n`` attention matrix, with
@@ -28,6 +34,11 @@ from . import __version__
 from ._checks import as_float_array, as_generator, check_choice, check_positive_int
 from ._io import atomic_write_bytes
 from .attention import VARIANTS, exact_attention, exact_attention_backward
+from .features import rank as feature_rank
+from .poly_attention import make_plan
+from .polyapprox import KINDS, certified_eps
+
+BACKENDS = ("exact", "poly", "auto")
 
 _WEIGHT_NAMES = ("W1a", "b1a", "W2a", "b2a", "WQ", "WK", "WV", "WO", "W1b", "b1b", "W2b", "b2b")
 
@@ -53,11 +64,17 @@ class FFWeights:
 
 @dataclass(frozen=True)
 class LossInfo:
-    """Loss of a prompt on a dataset: MSE (trained), max-abs error, induced norm."""
+    """Loss of a prompt on a dataset: MSE (trained), max-abs error, induced norm, backend used.
+
+    ``attn_bound`` is the certified bound on the max error of the attention
+    output when the polynomial backend was used (0 for exact).
+    """
 
     mse: float
     max_err: float
     B: float
+    backend: str = "exact"
+    attn_bound: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -187,39 +204,83 @@ class PromptedModel:
     def _stack(self, P, X):
         return np.concatenate([np.broadcast_to(P, (X.shape[0],) + P.shape), X], axis=1)
 
-    def _forward(self, P, X):
+    def _forward(self, P, X, backend="exact", attn_eps=1e-6):
         """Forward pass keeping what the backward needs."""
+        check_choice(backend, "attention backend", BACKENDS)
         Lp = P.shape[0]
         Z = self._stack(P, X)
         H, U1 = self.ff1.forward(Z)  # (batch, n, d)
         Q = H[:, Lp:] @ self.WQ  # queries of the output rows only
         K = H @ self.WK
         V = H @ self.WV
-        T = exact_attention(Q, K, V, scale=self.scale, variant=self.variant)
+        plan = self._plan(backend, attn_eps, H[0, :Lp], Q, K)
+        if plan is None:
+            T = exact_attention(Q, K, V, scale=self.scale, variant=self.variant)
+        else:
+            T = np.stack([plan.forward(Q[b], K[b], V[b], variant=self.variant) for b in range(Q.shape[0])])
         A = H[:, Lp:] + T @ self.WO
         Yhat, U2 = self.ff2.forward(A)
-        return Yhat, (U1, H, Q, K, V, U2)
+        return Yhat, (U1, H, Q, K, V, U2, plan)
 
-    def forward(self, P, X):
-        """Predictions ``tau([P; X])[Lp:]`` of shape ``(batch, L, d)``."""
+    def _plan(self, backend, attn_eps, Hp, Q, K):
+        """The polynomial plan to use, or ``None`` for exact attention."""
+        if backend == "exact":
+            return None
+        B = max(np.abs(Hp @ self.WQ).max(), np.abs(Q).max(), np.abs(K).max())
+        # round B up to a power of 2^(1/16) so one certified plan serves many steps
+        B_plan = 2.0 ** (np.ceil(16 * np.log2(max(B, 1e-12))) / 16)
+        if backend == "auto" and not self._poly_pays(B_plan, attn_eps, Q.shape[1], K.shape[1]):
+            return None
+        return make_plan(self.s, B_plan, eps=attn_eps, scale=self.scale)
+
+    def _poly_pays(self, B, eps, n_queries, n_keys) -> bool:
+        """Is some certified degree cheap enough that poly costs less than exact?
+
+        Cost model per sequence: exact ``n_queries * n_keys``, poly
+        ``r * (n_queries + n_keys)`` multiply-adds per head dimension, with
+        ``r = C(s + g, g)``. Checks only the largest affordable degree, so
+        hopeless norms are refused quickly.
+        """
+        budget = n_queries * n_keys / (n_queries + n_keys)
+        g = -1
+        while feature_rank(self.s, g + 1) < budget and g < 400:
+            g += 1
+        if g < 0:
+            return False
+        R = self.scale * self.s * B * B
+        return any(certified_eps(kind, g, R) <= eps for kind in KINDS)
+
+    def forward(self, P, X, *, backend="exact", attn_eps=1e-6):
+        """Predictions ``tau([P; X])[Lp:]`` of shape ``(batch, L, d)``.
+
+        ``backend`` is ``"exact"``, ``"poly"`` or ``"auto"``; ``attn_eps`` is the
+        certified relative error asked of the polynomial method.
+        """
         P, X = self.check_inputs(P, X)
-        return self._forward(P, X)[0]
+        return self._forward(P, X, backend, attn_eps)[0]
 
     def _backward(self, P, dYhat, cache):
         """Gradient with respect to ``P`` given ``dL/dYhat``."""
         Lp = P.shape[0]
-        U1, H, Q, K, V, U2 = cache
+        U1, H, Q, K, V, U2, plan = cache
         dA = self.ff2.backward(dYhat, U2)  # (batch, L, d)
-        dQ, dK, dV = exact_attention_backward(Q, K, V, dA @ self.WO.T, scale=self.scale, variant=self.variant)
+        dT = dA @ self.WO.T
+        if plan is None:
+            dQ, dK, dV = exact_attention_backward(Q, K, V, dT, scale=self.scale, variant=self.variant)
+        else:
+            grads = [plan.backward(Q[b], K[b], V[b], dT[b], variant=self.variant) for b in range(Q.shape[0])]
+            dQ, dK, dV = (np.stack(g) for g in zip(*grads))
         dH = dK @ self.WK.T + dV @ self.WV.T
         dH[:, Lp:] += dA + dQ @ self.WQ.T
         dZ = self.ff1.backward(dH[:, :Lp], U1[:, :Lp])  # FF1 is row-wise: prompt rows suffice
         return dZ.sum(axis=0)
 
-    def loss_and_grad(self, P, X, Y):
-        """MSE loss, max-abs error, induced ``B`` and ``d MSE / d P``.
+    def loss_and_grad(self, P, X, Y, *, backend="exact", attn_eps=1e-6):
+        """MSE loss, max-abs error, induced ``B``, backend used, and ``d MSE / d P``.
 
-        ``MSE = mean((Yhat - Y)^2)`` over every entry of the batch.
+        ``MSE = mean((Yhat - Y)^2)`` over every entry of the batch. With the
+        polynomial backend the gradient is the exact gradient of the
+        polynomial model.
 
         Returns
         -------
@@ -227,23 +288,27 @@ class PromptedModel:
         grad : array of shape ``P.shape``
         """
         P, X, Y = self.check_inputs(P, X, Y)
-        Yhat, cache = self._forward(P, X)
+        Yhat, cache = self._forward(P, X, backend, attn_eps)
         R = Yhat - Y
-        info = LossInfo(float(np.mean(R * R)), float(np.max(np.abs(R))), self._induced(P, cache).B)
         grad = self._backward(P, (2.0 / R.size) * R, cache)
-        return info, grad
+        return self._info(P, R, cache), grad
 
-    def loss(self, P, X, Y) -> LossInfo:
-        """MSE loss, max-abs error and induced ``B`` (no gradient)."""
+    def loss(self, P, X, Y, *, backend="exact", attn_eps=1e-6) -> LossInfo:
+        """MSE loss, max-abs error, induced ``B`` and backend used (no gradient)."""
         P, X, Y = self.check_inputs(P, X, Y)
-        Yhat, cache = self._forward(P, X)
-        R = Yhat - Y
-        return LossInfo(float(np.mean(R * R)), float(np.max(np.abs(R))), self._induced(P, cache).B)
+        Yhat, cache = self._forward(P, X, backend, attn_eps)
+        return self._info(P, Yhat - Y, cache)
+
+    def _info(self, P, R, cache) -> LossInfo:
+        plan, V = cache[-1], cache[4]
+        bound = 0.0 if plan is None else plan.output_bound(V.reshape(-1, V.shape[-1]))
+        return LossInfo(float(np.mean(R * R)), float(np.max(np.abs(R))), self._induced(P, cache).B,
+                        "exact" if plan is None else "poly", bound)
 
     # ------------------------------------------------------------------ induced norm
     def _induced(self, P, cache) -> InducedNorm:
         Lp = P.shape[0]
-        _, H, Q, K, _, _ = cache
+        H, Q, K = cache[1], cache[2], cache[3]
         Hp = H[0, :Lp]  # prompt rows are the same in every sequence
         bp = max(np.abs(Hp @ self.WQ).max(), np.abs(K[:, :Lp]).max())
         bx = max(np.abs(Q).max(), np.abs(K[:, Lp:]).max())

@@ -85,7 +85,8 @@ def init_prompt(Lp, d, *, init="uniform", X=None, rho=None, scale=1.0, seed=0):
 
 
 def tune_prompt(model, X, Y, *, Lp=None, P0=None, optimizer="adam", steps=500, lr=0.05, rho=None,
-                init="uniform", init_scale=1.0, target_max_err=None, seed=0, progress=None):
+                init="uniform", init_scale=1.0, target_max_err=None, seed=0, progress=None,
+                backend="exact", attn_eps=1e-6):
     """Tune a soft prompt for ``model`` so that ``model.forward(P, X) ≈ Y``.
 
     Parameters
@@ -110,6 +111,12 @@ def tune_prompt(model, X, Y, *, Lp=None, P0=None, optimizer="adam", steps=500, l
         Seeds the initial prompt; the optimizers are deterministic.
     progress : bool, optional
         Show a progress bar (default: only on a terminal).
+    backend : {"exact", "poly", "auto"}
+        Attention backend for every loss and gradient (see
+        :class:`promptlimits.model.PromptedModel`); ``history["backend"]``
+        records the one used at each step.
+    attn_eps : float
+        Certified relative error asked of the polynomial method.
 
     Returns
     -------
@@ -128,30 +135,50 @@ def tune_prompt(model, X, Y, *, Lp=None, P0=None, optimizer="adam", steps=500, l
     P0, X, Y = model.check_inputs(P0, X, Y)
     if rho is not None and np.abs(P0).max() > rho:
         raise ValueError(f"initial prompt has ‖P0‖max = {np.abs(P0).max():.6g} above rho = {rho:.6g}")
+    check_choice(backend, "attention backend", ("exact", "poly", "auto"))
     run = _adam if optimizer == "adam" else _lbfgs
+    objective = _Objective(model, X, Y, backend, attn_eps)
     t0 = time.perf_counter()
     with tqdm(total=steps, desc=f"tune {optimizer} Lp={P0.shape[0]}", leave=False,
               disable=None if progress is None else not progress) as bar:
-        P, history, n_steps = run(model, P0.copy(), X, Y, steps, lr, rho, target_max_err, bar)
+        P, history, n_steps = run(objective, P0.copy(), steps, lr, rho, target_max_err, bar)
     seconds = time.perf_counter() - t0
-    final = model.loss(P, X, Y)
+    final = objective.loss(P)
     reached = target_max_err is not None and final.max_err <= target_max_err
     return TuneResult(P, final.mse, final.max_err, final.B, n_steps, seconds, reached, optimizer, history)
+
+
+class _Objective:
+    """The model's loss on one dataset with a fixed backend."""
+
+    def __init__(self, model, X, Y, backend, attn_eps):
+        self.model, self.X, self.Y, self.kw = model, X, Y, {"backend": backend, "attn_eps": attn_eps}
+
+    def loss_and_grad(self, P):
+        return self.model.loss_and_grad(P, self.X, self.Y, **self.kw)
+
+    def loss(self, P):
+        return self.model.loss(P, self.X, self.Y, **self.kw)
+
+
+def _new_history():
+    return {"mse": [], "max_err": [], "B": [], "backend": []}
 
 
 def _record(history, info):
     history["mse"].append(info.mse)
     history["max_err"].append(info.max_err)
     history["B"].append(info.B)
+    history["backend"].append(info.backend)
 
 
-def _adam(model, P, X, Y, steps, lr, rho, target, bar, beta1=0.9, beta2=0.999, tiny=1e-8):
-    history = {"mse": [], "max_err": [], "B": []}
+def _adam(objective, P, steps, lr, rho, target, bar, beta1=0.9, beta2=0.999, tiny=1e-8):
+    history = _new_history()
     m = np.zeros_like(P)
     v = np.zeros_like(P)
     k = 0
     for k in range(1, steps + 1):
-        info, g = model.loss_and_grad(P, X, Y)
+        info, g = objective.loss_and_grad(P)
         _record(history, info)
         if target is not None and info.max_err <= target:
             return P, history, k - 1
@@ -162,30 +189,30 @@ def _adam(model, P, X, Y, steps, lr, rho, target, bar, beta1=0.9, beta2=0.999, t
             np.clip(P, -rho, rho, out=P)
         bar.update()
         bar.set_postfix(mse=f"{info.mse:.3g}", max_err=f"{info.max_err:.3g}", refresh=False)
-    _record(history, model.loss(P, X, Y))
+    _record(history, objective.loss(P))
     return P, history, k
 
 
-def _lbfgs(model, P, X, Y, steps, lr, rho, target, bar):
+def _lbfgs(objective, P, steps, lr, rho, target, bar):
     del lr  # L-BFGS-B chooses its own steps
     shape = P.shape
-    history = {"mse": [], "max_err": [], "B": []}
+    history = _new_history()
     last = {}
 
     def fun(x):
-        info, g = model.loss_and_grad(x.reshape(shape), X, Y)
+        info, g = objective.loss_and_grad(x.reshape(shape))
         last["x"], last["info"] = x.copy(), info
         return info.mse, g.ravel()
 
     def callback(intermediate_result):
         x = intermediate_result.x
-        info = last["info"] if np.array_equal(last.get("x"), x) else model.loss(x.reshape(shape), X, Y)
+        info = last["info"] if np.array_equal(last.get("x"), x) else objective.loss(x.reshape(shape))
         _record(history, info)
         bar.update()
         if target is not None and info.max_err <= target:
             raise StopIteration
 
-    _record(history, model.loss(P, X, Y))
+    _record(history, objective.loss(P))
     if steps == 0:
         return P, history, 0
     bounds = None if rho is None else [(-rho, rho)] * P.size

@@ -23,6 +23,8 @@ def register(subparsers) -> None:
     g.add_argument("--init-scale", type=float, default=3.0, help="scale of the initial prompt")
     g.add_argument("--target", type=float, default=None, help="stop at this max-abs error")
     g.add_argument("--seed", type=int, default=0, help="seed of the initial prompt")
+    g.add_argument("--backend", default="exact", help="attention backend: exact (default), poly or auto")
+    g.add_argument("--attn-eps", type=float, default=1e-6, help="certified error asked of the poly backend")
     g.add_argument("--json", default=None, metavar="PATH", help="also write the summary as JSON")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -33,12 +35,14 @@ def run(args) -> int:
     X, Y = dataset_from_args(args, model)
     res = tune_prompt(model, X, Y, Lp=args.Lp, optimizer=args.optimizer, steps=args.steps, lr=args.lr,
                       rho=args.rho, init=args.init, init_scale=args.init_scale, target_max_err=args.target,
-                      seed=args.seed, progress=False if args.quiet else None)
+                      seed=args.seed, progress=False if args.quiet else None, backend=args.backend,
+                      attn_eps=args.attn_eps)
     summary = res.summary()
-    summary.update({"d": model.d, "L": X.shape[1], "N": X.shape[0], "dataset": args.dataset,
+    used = sorted(set(res.history["backend"]))
+    summary.update({"backend": "+".join(used), "d": model.d, "L": X.shape[1], "N": X.shape[0], "dataset": args.dataset,
                     "variant": model.variant, "scale": model.scale})
     width = max(len(k) for k in summary)
-    for key in ("dataset", "d", "L", "N", "Lp", "optimizer", "steps", "mse", "max_err", "B", "seconds",
+    for key in ("dataset", "d", "L", "N", "Lp", "optimizer", "backend", "steps", "mse", "max_err", "B", "seconds",
                 "reached_target"):
         print(f"{key:<{width}}  {summary[key]}")
     if args.json:

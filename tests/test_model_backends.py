@@ -1,0 +1,71 @@
+"""The model's polynomial and auto attention backends against the exact one."""
+
+import numpy as np
+import pytest
+
+from promptlimits import PromptedModel
+from promptlimits.tuning import tune_prompt
+
+
+def colsum(W):
+    """Induced max-norm of z -> z W on row vectors: the largest absolute column sum."""
+    return np.abs(W).sum(axis=0).max()
+
+
+@pytest.mark.parametrize("variant", ["softmax", "softmax1"])
+def test_poly_backend_is_within_the_propagated_certificate(variant):
+    model = PromptedModel.from_seed(3, seed=4, variant=variant)
+    rng = np.random.default_rng(0)
+    P, X = rng.uniform(size=(5, 3)), rng.uniform(size=(3, 4, 3))
+    exact = model.forward(P, X)
+    poly = model.forward(P, X, backend="poly", attn_eps=1e-4)
+    info = model.loss(P, X, exact, backend="poly", attn_eps=1e-4)
+    assert info.backend == "poly" and info.attn_bound > 0
+    # Yhat = FF2(H + T WO): an attention error e moves the output by at most Lip(FF2) ||WO|| e
+    lip = (1 + colsum(model.ff2.W1) * colsum(model.ff2.W2)) * colsum(model.WO)
+    err = np.abs(poly - exact).max()
+    assert 0 < err <= lip * info.attn_bound
+    assert info.max_err == pytest.approx(err, rel=1e-12)
+
+
+def test_poly_backend_gradient_matches_finite_differences_of_the_poly_model():
+    model = PromptedModel.from_seed(2, seed=1)
+    rng = np.random.default_rng(1)
+    P, X, Y = rng.uniform(size=(3, 2)), rng.uniform(size=(2, 3, 2)), rng.uniform(size=(2, 3, 2))
+    kw = {"backend": "poly", "attn_eps": 1e-3}
+    # one fixed plan for every evaluation: the plan's B is rounded up to a power of 2^(1/16)
+    _, g = model.loss_and_grad(P, X, Y, **kw)
+    num = np.zeros_like(P)
+    h = 1e-6
+    for i in np.ndindex(P.shape):
+        Pp, Pm = P.copy(), P.copy()
+        Pp[i] += h
+        Pm[i] -= h
+        num[i] = (model.loss(Pp, X, Y, **kw).mse - model.loss(Pm, X, Y, **kw).mse) / (2 * h)
+    assert np.abs(g - num).max() / np.abs(num).max() < 1e-6
+    _, g_exact = model.loss_and_grad(P, X, Y)
+    assert np.abs(g - g_exact).max() / np.abs(g_exact).max() < 1e-2
+
+
+def test_auto_picks_poly_only_where_it_is_certified_and_cheaper():
+    model = PromptedModel.from_seed(2, seed=0)
+    rng = np.random.default_rng(2)
+    small = model.loss(rng.uniform(size=(2, 2)), rng.uniform(size=(1, 2, 2)), np.zeros((1, 2, 2)), backend="auto")
+    assert small.backend == "exact"  # n = 4: no rank is cheaper than exact
+    X = rng.uniform(size=(1, 512, 2))
+    long = model.loss(rng.uniform(size=(512, 2)), X, np.zeros_like(X), backend="auto")
+    assert long.backend == "poly"
+    huge = model.loss(40 * rng.uniform(size=(512, 2)), X, np.zeros_like(X), backend="auto")
+    assert huge.B > 5 and huge.backend == "exact"  # the induced norm is past what a cheap rank certifies
+
+
+def test_tuning_runs_on_the_poly_backend_and_records_it():
+    model = PromptedModel.from_seed(2, seed=0)
+    rng = np.random.default_rng(3)
+    X = rng.uniform(size=(2, 3, 2))
+    Y = model.forward(rng.uniform(size=(2, 2)), X)
+    res = tune_prompt(model, X, Y, Lp=2, optimizer="adam", steps=40, backend="poly", attn_eps=1e-6, progress=False)
+    assert set(res.history["backend"]) == {"poly"}
+    assert res.history["mse"][-1] < res.history["mse"][0]
+    with pytest.raises(ValueError, match="unknown attention backend 'fast'"):
+        model.forward(X[0][:2], X, backend="fast")
