@@ -42,6 +42,7 @@ range is O(r (d_v + 4)). ``method="factors"`` materialises ``U1`` and ``U2``
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -57,6 +58,24 @@ METHODS = ("fused", "factors")
 VARIANTS = ("softmax", "softmax1")
 
 _LANES = 4  # rows handled together by the kernels; also the column tile width
+
+
+@contextmanager
+def _slp_vectorize():
+    """Turn on LLVM's SLP vectorizer while the kernels below compile.
+
+    Numba leaves it off by default (``NUMBA_SLP_VECTORIZE=0``); the kernels'
+    4 x 4 blocks of scalar accumulators only become vector registers with it.
+    The flag is read when a function is compiled, so it has no effect on
+    kernels loaded from the cache, and it never changes results (SLP does not
+    reassociate floating-point operations).
+    """
+    old = numba.config.SLP_VECTORIZE
+    numba.config.SLP_VECTORIZE = 1
+    try:
+        yield
+    finally:
+        numba.config.SLP_VECTORIZE = old
 
 
 # ---------------------------------------------------------------------------
@@ -95,14 +114,15 @@ def _key_pass(K, V, parent, coord, bounds):
     """Partial sums ``S_V = sum_j m(k_j) v_j^T`` and lane sums of ``s_1 = sum_j m(k_j)``.
 
     ``bounds`` splits the rows (multiples of 4) into ranges, one per task.
-    Returns ``S`` (tasks, r, Wv) and ``s1`` (tasks, r, 4); sum them over tasks
-    (and ``s1`` over lanes) to get ``S_V`` and ``s_1``.
+    Returns ``S`` (tasks, Wv/4, r, 4), tile-major, and ``s1`` (tasks, r, 4);
+    sum them over tasks (and ``s1`` over lanes) to get ``S_V`` and ``s_1``.
     """
     ntask = bounds.shape[0] - 1
     r = parent.shape[0]
     d = K.shape[1]
     Wv = V.shape[1]
-    S = np.zeros((ntask, r, Wv))
+    ntile = Wv // 4
+    S = np.zeros((ntask, ntile, r, 4))
     s1 = np.zeros((ntask, r, 4))
     for t in prange(ntask):
         xb = np.empty((d, 4))
@@ -114,7 +134,9 @@ def _key_pass(K, V, parent, coord, bounds):
             for a in range(r):
                 for b in range(4):
                     s1t[a, b] += M[a, b]
-            for ct in range(0, Wv, 4):
+            for tile in range(ntile):
+                Stt = St[tile]
+                ct = 4 * tile
                 v00 = V[j0, ct]
                 v01 = V[j0, ct + 1]
                 v02 = V[j0, ct + 2]
@@ -136,10 +158,10 @@ def _key_pass(K, V, parent, coord, bounds):
                     m1 = M[a, 1]
                     m2 = M[a, 2]
                     m3 = M[a, 3]
-                    St[a, ct] += m0 * v00 + m1 * v10 + m2 * v20 + m3 * v30
-                    St[a, ct + 1] += m0 * v01 + m1 * v11 + m2 * v21 + m3 * v31
-                    St[a, ct + 2] += m0 * v02 + m1 * v12 + m2 * v22 + m3 * v32
-                    St[a, ct + 3] += m0 * v03 + m1 * v13 + m2 * v23 + m3 * v33
+                    Stt[a, 0] += m0 * v00 + m1 * v10 + m2 * v20 + m3 * v30
+                    Stt[a, 1] += m0 * v01 + m1 * v11 + m2 * v21 + m3 * v31
+                    Stt[a, 2] += m0 * v02 + m1 * v12 + m2 * v22 + m3 * v32
+                    Stt[a, 3] += m0 * v03 + m1 * v13 + m2 * v23 + m3 * v33
     return S, s1
 
 
@@ -148,12 +170,15 @@ def _query_pass(Q, Sw, s1w, d0, parent, coord, bounds, dv):
     """``T_i = (m(q_i) Sw) / (d0 + m(q_i) . s1w)`` for every (padded) query row.
 
     ``Sw = w * S_V`` and ``s1w = w * s_1`` carry the feature weights, so
-    ``m(q) Sw = phi_L(q) S_V``.
+    ``m(q) Sw = phi_L(q) S_V``. ``Sw`` is stored tile-major, shape
+    ``(Wv/4, r, 4)``: constant inner indices let LLVM vectorize the 4 x 4
+    accumulator block.
     """
     ntask = bounds.shape[0] - 1
     r = parent.shape[0]
     d = Q.shape[1]
-    Wv = Sw.shape[1]
+    ntile = Sw.shape[0]
+    Wv = 4 * ntile
     T = np.empty((Q.shape[0], dv))
     for t in prange(ntask):
         xb = np.empty((d, 4))
@@ -161,17 +186,23 @@ def _query_pass(Q, Sw, s1w, d0, parent, coord, bounds, dv):
         N = np.empty((4, Wv))
         for i0 in range(bounds[t], bounds[t + 1], 4):
             _block_monomials(Q, i0, parent, coord, xb, M)
-            e0 = d0
-            e1 = d0
-            e2 = d0
-            e3 = d0
+            e0 = 0.0
+            e1 = 0.0
+            e2 = 0.0
+            e3 = 0.0
             for a in range(r):
                 s = s1w[a]
                 e0 += M[a, 0] * s
                 e1 += M[a, 1] * s
                 e2 += M[a, 2] * s
                 e3 += M[a, 3] * s
-            for ct in range(0, Wv, 4):
+            e0 += d0
+            e1 += d0
+            e2 += d0
+            e3 += d0
+            for tile in range(ntile):
+                St = Sw[tile]
+                ct = 4 * tile
                 n00 = 0.0
                 n01 = 0.0
                 n02 = 0.0
@@ -193,10 +224,10 @@ def _query_pass(Q, Sw, s1w, d0, parent, coord, bounds, dv):
                     m1 = M[a, 1]
                     m2 = M[a, 2]
                     m3 = M[a, 3]
-                    s0 = Sw[a, ct]
-                    s1 = Sw[a, ct + 1]
-                    s2 = Sw[a, ct + 2]
-                    s3 = Sw[a, ct + 3]
+                    s0 = St[a, 0]
+                    s1 = St[a, 1]
+                    s2 = St[a, 2]
+                    s3 = St[a, 3]
                     n00 += m0 * s0
                     n01 += m0 * s1
                     n02 += m0 * s2
@@ -398,6 +429,9 @@ class PolyPlan:
     approx: ExpApprox = field(repr=False)
     basis: MonomialBasis = field(repr=False)
     weights: np.ndarray = field(repr=False)
+    #: ``(parent, coord)`` as uint64 for the kernels (unsigned indices skip
+    #: Numba's negative-index wraparound, which blocks vectorisation).
+    _index: tuple = field(repr=False, default=None)
 
     @property
     def kind(self) -> str:
@@ -478,8 +512,9 @@ class PolyPlan:
         Wv = _round_up(V.shape[1], _LANES)
         Kp = _pad(K, n4, K.shape[1])
         Vp = _pad(V, n4, Wv)
-        S, s1 = _key_pass(Kp, Vp, self.basis.parent, self.basis.coord, _bounds(n4, _LANES))
-        S = S.sum(axis=0)
+        with _slp_vectorize():
+            S, s1 = _key_pass(Kp, Vp, *self._index, _bounds(n4, _LANES))
+        S = S.sum(axis=0).transpose(1, 0, 2).reshape(self.rank, Wv)  # tile-major -> (r, Wv)
         s1 = s1.sum(axis=(0, 2))
         s1[0] -= n4 - n  # each zero padding key added the constant monomial 1
         w = self.weights
@@ -490,7 +525,10 @@ class PolyPlan:
         nq = Q.shape[0]
         nq4 = _round_up(nq, _LANES)
         Qp = _pad(Q, nq4, Q.shape[1])
-        T = _query_pass(Qp, Sw, s1w, d0, self.basis.parent, self.basis.coord, _bounds(nq4, _LANES), V.shape[1])
+        ntile = Sw.shape[1] // _LANES
+        Swt = np.ascontiguousarray(Sw.reshape(self.rank, ntile, _LANES).transpose(1, 0, 2))
+        with _slp_vectorize():
+            T = _query_pass(Qp, Swt, s1w, d0, *self._index, _bounds(nq4, _LANES), V.shape[1])
         return T[:nq]
 
     def factors(self, Q, K):
@@ -530,13 +568,15 @@ class PolyPlan:
         nq = Q.shape[0]
         Qc = np.ascontiguousarray(Q, dtype=np.float64)
         Gp = _pad(G, nq, Wv)
-        par, crd, w = self.basis.parent, self.basis.coord, self.weights
-        dQ, WV, w1 = _backward_query_pass(Qc, Gp, Sw, s1w, d0, par, crd, _bounds(nq, 1))
+        (par, crd), w = self._index, self.weights
+        with _slp_vectorize():
+            dQ, WV, w1 = _backward_query_pass(Qc, Gp, Sw, s1w, d0, par, crd, _bounds(nq, 1))
         WVw = WV.sum(axis=0) * w[:, None]
         w1w = w1.sum(axis=0) * w
         Kc = np.ascontiguousarray(K, dtype=np.float64)
         Vp = _pad(V, n, Wv)
-        dK, dV = _backward_key_pass(Kc, Vp, WVw, w1w, par, crd, _bounds(n, 1))
+        with _slp_vectorize():
+            dK, dV = _backward_key_pass(Kc, Vp, WVw, w1w, par, crd, _bounds(n, 1))
         return dQ.astype(dtype, copy=False), dK.astype(dtype, copy=False), dV[:, :dv].astype(dtype, copy=False)
 
 
@@ -563,7 +603,10 @@ def _make_plan_cached(d: int, B: float, eps, degree, scale: float, kind: str) ->
     basis = monomial_basis(d, approx.degree)
     w = feature_weights(basis, approx.coefficients, scale)
     w.flags.writeable = False
-    return PolyPlan(d=d, B=B, scale=scale, R=R, eps=eps, approx=approx, basis=basis, weights=w)
+    parent = np.maximum(basis.parent, 0).astype(np.uint64)  # parent[0] is never read
+    coord = np.maximum(basis.coord, 0).astype(np.uint64)
+    return PolyPlan(d=d, B=B, scale=scale, R=R, eps=eps, approx=approx, basis=basis, weights=w,
+                    _index=(parent, coord))
 
 
 def make_plan(d, B, *, eps=1e-6, degree=None, scale=None, kind: str = "auto") -> PolyPlan:
