@@ -13,3 +13,52 @@ def naive_attention(Q, K, V, *, scale=None, variant="softmax"):
         den = w.sum() + (1.0 if variant == "softmax1" else 0.0)
         out[i] = (w @ V) / den
     return out
+
+
+# --- polynomial method (promptlimits.features / promptlimits.poly_attention) ---
+
+
+def naive_monomials(X, g):
+    """All monomials x^alpha, |alpha| <= g, in graded lexicographic order, by definition."""
+    import itertools
+
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    cols = []
+    for j in range(g + 1):
+        for combo in itertools.combinations_with_replacement(range(d), j):
+            col = np.ones(n)
+            for c in combo:
+                col = col * X[:, c]
+            cols.append(col)
+    return np.stack(cols, axis=1)
+
+
+def naive_poly_eval(coefficients, x):
+    """p(x) = sum_j c_j x^j term by term."""
+    x = np.asarray(x, dtype=np.float64)
+    return sum(c * x**j for j, c in enumerate(coefficients))
+
+
+def naive_poly_attention(Q, K, V, coefficients, *, scale=None, variant="softmax"):
+    """D^-1 p(scale Q K^T) V with the n x n matrix formed explicitly."""
+    Q, K, V = (np.asarray(a, dtype=np.float64) for a in (Q, K, V))
+    scale = 1.0 / Q.shape[1] if scale is None else scale
+    P = naive_poly_eval(coefficients, scale * (Q @ K.T))
+    den = P.sum(axis=1) + (1.0 if variant == "softmax1" else 0.0)
+    return (P @ V) / den[:, None]
+
+
+def naive_poly_attention_backward(Q, K, V, G, coefficients, *, scale=None, variant="softmax"):
+    """Gradients of <G, naive_poly_attention> by the n x n chain rule."""
+    Q, K, V, G = (np.asarray(a, dtype=np.float64) for a in (Q, K, V, G))
+    scale = 1.0 / Q.shape[1] if scale is None else scale
+    X = scale * (Q @ K.T)
+    P = naive_poly_eval(coefficients, X)
+    dP_dX = sum(j * c * X ** (j - 1) for j, c in enumerate(coefficients) if j > 0) if len(coefficients) > 1 else 0 * X
+    D = P.sum(axis=1) + (1.0 if variant == "softmax1" else 0.0)
+    T = (P @ V) / D[:, None]
+    dV = (P / D[:, None]).T @ G
+    dP = ((G @ V.T) - np.sum(G * T, axis=1, keepdims=True)) / D[:, None]
+    dX = dP * dP_dX
+    return scale * dX @ K, scale * dX.T @ Q, dV

@@ -1,0 +1,92 @@
+"""Certified polynomial approximations of exp (promptlimits.polyapprox) against mpmath."""
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+
+from promptlimits.polyapprox import (
+    KINDS,
+    certified_eps,
+    exp_approximation,
+    least_degree,
+    monomial_coefficients,
+)
+
+
+def _true_relative_error(coeffs, R, points=801):
+    """sup over a fine grid of |p(x) - e^x| / e^x, with p evaluated exactly at 50 digits."""
+    with mpmath.workdps(50):
+        cs = [mpmath.mpf(float(c)) for c in coeffs]
+        worst = mpmath.mpf(0)
+        over = mpmath.mpf(0)
+        for k in range(points):
+            x = mpmath.mpf(-R) + mpmath.mpf(2 * R) * k / (points - 1)
+            p = mpmath.polyval(cs[::-1], x)
+            e = mpmath.exp(x)
+            worst = max(worst, abs(p - e) / e)
+            over = max(over, (p - e) / e)
+        return float(worst), float(over)
+
+
+CASES = [(0.1, 0), (0.1, 3), (0.25, 4), (0.5, 2), (0.5, 6), (1.0, 5), (1.0, 9), (3.0, 12), (3.0, 20), (8.0, 30)]
+
+
+@pytest.mark.parametrize("R,g", CASES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_certificate_bounds_true_error(kind, R, g):
+    c = monomial_coefficients(kind, g, R)
+    assert c.shape == (g + 1,) and c.dtype == np.float64
+    err, over = _true_relative_error(c, R)
+    cert = certified_eps(kind, g, R)
+    assert err <= cert, (kind, R, g, err, cert)
+    if kind == "shifted_taylor":
+        # the exact shifted Taylor polynomial never overshoots e^x; the float64 one
+        # only by coefficient rounding
+        assert over <= 4 * 2.0**-53 * math.exp(2 * R)
+    # the certificates are not absurdly loose where they are meaningful
+    if cert < 1e-3 and kind == "chebyshev":
+        assert err > cert / (20 * math.exp(2 * R))
+
+
+def test_closed_forms():
+    R, g = 0.5, 5
+    assert certified_eps("shifted_taylor", g, R) == pytest.approx((2 * R) ** (g + 1) / math.factorial(g + 1), rel=1e-9)
+    assert certified_eps("taylor", g, R) == pytest.approx(math.exp(R) * R ** (g + 1) / math.factorial(g + 1), rel=1e-9)
+    cheb = 2 * math.exp(2 * R) * (R / 2) ** (g + 1) / math.factorial(g + 1)
+    assert certified_eps("chebyshev", g, R) == pytest.approx(cheb, rel=1e-9)
+    np.testing.assert_array_equal(monomial_coefficients("taylor", 4, 1.0), [1 / math.factorial(j) for j in range(5)])
+
+
+@pytest.mark.parametrize("R", [0.0, 0.0625, 0.25, 1.0, 4.0])
+@pytest.mark.parametrize("eps", [1e-3, 1e-6, 1e-10])
+def test_least_degree_is_least(R, eps):
+    for kind in KINDS:
+        g = least_degree(R, eps, kind)
+        assert certified_eps(kind, g, R) <= eps
+        if g > 0:
+            assert certified_eps(kind, g - 1, R) > eps
+    a = exp_approximation(R, eps=eps)
+    assert a.degree == min(least_degree(R, eps, k) for k in KINDS) == least_degree(R, eps)
+    assert a.eps_p <= eps
+
+
+def test_zero_range_is_exact():
+    a = exp_approximation(0.0, eps=1e-12)
+    assert a.degree == 0 and a.eps_p == 0.0 and a.coefficients[0] == 1.0
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="eps_p=.*above the eps=1.000e-06"):
+        exp_approximation(1.0, eps=1e-6, degree=3)
+    with pytest.raises(ValueError, match="cannot be certified"):
+        least_degree(20.0, 1e-6)
+    with pytest.raises(ValueError, match="eps must lie in"):
+        least_degree(1.0, 1.5)
+    with pytest.raises(ValueError, match="unknown polynomial kind"):
+        certified_eps("pade", 3, 1.0)
+    with pytest.raises(ValueError, match="R must be finite"):
+        certified_eps("taylor", 3, -1.0)
+    with pytest.raises(ValueError, match="degree must be >= 0"):
+        certified_eps("taylor", -1, 1.0)
