@@ -1,0 +1,138 @@
+"""Checks of the Hamming-NN -> attention reduction (DESIGN section 5; :mod:`promptlimits.hardness`).
+
+Claims (the module docstring of :mod:`promptlimits.hardness`, this project's
+explicit version of Alman--Song's reduction):
+
+* the encoding gives logits ``q_i.k_j / d = lambda^2 (t + t' - 2 H_ij) / d``
+  (SymPy identity per coordinate, plus the simulator's ``encode`` on sampled
+  instances), the sentinel logit is 0, and ``B = lambda``;
+* the score gap ``gamma = lambda^2 (t' - t) / d`` (``score_gap``) makes one
+  close pair outweigh ``n`` far pairs plus the sentinel: with ``gamma >
+  ln(3n)`` a far row outputs ``> 3/4`` and a close row ``< 1/4`` (SymPy
+  inequality); ``lambda_min`` gives exactly ``gamma = ln(3n)``, at which the
+  worst far row is exactly ``3/4`` (so ``lambda_min`` is sharp);
+* on sampled instances (the simulator's ``make_instance``) at ``lambda =
+  lambda_min``, exact attention evaluated at 50 digits separates the rows, and
+  ``decide`` is right.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from .core import NotVerified, check, require
+
+
+def _hardness():
+    try:
+        from promptlimits import hardness
+    except ImportError as exc:  # pragma: no cover - depends on the tree
+        raise NotVerified(f"module missing: promptlimits.hardness ({exc})") from exc
+    for name in ("encode", "lambda_min", "score_gap", "make_instance", "hamming", "extra_dims", "decide"):
+        if not hasattr(hardness, name):
+            raise NotVerified(f"promptlimits.hardness has no {name}()")
+    return hardness
+
+
+@check("6a.hardness-logits",
+       statement="encode() gives q_i.k_j/d = lambda^2 (t + t' - 2 H_ij)/d, sentinel logit 0, ||Q||max, ||K||max <= "
+                 "lambda, so the score gap is gamma = lambda^2 (t'-t)/d = score_gap()",
+       source="DESIGN s5; promptlimits.hardness docstring",
+       method="sympy identity + exhaustive bits + sampled instances")
+def hardness_logits() -> str:
+    import numpy as np
+    import sympy as sp
+
+    hd = _hardness()
+    lam, sigma, e = sp.symbols("lambda sigma e", positive=True)
+    # per coordinate: (2a-1)(2c-1) = 1 - 2 [a != c] for bits a, c (exhaustive)
+    for a, c in itertools.product((0, 1), repeat=2):
+        require((2 * a - 1) * (2 * c - 1) == 1 - 2 * (a != c), f"bits {a},{c}")
+    # extra coordinates: e copies of lambda * (-(sigma/e) lambda) = -sigma lambda^2
+    require(sp.simplify(e * lam * (-(sigma / e) * lam) + sigma * lam**2) == 0, "extra coordinates")
+    m, H, t, tf, d = sp.symbols("m H t tp d", positive=True)
+    logit = (lam**2 * (m - 2 * H) - (m - t - tf) * lam**2) / d
+    require(sp.simplify(logit - lam**2 * (t + tf - 2 * H) / d) == 0, "affine form of the logit")
+    require(sp.simplify(logit.subs(H, t) - lam**2 * (tf - t) / d) == 0, "close pair at H = t: +gamma")
+    require(sp.simplify(logit.subs(H, tf) + lam**2 * (tf - t) / d) == 0, "far pair at H = t': -gamma")
+    worst = 0.0
+    cases = 0
+    for n, seed in itertools.product((4, 8, 16), range(3)):
+        mm, tt, tfar = hd.default_parameters(n) if hasattr(hd, "default_parameters") else (12, 1, 4)
+        inst = hd.make_instance(n, mm, tt, tfar, planted=bool(seed % 2), seed=seed)
+        lam_v = 1.25
+        Q, K, V = hd.encode(inst, lam_v)
+        dd = Q.shape[1]
+        Hm = hd.hamming(inst.A, inst.C)
+        S = Q @ K.T / dd
+        want = lam_v**2 * (tt + tfar - 2 * Hm) / dd
+        err = float(np.abs(S[:, :n] - want).max())
+        require(err <= 1e-12 * max(1.0, float(np.abs(want).max())), f"n={n}: logits differ from formula by {err:.3e}")
+        require(np.all(S[:, n] == 0.0), f"n={n}: sentinel logit not 0")
+        require(max(np.abs(Q).max(), np.abs(K).max()) <= lam_v * (1 + 1e-15), f"n={n}: B exceeds lambda")
+        require(V[n, 0] == 1.0 and np.all(V[:n] == 0.0), f"n={n}: value rows")
+        gap = hd.score_gap(lam_v, mm, tt, tfar)
+        require(abs(gap - lam_v**2 * (tfar - tt) / dd) <= 1e-12 * gap, f"n={n}: score_gap {gap}")
+        worst = max(worst, err)
+        cases += 1
+    return f"identities proved; {cases} sampled instances match the affine logit to {worst:.1e}, B = lambda"
+
+
+@check("6b.hardness-gap",
+       statement="gamma > ln(3n) => far row T_i >= 1/(1 + n e^-gamma) > 3/4 and close row T_i <= 1/(1 + e^gamma) "
+                 "< 1/4; lambda_min() gives gamma = ln(3n) exactly, where an all-at-t' row is exactly 3/4 (sharp); "
+                 "sampled instances at lambda_min are decided right with margin (50 digits)",
+       source="DESIGN s5; promptlimits.hardness (lambda_min, score_gap, decide)",
+       method="sympy inequality + mpmath 50 digits")
+def hardness_gap() -> str:
+    import mpmath
+    import numpy as np
+    import sympy as sp
+
+    hd = _hardness()
+    n = sp.Symbol("n", positive=True)
+    xv = sp.Symbol("x", positive=True)  # x = e^-delta in (0, 1), gamma = ln(3n) + delta
+    far = 1 / (1 + n * sp.exp(-(sp.log(3 * n) - sp.log(xv)))) - sp.Rational(3, 4)
+    far = sp.simplify(far)
+    require(sp.simplify(far - 3 * (1 - xv) / (4 * (3 + xv))) == 0, f"far-row margin: {far}")
+    # close row: e^gamma = 3 n / x > 3 for n >= 1, x < 1: 1/(1 + 3n/x) < 1/4 <=> 3n/x > 3
+    close = sp.Rational(1, 4) - 1 / (1 + 3 * n / xv)
+    require(sp.simplify(close - 3 * (n - xv) / (4 * (xv + 3 * n))) == 0, f"close-row margin: {close}")
+    # n >= 1 > x, so n - x > 0; far margin > 0 since x < 1: both strict.
+    mpmath.mp.dps = 50
+    checked = 0
+    min_margin = mpmath.inf
+    for nn, seed in itertools.product((4, 8, 16, 32), range(4)):
+        m, t, tf = hd.default_parameters(nn)
+        lam = hd.lambda_min(nn, m, t, tf)
+        gamma = hd.score_gap(lam, m, t, tf)
+        require(abs(gamma - float(mpmath.log(3 * nn))) <= 1e-12 * gamma,
+                f"n={nn}: score_gap(lambda_min) = {gamma} != ln(3n) = {float(mpmath.log(3 * nn))}")
+        # worst far row: all n keys at distance exactly t' -> T = 1/(1 + n e^-gamma) = 3/4 at gamma = ln 3n
+        G = mpmath.log(3 * nn)
+        require(abs(1 / (1 + nn * mpmath.exp(-G)) - mpmath.mpf(3) / 4) < mpmath.mpf(10) ** -45, "sharpness")
+        inst = hd.make_instance(nn, m, t, tf, planted=bool(seed % 2), seed=seed)
+        lam_hi = lam * (1 + 1e-6)
+        Q, K, V = hd.encode(inst, lam_hi)
+        dd = Q.shape[1]
+        Hm = hd.hamming(inst.A, inst.C)
+        for i in range(nn):
+            # exact output at 50 digits from the (exact) affine logits
+            logits = [mpmath.mpf(lam_hi) ** 2 * (t + tf - 2 * int(Hm[i, j])) / dd for j in range(nn)]
+            T = 1 / (1 + mpmath.fsum(mpmath.exp(s) for s in logits))
+            close = inst.pair is not None and inst.pair[0] == i
+            if close:
+                require(T < mpmath.mpf(1) / 4, f"n={nn} seed={seed}: close row {i} has T = {T}")
+                min_margin = min(min_margin, mpmath.mpf(1) / 4 - T)
+            else:
+                require(T > mpmath.mpf(3) / 4, f"n={nn} seed={seed}: far row {i} has T = {T}")
+                min_margin = min(min_margin, T - mpmath.mpf(3) / 4)
+        from promptlimits import exact_attention
+
+        dec, _ = hd.decide(inst, lam_hi, exact_attention)
+        require(dec == inst.planted, f"n={nn} seed={seed}: decide() with exact attention got {dec}")
+        checked += 1
+        _ = np  # numpy used by encode outputs
+    return (f"margins 3(1-x)/(4(3+x)) and 3(n-x)/(4(3n+x)) > 0 proved; score_gap(lambda_min) = ln(3n); "
+            f"{checked} sampled instances decided right at 1.000001 lambda_min, smallest margin to 1/4 or 3/4 = "
+            f"{mpmath.nstr(min_margin, 4)}")
