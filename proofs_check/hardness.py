@@ -81,7 +81,7 @@ def hardness_logits() -> str:
 @check("6b.hardness-gap",
        statement="gamma > ln(3n) => far row T_i >= 1/(1 + n e^-gamma) > 3/4 and close row T_i <= 1/(1 + e^gamma) "
                  "< 1/4; lambda_min() gives gamma = ln(3n) exactly, where an all-at-t' row is exactly 3/4 (sharp); "
-                 "sampled instances at lambda_min are decided right with margin (50 digits)",
+                 "sampled instances at 1.000001 lambda_min are decided right with margin (50 digits)",
        source="DESIGN s5; promptlimits.hardness (lambda_min, score_gap, decide)",
        method="sympy inequality + mpmath 50 digits")
 def hardness_gap() -> str:
