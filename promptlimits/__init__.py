@@ -16,3 +16,4 @@ __all__ = [
     "LossInfo",
     "InducedNorm",
 ]
+from .poly_attention import PolyPlan, make_plan, poly_attention, poly_attention_backward; __all__ += ["poly_attention", "poly_attention_backward", "make_plan", "PolyPlan"]  # noqa: E402,E702

@@ -11,6 +11,7 @@ import importlib
 #: benchmark name -> module under promptlimits.benchmarks
 BENCHMARKS = {
     "tuning-step": "tuning_step",
+    "attention": "attention",
 }
 
 

@@ -1,0 +1,186 @@
+"""Exact vs polynomial-method attention: time, speedup, error and GFLOP/s against n.
+
+DESIGN sections 3 and 8 (figure 2). For each ``B`` and ``n`` (``d = 8``,
+``eps = 1e-6`` by default) it times :func:`promptlimits.exact_attention` and
+the fused polynomial kernel (:class:`promptlimits.poly_attention.PolyPlan`),
+forward and backward, best of a few repeats after a warm-up call that
+compiles. It prints the measured max error beside the certified bound
+``2 eps_p/(1-eps_p) ||V||max``, the degree and rank of the plan, the fused
+kernel's GFLOP/s (``4 n r d`` flops forward, ``12 n r d`` backward) beside a
+float64 BLAS matmul measured in the same run, and log-log slopes of time
+against ``n``.
+
+Exact attention costs ``n^2``; above ``--exact-full-max`` it is timed on a
+sample of ``--exact-rows`` query rows and scaled by ``n / rows`` (its cost is
+linear in the number of query rows at fixed keys); such rows are marked
+``~``, and their error is measured on the sampled rows. Above
+``--exact-max`` exact attention is not run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ..attention import exact_attention, exact_attention_backward
+from ..poly_attention import make_plan
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--n-min", type=int, default=2**10, help="smallest n (default 2^10)")
+    parser.add_argument("--n-max", type=int, default=2**18, help="largest n (default 2^18)")
+    parser.add_argument("--exact-max", type=int, default=2**16, help="largest n for exact attention (default 2^16)")
+    parser.add_argument("--exact-full-max", type=int, default=2**13,
+                        help="largest n at which exact attention runs on every query row (default 2^13)")
+    parser.add_argument("--exact-rows", type=int, default=2048, help="query rows sampled above --exact-full-max")
+    parser.add_argument("--d", type=int, default=8, help="head dimension (default 8)")
+    parser.add_argument("--B", type=float, nargs="+", default=[0.25, 0.5, 1.0], help="norm bounds")
+    parser.add_argument("--eps", type=float, default=1e-6, help="certified eps_p target (default 1e-6)")
+    parser.add_argument("--repeats", type=int, default=3, help="best of this many timed runs (default 3)")
+    parser.add_argument("--threads", type=int, default=None, help="Numba threads (default: all)")
+    parser.add_argument("--no-backward", action="store_true", help="skip the backward table")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="tiny run (n 2^8..2^11, B=0.5, one repeat)")
+
+
+def _best_time(fn, repeats: int, budget: float = 3.0):
+    """Best wall time of up to ``repeats`` calls, stopping once ``budget`` seconds are spent."""
+    best, spent, out = math.inf, 0.0, None
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        out = fn()
+        dt = time.perf_counter() - t0
+        best, spent = min(best, dt), spent + dt
+        if spent > budget:
+            break
+    return best, out
+
+
+def _slope(ns, ts):
+    ns, ts = np.asarray(ns, float), np.asarray(ts, float)
+    ok = np.isfinite(ts) & (ts > 0)
+    if ok.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(ns[ok]), np.log(ts[ok]), 1)[0])
+
+
+def _blas_gflops(rng, repeats: int):
+    A = rng.standard_normal((2048, 2048))
+    A @ A
+    t, _ = _best_time(lambda: A @ A, repeats)
+    return 2 * 2048**3 / t / 1e9
+
+
+def _blas_skinny_gflops(rng, n: int, r: int, d: int, repeats: int):
+    U = rng.standard_normal((n, r))
+    W = rng.standard_normal((r, d))
+    U @ W
+    t, _ = _best_time(lambda: U @ W, repeats)
+    return 2 * n * r * d / t / 1e9
+
+
+def _fmt_t(t):
+    return "-" if not np.isfinite(t) else f"{t:.4g}"
+
+
+def _row(cells, widths):
+    return "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))
+
+
+def _print_table(title, header, rows):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(header)]
+    print(title)
+    print(_row(header, widths))
+    for r in rows:
+        print(_row(r, widths))
+    print()
+
+
+def run(args) -> int:
+    import numba
+
+    if args.quick:
+        args.n_min, args.n_max, args.B, args.repeats = 2**8, 2**11, [0.5], 1
+        args.exact_max, args.exact_full_max = min(args.exact_max, 2**11), min(args.exact_full_max, 2**10)
+    if args.threads is not None:
+        numba.set_num_threads(int(args.threads))
+    if args.n_min < 4 or args.n_max < args.n_min:
+        raise ValueError(f"need 4 <= n-min <= n-max, got {args.n_min}, {args.n_max}")
+    rng = np.random.default_rng(args.seed)
+    d = args.d
+    ns = [2**k for k in range(int(math.log2(args.n_min)), int(math.log2(args.n_max)) + 1)]
+    blas_sq = _blas_gflops(rng, args.repeats)
+    print(f"promptlimits bench attention: d={d}, eps={args.eps:g}, threads={numba.get_num_threads()}, "
+          f"repeats={args.repeats}")
+    print(f"BLAS float64 (2048 x 2048) @ (2048 x 2048): {blas_sq:.2f} GFLOP/s")
+
+    fwd_rows, bwd_rows, slopes = [], [], []
+    for B in args.B:
+        plan = make_plan(d, B, eps=args.eps)
+        n_skinny = min(args.n_max, 2**16)
+        blas_sk = _blas_skinny_gflops(rng, n_skinny, plan.rank, d, args.repeats)
+        print(f"B={B:g}: R={plan.R:.4g}, {plan.kind} degree {plan.degree}, rank {plan.rank}, "
+              f"eps_p={plan.eps_p:.3e}; BLAS ({n_skinny} x {plan.rank}) @ ({plan.rank} x {d}): {blas_sk:.2f} GFLOP/s")
+        Q0 = rng.uniform(-B, B, (8, d))
+        plan(Q0, Q0, Q0)  # compile / load the kernels
+        plan.backward(Q0, Q0, Q0, Q0)
+        tp_all, te_all, tpb_all, teb_all = [], [], [], []
+        for n in ns:
+            Q = rng.uniform(-B, B, (n, d))
+            K = rng.uniform(-B, B, (n, d))
+            V = rng.standard_normal((n, d))
+            G = rng.standard_normal((n, d))
+            tp, T = _best_time(lambda: plan(Q, K, V), args.repeats)
+            flops = 4 * n * plan.rank * d
+            te, err, mark = math.nan, math.nan, ""
+            if n <= args.exact_max:
+                rows = n if n <= args.exact_full_max else min(n, args.exact_rows)
+                mark = "" if rows == n else "~"
+                te_rows, E = _best_time(lambda: exact_attention(Q[:rows], K, V), args.repeats)
+                te = te_rows * n / rows
+                err = float(np.max(np.abs(T[:rows] - E)))
+            bound = plan.output_bound(V)
+            tp_all.append(tp)
+            te_all.append(te)
+            fwd_rows.append([f"{B:g}", n, plan.degree, plan.rank, _fmt_t(te) + mark, _fmt_t(tp),
+                             "-" if not np.isfinite(te) else f"{te / tp:.1f}",
+                             "-" if not np.isfinite(err) else f"{err:.2e}", f"{bound:.2e}",
+                             "-" if not np.isfinite(err) else ("yes" if err <= bound else "NO"),
+                             f"{flops / tp / 1e9:.2f}"])
+            if not args.no_backward:
+                tpb, grads = _best_time(lambda: plan.backward(Q, K, V, G), args.repeats)
+                teb, gerr, mark = math.nan, math.nan, ""
+                if n <= args.exact_max:
+                    if n <= args.exact_full_max:
+                        teb, ref = _best_time(lambda: exact_attention_backward(Q, K, V, G), args.repeats)
+                        scale = max(float(np.max(np.abs(r))) for r in ref)
+                        gerr = max(float(np.max(np.abs(a - b))) for a, b in zip(grads, ref)) / scale
+                    else:
+                        rows = min(n, args.exact_rows)
+                        mark = "~"
+                        teb_rows, _ = _best_time(lambda: exact_attention_backward(Q[:rows], K, V, G[:rows]), 1)
+                        teb = teb_rows * n / rows
+                tpb_all.append(tpb)
+                teb_all.append(teb)
+                bwd_rows.append([f"{B:g}", n, plan.rank, _fmt_t(teb) + mark, _fmt_t(tpb),
+                                 "-" if not np.isfinite(teb) else f"{teb / tpb:.1f}",
+                                 "-" if not np.isfinite(gerr) else f"{gerr:.2e}",
+                                 f"{12 * n * plan.rank * d / tpb / 1e9:.2f}"])
+        sel = [i for i, n in enumerate(ns) if 2**12 <= n <= 2**18]
+        slopes.append([f"{B:g}", f"{_slope([ns[i] for i in sel], [tp_all[i] for i in sel]):.2f}",
+                       f"{_slope(ns, te_all):.2f}",
+                       f"{_slope([ns[i] for i in sel], [tpb_all[i] for i in sel]):.2f}" if tpb_all else "-",
+                       f"{_slope(ns, teb_all):.2f}" if teb_all else "-"])
+    print()
+    _print_table(
+        "Forward (times in s; ~ = exact timed on sampled query rows and scaled; GFLOP/s = 4 n r d / t_poly)",
+        ["B", "n", "g", "r", "t_exact", "t_poly", "speedup", "max_err", "bound", "ok", "GFLOP/s"], fwd_rows)
+    if bwd_rows:
+        _print_table(
+            "Backward (grad_err = max |poly - exact| / max |exact grad|; GFLOP/s = 12 n r d / t_poly)",
+            ["B", "n", "r", "t_exact", "t_poly", "speedup", "grad_err", "GFLOP/s"], bwd_rows)
+    _print_table("Log-log slopes of time against n (poly on 2^12..2^18 within the range; exact where measured)",
+                 ["B", "poly_fwd", "exact_fwd", "poly_bwd", "exact_bwd"], slopes)
+    return 0
