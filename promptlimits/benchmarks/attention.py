@@ -41,6 +41,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="best of this many timed runs (default 3)")
     parser.add_argument("--threads", type=int, default=None, help="Numba threads (default: all)")
     parser.add_argument("--no-backward", action="store_true", help="skip the backward table")
+    parser.add_argument("--bwd-n-max", type=int, default=2**16, help="largest n for the backward table (default 2^16)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="tiny run (n 2^8..2^11, B=0.5, one repeat)")
 
@@ -149,7 +150,7 @@ def run(args) -> int:
                              "-" if not np.isfinite(err) else f"{err:.2e}", f"{bound:.2e}",
                              "-" if not np.isfinite(err) else ("yes" if err <= bound else "NO"),
                              f"{flops / tp / 1e9:.2f}"])
-            if not args.no_backward:
+            if not args.no_backward and n <= args.bwd_n_max:
                 tpb, grads = _best_time(lambda: plan.backward(Q, K, V, G), args.repeats)
                 teb, gerr, mark = math.nan, math.nan, ""
                 if n <= args.exact_max:
@@ -169,10 +170,11 @@ def run(args) -> int:
                                  "-" if not np.isfinite(gerr) else f"{gerr:.2e}",
                                  f"{12 * n * plan.rank * d / tpb / 1e9:.2f}"])
         sel = [i for i, n in enumerate(ns) if 2**12 <= n <= 2**18]
+        selb = [i for i in sel if i < len(tpb_all)]
         slopes.append([f"{B:g}", f"{_slope([ns[i] for i in sel], [tp_all[i] for i in sel]):.2f}",
                        f"{_slope(ns, te_all):.2f}",
-                       f"{_slope([ns[i] for i in sel], [tpb_all[i] for i in sel]):.2f}" if tpb_all else "-",
-                       f"{_slope(ns, teb_all):.2f}" if teb_all else "-"])
+                       f"{_slope([ns[i] for i in selb], [tpb_all[i] for i in selb]):.2f}" if tpb_all else "-",
+                       f"{_slope(ns[:len(teb_all)], teb_all):.2f}" if teb_all else "-"])
     print()
     _print_table(
         "Forward (times in s; ~ = exact timed on sampled query rows and scaled; GFLOP/s = 4 n r d / t_poly)",
