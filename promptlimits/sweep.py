@@ -659,15 +659,15 @@ def run_sweep(
     started = time.time()
     failure = None
     bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(params), initial=len(done), desc=sweep.name, file=sys.stderr, unit="pt")
     try:
         # A bounded window of submissions: in-process runs one point at a time
         # (so each is journaled before the next starts), a pool keeps every
         # worker busy, Dask gets everything at once.
         with _executor(workers, scheduler) as (ex, window):
+            if progress:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=len(params), initial=len(done), desc=sweep.name, file=sys.stderr, unit="pt")
             journal = _Journal(journal_path, sweep, keep)
             queue = iter(todo)
             pending: dict[cf.Future, int] = {}
