@@ -1,0 +1,49 @@
+"""Figures 1, 2, 6 from saved sweep results: files written, byte-identical across runs."""
+
+import pytest
+
+from promptlimits.experiments.hardness import make_sweep as hardness_sweep
+from promptlimits.experiments.phase import make_sweep as phase_sweep
+from promptlimits.sweep import run_sweep
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    run_sweep(phase_sweep([256, 512, 1024], [0.2, 0.5, 1.0, 2.0], measure=True, measure_B=[0.2, 0.5],
+                          measure_max_n=512, timing_repeats=1), out, workers=1, progress=False)
+    run_sweep(hardness_sweep([64, 128], [0.5, 3.0], n_instances=4), out, workers=1, progress=False)
+    return out
+
+
+@pytest.mark.parametrize("module", ["phase", "runtime", "hardness"])
+def test_figure_deterministic(module, results, tmp_path):
+    import importlib
+
+    draw = importlib.import_module(f"figures.{module}").draw
+    a = draw(results, tmp_path / "a")
+    b = draw(results, tmp_path / "b")
+    assert [p.suffix for p in a] == [".png", ".pdf"]
+    for pa, pb in zip(a, b):
+        assert pa.stat().st_size > 1000
+        assert pa.read_bytes() == pb.read_bytes(), pa.name
+
+
+def test_runtime_figure_needs_measured_rows(tmp_path):
+    from figures.runtime import draw
+
+    run_sweep(phase_sweep([256, 512], [0.5]), tmp_path, workers=1, progress=False)
+    with pytest.raises(ValueError, match="--measure"):
+        draw(tmp_path / "phase.csv", tmp_path / "figs")
+
+
+def test_library_never_imports_experiments_or_figures():
+    import pathlib
+    import re
+
+    import promptlimits
+
+    root = pathlib.Path(promptlimits.__file__).parent
+    for path in root.glob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"^\s*(from|import)\s+(promptlimits\.experiments|\.experiments|figures)", text, re.M), path
