@@ -173,6 +173,6 @@ def test_lipschitz_bound_exponential_in_dL_and_growing_in_inverse_eps():
     by_eps = [lipschitz_lower_bound(d=1, L=1, eps=e, **kw).Lp_bound for e in (0.1, 0.05, 0.02, 0.01)]
     assert all(b2 > b1 for b1, b2 in zip(by_eps, by_eps[1:]))
     # K_f too small for one cell: trivial bound
-    assert lipschitz_lower_bound(d=1, L=1, eps=0.5, **kw).Lp_bound == 0.0
+    assert lipschitz_lower_bound(d=1, L=1, eps=1.0, **kw).Lp_bound == 0.0  # k = floor(4 / 8) = 0
     with pytest.raises(ValueError, match="exceed 2"):
         lipschitz_lower_bound(d=1, L=1, eps=0.05, gamma_over_eps=2.0, **kw)
