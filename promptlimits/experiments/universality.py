@@ -1,8 +1,10 @@
 """Universality: held-out error of tuned prompts for random Lipschitz targets (DESIGN sections 6, 8).
 
-A point ``(axis, d, L, delta, Lp, K_f, rho, seed)`` draws a random
-``K_f``-Lipschitz target :class:`promptlimits.datasets.LipschitzTarget` (seeded
-by the point's seed), tunes a prompt of length ``Lp`` on the grid ``G_delta``
+A point ``(axis, d, L, delta, Lp, K_f, rho, repeat)`` draws a random
+``K_f``-Lipschitz target :class:`promptlimits.datasets.LipschitzTarget` and
+its test inputs from ``(target_seed, repeat)`` (the same target for every
+``Lp`` and ``delta`` of one repeat; the prompt's initialisation uses the
+point's seed), tunes a prompt of length ``Lp`` on the grid ``G_delta``
 (L-BFGS-B, box ``‖P‖max <= rho``, ``restarts`` restarts, the best kept by
 training MSE) and measures the error on ``n_test`` fresh uniform inputs in
 ``[0, 1]^{L x d}`` (not the grid): max-abs and root-mean-square. For scale it
@@ -37,7 +39,8 @@ __all__ = ["universality_point", "check_point", "summarize", "make_sweep", "SCAL
 SCALES = ("tiny", "quick", "full")
 
 DEFAULTS = {"s": 8, "logit_scale": 1.0, "variant": "softmax", "model_seed": 0, "K_f": 2.0, "rho": 4.0,
-            "steps": 200, "restarts": 2, "n_test": 512, "d": 1, "L": 1}
+            "steps": 200, "restarts": 2, "n_test": 512, "d": 1, "L": 1,
+            "target_seed": 0}
 
 
 def check_point(params: dict) -> None:
@@ -61,11 +64,13 @@ def universality_point(params: dict, seed: int) -> dict:
     d, L, Lp, rho = int(params["d"]), int(params["L"]), int(params["Lp"]), float(params["rho"])
     model = PromptedModel.from_seed(d, s=int(params["s"]), seed=int(params["model_seed"]),
                                     scale=float(params["logit_scale"]), variant=params.get("variant", "softmax"))
+    # one target per repeat, shared by every Lp / delta (so the curves compare like with like)
+    trng = np.random.default_rng([int(params.get("target_seed", 0)), int(params.get("repeat", 0))])
+    g = LipschitzTarget.random(L, d, K=float(params["K_f"]), seed=trng)
     rng = np.random.default_rng(seed)
-    g = LipschitzTarget.random(L, d, K=float(params["K_f"]), seed=rng)
     ref = np.random.default_rng(12345).uniform(-rho / 2, rho / 2, size=(1, d))
     Xg = grid(float(params["delta"]), L, d)
-    Xt = rng.uniform(0.0, 1.0, size=(int(params["n_test"]), L, d))
+    Xt = trng.uniform(0.0, 1.0, size=(int(params["n_test"]), L, d))
     centre = float(np.mean(g(Xt)))
 
     def f(X):
@@ -103,13 +108,13 @@ def summarize(rows: list) -> dict:
     return {"by_point": table, "total_seconds": round(sum(r["seconds"] for r in rows), 2)}
 
 
-LP_VALUES = {"tiny": [1, 4], "quick": [1, 2, 4, 8, 16], "full": [1, 2, 4, 8, 16, 32, 64]}
+LP_VALUES = {"tiny": [1, 4], "quick": [1, 2, 4, 8, 16, 32], "full": [1, 2, 4, 8, 16, 32, 64]}
 DELTAS = {"tiny": [0.25], "quick": [0.5, 0.25, 0.125, 1 / 16], "full": [0.5, 0.25, 0.125, 1 / 16, 1 / 32]}
 FIXED_DELTA = {"tiny": 0.25, "quick": 0.125, "full": 0.125}
 FIXED_LP = {"tiny": 4, "quick": 8, "full": 16}
-REPEATS = {"tiny": 1, "quick": 3, "full": 6}
+REPEATS = {"tiny": 1, "quick": 8, "full": 16}
 BUDGET = {"tiny": {"steps": 60, "restarts": 1, "n_test": 128},
-          "quick": {"steps": 200, "restarts": 2, "n_test": 512},
+          "quick": {"steps": 400, "restarts": 3, "n_test": 1024},
           "full": {"steps": 400, "restarts": 3, "n_test": 2048}}
 
 
