@@ -14,7 +14,7 @@ import os
 import sys
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("reproduce", "tune", "bench")
+COMMANDS = ("reproduce", "tune", "sweep", "memorize", "bench")
 
 
 class UserError(Exception):
