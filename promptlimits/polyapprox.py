@@ -253,6 +253,18 @@ def certified_eps(kind: str, g: int, R: float) -> float:
     return _certified(kind, _check_degree(g), _check_R(R))[1]
 
 
+def log_approximation_bound(kind: str, g: int, R: float) -> float:
+    """Natural log of the kind's closed-form bound without the rounding term, in float.
+
+    Cheap (no interval arithmetic). Since :func:`certified_eps` adds a
+    non-negative rounding term to this bound, ``exp`` of it is, up to float
+    rounding of the log itself, a lower bound on ``certified_eps``: a degree
+    whose value is well above ``log(eps)`` cannot be certified at ``eps``.
+    """
+    check_choice(kind, "polynomial kind", KINDS)
+    return _approx_log_bound(kind, _check_degree(g), _check_R(R))
+
+
 def monomial_coefficients(kind: str, g: int, R: float) -> np.ndarray:
     """Float64 monomial coefficients ``c_0..c_g`` of the kind's polynomial on ``[-R, R]``.
 
