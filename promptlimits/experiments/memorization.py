@@ -39,6 +39,8 @@ from promptlimits.memorization import least_prompt_length, relative_hard_family
 from promptlimits.model import PromptedModel
 from promptlimits.sweep import SweepDef
 
+from ._settings import scaled_settings
+
 __all__ = ["least_lp_point", "check_point", "summarize", "make_sweep", "fit_power", "SCALES", "DEFAULTS"]
 
 SCALES = ("tiny", "quick", "full")
@@ -159,13 +161,7 @@ def make_sweep(scale="quick", *, seed=0, name="memorization", **overrides) -> Sw
     (1, 1, 1/4)`` (``N = 4``). ``overrides`` replace entries of
     :data:`DEFAULTS` / the budget.
     """
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; expected one of {SCALES}")
-    fixed = {**DEFAULTS, **BUDGET[scale]}
-    unknown = sorted(set(overrides) - set(fixed))
-    if unknown:
-        raise ValueError(f"unknown overrides {unknown}; expected some of {sorted(fixed)}")
-    fixed.update(overrides)
+    fixed = scaled_settings(scale, SCALES, DEFAULTS, BUDGET, overrides)
     pts = [{"axis": "N", "d": d, "L": L, "delta": float(delta)} for d, L, delta in N_SHAPES[scale]]
     if scale != "tiny":
         pts += [{"axis": "eps", "d": 1, "L": 1, "delta": 0.25, "eps": float(e)} for e in EPS_VALUES[scale]]

@@ -34,6 +34,8 @@ from promptlimits.model import PromptedModel
 from promptlimits.sweep import SweepDef
 from promptlimits.tuning import tune_prompt
 
+from ._settings import scaled_settings
+
 __all__ = ["universality_point", "check_point", "summarize", "make_sweep", "SCALES", "DEFAULTS"]
 
 SCALES = ("tiny", "quick", "full")
@@ -120,13 +122,7 @@ BUDGET = {"tiny": {"steps": 60, "restarts": 1, "n_test": 128},
 
 def make_sweep(scale="quick", *, seed=0, name="universality", **overrides) -> SweepDef:
     """Held-out error against ``Lp`` (axis ``"Lp"``) and against ``delta`` (axis ``"delta"``)."""
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; expected one of {SCALES}")
-    fixed = {**DEFAULTS, **BUDGET[scale]}
-    unknown = sorted(set(overrides) - set(fixed))
-    if unknown:
-        raise ValueError(f"unknown overrides {unknown}; expected some of {sorted(fixed)}")
-    fixed.update(overrides)
+    fixed = scaled_settings(scale, SCALES, DEFAULTS, BUDGET, overrides)
     pts = [{"axis": "Lp", "Lp": int(Lp), "delta": float(FIXED_DELTA[scale])} for Lp in LP_VALUES[scale]]
     pts += [{"axis": "delta", "Lp": int(FIXED_LP[scale]), "delta": float(dl)} for dl in DELTAS[scale]]
     return SweepDef(name=name, point="promptlimits.experiments.universality:universality_point",
