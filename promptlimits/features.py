@@ -15,12 +15,22 @@ so ``phi_R`` is the plain monomial vector and negative ``c_j`` are fine. The
 product is exact in exact arithmetic; in float64 each feature is a product of
 at most ``g`` numbers, so the relative rounding per term is ``O(g u)``.
 
-Monomials are listed in graded order (all of degree 0, then 1, ...). Each
-monomial of degree ``j >= 1`` is ``parent * x[coord]`` with ``parent`` a
-monomial of degree ``j-1`` listed earlier and ``coord >= `` the largest
-coordinate of ``parent``: every multiset of coordinates is produced exactly
-once (as a non-decreasing sequence), and a kernel computes each feature with
-one multiply, ``m[a] = m[parent[a]] * x[coord[a]]``.
+Monomials are listed in graded lexicographic order: all of degree 0, then 1,
+...; within a degree, by the non-decreasing coordinate sequence of
+``alpha`` (the order of ``itertools.combinations_with_replacement``). Each
+monomial of degree ``j >= 1`` is ``x[coord] * parent`` with ``parent`` a
+monomial of degree ``j-1`` listed earlier and ``coord <=`` the smallest
+coordinate of ``parent``, so every multiset of coordinates is produced exactly
+once and a kernel computes each feature with one multiply,
+``m[a] = m[parent[a]] * x[coord[a]]``.
+
+In this order the children of one coordinate are contiguous, and so are
+their parents: the degree-``j`` block is the concatenation over ``c`` of
+``x[c]`` times the degree-``(j-1)`` monomials whose smallest coordinate is
+``>= c``, a suffix of that block. ``MonomialBasis.runs`` lists these ``g d``
+runs ``(out, parent, length, coord)``; kernels loop over runs with a
+contiguous, vectorisable inner loop ``m[out+i] = m[parent+i] * x[coord]``
+instead of gathering through ``parent`` one monomial at a time.
 """
 
 from __future__ import annotations
@@ -51,6 +61,9 @@ class MonomialBasis:
         Index of the parent monomial (``-1`` for the constant monomial 1).
     coord : int64 array, shape ``(rank,)``
         Coordinate multiplied onto the parent (``-1`` for the constant).
+    runs : int64 array, shape ``(degree * d, 4)``
+        Rows ``(out, parent, length, coord)``: monomials ``out .. out+length-1``
+        are ``x[coord]`` times monomials ``parent .. parent+length-1``.
     exponents : int64 array, shape ``(rank, d)``
         The multi-index ``alpha`` of each monomial.
     total_degree : int64 array, shape ``(rank,)``
@@ -64,6 +77,7 @@ class MonomialBasis:
     rank: int
     parent: np.ndarray = field(repr=False, compare=False)
     coord: np.ndarray = field(repr=False, compare=False)
+    runs: np.ndarray = field(repr=False, compare=False)
     exponents: np.ndarray = field(repr=False, compare=False)
     total_degree: np.ndarray = field(repr=False, compare=False)
     multinomial: np.ndarray = field(repr=False, compare=False)
@@ -79,15 +93,22 @@ def monomial_basis(d: int, g: int) -> MonomialBasis:
         raise ValueError(f"rank C(d+g, g) = {r} for d={d}, g={g} is too large")
     parent = np.full(r, -1, dtype=np.int64)
     coord = np.full(r, -1, dtype=np.int64)
-    last = np.zeros(r, dtype=np.int64)  # largest coordinate used (0 for the constant)
     tdeg = np.zeros(r, dtype=np.int64)
-    start, stop, nxt = 0, 1, 1  # monomials of degree j-1 are [start, stop)
+    runs = np.zeros((g * d, 4), dtype=np.int64)
+    # Monomials of degree j-1 are [start, stop); those with smallest coordinate
+    # >= c start at suffix[c] (the constant counts as having every c).
+    start, stop, nxt, suffix = 0, 1, 1, [0] * d
     for j in range(1, g + 1):
-        for p in range(start, stop):
-            for c in range(last[p], d):
-                parent[nxt], coord[nxt], last[nxt], tdeg[nxt] = p, c, c, j
-                nxt += 1
-        start, stop = stop, nxt
+        new_suffix = []
+        for c in range(d):
+            p0, length = suffix[c], stop - suffix[c]
+            runs[(j - 1) * d + c] = (nxt, p0, length, c)
+            new_suffix.append(nxt)
+            parent[nxt:nxt + length] = np.arange(p0, stop)
+            coord[nxt:nxt + length] = c
+            tdeg[nxt:nxt + length] = j
+            nxt += length
+        start, stop, suffix = stop, nxt, new_suffix
     assert nxt == r
     expo = np.zeros((r, d), dtype=np.int64)
     for a in range(1, r):
@@ -97,9 +118,9 @@ def monomial_basis(d: int, g: int) -> MonomialBasis:
         [math.factorial(int(t)) // math.prod(math.factorial(int(e)) for e in row) for t, row in zip(tdeg, expo)],
         dtype=object,
     ).astype(np.float64)
-    for arr in (parent, coord, expo, tdeg, multi):
+    for arr in (parent, coord, runs, expo, tdeg, multi):
         arr.flags.writeable = False
-    return MonomialBasis(d=d, degree=g, rank=r, parent=parent, coord=coord, exponents=expo,
+    return MonomialBasis(d=d, degree=g, rank=r, parent=parent, coord=coord, runs=runs, exponents=expo,
                          total_degree=tdeg, multinomial=multi)
 
 
@@ -113,15 +134,17 @@ def feature_weights(basis: MonomialBasis, coefficients, scale: float) -> np.ndar
 
 
 @njit(cache=True, fastmath=False)
-def _monomials(X, parent, coord):
-    """``M[i, a] = prod_c X[i, c]^alpha_c`` by the parent recursion (one multiply each)."""
+def _monomials(X, runs, r):
+    """``M[i, a] = prod_c X[i, c]^alpha_c`` by the runs of the parent recursion (one multiply each)."""
     n = X.shape[0]
-    r = parent.shape[0]
     M = np.empty((n, r))
     for i in range(n):
         M[i, 0] = 1.0
-        for a in range(1, r):
-            M[i, a] = M[i, parent[a]] * X[i, coord[a]]
+        for k in range(runs.shape[0]):
+            out, par, length, c = runs[k, 0], runs[k, 1], runs[k, 2], runs[k, 3]
+            x = X[i, c]
+            for a in range(length):
+                M[i, out + a] = M[i, par + a] * x
     return M
 
 
@@ -135,12 +158,12 @@ def _as_rows(X, basis: MonomialBasis, name: str) -> np.ndarray:
 def phi_right(K, basis: MonomialBasis) -> np.ndarray:
     """Key features ``phi_R(k)_alpha = k^alpha`` for each row of ``K``, shape ``(n, r)``."""
     K = _as_rows(K, basis, "K")
-    return _monomials(K, basis.parent, basis.coord)
+    return _monomials(K, basis.runs, basis.rank)
 
 
 def phi_left(Q, basis: MonomialBasis, coefficients, scale: float) -> np.ndarray:
     """Query features ``phi_L(q)_alpha = w_alpha q^alpha``, shape ``(n, r)``."""
     Q = _as_rows(Q, basis, "Q")
-    M = _monomials(Q, basis.parent, basis.coord)
+    M = _monomials(Q, basis.runs, basis.rank)
     M *= feature_weights(basis, coefficients, scale)
     return M

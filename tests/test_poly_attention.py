@@ -108,7 +108,9 @@ def _fd_gradients(plan, Q, K, V, G, h=1e-6):
     return out
 
 
-@pytest.mark.parametrize("d,degree,n,nq,dv", [(1, 0, 4, 3, 1), (1, 5, 6, 5, 2), (3, 4, 9, 7, 3), (2, 6, 5, 5, 5)])
+@pytest.mark.parametrize(
+    "d,degree,n,nq,dv", [(1, 0, 4, 3, 1), (1, 5, 6, 5, 2), (3, 4, 9, 7, 3), (2, 6, 5, 5, 5), (2, 3, 11, 10, 9)]
+)
 def test_backward_matches_finite_differences_and_naive(d, degree, n, nq, dv):
     B = 0.6
     Q, K, V = _inputs(7 + degree, n, d, dv, B, nq)

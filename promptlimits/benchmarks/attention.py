@@ -149,7 +149,7 @@ def run(args) -> int:
                              "-" if not np.isfinite(te) else f"{te / tp:.1f}",
                              "-" if not np.isfinite(err) else f"{err:.2e}", f"{bound:.2e}",
                              "-" if not np.isfinite(err) else ("yes" if err <= bound else "NO"),
-                             f"{flops / tp / 1e9:.2f}"])
+                             f"{flops / tp / 1e9:.2f}", f"{flops / tp / 1e9 / blas_sq:.2f}"])
             if not args.no_backward and n <= args.bwd_n_max:
                 tpb, grads = _best_time(lambda: plan.backward(Q, K, V, G), args.repeats)
                 teb, gerr, mark = math.nan, math.nan, ""
@@ -168,7 +168,8 @@ def run(args) -> int:
                 bwd_rows.append([f"{B:g}", n, plan.rank, _fmt_t(teb) + mark, _fmt_t(tpb),
                                  "-" if not np.isfinite(teb) else f"{teb / tpb:.1f}",
                                  "-" if not np.isfinite(gerr) else f"{gerr:.2e}",
-                                 f"{12 * n * plan.rank * d / tpb / 1e9:.2f}"])
+                                 f"{12 * n * plan.rank * d / tpb / 1e9:.2f}",
+                                 f"{12 * n * plan.rank * d / tpb / 1e9 / blas_sq:.2f}"])
         sel = [i for i, n in enumerate(ns) if 2**12 <= n <= 2**18]
         selb = [i for i in sel if i < len(tpb_all)]
         slopes.append([f"{B:g}", f"{_slope([ns[i] for i in sel], [tp_all[i] for i in sel]):.2f}",
@@ -177,12 +178,14 @@ def run(args) -> int:
                        f"{_slope(ns[:len(teb_all)], teb_all):.2f}" if teb_all else "-"])
     print()
     _print_table(
-        "Forward (times in s; ~ = exact timed on sampled query rows and scaled; GFLOP/s = 4 n r d / t_poly)",
-        ["B", "n", "g", "r", "t_exact", "t_poly", "speedup", "max_err", "bound", "ok", "GFLOP/s"], fwd_rows)
+        "Forward (times in s; ~ = exact timed on sampled query rows and scaled; GFLOP/s = 4 n r d / t_poly; "
+        "of_BLAS = GFLOP/s / square BLAS GFLOP/s)",
+        ["B", "n", "g", "r", "t_exact", "t_poly", "speedup", "max_err", "bound", "ok", "GFLOP/s", "of_BLAS"],
+        fwd_rows)
     if bwd_rows:
         _print_table(
             "Backward (grad_err = max |poly - exact| / max |exact grad|; GFLOP/s = 12 n r d / t_poly)",
-            ["B", "n", "r", "t_exact", "t_poly", "speedup", "grad_err", "GFLOP/s"], bwd_rows)
+            ["B", "n", "r", "t_exact", "t_poly", "speedup", "grad_err", "GFLOP/s", "of_BLAS"], bwd_rows)
     _print_table("Log-log slopes of time against n (poly on 2^12..2^18 within the range; exact where measured)",
                  ["B", "poly_fwd", "exact_fwd", "poly_bwd", "exact_bwd"], slopes)
     return 0
