@@ -24,8 +24,10 @@ exact weights of a row sum to at most 1,
     ||T - Att||max <= 2 eps_p / (1 - eps_p) * ||V||max
 
 (:meth:`PolyPlan.output_bound`). The bound is for exact arithmetic; float64
-evaluation adds rounding of order ``g r u`` relative, far below it at the
-supported sizes.
+evaluation adds rounding, measured at up to about ``7e-15 ||V||max`` (d = 8,
+degree 14). Below ``eps_p ~ 1e-14`` that rounding can exceed the certificate
+itself, so :func:`make_plan` refuses targets below :data:`EPS_MIN` ``= 1e-12``
+and ``output_bound`` never uses an ``eps_p`` below it.
 
 Kernels
 -------
@@ -60,6 +62,10 @@ METHODS = ("fused", "factors")
 VARIANTS = ("softmax", "softmax1")
 
 _LANES = 4  # rows handled together by the kernels; also the column tile width
+
+#: Smallest certified relative error the plans accept and claim: float64
+#: rounding in the attention sums is of order 1e-15 (module docstring).
+EPS_MIN = 1e-12
 
 #: Let LLVM fuse ``a * b + c`` into FMA instructions (one rounding instead of
 #: two), nothing else: no reassociation, so results do not depend on how the
@@ -753,9 +759,14 @@ class PolyPlan:
                 f"kind={self.kind!r}, degree={self.degree}, rank={self.rank}, eps_p={self.eps_p:.3e})")
 
     def output_bound(self, V) -> float:
-        """Certified ``||T - Att||max <= 2 eps_p / (1 - eps_p) ||V||max`` (DESIGN section 3)."""
+        """Certified ``||T - Att||max <= 2 eps / (1 - eps) ||V||max`` (DESIGN section 3).
+
+        ``eps = max(eps_p, EPS_MIN)``: below :data:`EPS_MIN` float64 rounding,
+        not the polynomial, limits the accuracy.
+        """
         V = as_float_array(V, "V")
-        return 2.0 * self.eps_p / (1.0 - self.eps_p) * _max_abs(V)
+        e = max(self.eps_p, EPS_MIN)
+        return 2.0 * e / (1.0 - e) * _max_abs(V)
 
     # -- input checks ------------------------------------------------------
     def _check(self, Q, K, V, G=None):
@@ -921,7 +932,7 @@ def make_plan(d, B, *, eps=1e-6, degree=None, scale=None, kind: str = "auto") ->
     B : float
         Bound on ``||Q||max`` and ``||K||max``; the logits lie in ``[-R, R]``
         with ``R = scale * d * B^2`` (``= B^2`` for the default scale).
-    eps : float in (0, 1) or None
+    eps : float in [EPS_MIN, 1) or None
         Target for the certified relative error ``eps_p`` of ``p``. With
         ``degree=None`` the least certified degree is used. ``None`` is
         allowed with an explicit degree (no target).
@@ -955,6 +966,9 @@ def make_plan(d, B, *, eps=1e-6, degree=None, scale=None, kind: str = "auto") ->
         eps = float(eps)
         if not (0.0 < eps < 1.0):
             raise ValueError(f"eps must lie in (0, 1), got {eps}")
+        if eps < EPS_MIN:
+            raise ValueError(f"eps={eps:.3e} is below {EPS_MIN:.0e}: float64 rounding in the attention sums "
+                             f"(about 1e-15 relative) would exceed the certificate; ask for eps >= {EPS_MIN:.0e}")
     if degree is not None:
         if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)):
             raise TypeError(f"degree must be an integer, got {type(degree).__name__}")

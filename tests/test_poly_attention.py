@@ -8,7 +8,7 @@ from naive import naive_poly_attention, naive_poly_attention_backward
 
 from promptlimits import exact_attention
 from promptlimits.attention import exact_attention_backward
-from promptlimits.poly_attention import make_plan, poly_attention, poly_attention_backward
+from promptlimits.poly_attention import EPS_MIN, make_plan, poly_attention, poly_attention_backward
 
 
 def _inputs(seed, n, d, dv, B, nq=None):
@@ -63,6 +63,19 @@ def test_measured_error_never_exceeds_certificate(B, d, n, eps, kind, seed):
     x = plan.scale * (Q @ K.T)
     p = plan.approx(x)
     assert np.all(np.abs(p - np.exp(x)) <= plan.eps_p * np.exp(x) * (1 + 1e-12) + 1e-15)
+
+
+def test_float64_floor_on_the_certificate():
+    """Below EPS_MIN rounding, not the polynomial, sets the error: such targets are refused,
+    and a high fixed degree is credited with EPS_MIN only (its exact-arithmetic eps_p is smaller
+    than the float64 error, which was measured above 2 eps_p ||V|| at this size)."""
+    with pytest.raises(ValueError, match=r"eps=1\.000e-14 is below 1e-12"):
+        make_plan(3, 0.5, eps=1e-14)
+    plan = make_plan(8, 1.0, eps=None, degree=14)
+    assert plan.eps_p < EPS_MIN
+    Q, K, V = _inputs(3, 1024, 8, 8, 1.0)
+    assert plan.output_bound(V) == pytest.approx(2 * EPS_MIN / (1 - EPS_MIN) * np.max(np.abs(V)))
+    assert np.max(np.abs(plan(Q, K, V) - exact_attention(Q, K, V))) <= plan.output_bound(V)
 
 
 def test_plan_reports():
