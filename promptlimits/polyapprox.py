@@ -120,8 +120,18 @@ def _upper_float(x) -> float:
     return _libmp.to_float(x._mpi_[1], rnd=_libmp.round_ceiling)
 
 
-def _approx_bound_interval(kind: str, g: int, Ri):
-    """The approximation part of the certificate, as an interval (module docstring)."""
+def approximation_bound_interval(kind: str, g: int, Ri):
+    """The kind's closed-form bound without the rounding term, as an ``mpmath.iv`` interval.
+
+    ``Ri`` is the logit range ``R`` as an ``mpmath.iv.mpf`` interval (so a range
+    known only to lie in an interval, e.g. ``c^2 ln n``, is covered whole); the
+    result encloses ``e^R R^(g+1)/(g+1)!`` (taylor), ``(2R)^(g+1)/(g+1)!``
+    (shifted_taylor) or ``2 e^(2R) (R/2)^(g+1)/(g+1)!`` (chebyshev) for every
+    ``R`` in ``Ri`` (module docstring). :func:`certified_eps` adds the rounding
+    term to it.
+    """
+    check_choice(kind, "polynomial kind", KINDS)
+    g = _check_degree(g)
     fact = iv.mpf(math.factorial(g + 1))
     if kind == "taylor":
         return iv.exp(Ri) * Ri ** (g + 1) / fact
@@ -215,7 +225,7 @@ def _certified_at_current_precision(kind: str, g: int, R: float):
         rounding = rounding + delta * Rpow
         Rpow = Rpow * Ri
     rounding = iv.exp(Ri) * rounding
-    approx = _approx_bound_interval(kind, g, Ri)
+    approx = approximation_bound_interval(kind, g, Ri)
     total = approx + rounding
     return coeffs, _upper_float(total), _upper_float(approx), _upper_float(rounding)
 

@@ -9,7 +9,7 @@ over the simulator's kinds of the least ``g`` whose approximation bound is
 
 Verified by exact evaluation for ``n = 2^8 .. 2^40``:
 
-* the approximation bounds are the simulator's own (``polyapprox._approx_bound_interval``,
+* the approximation bounds are the simulator's own (``polyapprox.approximation_bound_interval``,
   the exact-arithmetic certificate; the float64 coefficient-rounding term is left
   out because it, not the mathematics, limits certification at large ``R``),
   evaluated with ``mpmath.iv`` interval arithmetic: ``g*`` is proved least by
@@ -39,7 +39,7 @@ def _float_least(pa, R, k):
     best = None
     for kind in pa.KINDS:
         g = 0
-        while pa._approx_log_bound(kind, g, R) > le and g <= pa.MAX_DEGREE:
+        while pa.log_approximation_bound(kind, g, R) > le and g <= pa.MAX_DEGREE:
             g += 1
         best = g if best is None else min(best, g)
     return best
@@ -56,11 +56,11 @@ def _verified_least(pa, c, k):
     for kind in pa.KINDS:
         R_float = float(Ri.mid)
         g_guess = 0
-        while pa._approx_log_bound(kind, g_guess, R_float) > -k * math.log(2) and g_guess <= pa.MAX_DEGREE:
+        while pa.log_approximation_bound(kind, g_guess, R_float) > -k * math.log(2) and g_guess <= pa.MAX_DEGREE:
             g_guess += 1
         g = None
         for gp in range(0, g_guess + 3):
-            b = pa._approx_bound_interval(kind, gp, Ri)
+            b = pa.approximation_bound_interval(kind, gp, Ri)
             if b.b <= eps.a:
                 g = gp
                 break
