@@ -95,9 +95,9 @@ def monomial_basis(d: int, g: int) -> MonomialBasis:
     coord = np.full(r, -1, dtype=np.int64)
     tdeg = np.zeros(r, dtype=np.int64)
     runs = np.zeros((g * d, 4), dtype=np.int64)
-    # Monomials of degree j-1 are [start, stop); those with smallest coordinate
-    # >= c start at suffix[c] (the constant counts as having every c).
-    start, stop, nxt, suffix = 0, 1, 1, [0] * d
+    # Monomials of degree j-1 end at stop; those with smallest coordinate >= c
+    # start at suffix[c] (the constant counts as having every c).
+    stop, nxt, suffix = 1, 1, [0] * d
     for j in range(1, g + 1):
         new_suffix = []
         for c in range(d):
@@ -108,7 +108,7 @@ def monomial_basis(d: int, g: int) -> MonomialBasis:
             coord[nxt:nxt + length] = c
             tdeg[nxt:nxt + length] = j
             nxt += length
-        start, stop, suffix = stop, nxt, new_suffix
+        stop, suffix = nxt, new_suffix
     assert nxt == r
     expo = np.zeros((r, d), dtype=np.int64)
     for a in range(1, r):

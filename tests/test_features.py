@@ -23,6 +23,13 @@ def test_basis_matches_naive(d, g):
         e[basis.coord[a]] += 1
         assert np.array_equal(e, basis.exponents[a])
     assert len({tuple(e) for e in basis.exponents}) == basis.rank
+    # the runs tile monomials 1..r-1 in order and restate parent/coord
+    covered = []
+    for out, par, length, c in basis.runs:
+        covered.extend(range(out, out + length))
+        assert np.array_equal(basis.parent[out:out + length], np.arange(par, par + length))
+        assert np.all(basis.coord[out:out + length] == c)
+    assert covered == list(range(1, basis.rank))
 
 
 def test_multinomial_weights():
