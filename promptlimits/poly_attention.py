@@ -40,8 +40,10 @@ into an ``r x 4`` buffer, and the updates ``S[a, c:c+8] += sum_b m[a, b]
 v_b[c:c+8]`` and ``N_b[c:c+8] += m[a, b] S[a, c:c+8]`` (eight columns per pass
 over the buffer, then four for an odd tile) are written with scalar
 accumulators so that LLVM keeps them in vector registers; ``a * b + c`` may
-become one FMA. Extra memory per range is O(r (d_v + 4)). ``method="factors"`` materialises ``U1`` and ``U2``
-(``n x r``) and uses BLAS; it is for small ``n`` and for tests.
+become one FMA. Extra memory per range is O(r (d_v + 4)). The backward pass
+reuses these blocks (:meth:`PolyPlan.backward`). ``method="factors"``
+materialises ``U1`` and ``U2`` (``n x r``) and uses BLAS; it is for small
+``n`` and for tests.
 """
 
 from __future__ import annotations
@@ -68,8 +70,8 @@ _LANES = 4  # rows handled together by the kernels; also the column tile width
 EPS_MIN = 1e-12
 
 #: Let LLVM fuse ``a * b + c`` into FMA instructions (one rounding instead of
-#: two), nothing else: no reassociation, so results do not depend on how the
-#: compiler vectorises, and are reproducible run to run.
+#: two), nothing else: no reassociation, so results are reproducible run to
+#: run on one machine (a CPU without FMA rounds twice).
 _FASTMATH = {"contract"}
 
 
@@ -653,7 +655,7 @@ def _backward_key_pass(K, V, WVw, w1w, runs, r, bounds):
                 for b in range(4):
                     VT[c, b] = V[j0 + b, c]
             _feature_gradient(WVw, w1w, VT, ones, dm, scratch, r)
-            for tp in range(ntile // 2):
+            for tp in range(ntile // 2):  # dV block = M^T WVw (E, the sums against w1w, is unused)
                 _queries_tile_pair(M, WVw[2 * tp], WVw[2 * tp + 1], N, 8 * tp, w1w, E, r)
             if ntile % 2:
                 _queries_tile(M, WVw[ntile - 1], N, 4 * (ntile - 1), w1w, E, r)
