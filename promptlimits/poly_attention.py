@@ -165,10 +165,10 @@ def _keys_into_tile(M, V, j0, ct, St, s1t, r):
         s1t[a, 1] += m1
         s1t[a, 2] += m2
         s1t[a, 3] += m3
-        St[a, 0] += m0 * v00 + m1 * v10 + m2 * v20 + m3 * v30
-        St[a, 1] += m0 * v01 + m1 * v11 + m2 * v21 + m3 * v31
-        St[a, 2] += m0 * v02 + m1 * v12 + m2 * v22 + m3 * v32
-        St[a, 3] += m0 * v03 + m1 * v13 + m2 * v23 + m3 * v33
+        St[a, 0] += (m0 * v00 + m1 * v10) + (m2 * v20 + m3 * v30)
+        St[a, 1] += (m0 * v01 + m1 * v11) + (m2 * v21 + m3 * v31)
+        St[a, 2] += (m0 * v02 + m1 * v12) + (m2 * v22 + m3 * v32)
+        St[a, 3] += (m0 * v03 + m1 * v13) + (m2 * v23 + m3 * v33)
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -215,14 +215,14 @@ def _keys_into_tile_pair(M, V, j0, ct, SA, SB, s1t, r):
         s1t[a, 1] += m1
         s1t[a, 2] += m2
         s1t[a, 3] += m3
-        SA[a, 0] += m0 * v00 + m1 * v10 + m2 * v20 + m3 * v30
-        SA[a, 1] += m0 * v01 + m1 * v11 + m2 * v21 + m3 * v31
-        SA[a, 2] += m0 * v02 + m1 * v12 + m2 * v22 + m3 * v32
-        SA[a, 3] += m0 * v03 + m1 * v13 + m2 * v23 + m3 * v33
-        SB[a, 0] += m0 * v04 + m1 * v14 + m2 * v24 + m3 * v34
-        SB[a, 1] += m0 * v05 + m1 * v15 + m2 * v25 + m3 * v35
-        SB[a, 2] += m0 * v06 + m1 * v16 + m2 * v26 + m3 * v36
-        SB[a, 3] += m0 * v07 + m1 * v17 + m2 * v27 + m3 * v37
+        SA[a, 0] += (m0 * v00 + m1 * v10) + (m2 * v20 + m3 * v30)
+        SA[a, 1] += (m0 * v01 + m1 * v11) + (m2 * v21 + m3 * v31)
+        SA[a, 2] += (m0 * v02 + m1 * v12) + (m2 * v22 + m3 * v32)
+        SA[a, 3] += (m0 * v03 + m1 * v13) + (m2 * v23 + m3 * v33)
+        SB[a, 0] += (m0 * v04 + m1 * v14) + (m2 * v24 + m3 * v34)
+        SB[a, 1] += (m0 * v05 + m1 * v15) + (m2 * v25 + m3 * v35)
+        SB[a, 2] += (m0 * v06 + m1 * v16) + (m2 * v26 + m3 * v36)
+        SB[a, 3] += (m0 * v07 + m1 * v17) + (m2 * v27 + m3 * v37)
 
 
 @njit(cache=True, fastmath=_FASTMATH, parallel=True)
