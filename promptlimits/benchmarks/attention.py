@@ -38,7 +38,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--d", type=int, default=8, help="head dimension (default 8)")
     parser.add_argument("--B", type=float, nargs="+", default=[0.25, 0.5, 1.0], help="norm bounds")
     parser.add_argument("--eps", type=float, default=1e-6, help="certified eps_p target (default 1e-6)")
-    parser.add_argument("--repeats", type=int, default=5, help="best of this many timed runs (default 5; shared machines are noisy)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="best of this many timed runs (default 5; shared machines are noisy)")
     parser.add_argument("--threads", type=int, default=None, help="Numba threads (default: all)")
     parser.add_argument("--no-backward", action="store_true", help="skip the backward table")
     parser.add_argument("--bwd-n-max", type=int, default=2**16, help="largest n for the backward table (default 2^16)")
