@@ -11,6 +11,7 @@ of the reached points.
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import FixedLocator, NullLocator
 
 from figures._style import load, new_figure, save
 
@@ -33,6 +34,10 @@ def _panel(ax, rows, x, xlabel, fit=None):
                 label=f"fit $L_p \\approx {fit['a']:.2g} N^{{{fit['b']:.2f}}}$")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    # ticks at the swept values, written plainly (log-axis minor labels overlap)
+    ax.xaxis.set_major_locator(FixedLocator(xs))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([f"{v:g}" for v in xs])
     ax.set_xlabel(xlabel)
     ax.set_ylabel("prompt length $L_p$")
     ax.legend(loc="best")
