@@ -225,6 +225,23 @@ def _keys_into_tile_pair(M, V, j0, ct, SA, SB, s1t, r):
         SB[a, 3] += (m0 * v07 + m1 * v17) + (m2 * v27 + m3 * v37)
 
 
+@njit(cache=True, fastmath=_FASTMATH)
+def _keys_into_tiles(M, V, j0, S, s1t, scratch, r):
+    """``S[tile] += M^T V[j0:j0+4, tile columns]`` for every tile of ``S`` (tile-major, ``(Wv/4, r, 4)``).
+
+    Eight columns per pass over ``M``, then four for an odd tile. The first
+    pass also adds ``M`` into ``s1t``; later passes add it into ``scratch``,
+    which is never read.
+    """
+    ntile = S.shape[0]
+    for tp in range(ntile // 2):
+        sink = s1t if tp == 0 else scratch
+        _keys_into_tile_pair(M, V, j0, 8 * tp, S[2 * tp], S[2 * tp + 1], sink, r)
+    if ntile % 2:
+        sink = s1t if ntile == 1 else scratch
+        _keys_into_tile(M, V, j0, 4 * (ntile - 1), S[ntile - 1], sink, r)
+
+
 @njit(cache=True, fastmath=_FASTMATH, parallel=True)
 def _key_pass(K, V, runs, r, bounds):
     """Partial sums ``S_V = sum_j m(k_j) v_j^T`` and lane sums of ``s_1 = sum_j m(k_j)``.
@@ -247,12 +264,7 @@ def _key_pass(K, V, runs, r, bounds):
         s1t = s1[t]
         for j0 in range(bounds[t], bounds[t + 1], 4):
             _block_monomials(K, j0, runs, xb, M)
-            for tp in range(ntile // 2):
-                sink = s1t if tp == 0 else scratch
-                _keys_into_tile_pair(M, V, j0, 8 * tp, St[2 * tp], St[2 * tp + 1], sink, r)
-            if ntile % 2:
-                sink = s1t if ntile == 1 else scratch
-                _keys_into_tile(M, V, j0, 4 * (ntile - 1), St[ntile - 1], sink, r)
+            _keys_into_tiles(M, V, j0, St, s1t, scratch, r)
     return S, s1
 
 
@@ -462,6 +474,20 @@ def _queries_tile_pair(M, SA, SB, N, ct, s1w, E, r):
     E[3] = e3
 
 
+@njit(cache=True, fastmath=_FASTMATH)
+def _queries_tiles(M, Sw, N, s1w, E, r):
+    """``N = M^T Sw`` (4 x Wv) over every tile of ``Sw`` (tile-major), and ``E = M^T s1w``.
+
+    Eight columns per pass over ``M``, then four for an odd tile; each pass
+    sets ``E`` to the same values.
+    """
+    ntile = Sw.shape[0]
+    for tp in range(ntile // 2):
+        _queries_tile_pair(M, Sw[2 * tp], Sw[2 * tp + 1], N, 8 * tp, s1w, E, r)
+    if ntile % 2:
+        _queries_tile(M, Sw[ntile - 1], N, 4 * (ntile - 1), s1w, E, r)
+
+
 @njit(cache=True, fastmath=_FASTMATH, parallel=True)
 def _query_pass(Q, Sw, s1w, d0, runs, r, bounds, dv):
     """``T_i = (m(q_i) Sw) / (d0 + m(q_i) . s1w)`` for every (padded) query row.
@@ -483,10 +509,7 @@ def _query_pass(Q, Sw, s1w, d0, runs, r, bounds, dv):
         E = np.empty(4)
         for i0 in range(bounds[t], bounds[t + 1], 4):
             _block_monomials(Q, i0, runs, xb, M)
-            for tp in range(ntile // 2):  # each pair also sets E (the same values)
-                _queries_tile_pair(M, Sw[2 * tp], Sw[2 * tp + 1], N, 8 * tp, s1w, E, r)
-            if ntile % 2:
-                _queries_tile(M, Sw[ntile - 1], N, 4 * (ntile - 1), s1w, E, r)
+            _queries_tiles(M, Sw, N, s1w, E, r)
             e0 = d0 + E[0]
             e1 = d0 + E[1]
             e2 = d0 + E[2]
@@ -595,10 +618,7 @@ def _backward_query_pass(Q, G, Sw, s1w, d0, runs, r, bounds):
         w1t = w1[t]
         for i0 in range(bounds[t], bounds[t + 1], 4):
             _block_monomials(Q, i0, runs, xb, M)
-            for tp in range(ntile // 2):
-                _queries_tile_pair(M, Sw[2 * tp], Sw[2 * tp + 1], N, 8 * tp, s1w, E, r)
-            if ntile % 2:
-                _queries_tile(M, Sw[ntile - 1], N, 4 * (ntile - 1), s1w, E, r)
+            _queries_tiles(M, Sw, N, s1w, E, r)
             for b in range(4):
                 D = d0 + E[b]
                 gT = 0.0
@@ -609,10 +629,7 @@ def _backward_query_pass(Q, G, Sw, s1w, d0, runs, r, bounds):
                     gT += g * N[b, c]
                 dD[b] = -gT / D
             _feature_gradient(Sw, s1w, dNT, dD, dm, scratch, r)
-            for tp in range(ntile // 2):
-                _keys_into_tile_pair(M, dN, 0, 8 * tp, WVt[2 * tp], WVt[2 * tp + 1], scratch, r)
-            if ntile % 2:
-                _keys_into_tile(M, dN, 0, 4 * (ntile - 1), WVt[ntile - 1], scratch, r)
+            _keys_into_tiles(M, dN, 0, WVt, scratch, scratch, r)
             q0 = dD[0]
             q1 = dD[1]
             q2 = dD[2]
@@ -655,10 +672,7 @@ def _backward_key_pass(K, V, WVw, w1w, runs, r, bounds):
                 for b in range(4):
                     VT[c, b] = V[j0 + b, c]
             _feature_gradient(WVw, w1w, VT, ones, dm, scratch, r)
-            for tp in range(ntile // 2):  # dV block = M^T WVw (E, the sums against w1w, is unused)
-                _queries_tile_pair(M, WVw[2 * tp], WVw[2 * tp + 1], N, 8 * tp, w1w, E, r)
-            if ntile % 2:
-                _queries_tile(M, WVw[ntile - 1], N, 4 * (ntile - 1), w1w, E, r)
+            _queries_tiles(M, WVw, N, w1w, E, r)  # the dV block; E is not needed here
             for b in range(4):
                 for c in range(Wv):
                     dV[j0 + b, c] = N[b, c]
@@ -817,30 +831,28 @@ class PolyPlan:
 
     __call__ = forward
 
-    def _key_sums(self, K, V):
-        """``S_V * w`` (r x Wv, zero-padded columns) and ``s_1 * w`` (r)."""
-        n = K.shape[0]
-        n4 = _round_up(n, _LANES)
-        Wv = _round_up(V.shape[1], _LANES)
-        Kp = _pad(K, n4, K.shape[1])
-        Vp = _pad(V, n4, Wv)
+    @staticmethod
+    def _padded_keys(K, V):
+        """``K`` and ``V`` as float64 C arrays, rows padded to a multiple of 4, ``V``'s columns too."""
+        n4 = _round_up(K.shape[0], _LANES)
+        return _pad(K, n4, K.shape[1]), _pad(V, n4, _round_up(V.shape[1], _LANES))
+
+    def _key_sums(self, Kp, Vp, n):
+        """``S_V * w`` tile-major ``(Wv/4, r, 4)`` and ``s_1 * w`` (r) over the first ``n`` padded keys."""
         with _slp_vectorize():
-            S, s1 = _key_pass(Kp, Vp, *self._index, _bounds(n4, _LANES))
-        S = S.sum(axis=0).transpose(1, 0, 2).reshape(self.rank, Wv)  # tile-major -> (r, Wv)
+            S, s1 = _key_pass(Kp, Vp, *self._index, _bounds(Kp.shape[0], _LANES))
         s1 = s1.sum(axis=(0, 2))
-        s1[0] -= n4 - n  # each zero padding key added the constant monomial 1
+        s1[0] -= Kp.shape[0] - n  # each zero padding key added the constant monomial 1
         w = self.weights
-        return S * w[:, None], s1 * w
+        return S.sum(axis=0) * w[None, :, None], s1 * w
 
     def _forward_fused(self, Q, K, V, d0):
-        Sw, s1w = self._key_sums(K, V)
+        Sw, s1w = self._key_sums(*self._padded_keys(K, V), K.shape[0])
         nq = Q.shape[0]
         nq4 = _round_up(nq, _LANES)
         Qp = _pad(Q, nq4, Q.shape[1])
-        ntile = Sw.shape[1] // _LANES
-        Swt = np.ascontiguousarray(Sw.reshape(self.rank, ntile, _LANES).transpose(1, 0, 2))
         with _slp_vectorize():
-            T = _query_pass(Qp, Swt, s1w, d0, *self._index, _bounds(nq4, _LANES), V.shape[1])
+            T = _query_pass(Qp, Sw, s1w, d0, *self._index, _bounds(nq4, _LANES), V.shape[1])
         return T[:nq]
 
     def factors(self, Q, K):
@@ -876,22 +888,18 @@ class PolyPlan:
         d0 = 1.0 if variant == "softmax1" else 0.0
         n, dv = V.shape
         nq = Q.shape[0]
-        Wv = _round_up(dv, _LANES)
-        ntile = Wv // _LANES
         (runs, r), w = self._index, self.weights
-        Sw, s1w = self._key_sums(K, V)
-        Swt = np.ascontiguousarray(Sw.reshape(r, ntile, _LANES).transpose(1, 0, 2))
-        nq4, n4 = _round_up(nq, _LANES), _round_up(n, _LANES)
+        Kp, Vp = self._padded_keys(K, V)
+        Sw, s1w = self._key_sums(Kp, Vp, n)
+        nq4 = _round_up(nq, _LANES)
         Qp = _pad(Q, nq4, Q.shape[1])
-        Gp = _pad(G, nq4, Wv)
+        Gp = _pad(G, nq4, Vp.shape[1])
         with _slp_vectorize():
-            dQ, WV, w1 = _backward_query_pass(Qp, Gp, Swt, s1w, d0, runs, r, _bounds(nq4, _LANES))
+            dQ, WV, w1 = _backward_query_pass(Qp, Gp, Sw, s1w, d0, runs, r, _bounds(nq4, _LANES))
         WVw = WV.sum(axis=0) * w[None, :, None]  # tile-major (ntile, r, 4)
         w1w = w1.sum(axis=(0, 2)) * w
-        Kp = _pad(K, n4, K.shape[1])
-        Vp = _pad(V, n4, Wv)
         with _slp_vectorize():
-            dK, dV = _backward_key_pass(Kp, Vp, WVw, w1w, runs, r, _bounds(n4, _LANES))
+            dK, dV = _backward_key_pass(Kp, Vp, WVw, w1w, runs, r, _bounds(Kp.shape[0], _LANES))
         return (dQ[:nq].astype(dtype, copy=False), dK[:n].astype(dtype, copy=False),
                 dV[:n, :dv].astype(dtype, copy=False))
 
