@@ -78,7 +78,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import as_generator, check_positive_int
+from ._checks import as_generator, check_positive_float, check_positive_int
+from .features import rank
 
 __all__ = [
     "HammingInstance",
@@ -224,9 +225,7 @@ def extra_dims(m: int, t: int, t_far: int) -> tuple[int, float]:
 
 def encode(inst: HammingInstance, lam: float):
     """``(Q, K, V)`` of the reduction (module docstring); ``K`` has ``n + 1`` rows, the last the sentinel."""
-    lam = float(lam)
-    if not math.isfinite(lam) or lam <= 0:
-        raise ValueError(f"lambda must be finite and > 0, got {lam}")
+    lam = check_positive_float(lam, "lambda")
     n, m = inst.A.shape
     e, sigma = extra_dims(m, inst.t, inst.t_far)
     Q = np.empty((n, m + e))
@@ -271,7 +270,7 @@ def largest_degree(d: int, budget: int, max_degree: int = 60) -> int:
     d = check_positive_int(d, "d")
     budget = check_positive_int(budget, "budget")
     g = 0
-    while g < max_degree and math.comb(d + g + 1, g + 1) <= budget:
+    while g < max_degree and rank(d, g + 1) <= budget:
         g += 1
     return g
 

@@ -42,6 +42,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ._checks import as_generator, check_choice, check_positive_float, check_positive_int
+from .datasets import hard_family
 from .tuning import OPTIMIZERS, init_prompt, tune_prompt
 
 __all__ = ["LpTrial", "LeastLpResult", "least_prompt_length", "relative_hard_family", "NOT_REACHED", "REACHED"]
@@ -109,16 +110,15 @@ def relative_hard_family(model, X, gamma, *, rho, seed=0, ref_seed=12345, max_ro
     gamma = check_positive_float(gamma, "gamma")
     rho = check_positive_float(rho, "rho")
     X = np.asarray(X, dtype=np.float64)
-    bits = as_generator(seed).integers(0, 2, size=X.shape).astype(np.float64)
+    offset = hard_family(X, gamma, seed=seed)
     rows = as_generator(ref_seed).uniform(-rho / 2, rho / 2, size=(max_rows, model.d))
 
     def targets(Lp):
         if Lp > max_rows:
             raise ValueError(f"Lp = {Lp} exceeds the {max_rows} reference rows")
         R = rows[:Lp].copy()
-        return model.forward(R, X) + gamma * bits, R
+        return model.forward(R, X) + offset, R
 
-    targets.bits = bits
     return targets
 
 

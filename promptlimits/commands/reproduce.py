@@ -292,7 +292,7 @@ def _claim_universality(res) -> Claim:
                  "uniform test inputs", verdict, why)
 
 
-def _report(out: Path, results: Path, scale: str, seconds: dict, proofs) -> str:
+def _report(results: Path, scale: str, seconds: dict, proofs) -> str:
     r = {name: read_results(results, name=name) for name in
          ("phase", "approx_error", "memorization", "tuning_curves", "prompt-norm", "hardness", "universality")}
     claims = [_claim_phase(r["phase"]), _claim_runtime(r["phase"]), _claim_approx(r["approx_error"]),
@@ -350,17 +350,15 @@ def run(args) -> int:
         written += draw(results / f"{name}.csv", figdir)
     seconds["figures"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    from proofs_check import run_all
+    from proofs_check import all_passed, run_all
 
     print("proofs_check ...", flush=True)
     proofs = run_all()
     seconds["proofs_check"] = time.perf_counter() - t0
     seconds["total"] = time.perf_counter() - t_all
-    atomic_write_text(out / "report.md", _report(out, results, args.scale, seconds, proofs))
+    atomic_write_text(out / "report.md", _report(results, args.scale, seconds, proofs))
     print(f"wrote {len(written)} figure files under {figdir} and {out / 'report.md'} "
           f"in {seconds['total']:.0f} s")
-    from proofs_check import all_passed
-
     return 0 if all_passed(proofs) else 1
 
 

@@ -48,25 +48,21 @@ def _common(p) -> None:
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _floats(s):
-    return float(s)
-
-
 def _phase_parser() -> argparse.ArgumentParser:
     from promptlimits.experiments.phase import DEFAULT_B, DEFAULT_N
 
     p = _Parser(prog="promptlimits sweep phase",
                 description="efficiency phase transition over (n, B) (DESIGN section 4)")
     p.add_argument("--n", type=int, nargs="+", default=list(DEFAULT_N), help="sequence lengths")
-    p.add_argument("--B", type=_floats, nargs="+", default=list(DEFAULT_B), help="norm bounds B")
+    p.add_argument("--B", type=float, nargs="+", default=list(DEFAULT_B), help="norm bounds B")
     p.add_argument("--d", type=int, nargs="*", default=[4], help="fixed head sizes (regime 'fixed')")
-    p.add_argument("--c", type=_floats, nargs="*", default=[1.0], help="d = ceil(c log2 n) (regime 'log')")
+    p.add_argument("--c", type=float, nargs="*", default=[1.0], help="d = ceil(c log2 n) (regime 'log')")
     p.add_argument("--regimes", nargs="+", default=["fixed", "log"], choices=["fixed", "log"])
-    p.add_argument("--eps", type=_floats, default=1e-6, help="attention error target")
-    p.add_argument("--eps-exponent", type=_floats, default=0.0, help="a > 0: eps = n^-a")
+    p.add_argument("--eps", type=float, default=1e-6, help="attention error target")
+    p.add_argument("--eps-exponent", type=float, default=0.0, help="a > 0: eps = n^-a")
     p.add_argument("--kind", default="auto", choices=["auto", "chebyshev", "shifted_taylor", "taylor"])
     p.add_argument("--measure", action="store_true", help="also time exact and polynomial attention")
-    p.add_argument("--measure-B", type=_floats, nargs="+", default=None,
+    p.add_argument("--measure-B", type=float, nargs="+", default=None,
                    help="B values to measure (nearest grid values; default: all)")
     p.add_argument("--measure-max-n", type=int, default=2048)
     p.add_argument("--measure-max-rank", type=int, default=5000)
@@ -79,11 +75,11 @@ def _hardness_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="promptlimits sweep hardness",
                 description="planted Hamming instances decided by attention (DESIGN section 5)")
     p.add_argument("--n", type=int, nargs="+", default=[256, 1024])
-    p.add_argument("--kappa", type=_floats, nargs="+", default=None,
+    p.add_argument("--kappa", type=float, nargs="+", default=None,
                    help="lambda / sqrt(ln n) values (default 0.25..4, 16 values)")
     p.add_argument("--instances", type=int, default=20, help="instances per point (half planted)")
     p.add_argument("--budget", default="n", help="rank budget: 'n', 'n^p' or an integer")
-    p.add_argument("--c-m", type=_floats, default=3.0, help="m = ceil(c_m log2 n)")
+    p.add_argument("--c-m", type=float, default=3.0, help="m = ceil(c_m log2 n)")
     _common(p)
     return p
 

@@ -107,8 +107,8 @@ def hardness_point(params: dict, seed: int) -> list[dict]:
         dec_poly.append(dp)
         Tp = out["poly"]
         dev.append(float(np.max(np.abs(Tp - out["exact"]))) if np.all(np.isfinite(Tp)) else math.inf)
-    common = {"lambda": lam, "lambda_min": lambda_min(n, m, t, t_far),
-              "kappa_min": lambda_min(n, m, t, t_far) / math.sqrt(math.log(n)),
+    lam_min = lambda_min(n, m, t, t_far)
+    common = {"lambda": lam, "lambda_min": lam_min, "kappa_min": lam_min / math.sqrt(math.log(n)),
               "m": m, "t": t, "t_far": t_far, "d": d, "n_instances_run": count}
     rows = []
     for method, dec in (("exact", dec_exact), ("poly", dec_poly)):

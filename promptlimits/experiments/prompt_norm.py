@@ -43,16 +43,13 @@ def _ratio(s: int, B: float, n: int, eps: float) -> tuple[float, int | None]:
 
 @lru_cache(maxsize=256)
 def frontier_B(s: int, n: int, eps: float, B_hi: float = 4.0) -> float:
-    """Largest ``B`` with ``r*/n < 1`` (bisection to 1e-3; 0 if none, ``B_hi`` if all)."""
-    if _ratio(s, 1e-3, n, eps)[0] >= 1:
-        return 0.0
-    if _ratio(s, B_hi, n, eps)[0] < 1:
-        return B_hi
-    lo, hi = 1e-3, B_hi
-    while hi - lo > 1e-3:
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if _ratio(s, mid, n, eps)[0] < 1 else (lo, mid)
-    return lo
+    """Largest ``B`` with ``r*/n < 1`` (bisection to 1e-3; 0 if none, ``B_hi`` if all).
+
+    :func:`promptlimits.experiments.tuning_curves.frontier_B`, cached.
+    """
+    from .tuning_curves import frontier_B as tuning_frontier_B
+
+    return tuning_frontier_B(n, s, eps, B_hi)
 
 
 def check_point(params: dict) -> None:
