@@ -47,9 +47,10 @@ def row_problem(rows, point_id: int, params: dict, seed: int) -> str | None:
         if not isinstance(row, dict):
             return f"row {j} of point {point_id} is not an object"
         for k, v in expected.items():
-            if k not in row or not _same(row[k], v):
-                got = repr(row[k]) if k in row else "nothing"
-                return f"row {j} of point {point_id} has {k}={got}, the definition says {v!r}"
+            if k not in row:
+                return f"row {j} of point {point_id} has no {k!r}, the definition says {v!r}"
+            if not _same(row[k], v):
+                return f"row {j} of point {point_id} has {k}={row[k]!r}, the definition says {v!r}"
         for k, v in row.items():
             if not isinstance(v, SCALARS) or (isinstance(v, float) and math.isnan(v)):
                 return f"column {k!r} of row {j} of point {point_id} is not a scalar: {v!r}"

@@ -221,7 +221,7 @@ def _check_rows_per_point(csv_path: Path, rows: list[dict], per_point: list[int]
     counts = collections.Counter(ids)
     for i, k in enumerate(per_point):
         if counts.get(i, 0) != k:
-            raise SweepError(f"{csv_path} holds {counts.get(i, 0)} rows of point {i}; its sidecar records {k}")
+            raise SweepError(f"{csv_path} holds {counts.get(i, 0)} row(s) of point {i}; its sidecar records {k}")
     unknown = sorted(set(counts) - set(range(len(per_point))), key=str)
     if unknown:
         raise SweepError(f"{csv_path} holds rows of point {unknown[0]}, which its sidecar does not record")

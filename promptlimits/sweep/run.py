@@ -13,6 +13,7 @@ import platform
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -240,8 +241,12 @@ def _check_out_dir(out_dir: Path) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise SweepError(f"output folder {out_dir}: {existing} exists and is not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise SweepError(f"output folder {out_dir} is not writable ({existing})")
+    try:
+        with tempfile.TemporaryFile(dir=existing):  # unnamed where the OS allows; removed on close
+            pass
+    except OSError as exc:
+        raise SweepError(f"output folder {out_dir} cannot be written: {existing} refuses a new file "
+                         f"({exc.strerror or exc})") from None
 
 
 def _already_there(out_dir: Path, sweep: SweepDef) -> SweepError:
