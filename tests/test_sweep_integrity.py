@@ -232,6 +232,17 @@ def test_unreachable_scheduler_leaves_no_folder(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_resuming_a_finished_journal_needs_no_workers_but_checks_them(finished):
+    ref, csv, meta, _ = finished
+    before = csv.read_bytes()
+    csv.unlink()
+    meta.unlink()
+    with pytest.raises(SweepError, match="workers must be an integer >= 0, got -1"):
+        run_sweep(toy_sweep(), csv.parent, workers=-1, progress=False, resume=True)
+    res = run_sweep(toy_sweep(), csv.parent, scheduler="tcp://127.0.0.1:9", progress=False, resume=True)
+    assert res.rows == ref.rows and csv.read_bytes() == before
+
+
 def test_existing_results_message_names_the_folder_without_python(finished):
     folder = finished[1].parent
     before = sorted((p.name, p.read_bytes()) for p in folder.iterdir())

@@ -141,10 +141,19 @@ def _thread_env():
                 os.environ[k] = v
 
 
-@contextlib.contextmanager
-def _dask_executor(scheduler):
-    if not isinstance(scheduler, str) or "://" not in scheduler:
+def _check_running(workers, scheduler) -> int:
+    """The number of local workers (``None``: one per CPU); refuses bad values before any work."""
+    if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
         raise SweepError(f"scheduler must be an address like tcp://HOST:PORT, got {scheduler!r}")
+    if workers is None:
+        return os.cpu_count() or 1
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise SweepError(f"workers must be an integer >= 0, got {workers!r}")
+    return workers
+
+
+@contextlib.contextmanager
+def _dask_executor(scheduler: str):
     try:
         from dask.distributed import Client
     except ImportError:
@@ -160,16 +169,12 @@ def _dask_executor(scheduler):
 
 
 @contextlib.contextmanager
-def _executor(workers, scheduler):
+def _executor(workers: int, scheduler: str | None):
     """``(executor, window)``: a window of submissions keeps every worker busy without flooding it."""
     if scheduler is not None:
         with _dask_executor(scheduler) as ex:
             yield ex, 1 << 30  # Dask gets everything at once
         return
-    if workers is None:
-        workers = os.cpu_count() or 1
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise SweepError(f"workers must be an integer >= 0, got {workers!r}")
     if workers <= 1:
         yield _InProcessExecutor(), 1  # one point at a time, each journaled before the next starts
         return
@@ -314,7 +319,10 @@ def _progress_bar(run: _Run, show: bool):
 
 def _compute(run: _Run, workers, scheduler, progress: bool) -> None:
     """Run the unfinished points, journaling each as it finishes; stop at the first failure."""
-    queue = iter([i for i in range(len(run.params)) if i not in run.done])
+    todo = [i for i in range(len(run.params)) if i not in run.done]
+    if not todo:  # a finished journal needs no workers (nor a scheduler)
+        return
+    queue = iter(todo)
     pending: dict[cf.Future, int] = {}
     failure = None
     with _executor(workers, scheduler) as (ex, window), _progress_bar(run, progress) as bar, run.journal:
@@ -424,10 +432,11 @@ def run_sweep(
         unreachable scheduler. Later: a failing point (finished points stay
         saved).
     """
+    n_workers = _check_running(workers, scheduler)
     run = _prepare(sweep, Path(out_dir), resume)
     if isinstance(run, Results):
         return run
     started = time.time()
-    _compute(run, workers, scheduler, progress)
+    _compute(run, n_workers, scheduler, progress)
     executor = f"dask {scheduler}" if scheduler else f"local workers={workers}"
     return _write(run, started, executor, extra_meta)
