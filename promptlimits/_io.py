@@ -1,17 +1,24 @@
-"""Atomic file writes: a result file is either the old one or the complete new one."""
+"""Atomic file writes and the one JSON encoder of the package.
+
+A result file is either the old one or the complete new one: it is written to a
+temporary file in the same folder, flushed, ``fsync``-ed and moved over the
+target with ``os.replace``. New files get the permissions the user's umask
+gives (``0o666 & ~umask``, as ``open`` would), not the ``0600`` of
+``tempfile.mkstemp``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 
 def atomic_write_bytes(path, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _create_temp(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -19,21 +26,38 @@ def atomic_write_bytes(path, data: bytes) -> Path:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _create_temp(path: Path) -> tuple[int, Path]:
+    """A new, exclusively created file next to ``path``; mode 0o666 minus the umask (the kernel applies it)."""
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"cannot create a temporary file next to {path}")
 
 
 def atomic_write_text(path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def write_json(path, obj) -> Path:
-    """Write ``obj`` as indented, key-sorted JSON, atomically."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+def write_json(path, obj, *, sort_keys: bool = True) -> Path:
+    """Write ``obj`` as indented JSON (keys sorted unless ``sort_keys=False``), atomically."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=sort_keys, default=jsonable) + "\n")
 
 
-def _jsonable(x):
+def json_line(obj) -> str:
+    """``obj`` as one compact JSON line (no newline); inf is written as ``Infinity``."""
+    return json.dumps(obj, default=jsonable, separators=(",", ":"))
+
+
+def jsonable(x):
+    """The ``default=`` of every ``json.dumps`` in the package: NumPy scalars and arrays, paths."""
     import numpy as np
 
     if isinstance(x, np.generic):

@@ -26,3 +26,34 @@ def failing(params, seed):
 def check_nonneg(params):
     if params["x"] < 0:
         raise ValueError(f"x must be >= 0, got {params['x']}")
+
+
+def typed(params, seed):
+    """One row with a cell of every kind the CSV must give back unchanged."""
+    x = params["x"]
+    return {
+        "label": str(x),                      # a string that looks like an int
+        "count": x,                           # int
+        "ratio": float(x),                    # float with integral values
+        "ok": x % 2 == 0,                     # bool
+        "maybe": None if x == 0 else 1.5,     # float with a missing value
+        "empty": "",                          # always the empty string
+        "mixed": x if x % 2 else x + 0.5,     # ints and floats: a float column
+        "nan": float("nan"),                  # stored as a missing value
+        "big": float("inf") if x == 1 else -2.0,
+    }
+
+
+def clashing(params, seed):
+    """A column holding a str for one point and an int for another: refused."""
+    return {"v": "a" if params["x"] == 0 else 1}
+
+
+def sleepy(params, seed):
+    """Record this process id in $SWEEP_TEST_PID_DIR, then sleep (a long point)."""
+    import pathlib
+    import time
+
+    pathlib.Path(os.environ["SWEEP_TEST_PID_DIR"], str(os.getpid())).touch()
+    time.sleep(600)
+    return {"y": 0}

@@ -37,7 +37,7 @@ def test_tiny_reproduce_writes_every_figure_and_report_section(tiny_run):
 
 
 def test_resume_reuses_finished_results_and_a_plain_rerun_is_refused(tiny_run, capsys, monkeypatch):
-    import promptlimits.sweep as sweep
+    import promptlimits.sweep.run as sweep
 
     out, _ = tiny_run
     csv = out / "results" / "phase.csv"

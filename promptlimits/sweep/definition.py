@@ -1,0 +1,226 @@
+"""A sweep's definition: :class:`SweepDef`, TOML loading, points, seeds, names.
+
+Nothing here runs a point; :mod:`promptlimits.sweep.run` does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import itertools
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+#: The value types a parameter or a result cell may hold.
+SCALARS = (bool, int, float, str, type(None))
+#: Columns every row carries besides the parameters; no parameter may use these names.
+RESERVED = ("point_id", "seed")
+
+
+class SweepError(ValueError):
+    """A sweep cannot run or its results cannot be read (reported as one line).
+
+    ``options``, when given, names the command-line options that act on the
+    problem (e.g. ``"--resume or --out"``); it is appended to the message in
+    parentheses so the one line serves both the library and the CLI.
+    """
+
+    def __init__(self, message: str, *, options: str | None = None):
+        self.message, self.options = message, options
+        super().__init__(message if options is None else f"{message} (command line: {options})")
+
+
+def plain(v, where: str):
+    """``v`` as a plain Python scalar (NumPy scalars unwrapped)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if not isinstance(v, SCALARS):
+        raise SweepError(f"{where} must be a scalar (number, string, bool), got {type(v).__name__}")
+    return v
+
+
+def scalar(v, where: str):
+    """``v`` as a plain Python scalar, finite if a float (a parameter)."""
+    v = plain(v, where)
+    if isinstance(v, float) and not math.isfinite(v):
+        raise SweepError(f"{where} must be finite, got {v}")
+    return v
+
+
+def _check_target(spec, what: str) -> str:
+    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
+        raise SweepError(f"{what} must be a 'module:function' string, got {spec!r}")
+    return spec
+
+
+def _check_key(k, where: str) -> None:
+    if not isinstance(k, str) or k in RESERVED:
+        raise SweepError(f"{where} key {k!r} is not allowed (reserved or not a string)")
+
+
+def _tidy_grid(grid) -> dict:
+    if not isinstance(grid, Mapping):
+        raise SweepError(f"grid must be a mapping of parameter -> list, got {type(grid).__name__}")
+    out = {}
+    for k, vals in grid.items():
+        _check_key(k, "grid")
+        if isinstance(vals, (str, bytes)) or not hasattr(vals, "__iter__"):
+            raise SweepError(f"grid entry {k!r} must be a list, got {type(vals).__name__}")
+        vals = tuple(scalar(v, f"grid value {k}") for v in vals)
+        if not vals:
+            raise SweepError(f"grid entry {k!r} is empty: give at least one value")
+        out[k] = vals
+    return out
+
+
+def _tidy_params(p, where: str) -> dict:
+    if not isinstance(p, Mapping):
+        raise SweepError(f"{where} must be a mapping, got {type(p).__name__}")
+    for k in p:
+        _check_key(k, where)
+    return {k: scalar(v, f"{where}.{k}") for k, v in p.items()}
+
+
+def _check_count(v, name: str, low: int) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or v < low:
+        raise SweepError(f"{name} must be an integer >= {low}, got {v!r}")
+
+
+@dataclass(frozen=True)
+class SweepDef:
+    """A declarative sweep (see :mod:`promptlimits.sweep`).
+
+    Parameters
+    ----------
+    name : str
+        Used for the file names ``<name>.csv`` / ``.json``; letters, digits,
+        ``-`` and ``_``.
+    point : str
+        ``"module:function"`` of the point function ``fn(params, seed)``.
+    grid : mapping of str to list
+        Expanded as a Cartesian product (first key slowest). Empty lists are an
+        error.
+    points : sequence of mappings
+        Explicit points, run before the grid's.
+    fixed : mapping
+        Parameters shared by every point (a point's own value wins).
+    repeats : int
+        Copies of each point (each with its own seed).
+    seed : int
+        Base of the ``SeedSequence`` that gives every point its seed.
+    check, summary : str, optional
+        ``"module:function"`` of a point validator and of a summary of the rows.
+    description : str
+        Free text, stored in the sidecar (not hashed).
+    """
+
+    name: str
+    point: str
+    grid: Mapping[str, Any] = field(default_factory=dict)
+    points: tuple = ()
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    repeats: int = 1
+    seed: int = 0
+    check: str | None = None
+    summary: str | None = None
+    description: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name or not all(
+            ch.isalnum() or ch in "-_" for ch in self.name
+        ):
+            raise SweepError(f"sweep name must be letters, digits, '-' or '_', got {self.name!r}")
+        _check_target(self.point, "point")
+        for attr in ("check", "summary"):
+            if getattr(self, attr) is not None:
+                _check_target(getattr(self, attr), attr)
+        grid = _tidy_grid(self.grid)
+        fixed = _tidy_params(self.fixed, "fixed")
+        pts = [_tidy_params(p, f"points[{j}]") for j, p in enumerate(self.points)]
+        _check_count(self.repeats, "repeats", 1)
+        _check_count(self.seed, "seed", 0)
+        if not grid and not pts:
+            raise SweepError(f"sweep {self.name!r} has no points: give a non-empty grid or points")
+        object.__setattr__(self, "grid", grid)
+        object.__setattr__(self, "fixed", fixed)
+        object.__setattr__(self, "points", tuple(pts))
+
+    def to_dict(self) -> dict:
+        """The definition as plain JSON data."""
+        return {
+            "name": self.name,
+            "point": self.point,
+            "grid": {k: list(v) for k, v in self.grid.items()},
+            "points": [dict(p) for p in self.points],
+            "fixed": dict(self.fixed),
+            "repeats": self.repeats,
+            "seed": self.seed,
+            "check": self.check,
+            "summary": self.summary,
+            "description": self.description,
+        }
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the canonical JSON of the definition (without description)."""
+        d = self.to_dict()
+        d.pop("description")
+        blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def load_sweep(path) -> SweepDef:
+    """Read a :class:`SweepDef` from a TOML file (keys as in :class:`SweepDef`)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise SweepError(f"{path}: not valid TOML: {exc}") from None
+    known = {f.name for f in dataclasses.fields(SweepDef)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SweepError(f"{path}: unknown keys {unknown}; expected some of {sorted(known)}")
+    for key in ("name", "point"):
+        if key not in data:
+            raise SweepError(f"{path}: missing required key {key!r}")
+    if "points" in data:
+        data["points"] = tuple(data["points"])
+    return SweepDef(**data)
+
+
+def expand_points(sweep: SweepDef) -> list[dict]:
+    """The sweep's points, in point order (explicit points, then the grid)."""
+    base = [{**sweep.fixed, **p} for p in sweep.points]
+    if sweep.grid:
+        keys = list(sweep.grid)
+        for combo in itertools.product(*(sweep.grid[k] for k in keys)):
+            base.append({**sweep.fixed, **dict(zip(keys, combo))})
+    if sweep.repeats == 1:
+        return base
+    return [{**p, "repeat": r} for p in base for r in range(sweep.repeats)]
+
+
+def point_seeds(sweep: SweepDef, n_points: int) -> list[int]:
+    """Seed of point ``i``: child ``i`` of ``SeedSequence(sweep.seed)``, as a 63-bit int."""
+    children = np.random.SeedSequence(sweep.seed).spawn(n_points)
+    return [int(c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)) for c in children]
+
+
+def resolve(spec: str) -> Callable:
+    """The callable named by ``"module:function"``."""
+    mod, _, fn = spec.partition(":")
+    try:
+        obj = getattr(importlib.import_module(mod), fn)
+    except (ImportError, AttributeError) as exc:
+        raise SweepError(f"cannot import {spec!r}: {exc}") from None
+    if not callable(obj):
+        raise SweepError(f"{spec!r} is not callable")
+    return obj

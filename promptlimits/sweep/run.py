@@ -1,0 +1,442 @@
+"""Running a sweep: executors (in-process, a process pool, Dask), :func:`run_sweep`, provenance."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import ctypes
+import importlib
+import math
+import multiprocessing
+import os
+import platform
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from .._io import atomic_write_text, write_json
+from .definition import RESERVED, SweepDef, SweepError, expand_points, plain, point_seeds, resolve
+from .journal import Journal, read_journal, row_problem
+from .results import Results, csv_text, read_results, tidy_rows
+
+#: Environment variables that pin BLAS / OpenMP / Numba to one thread per worker.
+THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+}
+
+#: Seconds to wait for a Dask scheduler before giving up.
+DASK_CONNECT_TIMEOUT = 3.0
+
+#: Seconds between two looks at the parent in :func:`exit_with_parent`'s fallback thread.
+PARENT_POLL_SECONDS = 0.5
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+# ----------------------------------------------------------------------------
+# In the worker
+# ----------------------------------------------------------------------------
+
+
+def _set_parent_death_signal() -> bool:
+    """Linux: have the kernel send SIGKILL to this process when its parent dies."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent_pid: int, poll: float) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(poll)
+    os._exit(1)
+
+
+def exit_with_parent(parent_pid: int, *, use_prctl: bool = True, poll: float = PARENT_POLL_SECONDS) -> None:
+    """End this process as soon as ``parent_pid`` is no longer its parent.
+
+    On Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (through ctypes) makes the
+    kernel do it; elsewhere (or with ``use_prctl=False``) a daemon thread polls
+    ``os.getppid()`` every ``poll`` seconds. A parent that died before either
+    was armed is caught by the check at the end. (The kernel signal follows the
+    *thread* that started the worker: :func:`run_sweep` starts its pool and
+    shuts it down in the calling thread, so the two lifetimes agree.)
+    """
+    if not (use_prctl and _set_parent_death_signal()):
+        threading.Thread(target=_watch_parent, args=(parent_pid, poll), daemon=True,
+                         name="exit-with-parent").start()
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _worker_init(parent_pid: int) -> None:
+    """ProcessPool initializer: one thread per worker (env is inherited too), and die with the parent."""
+    os.environ.update(THREAD_ENV)
+    exit_with_parent(parent_pid)
+
+
+def _tidy_row(spec: str, point_id: int, params: dict, seed: int, row) -> dict:
+    if not isinstance(row, Mapping):
+        raise SweepError(f"point function {spec} must return dicts, got {type(row).__name__}")
+    clash = [k for k in row if k in params or k in RESERVED]
+    if clash:
+        raise SweepError(f"point function {spec} returned columns {clash} that clash with parameters")
+    out = {"point_id": point_id, **params, "seed": seed}
+    for k, v in row.items():
+        v = plain(v, f"column {k!r} of point {point_id}")
+        out[k] = None if isinstance(v, float) and math.isnan(v) else v  # NaN -> empty cell; inf stays
+    return out
+
+
+def _run_point(spec: str, point_id: int, params: dict, seed: int) -> tuple[int, list[dict]]:
+    """Run one point; return ``(point_id, rows)`` with id, params and seed in every row."""
+    out = resolve(spec)(dict(params), seed)
+    rows = [out] if isinstance(out, Mapping) else list(out)
+    if not rows:
+        raise SweepError(f"point function {spec} returned no rows for point {point_id}")
+    return point_id, [_tidy_row(spec, point_id, params, seed, row) for row in rows]
+
+
+# ----------------------------------------------------------------------------
+# Executors
+# ----------------------------------------------------------------------------
+
+
+class _InProcessExecutor(cf.Executor):
+    """Runs each submission immediately in this process (``workers`` 0 or 1)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        fut: cf.Future = cf.Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # handed to the caller with the point
+            fut.set_exception(exc)
+        return fut
+
+
+@contextlib.contextmanager
+def _thread_env():
+    """Set THREAD_ENV in os.environ while workers are spawned (they inherit it)."""
+    old = {k: os.environ.get(k) for k in THREAD_ENV}
+    os.environ.update(THREAD_ENV)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _check_running(workers, scheduler) -> int:
+    """The number of local workers (``None``: one per CPU); refuses bad values before any work."""
+    if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
+        raise SweepError(f"scheduler must be an address like tcp://HOST:PORT, got {scheduler!r}")
+    if workers is None:
+        return os.cpu_count() or 1
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise SweepError(f"workers must be an integer >= 0, got {workers!r}")
+    return workers
+
+
+@contextlib.contextmanager
+def _dask_executor(scheduler: str):
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise SweepError("a Dask scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
+    try:
+        client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise SweepError(f"cannot reach Dask scheduler {scheduler} within {DASK_CONNECT_TIMEOUT:g} s: {exc}") from None
+    try:
+        yield client.get_executor(pure=False)
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def _executor(workers: int, scheduler: str | None):
+    """``(executor, window)``: a window of submissions keeps every worker busy without flooding it."""
+    if scheduler is not None:
+        with _dask_executor(scheduler) as ex:
+            yield ex, 1 << 30  # Dask gets everything at once
+        return
+    if workers <= 1:
+        yield _InProcessExecutor(), 1  # one point at a time, each journaled before the next starts
+        return
+    with _thread_env():
+        ctx = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                                    initargs=(os.getpid(),)) as ex:
+            yield ex, 2 * workers
+
+
+# ----------------------------------------------------------------------------
+# Provenance
+# ----------------------------------------------------------------------------
+
+
+def _versions() -> dict:
+    out = {"python": sys.version.split()[0]}
+    for mod in ("promptlimits", "numpy", "scipy", "numba", "dask", "distributed"):
+        m = sys.modules.get(mod)
+        if m is None and mod in ("promptlimits", "numpy", "scipy"):
+            m = importlib.import_module(mod)
+        if m is not None:
+            out[mod] = getattr(m, "__version__", "unknown")
+    return out
+
+
+def _machine() -> dict:
+    return {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+# ----------------------------------------------------------------------------
+# Running
+# ----------------------------------------------------------------------------
+
+
+def paths(out_dir: Path, name: str) -> tuple[Path, Path, Path]:
+    """``(<name>.csv, <name>.json, <name>.journal.jsonl)`` under ``out_dir``."""
+    return out_dir / f"{name}.csv", out_dir / f"{name}.json", out_dir / f"{name}.journal.jsonl"
+
+
+@dataclass
+class _Run:
+    """A sweep on its way: its points, the finished ones, and the journal they go to."""
+
+    sweep: SweepDef
+    out_dir: Path
+    params: list[dict]
+    seeds: list[int]
+    done: dict[int, list[dict]]
+    journal: Journal
+
+    def save(self, point_id: int, rows: list[dict]) -> None:
+        problem = row_problem(rows, point_id, self.params[point_id], self.seeds[point_id])
+        if problem is not None:
+            raise SweepError(f"point {point_id} returned rows that do not fit it: {problem}")
+        self.journal.add(point_id, rows)
+        self.done[point_id] = rows
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """Refuse an output folder that cannot be made, before any work (nothing is created here)."""
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise SweepError(f"output folder {out_dir}: {existing} exists and is not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):  # unnamed where the OS allows; removed on close
+            pass
+    except OSError as exc:
+        raise SweepError(f"output folder {out_dir} cannot be written: {existing} refuses a new file "
+                         f"({exc.strerror or exc})") from None
+
+
+def _already_there(out_dir: Path, sweep: SweepDef) -> SweepError:
+    return SweepError(f"{out_dir} already holds results of sweep {sweep.name!r}: resume it or choose another "
+                      "output folder", options="--resume or --out")
+
+
+def _finished(sweep: SweepDef, csv_path: Path, params: list[dict], seeds: list[int]) -> Results:
+    """A finished run whose journal was removed: its CSV and sidecar, checked point by point."""
+    res = read_results(csv_path)
+    if res.meta.get("definition_hash") != sweep.hash:
+        raise SweepError(f"{csv_path.with_suffix('.json')} belongs to a different sweep definition; "
+                         "choose another output folder", options="--out")
+    per_point = res.meta["rows_per_point"]
+    if not res.meta.get("complete") or len(per_point) != len(params):
+        raise SweepError(f"{csv_path} is incomplete and has no journal; choose another output folder",
+                         options="--out")
+    start = 0
+    for i, k in enumerate(per_point):
+        problem = row_problem(res.rows[start:start + k], i, params[i], seeds[i])
+        if problem is not None:
+            raise SweepError(f"{csv_path} does not match its sweep definition: {problem}")
+        start += k
+    return res
+
+
+def _prepare(sweep: SweepDef, out_dir: Path, resume: bool) -> _Run | Results:
+    """Every check that needs no computation; the finished points of a resumed run."""
+    if not isinstance(sweep, SweepDef):
+        raise TypeError(f"sweep must be a SweepDef, got {type(sweep).__name__}")
+    _check_out_dir(out_dir)
+    resolve(sweep.point)  # fail early on a bad name
+    params = expand_points(sweep)
+    if sweep.check is not None:
+        check = resolve(sweep.check)
+        for i, p in enumerate(params):
+            try:
+                check(dict(p))
+            except (ValueError, TypeError) as exc:
+                raise SweepError(f"bad point {i} {p}: {exc}") from None
+    seeds = point_seeds(sweep, len(params))
+    csv_path, meta_path, journal_path = paths(out_dir, sweep.name)
+    done, keep = {}, None
+    if journal_path.exists() or csv_path.exists() or meta_path.exists():
+        if not resume:
+            raise _already_there(out_dir, sweep)
+        if not journal_path.exists():
+            return _finished(sweep, csv_path, params, seeds)
+        done, keep = read_journal(journal_path, sweep.hash, params, seeds)
+    header = {"definition_hash": sweep.hash, "name": sweep.name}
+    return _Run(sweep, out_dir, params, seeds, done, Journal(journal_path, header, keep))
+
+
+@contextlib.contextmanager
+def _progress_bar(run: _Run, show: bool):
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(run.params), initial=len(run.done), desc=run.sweep.name, file=sys.stderr, unit="pt",
+               disable=not show)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def _compute(run: _Run, workers, scheduler, progress: bool) -> None:
+    """Run the unfinished points, journaling each as it finishes; stop at the first failure."""
+    todo = [i for i in range(len(run.params)) if i not in run.done]
+    if not todo:  # a finished journal needs no workers (nor a scheduler)
+        return
+    queue = iter(todo)
+    pending: dict[cf.Future, int] = {}
+    failure = None
+    with _executor(workers, scheduler) as (ex, window), _progress_bar(run, progress) as bar, run.journal:
+        try:
+            while True:
+                while failure is None and len(pending) < window and (i := next(queue, None)) is not None:
+                    pending[ex.submit(_run_point, run.sweep.point, i, run.params[i], run.seeds[i])] = i
+                if not pending:
+                    break
+                finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                for fut in sorted(finished, key=pending.get):
+                    i = pending.pop(fut)
+                    try:
+                        _, rows = fut.result()
+                    except Exception as exc:  # reported with its point
+                        failure = failure or (i, exc)
+                        continue
+                    run.save(i, rows)
+                    bar.update(1)
+                if failure is not None:
+                    break
+        finally:
+            for f in pending:
+                f.cancel()
+    if failure is not None:
+        i, exc = failure
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SweepError(f"point {i} {run.params[i]} failed: {type(exc).__name__}: {msg} ({len(run.done)}/"
+                         f"{len(run.params)} points saved in {run.out_dir}; resume it to compute the rest)",
+                         options="--resume") from exc
+
+
+def _write(run: _Run, started: float, executor: str, extra_meta: Mapping | None) -> Results:
+    """Assemble the rows in point order and write the CSV and its sidecar."""
+    n = len(run.params)
+    missing = [i for i in range(n) if not run.done.get(i)]
+    if missing:  # unreachable unless the engine is wrong: never write such a sidecar
+        raise SweepError(f"points {missing[:5]} of sweep {run.sweep.name!r} have no rows; nothing written")
+    rows, types = tidy_rows([r for i in range(n) for r in run.done[i]])
+    meta = {
+        "name": run.sweep.name,
+        "definition": run.sweep.to_dict(),
+        "definition_hash": run.sweep.hash,
+        "complete": True,  # every point id present exactly once, with its rows (checked above)
+        "n_points": n,
+        "n_rows": len(rows),
+        "rows_per_point": [len(run.done[i]) for i in range(n)],
+        "seeds": run.seeds,
+        "columns": list(types),
+        "column_types": types,
+        "versions": _versions(),
+        "machine": _machine(),
+        "executor": executor,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "wall_seconds_this_run": round(time.time() - started, 3),
+    }
+    clash = sorted(set(extra_meta or {}) & set(meta))
+    if clash:
+        raise SweepError(f"extra_meta may not replace the sidecar's own keys {clash}")
+    meta.update(extra_meta or {})
+    if run.sweep.summary is not None:
+        meta["summary"] = resolve(run.sweep.summary)(rows)
+    csv_path, meta_path, _ = paths(run.out_dir, run.sweep.name)
+    atomic_write_text(csv_path, csv_text(rows))
+    write_json(meta_path, meta, sort_keys=False)
+    return Results(rows=rows, meta=meta, csv_path=csv_path)
+
+
+def run_sweep(
+    sweep: SweepDef,
+    out_dir,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    extra_meta: Mapping | None = None,
+) -> Results:
+    """Run ``sweep``, checkpointing each finished point; return its :class:`Results`.
+
+    Parameters
+    ----------
+    sweep : SweepDef
+    out_dir : path
+        Folder for ``<name>.csv``, ``<name>.json``, ``<name>.journal.jsonl``;
+        created (with its parents) only when the first point is saved.
+    workers : int, optional
+        ``None``: one process per CPU; ``0``/``1``: in this process;
+        ``k >= 2``: ``k`` spawned processes, one thread each, that exit when
+        this process dies.
+    scheduler : str, optional
+        ``"tcp://HOST:PORT"`` of a Dask scheduler; overrides ``workers``.
+    resume : bool
+        Continue an interrupted run (or return a finished one) instead of
+        refusing an existing result.
+    progress : bool
+        A tqdm bar on stderr.
+    extra_meta : mapping, optional
+        Added to the sidecar (e.g. the command line); may not replace its keys.
+
+    Raises
+    ------
+    SweepError
+        Before any point is computed: a bad definition or point, an output
+        folder that cannot be written, existing results without ``resume``,
+        results of another definition, a corrupt journal or CSV, an
+        unreachable scheduler. Later: a failing point (finished points stay
+        saved).
+    """
+    n_workers = _check_running(workers, scheduler)
+    run = _prepare(sweep, Path(out_dir), resume)
+    if isinstance(run, Results):
+        return run
+    started = time.time()
+    _compute(run, n_workers, scheduler, progress)
+    executor = f"dask {scheduler}" if scheduler else f"local workers={workers}"
+    return _write(run, started, executor, extra_meta)
