@@ -31,9 +31,9 @@ FIGURES = {
 
 def draw_function(stem: str) -> Callable:
     """The draw function of figure ``stem``; a ``ValueError`` listing the stems otherwise."""
-    if stem not in FIGURES:
-        raise ValueError(f"unknown figure {stem!r}; expected one of {', '.join(FIGURES)}")
-    module, func = FIGURES[stem].split(":")
+    from promptlimits._checks import check_choice
+
+    module, func = FIGURES[check_choice(stem, "figure", tuple(FIGURES))].split(":")
     return getattr(importlib.import_module(module), func)
 
 

@@ -1,4 +1,4 @@
-"""Figure 4: least memorizing prompt length against N (and tol, rho) with the counting bound (DESIGN sections 6, 8).
+"""Figure 4: least memorizing prompt length against N (and tol, rho) with the counting bound (docs/theory.md §7, §9).
 
 Reads the ``memorization`` sweep (:mod:`promptlimits.experiments.memorization`).
 Filled markers: least ``Lp`` found by tuning (one per sampled dataset);

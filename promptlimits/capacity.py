@@ -1,4 +1,4 @@
-"""Memorization capacity: a rigorous prompt-Lipschitz constant ``K_P`` and the counting bound (DESIGN section 6).
+"""Memorization capacity: a rigorous prompt-Lipschitz constant ``K_P`` and the counting bound (docs/theory.md §7).
 
 This module is the project's explicit version of the paper's lower bound on
 the prompt length needed for memorization (Hu et al. 2025: the required prompt
@@ -63,7 +63,7 @@ difference quotient; ``proofs_check`` verifies the per-layer factors
 
 The counting bound
 ------------------
-Hard family (DESIGN section 6): targets in ``F + {0, gamma}^{L x d}`` at every
+Hard family (docs/theory.md §7): targets in ``F + {0, gamma}^{L x d}`` at every
 one of the ``N = (1/delta)^(d L)`` grid inputs, for any fixed offset ``F``
 (``F = 0`` in the paper; this project also uses the prompt-free output of the
 model, see :mod:`promptlimits.memorization`): ``2^(N L d)`` datasets, any two
@@ -121,6 +121,7 @@ __all__ = [
     "counting_cells",
     "counting_bound",
     "CountingBound",
+    "check_gap",
     "lipschitz_lower_bound",
 ]
 
@@ -207,7 +208,7 @@ class LipschitzFactors:
 
 
 def prompt_lipschitz(model, rho) -> LipschitzFactors:
-    """Rigorous ``K_P`` with ``‖Yhat(P) - Yhat(P')‖max <= K_P ‖P - P'‖max`` (DESIGN section 6).
+    """Rigorous ``K_P`` with ``‖Yhat(P) - Yhat(P')‖max <= K_P ‖P - P'‖max`` (docs/theory.md §7).
 
     Valid for every prompt length, every batch, prompts with
     ``‖P‖max, ‖P'‖max <= rho`` and inputs in ``[0, 1]^{L x d}``. The
@@ -254,7 +255,8 @@ def prompt_lipschitz(model, rho) -> LipschitzFactors:
 
 
 # ---------------------------------------------------------------------------- counting bound
-def _check_gap(gamma, tol):
+def check_gap(gamma, tol) -> tuple[float, float]:
+    """``gamma`` and ``tol`` positive with ``gamma > 2 tol``: the hard family's datasets stay apart."""
     gamma = check_positive_float(gamma, "gamma")
     tol = check_positive_float(tol, "tol")
     if not gamma > 2 * tol:
@@ -264,7 +266,7 @@ def _check_gap(gamma, tol):
 
 def counting_eta(gamma, tol, K_P) -> float:
     """``eta* = (gamma - 2 tol) / (2 K_P)``: cubes of side ``2 eta`` with ``eta < eta*`` hold one dataset at most."""
-    gamma, tol = _check_gap(gamma, tol)
+    gamma, tol = check_gap(gamma, tol)
     K_P = check_positive_float(K_P, "K_P")
     return (gamma - 2 * tol) / (2 * K_P)
 
@@ -280,7 +282,7 @@ def counting_cells(rho, gamma, tol, K_P) -> int:
 
 @dataclass(frozen=True)
 class CountingBound:
-    """The counting lower bound on the prompt length (DESIGN section 6).
+    """The counting lower bound on the prompt length (docs/theory.md §7).
 
     ``Lp_bound = N L log 2 / log M`` (``inf`` when ``M = 1``); any prompt
     length that memorizes every dataset of the hard family within ``tol`` is
@@ -311,7 +313,7 @@ class CountingBound:
 
 
 def counting_bound(*, d, L, gamma, tol, rho, K_P=None, model=None, delta=None, N=None) -> CountingBound:
-    """Counting bound ``Lp >= N L log 2 / log M`` for the hard family (DESIGN section 6).
+    """Counting bound ``Lp >= N L log 2 / log M`` for the hard family (docs/theory.md §7).
 
     Give the grid by ``delta`` (``N = (1/delta)^(d L)``; ``delta`` must divide
     ``[0, 1]`` into whole cells) or by ``N`` directly, and the Lipschitz
@@ -326,7 +328,7 @@ def counting_bound(*, d, L, gamma, tol, rho, K_P=None, model=None, delta=None, N
     """
     d = check_positive_int(d, "d")
     L = check_positive_int(L, "L")
-    gamma, tol = _check_gap(gamma, tol)
+    gamma, tol = check_gap(gamma, tol)
     rho = check_positive_float(rho, "rho")
     if (delta is None) == (N is None):
         raise ValueError("give exactly one of delta (grid side) and N (number of grid inputs)")
@@ -348,7 +350,7 @@ def counting_bound(*, d, L, gamma, tol, rho, K_P=None, model=None, delta=None, N
 
 
 def lipschitz_lower_bound(*, d, L, tol, K_f, rho, K_P, gamma_over_tol=4.0) -> CountingBound:
-    """Closed-form bound for ``K_f``-Lipschitz targets (DESIGN section 6), exponential in ``d L``.
+    """Closed-form bound for ``K_f``-Lipschitz targets (docs/theory.md §7), exponential in ``d L``.
 
     With ``gamma = c tol`` (``c = gamma_over_tol > 2``) and
     ``k = floor(K_f / (2 gamma))`` cells per side (``delta = 1/k``), the hard

@@ -1,4 +1,4 @@
-"""The least prompt length that memorizes a dataset, found by tuning (DESIGN section 6).
+"""The least prompt length that memorizes a dataset, found by tuning (docs/theory.md §7).
 
 :func:`least_prompt_length` searches ``Lp = 1, 2, 4, ...`` (doubling) up to
 ``max_Lp``, then bisects between the last failure and the first success. At

@@ -67,7 +67,6 @@ def names() -> tuple[str, ...]:
 
 def experiment(name: str) -> Experiment:
     """The registered experiment ``name``; a ``ValueError`` listing the names otherwise."""
-    for e in EXPERIMENTS:
-        if e.name == name:
-            return e
-    raise ValueError(f"unknown experiment {name!r}; expected one of {', '.join(names())}")
+    from promptlimits._checks import check_choice
+
+    return EXPERIMENTS[names().index(check_choice(name, "experiment", names()))]

@@ -1,6 +1,6 @@
 """Measured error of polynomial attention against degree and rank, beside the certificate.
 
-DESIGN section 8, figure 3. A point ``(n, d, B, degree)`` draws ``Q, K`` with
+docs/theory.md §4 and §9, figure 3. A point ``(n, d, B, degree)`` draws ``Q, K`` with
 entries uniform in ``[-B, B]`` (one entry of each set to ``B``, so the plan's
 bound is attained) and ``V`` uniform in ``[-1, 1]``, runs the fused polynomial
 kernel at that fixed degree (kind ``chebyshev``, or the kind asked) and records

@@ -1,4 +1,4 @@
-"""Hardness sweep: deciding planted Hamming instances with attention (DESIGN section 5).
+"""Hardness sweep: deciding planted Hamming instances with attention (docs/theory.md §6).
 
 A point is ``(n, kappa)`` with ``lambda = kappa sqrt(ln n)``; it draws
 ``n_instances`` promise instances (half planted) with

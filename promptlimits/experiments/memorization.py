@@ -1,4 +1,4 @@
-"""Least memorizing prompt length against N, tol and rho, beside the counting bound (DESIGN section 6).
+"""Least memorizing prompt length against N, tol and rho, beside the counting bound (docs/theory.md §7).
 
 A point ``(axis, d, L, delta, gamma, tol, rho, data_seed)`` builds the frozen
 model ``PromptedModel.from_seed(d, s=s, scale=logit_scale, seed=model_seed)``,
@@ -34,7 +34,7 @@ import numpy as np
 
 from promptlimits._checks import check_choice, check_positive_float, check_positive_int
 from promptlimits.attention import VARIANTS
-from promptlimits.capacity import counting_bound
+from promptlimits.capacity import check_gap, counting_bound
 from promptlimits.datasets import cells_per_side, grid
 from promptlimits.memorization import least_prompt_length, relative_hard_family
 from promptlimits.model import PromptedModel
@@ -44,7 +44,7 @@ from ._settings import Option, resolve, scale_table
 from .verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT, Verdict, fmt
 
 __all__ = ["least_lp_point", "check_point", "summarize", "make_sweep", "verdicts", "fit_power", "SETTINGS",
-           "OPTIONS", "DEFAULTS", "LAYOUT", "ONE_DATASET", "frozen_model", "check_grid",
+           "OPTIONS", "DEFAULTS", "LAYOUT", "ONE_DATASET", "MODEL_OPTIONS", "frozen_model", "check_grid",
            "check_model"]
 
 #: Fixed parameters shared by every point (a point may override them).
@@ -75,6 +75,14 @@ SETTINGS = scale_table(
           "repeats": 4, "max_Lp": 32, "steps": 300, "restarts": 3, "time_budget": 120.0},
 )
 
+#: Options of the frozen model (:func:`frozen_model`), shared with :mod:`.universality`.
+MODEL_OPTIONS = (
+    Option("--s", "s", int, help="head size"),
+    Option("--logit-scale", "logit_scale", float, help="logit multiplier"),
+    Option("--variant", "variant", str, None, VARIANTS, help="attention variant"),
+    Option("--model-seed", "model_seed", int, help="seed of the frozen weights"),
+)
+
 #: Options of ``promptlimits sweep memorization`` (and ``promptlimits memorize sweep``).
 OPTIONS = (
     Option("--max-Lp", "max_Lp", int, help="largest prompt length tried"),
@@ -84,10 +92,7 @@ OPTIONS = (
     Option("--rho", "rho", float, help="prompt box ||P||max <= rho"),
     Option("--gamma", "gamma", float, help="hard-family gap"),
     Option("--tol", "tol", float, help="memorization tolerance (max-abs error on outputs)"),
-    Option("--s", "s", int, help="head size"),
-    Option("--logit-scale", "logit_scale", float, help="logit multiplier"),
-    Option("--variant", "variant", str, None, VARIANTS, help="attention variant"),
-    Option("--model-seed", "model_seed", int, help="seed of the frozen weights"),
+    *MODEL_OPTIONS,
 )
 
 #: Largest grid the sweep accepts.
@@ -116,10 +121,7 @@ def check_point(params: dict) -> None:
     check_model(params)
     for key in ("max_Lp", "steps", "restarts"):
         check_positive_int(params.get(key), key)
-    gamma = check_positive_float(params.get("gamma"), "gamma")
-    tol = check_positive_float(params.get("tol"), "tol")
-    if not gamma > 2 * tol:
-        raise ValueError(f"the hard family needs gamma > 2 tol, got gamma = {gamma} <= 2 tol = {2 * tol}")
+    check_gap(params.get("gamma"), params.get("tol"))
     check_positive_float(params.get("rho"), "rho")
 
 

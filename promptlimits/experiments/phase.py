@@ -1,7 +1,7 @@
-"""The efficiency phase transition over ``(n, B)`` (DESIGN section 4).
+"""The efficiency phase transition over ``(n, B)`` (docs/theory.md §5).
 
-A point is ``(n, B, d, eps, seed)``. For the polynomial method (DESIGN section
-3) with logits in ``[-R, R]``, ``R = B^2`` (scale ``1/d``), and an attention
+A point is ``(n, B, d, eps, seed)``. For the polynomial method (docs/theory.md
+§3) with logits in ``[-R, R]``, ``R = B^2`` (scale ``1/d``), and an attention
 error target ``eps`` (``||T - Att||max <= eps ||V||max``), the polynomial needs
 a certified relative error ``eps_p`` with ``2 eps_p / (1 - eps_p) <= eps``, i.e.
 

@@ -1,4 +1,4 @@
-"""Prompt-induced norm against the efficiency frontier (DESIGN sections 2, 4; figure 5).
+"""Prompt-induced norm against the efficiency frontier (docs/theory.md §2, §5; figure 5).
 
 A frozen random model (:meth:`promptlimits.model.PromptedModel.from_seed`),
 inputs ``X`` uniform in ``[0, 1]`` and teacher targets

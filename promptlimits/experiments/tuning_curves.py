@@ -1,6 +1,6 @@
-"""Prompt tuning curves: loss and induced norm ``B(P)`` step by step (DESIGN sections 2 and 4).
+"""Prompt tuning curves: loss and induced norm ``B(P)`` step by step (docs/theory.md §2 and §5).
 
-DESIGN section 8, figure 5. A frozen model (``d``, seed 0) and a teacher
+docs/theory.md §9, figure 5. A frozen model (``d``, seed 0) and a teacher
 dataset (targets made by the same model with a random prompt of length 3 and
 entries in ``[0, 6]``, so a fit exists but needs a prompt of large norm). A
 point ``(Lp, rho)`` tunes a prompt of length ``Lp`` with L-BFGS-B, unconstrained

@@ -1,4 +1,4 @@
-"""Universality: held-out error of tuned prompts for random Lipschitz targets (DESIGN sections 6, 8).
+"""Universality: held-out error of tuned prompts for random Lipschitz targets (docs/theory.md §7, §8).
 
 A point ``(axis, d, L, delta, Lp, K_f, rho, repeat)`` draws a random
 ``K_f``-Lipschitz target :class:`promptlimits.datasets.LipschitzTarget` and
@@ -30,13 +30,12 @@ from collections import defaultdict
 import numpy as np
 
 from promptlimits._checks import check_positive_float, check_positive_int
-from promptlimits.attention import VARIANTS
 from promptlimits.datasets import LipschitzTarget, grid
 from promptlimits.sweep import SweepDef
 from promptlimits.tuning import tune_prompt
 
 from ._settings import Option, resolve, scale_table
-from .memorization import check_grid, check_model, frozen_model
+from .memorization import MODEL_OPTIONS, check_grid, check_model, frozen_model
 from .verdict import CONSISTENT, NOT_CONSISTENT, Verdict, fmt
 
 __all__ = ["universality_point", "check_point", "summarize", "make_sweep", "verdicts", "SETTINGS", "OPTIONS",
@@ -69,10 +68,7 @@ OPTIONS = (
     Option("--rho", "rho", float, help="prompt box ||P||max <= rho"),
     Option("--K-f", "K_f", float, help="Lipschitz constant of the targets"),
     Option("--n-test", "n_test", int, help="held-out inputs"),
-    Option("--s", "s", int, help="head size"),
-    Option("--logit-scale", "logit_scale", float, help="logit multiplier"),
-    Option("--variant", "variant", str, None, VARIANTS, help="attention variant"),
-    Option("--model-seed", "model_seed", int, help="seed of the frozen weights"),
+    *MODEL_OPTIONS,
 )
 
 
