@@ -103,3 +103,16 @@ def test_cli_options_and_set_reach_make_sweep(tmp_path):
     stored = json.loads((tmp_path / "phase.json").read_text())
     want = make_sweep("tiny", ns=[256, 512], Bs=[0.5, 1.0], d_fixed=[3], kind="chebyshev", measure=False, eps=1e-4)
     assert stored["definition_hash"] == want.hash
+
+
+def test_cli_run_config_with_seed(tmp_path, capsys):
+    import json
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('name = "p"\npoint = "promptlimits.experiments.phase:phase_point"\n'
+                   '[grid]\nn = [256]\nB = [0.5]\n[fixed]\nregime = "fixed"\nd_fixed = 4\neps = 1e-6\n')
+    out = tmp_path / "o"
+    assert main(["sweep", "run", "--config", str(cfg), "--out", str(out), "--seed", "5", "--workers", "1",
+                 "--no-progress"]) == 0
+    assert json.loads((out / "p.json").read_text())["definition"]["seed"] == 5
+    assert "p: 1 points, 1 rows" in capsys.readouterr().out

@@ -10,6 +10,7 @@ grid, bad value, unreachable scheduler) is one line, exit 2.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from ..experiments import EXPERIMENTS
@@ -44,7 +45,7 @@ def run_config(args) -> int:
 
     sweep = load_sweep(args.config)
     if args.seed is not None:
-        sweep = sweep.replace(seed=args.seed)
+        sweep = dataclasses.replace(sweep, seed=args.seed)
     res = run_sweep_from_args(sweep, args, command=getattr(args, "argv", None))
     if res.meta.get("summary"):
         print(json.dumps(res.meta["summary"], indent=1, sort_keys=True, default=str))
