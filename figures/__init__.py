@@ -1,12 +1,42 @@
-"""Figures of DESIGN section 8, drawn from saved sweep results.
+"""Figures of the report (docs/theory.md §9), drawn from saved sweep results.
 
-Each module exposes ``draw(results, out_dir) -> list[Path]``: ``results`` is a
-results directory (or a CSV / sidecar path, see
-:func:`promptlimits.sweep.read_results`); the PNG and PDF written are
-byte-identical across runs (:mod:`figures._style`).
-
-- :mod:`figures.phase` -- figure 1, phase diagram over ``(n, B)``.
-- :mod:`figures.runtime` -- figure 2, runtime against ``n``.
-- :mod:`figures.hardness` -- figure 6, hardness decision accuracy.
-- :mod:`figures.prompt_norm` -- figure 5 (induced ``B(P)`` against the frontier).
+:data:`FIGURES` maps each figure stem to its draw function
+``draw(results, out_dir) -> list[Path]``: ``results`` is a results directory
+(or a CSV / sidecar path, see :func:`promptlimits.sweep.read_results`); the PNG
+and PDF written are byte-identical across runs (:mod:`figures._style`). Which
+experiment's results a figure reads is the experiment registry's business
+(:data:`promptlimits.experiments.EXPERIMENTS`).
 """
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Callable
+
+__all__ = ["FIGURES", "draw_function", "draw"]
+
+#: figure stem -> ``"module:function"`` of its draw function (imported on use: matplotlib is slow to load).
+FIGURES = {
+    "fig1_phase": "figures.phase:draw",
+    "fig2_runtime": "figures.runtime:draw",
+    "fig3_approx_error": "figures.approx_error:draw",
+    "fig4_memorization": "figures.memorization:draw",
+    "fig5_tuning": "figures.tuning:draw",
+    "fig5_prompt_norm": "figures.prompt_norm:draw",
+    "fig6_hardness": "figures.hardness:draw",
+    "fig7_universality": "figures.universality:draw",
+}
+
+
+def draw_function(stem: str) -> Callable:
+    """The draw function of figure ``stem``; a ``ValueError`` listing the stems otherwise."""
+    from promptlimits._checks import check_choice
+
+    module, func = FIGURES[check_choice(stem, "figure", tuple(FIGURES))].split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def draw(stem: str, results, out_dir) -> list[Path]:
+    """Draw figure ``stem`` from ``results`` into ``out_dir``; the PNG and PDF paths written."""
+    return draw_function(stem)(results, out_dir)

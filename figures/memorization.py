@@ -1,4 +1,4 @@
-"""Figure 4: least memorizing prompt length against N (and eps, rho) with the counting bound (DESIGN sections 6, 8).
+"""Figure 4: least memorizing prompt length against N (and tol, rho) with the counting bound (docs/theory.md §7, §9).
 
 Reads the ``memorization`` sweep (:mod:`promptlimits.experiments.memorization`).
 Filled markers: least ``Lp`` found by tuning (one per sampled dataset);
@@ -47,10 +47,10 @@ def draw(results, out_dir) -> list:
     res = load(results, "memorization")
     if not res.rows:
         raise ValueError(f"no memorization rows in {res.csv_path}")
-    axes_present = [a for a in ("N", "eps", "rho") if any(r["axis"] == a for r in res.rows)]
+    axes_present = [a for a in ("N", "tol", "rho") if any(r["axis"] == a for r in res.rows)]
     fig, axes = new_figure(ncols=len(axes_present), nrows=1, size=(4.0 * len(axes_present), 3.6))
     fit = (res.meta.get("summary") or {}).get("fit_least_Lp_vs_N")
-    labels = {"N": "number of grid inputs $N = (1/\\delta)^{dL}$", "eps": "error target $\\epsilon$",
+    labels = {"N": "number of grid inputs $N = (1/\\delta)^{dL}$", "tol": "memorization tolerance tol (max-abs)",
               "rho": "prompt box $\\rho$"}
     for ax, a in zip(axes[0], axes_present):
         _panel(ax, [r for r in res.rows if r["axis"] == a], a, labels[a], fit if a == "N" else None)

@@ -81,3 +81,13 @@ def as_generator(seed) -> np.random.Generator:
     if isinstance(seed, (int, np.integer, np.random.SeedSequence)) and not isinstance(seed, bool):
         return np.random.default_rng(seed)
     raise TypeError(f"seed must be an int, a SeedSequence or a numpy Generator, got {type(seed).__name__}")
+
+
+def check_open_interval(value, name: str, low: float, high: float) -> float:
+    """Check that ``value`` is a finite real number with ``low < value < high``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not (np.isfinite(v) and low < v < high):
+        raise ValueError(f"{name} must lie in ({low:g}, {high:g}), got {value}")
+    return v

@@ -1,10 +1,12 @@
-"""Memorization capacity: a rigorous prompt-Lipschitz constant ``K_P`` and the counting bound (DESIGN section 6).
+"""Memorization capacity: a rigorous prompt-Lipschitz constant ``K_P`` and the counting bound (docs/theory.md §7).
 
 This module is the project's explicit version of the paper's lower bound on
 the prompt length needed for memorization (Hu et al. 2025: the required prompt
-length grows exponentially in ``d L`` and polynomially in ``1/eps``). The
+length grows exponentially in ``d L`` and polynomially in ``1/tol``). The
 paper states it asymptotically; here every constant is computed from the
-frozen weights.
+frozen weights. ``tol`` is the memorization tolerance: the max-abs error
+allowed on the model's outputs (the paper's epsilon; docs/theory.md §1 keeps
+``eps`` for the attention-output error).
 
 The Lipschitz constant ``K_P``
 ------------------------------
@@ -61,25 +63,25 @@ difference quotient; ``proofs_check`` verifies the per-layer factors
 
 The counting bound
 ------------------
-Hard family (DESIGN section 6): targets in ``F + {0, gamma}^{L x d}`` at every
+Hard family (docs/theory.md §7): targets in ``F + {0, gamma}^{L x d}`` at every
 one of the ``N = (1/delta)^(d L)`` grid inputs, for any fixed offset ``F``
 (``F = 0`` in the paper; this project also uses the prompt-free output of the
 model, see :mod:`promptlimits.memorization`): ``2^(N L d)`` datasets, any two
 differ by ``gamma`` in some entry. If a prompt ``P`` memorizes one within
-``eps`` (max-abs error) and ``P'`` another, then
-``gamma <= 2 eps + ‖Yhat(P) - Yhat(P')‖max <= 2 eps + K_P ‖P - P'‖max``.
+``tol`` (max-abs error) and ``P'`` another, then
+``gamma <= 2 tol + ‖Yhat(P) - Yhat(P')‖max <= 2 tol + K_P ‖P - P'‖max``.
 Cut the box ``[-rho, rho]^{Lp x d}`` into cubes of side ``2 eta`` with
-``eta < (gamma - 2 eps) / (2 K_P)``: two prompts in one cube are within
+``eta < (gamma - 2 tol) / (2 K_P)``: two prompts in one cube are within
 ``2 eta`` and so cannot memorize different datasets. There are
 ``M^(d Lp)`` cubes with ``M = ceil(rho / eta)``; letting ``eta`` rise to its
-supremum ``eta* = (gamma - 2 eps) / (2 K_P)`` gives ``M = floor(rho / eta*) + 1``.
+supremum ``eta* = (gamma - 2 tol) / (2 K_P)`` gives ``M = floor(rho / eta*) + 1``.
 If **every** dataset of the family is memorized by some prompt of length ``Lp``
 in the box, then ``2^(N L d) <= M^(d Lp)``, that is::
 
-    Lp >= N L log 2 / log M,      M = floor(2 rho K_P / (gamma - 2 eps)) + 1.
+    Lp >= N L log 2 / log M,      M = floor(2 rho K_P / (gamma - 2 tol)) + 1.
 
-Assumptions: max-abs error ``eps`` at every grid input and entry;
-``gamma > 2 eps``; prompts in the box ``‖P‖max <= rho``; the frozen model's
+Assumptions: max-abs error ``tol`` at every grid input and entry;
+``gamma > 2 tol``; prompts in the box ``‖P‖max <= rho``; the frozen model's
 ``K_P`` over that box and inputs in ``[0, 1]``. It bounds the worst case over
 the family: one sampled dataset may need fewer rows. ``M = 1`` (the whole box
 within one cube) means no prompt length memorizes the family: the bound is
@@ -89,12 +91,12 @@ Lipschitz targets (closed form): a ``K_f``-Lipschitz target (max norms) can
 place a bump of height ``gamma`` on a cell of side ``delta`` when
 ``K_f >= 2 gamma / delta``; the bumps are disjoint, so the whole hard family on
 ``G_delta`` with ``k = floor(K_f / (2 gamma))`` cells per side consists of
-``K_f``-Lipschitz targets. With ``gamma = c eps`` (``c > 2``)::
+``K_f``-Lipschitz targets. With ``gamma = c tol`` (``c > 2``)::
 
-    Lp >= k^(d L) L log 2 / log(floor(2 rho K_P / ((c - 2) eps)) + 1),
-    k = floor(K_f / (2 c eps)),
+    Lp >= k^(d L) L log 2 / log(floor(2 rho K_P / ((c - 2) tol)) + 1),
+    k = floor(K_f / (2 c tol)),
 
-exponential in ``d L`` and growing like ``eps^-(d L) / log(1/eps)`` in ``1/eps``
+exponential in ``d L`` and growing like ``tol^-(d L) / log(1/tol)`` in ``1/tol``
 (:func:`lipschitz_lower_bound`).
 """
 
@@ -119,6 +121,7 @@ __all__ = [
     "counting_cells",
     "counting_bound",
     "CountingBound",
+    "check_gap",
     "lipschitz_lower_bound",
 ]
 
@@ -205,7 +208,7 @@ class LipschitzFactors:
 
 
 def prompt_lipschitz(model, rho) -> LipschitzFactors:
-    """Rigorous ``K_P`` with ``‖Yhat(P) - Yhat(P')‖max <= K_P ‖P - P'‖max`` (DESIGN section 6).
+    """Rigorous ``K_P`` with ``‖Yhat(P) - Yhat(P')‖max <= K_P ‖P - P'‖max`` (docs/theory.md §7).
 
     Valid for every prompt length, every batch, prompts with
     ``‖P‖max, ‖P'‖max <= rho`` and inputs in ``[0, 1]^{L x d}``. The
@@ -252,25 +255,26 @@ def prompt_lipschitz(model, rho) -> LipschitzFactors:
 
 
 # ---------------------------------------------------------------------------- counting bound
-def _check_gap(gamma, eps):
+def check_gap(gamma, tol) -> tuple[float, float]:
+    """``gamma`` and ``tol`` positive with ``gamma > 2 tol``: the hard family's datasets stay apart."""
     gamma = check_positive_float(gamma, "gamma")
-    eps = check_positive_float(eps, "eps")
-    if not gamma > 2 * eps:
-        raise ValueError(f"the hard family needs gamma > 2 eps, got gamma = {gamma:.6g} <= 2 eps = {2 * eps:.6g}")
-    return gamma, eps
+    tol = check_positive_float(tol, "tol")
+    if not gamma > 2 * tol:
+        raise ValueError(f"the hard family needs gamma > 2 tol, got gamma = {gamma:.6g} <= 2 tol = {2 * tol:.6g}")
+    return gamma, tol
 
 
-def counting_eta(gamma, eps, K_P) -> float:
-    """``eta* = (gamma - 2 eps) / (2 K_P)``: cubes of side ``2 eta`` with ``eta < eta*`` hold one dataset at most."""
-    gamma, eps = _check_gap(gamma, eps)
+def counting_eta(gamma, tol, K_P) -> float:
+    """``eta* = (gamma - 2 tol) / (2 K_P)``: cubes of side ``2 eta`` with ``eta < eta*`` hold one dataset at most."""
+    gamma, tol = check_gap(gamma, tol)
     K_P = check_positive_float(K_P, "K_P")
-    return (gamma - 2 * eps) / (2 * K_P)
+    return (gamma - 2 * tol) / (2 * K_P)
 
 
-def counting_cells(rho, gamma, eps, K_P) -> int:
+def counting_cells(rho, gamma, tol, K_P) -> int:
     """``M = floor(rho / eta*) + 1 = lim ceil(rho / eta)`` as ``eta`` rises to ``eta*``: cubes per coordinate."""
     rho = check_positive_float(rho, "rho")
-    ratio = rho / counting_eta(gamma, eps, K_P)
+    ratio = rho / counting_eta(gamma, tol, K_P)
     if not math.isfinite(ratio) or ratio > 1e300:
         raise ValueError(f"rho / eta* = {ratio:.3g} is too large to count cells")
     return int(math.floor(ratio)) + 1
@@ -278,10 +282,10 @@ def counting_cells(rho, gamma, eps, K_P) -> int:
 
 @dataclass(frozen=True)
 class CountingBound:
-    """The counting lower bound on the prompt length (DESIGN section 6).
+    """The counting lower bound on the prompt length (docs/theory.md §7).
 
     ``Lp_bound = N L log 2 / log M`` (``inf`` when ``M = 1``); any prompt
-    length that memorizes every dataset of the hard family within ``eps`` is
+    length that memorizes every dataset of the hard family within ``tol`` is
     at least ``Lp_bound``, hence at least ``Lp_min = ceil(Lp_bound)``.
     """
 
@@ -289,7 +293,7 @@ class CountingBound:
     L: int
     d: int
     gamma: float
-    eps: float
+    tol: float
     rho: float
     K_P: float
     eta: float
@@ -308,8 +312,8 @@ class CountingBound:
         return out
 
 
-def counting_bound(*, d, L, gamma, eps, rho, K_P=None, model=None, delta=None, N=None) -> CountingBound:
-    """Counting bound ``Lp >= N L log 2 / log M`` for the hard family (DESIGN section 6).
+def counting_bound(*, d, L, gamma, tol, rho, K_P=None, model=None, delta=None, N=None) -> CountingBound:
+    """Counting bound ``Lp >= N L log 2 / log M`` for the hard family (docs/theory.md §7).
 
     Give the grid by ``delta`` (``N = (1/delta)^(d L)``; ``delta`` must divide
     ``[0, 1]`` into whole cells) or by ``N`` directly, and the Lipschitz
@@ -319,12 +323,12 @@ def counting_bound(*, d, L, gamma, eps, rho, K_P=None, model=None, delta=None, N
     Raises
     ------
     ValueError
-        ``gamma <= 2 eps``, ``rho <= 0``, ``delta`` not dividing ``[0, 1]``,
+        ``gamma <= 2 tol``, ``rho <= 0``, ``delta`` not dividing ``[0, 1]``,
         neither or both of ``delta``/``N`` or of ``K_P``/``model``.
     """
     d = check_positive_int(d, "d")
     L = check_positive_int(L, "L")
-    gamma, eps = _check_gap(gamma, eps)
+    gamma, tol = check_gap(gamma, tol)
     rho = check_positive_float(rho, "rho")
     if (delta is None) == (N is None):
         raise ValueError("give exactly one of delta (grid side) and N (number of grid inputs)")
@@ -338,37 +342,37 @@ def counting_bound(*, d, L, gamma, eps, rho, K_P=None, model=None, delta=None, N
             raise ValueError(f"model has d = {model.d}, but the bound was asked for d = {d}")
         K_P = prompt_lipschitz(model, rho).K_P
     K_P = check_positive_float(K_P, "K_P")
-    eta = counting_eta(gamma, eps, K_P)
-    M = counting_cells(rho, gamma, eps, K_P)
+    eta = counting_eta(gamma, tol, K_P)
+    M = counting_cells(rho, gamma, tol, K_P)
     Lp = math.inf if M == 1 else N * L * math.log(2.0) / math.log(M)
-    return CountingBound(N=N, L=L, d=d, gamma=gamma, eps=eps, rho=rho, K_P=float(K_P), eta=eta, M=M,
+    return CountingBound(N=N, L=L, d=d, gamma=gamma, tol=tol, rho=rho, K_P=float(K_P), eta=eta, M=M,
                          Lp_bound=Lp, log2_datasets=N * L * d)
 
 
-def lipschitz_lower_bound(*, d, L, eps, K_f, rho, K_P, gamma_over_eps=4.0) -> CountingBound:
-    """Closed-form bound for ``K_f``-Lipschitz targets (DESIGN section 6), exponential in ``d L``.
+def lipschitz_lower_bound(*, d, L, tol, K_f, rho, K_P, gamma_over_tol=4.0) -> CountingBound:
+    """Closed-form bound for ``K_f``-Lipschitz targets (docs/theory.md §7), exponential in ``d L``.
 
-    With ``gamma = c eps`` (``c = gamma_over_eps > 2``) and
+    With ``gamma = c tol`` (``c = gamma_over_tol > 2``) and
     ``k = floor(K_f / (2 gamma))`` cells per side (``delta = 1/k``), the hard
     family on ``G_delta`` consists of ``K_f``-Lipschitz targets (disjoint bumps
     of height ``gamma`` and slope ``2 gamma / delta``), so approximating every
-    ``K_f``-Lipschitz target within ``eps`` at the grid inputs needs::
+    ``K_f``-Lipschitz target within ``tol`` at the grid inputs needs::
 
-        Lp >= k^(d L) L log 2 / log(floor(2 rho K_P / ((c - 2) eps)) + 1).
+        Lp >= k^(d L) L log 2 / log(floor(2 rho K_P / ((c - 2) tol)) + 1).
 
     ``k = 0`` (``K_f < 2 gamma``) gives ``N = 0`` and the trivial bound 0.
     """
     d = check_positive_int(d, "d")
     L = check_positive_int(L, "L")
-    eps = check_positive_float(eps, "eps")
+    tol = check_positive_float(tol, "tol")
     K_f = check_positive_float(K_f, "K_f")
-    c = check_positive_float(gamma_over_eps, "gamma_over_eps")
+    c = check_positive_float(gamma_over_tol, "gamma_over_tol")
     if c <= 2:
-        raise ValueError(f"gamma_over_eps must exceed 2 (gamma > 2 eps), got {c}")
-    gamma = c * eps
+        raise ValueError(f"gamma_over_tol must exceed 2 (gamma > 2 tol), got {c}")
+    gamma = c * tol
     k = int(math.floor(K_f / (2 * gamma) + 1e-12))
     if k == 0:
-        return CountingBound(N=0, L=L, d=d, gamma=gamma, eps=eps, rho=float(rho), K_P=float(K_P),
-                             eta=counting_eta(gamma, eps, K_P), M=counting_cells(rho, gamma, eps, K_P),
+        return CountingBound(N=0, L=L, d=d, gamma=gamma, tol=tol, rho=float(rho), K_P=float(K_P),
+                             eta=counting_eta(gamma, tol, K_P), M=counting_cells(rho, gamma, tol, K_P),
                              Lp_bound=0.0, log2_datasets=0)
-    return counting_bound(d=d, L=L, gamma=gamma, eps=eps, rho=rho, K_P=K_P, N=k ** (d * L))
+    return counting_bound(d=d, L=L, gamma=gamma, tol=tol, rho=rho, K_P=K_P, N=k ** (d * L))

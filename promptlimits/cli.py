@@ -21,8 +21,24 @@ class UserError(Exception):
     """An error caused by the user's input; reported as one line, exit 2."""
 
 
+class CommandLineError(UserError):
+    """A bad command line (unknown option, bad value, bad choice), raised by :class:`Parser`."""
+
+    def __init__(self, prog: str, message: str):
+        super().__init__(message)
+        self.prog = prog
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser (and, through ``add_subparsers``, every subparser) that raises
+    :class:`CommandLineError` instead of printing the usage and exiting."""
+
+    def error(self, message):
+        raise CommandLineError(self.prog, message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="promptlimits",
         description="Simulator for the limits of prompt tuning and fast attention.",
     )
@@ -34,7 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = parser.parse_args(argv)
+    except CommandLineError as exc:
+        print(f"{exc.prog}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    args.argv = ["promptlimits", *argv]
     try:
         result = args.func(args)
     except (UserError, ValueError, TypeError, OSError) as exc:

@@ -1,4 +1,4 @@
-"""Datasets on ``[0, 1]^{L x d}`` (DESIGN section 6).
+"""Datasets on ``[0, 1]^{L x d}`` (docs/theory.md §7).
 
 - :func:`grid`: the cell centres ``G_delta``, ``N = (1/delta)^(d L)`` inputs.
 - :class:`LipschitzTarget`: random sequence-to-sequence maps with a known
@@ -92,7 +92,7 @@ def hard_family(X, gamma, *, seed=0):
     """One dataset of the hard family: targets in ``{0, gamma}`` drawn uniformly.
 
     Any two members of the family differ by ``gamma`` in some entry, which is
-    what the counting bound of DESIGN section 6 uses.
+    what the counting bound of docs/theory.md §7 uses.
     """
     X = as_float_array(X, "X", ndim=3)
     gamma = check_positive_float(gamma, "gamma")

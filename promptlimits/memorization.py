@@ -1,12 +1,12 @@
-"""The least prompt length that memorizes a dataset, found by tuning (DESIGN section 6).
+"""The least prompt length that memorizes a dataset, found by tuning (docs/theory.md §7).
 
 :func:`least_prompt_length` searches ``Lp = 1, 2, 4, ...`` (doubling) up to
 ``max_Lp``, then bisects between the last failure and the first success. At
 each ``Lp`` it runs up to ``restarts`` restarts; each restart tries L-BFGS-B
 first and Adam as a fallback, with the box ``‖P‖max <= rho`` and an early stop
-once the max-abs error reaches ``eps``. Every ``Lp`` tried is reported with the
+once the max-abs error reaches ``tol``. Every ``Lp`` tried is reported with the
 best error reached, so a failure is visible. If no ``Lp <= max_Lp`` reaches
-``eps`` within the step budget, the result says ``"not reached within budget"``
+``tol`` within the step budget, the result says ``"not reached within budget"``
 and ``least_Lp`` is ``None``: never a made-up number. (Tuning is a local
 search: a success is a certificate that ``Lp`` suffices; a failure is not a
 proof that it does not.)
@@ -29,7 +29,7 @@ one fixed random sequence of rows in ``[-rho/2, rho/2]^d``)::
 and starts tuning at ``R_Lp``. For every ``Lp`` this is a family of
 ``2^(N L d)`` datasets, any two differing by ``gamma`` somewhere, so the
 counting bound of :mod:`promptlimits.capacity` applies unchanged (with the
-same model and ``rho``). Small ``gamma`` (e.g. 0.02 with ``eps = gamma / 4``)
+same model and ``rho``). Small ``gamma`` (e.g. 0.02 with ``tol = gamma / 4``)
 and a sharper logit scale (``s = 8``, ``scale = 1``) give measurable least-``Lp``
 values for small ``N``.
 """
@@ -68,7 +68,7 @@ class LpTrial:
 class LeastLpResult:
     """Outcome of :func:`least_prompt_length`.
 
-    ``least_Lp`` is the least prompt length found to memorize within ``eps``
+    ``least_Lp`` is the least prompt length found to memorize within ``tol``
     (``None`` when ``status`` is ``"not reached within budget"``); ``trials``
     holds every ``Lp`` tried, in the order tried; ``P`` is the memorizing
     prompt of length ``least_Lp``.
@@ -76,7 +76,7 @@ class LeastLpResult:
 
     least_Lp: int | None
     status: str
-    eps: float
+    tol: float
     max_Lp: int
     trials: list = field(default_factory=list)
     seconds: float = 0.0
@@ -96,7 +96,7 @@ class LeastLpResult:
         return ";".join(f"{Lp}:{e:.4g}" for Lp, e in self.best_err_by_Lp().items())
 
     def summary(self) -> dict:
-        return {"least_Lp": self.least_Lp, "status": self.status, "eps": self.eps, "max_Lp": self.max_Lp,
+        return {"least_Lp": self.least_Lp, "status": self.status, "tol": self.tol, "max_Lp": self.max_Lp,
                 "seconds": round(self.seconds, 3), "bisected": self.bisected, "trials": [asdict(t) for t in self.trials]}
 
 
@@ -131,10 +131,10 @@ def _as_targets(Y, X):
     return lambda Lp: (Y, None)
 
 
-def least_prompt_length(model, X, Y, eps, *, rho, max_Lp=32, steps=300, adam_steps=None, restarts=2,
+def least_prompt_length(model, X, Y, tol, *, rho, max_Lp=32, steps=300, adam_steps=None, restarts=2,
                         optimizers=("lbfgs", "adam"), lr=0.05, init_scale=1.0, seed=0,
                         time_budget=None) -> LeastLpResult:
-    """Least ``Lp`` whose tuned prompt memorizes ``(X, Y)`` within ``eps`` (max-abs error).
+    """Least ``Lp`` whose tuned prompt memorizes ``(X, Y)`` within ``tol`` (max-abs error).
 
     Parameters
     ----------
@@ -143,7 +143,7 @@ def least_prompt_length(model, X, Y, eps, *, rho, max_Lp=32, steps=300, adam_ste
     Y : array ``(N, L, d)`` or callable ``Lp -> (Y_Lp, P_init or None)``
         Fixed targets, or per-length targets and a starting prompt (e.g.
         :func:`relative_hard_family`).
-    eps : float
+    tol : float
         Target max-abs error, ``> 0``.
     rho : float
         Box ``‖P‖max <= rho`` (the counting bound must use the same ``rho``).
@@ -163,7 +163,7 @@ def least_prompt_length(model, X, Y, eps, *, rho, max_Lp=32, steps=300, adam_ste
     -------
     LeastLpResult
     """
-    eps = check_positive_float(eps, "eps")
+    tol = check_positive_float(tol, "tol")
     rho = check_positive_float(rho, "rho")
     max_Lp = check_positive_int(max_Lp, "max_Lp")
     steps = check_positive_int(steps, "steps")
@@ -174,52 +174,81 @@ def least_prompt_length(model, X, Y, eps, *, rho, max_Lp=32, steps=300, adam_ste
         raise ValueError("give at least one optimizer")
     for opt in optimizers:
         check_choice(opt, "optimizer", OPTIMIZERS)
+    runs = _Runs(model, X, tol, rho, steps, adam_steps, restarts, optimizers, lr, init_scale, seed)
     targets = _as_targets(Y, X)
     t0 = time.perf_counter()
     trials: dict[int, LpTrial] = {}
     prompts: dict[int, np.ndarray] = {}
     order: list[LpTrial] = []
 
+    def attempt(Lp):
+        if Lp not in trials:
+            trials[Lp], prompts[Lp] = runs.best_at(Lp, *targets(Lp))
+            order.append(trials[Lp])
+        return trials[Lp]
+
     def over_time():
         return time_budget is not None and time.perf_counter() - t0 > time_budget
 
-    def attempt(Lp):
-        if Lp in trials:
-            return trials[Lp]
-        YL, P_init = targets(Lp)
+    lo_fail, hi_ok = _double_then_bisect(attempt, max_Lp, over_time)
+    seconds = time.perf_counter() - t0
+    if hi_ok is None:
+        return LeastLpResult(None, NOT_REACHED, tol, max_Lp, order, seconds, None)
+    return LeastLpResult(hi_ok, REACHED, tol, max_Lp, order, seconds, prompts[hi_ok], hi_ok - lo_fail <= 1)
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """The tuning runs of one search: restarts x optimizers at one prompt length, best kept."""
+
+    model: object
+    X: np.ndarray
+    tol: float
+    rho: float
+    steps: int
+    adam_steps: int
+    restarts: int
+    optimizers: tuple
+    lr: float
+    init_scale: float
+    seed: int
+
+    def start(self, Lp: int, r: int, P_init) -> np.ndarray:
+        """Restart ``r``'s initial prompt: the given one, then perturbed copies (or fresh prompts)."""
+        rng = np.random.default_rng([int(self.seed), Lp, r])
+        if P_init is not None and r == 0:
+            return np.clip(P_init, -self.rho, self.rho)
+        if P_init is not None:
+            return np.clip(P_init + rng.normal(0.0, 0.1 * self.rho, size=P_init.shape), -self.rho, self.rho)
+        return init_prompt(Lp, self.model.d, init="normal", rho=self.rho, scale=self.init_scale, seed=rng)
+
+    def best_at(self, Lp: int, Y, P_init) -> tuple[LpTrial, np.ndarray | None]:
+        """The best run at prompt length ``Lp`` against targets ``Y``, stopping at the first success."""
         best, best_P, best_opt, runs, n_steps = np.inf, None, "", 0, 0
         ts = time.perf_counter()
-        for r in range(restarts):
-            rng = np.random.default_rng([int(seed), Lp, r])
-            if P_init is not None and r == 0:
-                P0 = np.clip(P_init, -rho, rho)
-            elif P_init is not None:
-                P0 = np.clip(P_init + rng.normal(0.0, 0.1 * rho, size=P_init.shape), -rho, rho)
-            else:
-                P0 = init_prompt(Lp, model.d, init="normal", rho=rho, scale=init_scale, seed=rng)
-            for opt in optimizers:
-                res = tune_prompt(model, X, YL, P0=P0, optimizer=opt, steps=steps if opt == "lbfgs" else adam_steps,
-                                  lr=lr, rho=rho, target_max_err=eps, progress=False)
+        for r in range(self.restarts):
+            P0 = self.start(Lp, r, P_init)
+            for opt in self.optimizers:
+                res = tune_prompt(self.model, self.X, Y, P0=P0, optimizer=opt,
+                                  steps=self.steps if opt == "lbfgs" else self.adam_steps, lr=self.lr, rho=self.rho,
+                                  target_max_err=self.tol, progress=False)
                 runs += 1
                 n_steps += res.steps
                 if res.max_err < best:
                     best, best_P, best_opt = res.max_err, res.P, opt
                 if res.reached_target:
                     break
-            if best <= eps:
+            if best <= self.tol:
                 break
-        trial = LpTrial(Lp, float(best), bool(best <= eps), runs, best_opt, n_steps, time.perf_counter() - ts)
-        trials[Lp] = trial
-        prompts[Lp] = best_P
-        order.append(trial)
-        return trial
+        trial = LpTrial(Lp, float(best), bool(best <= self.tol), runs, best_opt, n_steps, time.perf_counter() - ts)
+        return trial, best_P
 
-    # doubling
+
+def _double_then_bisect(attempt, max_Lp: int, over_time) -> tuple[int, int | None]:
+    """``Lp = 1, 2, 4, ...`` up to ``max_Lp`` until one succeeds, then bisect; ``(last failure, success)``."""
     lo_fail, hi_ok = 0, None
     Lp = 1
-    while True:
-        if over_time():
-            break
+    while not over_time():
         if attempt(Lp).reached:
             hi_ok = Lp
             break
@@ -227,14 +256,10 @@ def least_prompt_length(model, X, Y, eps, *, rho, max_Lp=32, steps=300, adam_ste
         if Lp >= max_Lp:
             break
         Lp = min(2 * Lp, max_Lp)
-    # bisection between the last failure and the first success
     while hi_ok is not None and hi_ok - lo_fail > 1 and not over_time():
         mid = (lo_fail + hi_ok) // 2
         if attempt(mid).reached:
             hi_ok = mid
         else:
             lo_fail = mid
-    seconds = time.perf_counter() - t0
-    if hi_ok is None:
-        return LeastLpResult(None, NOT_REACHED, eps, max_Lp, order, seconds, None)
-    return LeastLpResult(hi_ok, REACHED, eps, max_Lp, order, seconds, prompts[hi_ok], hi_ok - lo_fail <= 1)
+    return lo_fail, hi_ok

@@ -1,4 +1,4 @@
-"""Soft-prompt tuning: only the prompt ``P`` of a frozen model is trained (DESIGN section 2).
+"""Soft-prompt tuning: only the prompt ``P`` of a frozen model is trained (docs/theory.md §2).
 
 Two optimizers on the analytic gradient of the MSE:
 

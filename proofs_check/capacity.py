@@ -76,7 +76,7 @@ def counting_algebra() -> str:
             gamma = float(eps * rng.uniform(2.5, 6))
             rho = float(rng.uniform(0.5, 5))
             KP = float(rng.uniform(0.5, 20))
-            cb = cap.counting_bound(d=dd, L=LL, gamma=gamma, eps=eps, rho=rho, K_P=KP, delta=1.0 / kk)
+            cb = cap.counting_bound(d=dd, L=LL, gamma=gamma, tol=eps, rho=rho, K_P=KP, delta=1.0 / kk)
             NN = kk ** (dd * LL)
             require(cb.N == NN and cb.log2_datasets == NN * LL * dd, f"N / datasets: {cb}")
             ratio = Fraction(rho) / ((Fraction(gamma) - 2 * Fraction(eps)) / (2 * Fraction(KP)))
@@ -90,7 +90,7 @@ def counting_algebra() -> str:
             cases += 1
     # closed form for Lipschitz targets
     for c_ratio, Kf, epsv in ((4.0, 1.0, 0.01), (3.0, 2.0, 0.02), (5.0, 0.5, 0.001)):
-        lb = cap.lipschitz_lower_bound(d=1, L=1, eps=epsv, K_f=Kf, rho=1.0, K_P=3.0, gamma_over_eps=c_ratio)
+        lb = cap.lipschitz_lower_bound(d=1, L=1, tol=epsv, K_f=Kf, rho=1.0, K_P=3.0, gamma_over_tol=c_ratio)
         k_cells = math.floor(Kf / (2 * c_ratio * epsv) + 1e-12)
         require(lb.N == k_cells, f"lipschitz_lower_bound: N = {lb.N}, k^(dL) = {k_cells}")
         Mw = math.floor(2 * 1.0 * 3.0 / ((c_ratio - 2) * epsv)) + 1

@@ -120,8 +120,8 @@ def test_col_norm_and_ff_lipschitz_closed_forms():
 
 
 def test_counting_bound_closed_form():
-    # K_P = 10, gamma - 2 eps = 0.1: eta* = 0.005, rho = 1: rho / eta* = 200 -> M = 201
-    b = counting_bound(d=2, L=1, gamma=0.2, eps=0.05, rho=1.0, K_P=10.0, N=16)
+    # K_P = 10, gamma - 2 tol = 0.1: eta* = 0.005, rho = 1: rho / eta* = 200 -> M = 201
+    b = counting_bound(d=2, L=1, gamma=0.2, tol=0.05, rho=1.0, K_P=10.0, N=16)
     assert b.eta == pytest.approx(0.005)
     assert b.M == 201
     assert b.Lp_bound == pytest.approx(16 * math.log(2) / math.log(201))
@@ -129,7 +129,7 @@ def test_counting_bound_closed_form():
     # the exponent: 2^(N L d) datasets against M^(d Lp) cubes
     assert b.M ** (2 * (b.Lp_min - 1)) < 2 ** (16 * 1 * 2) <= b.M ** (2 * b.Lp_min)
     # delta gives N = (1/delta)^(dL)
-    assert counting_bound(d=2, L=2, gamma=0.2, eps=0.05, rho=1.0, K_P=10.0, delta=0.5).N == 16
+    assert counting_bound(d=2, L=2, gamma=0.2, tol=0.05, rho=1.0, K_P=10.0, delta=0.5).N == 16
 
 
 def test_counting_cells_at_integer_ratio():
@@ -139,19 +139,19 @@ def test_counting_cells_at_integer_ratio():
 
 
 def test_counting_bound_infinite_when_box_is_one_cell():
-    b = counting_bound(d=1, L=1, gamma=0.2, eps=0.05, rho=1e-3, K_P=1.0, N=4)
+    b = counting_bound(d=1, L=1, gamma=0.2, tol=0.05, rho=1e-3, K_P=1.0, N=4)
     assert b.M == 1 and math.isinf(b.Lp_bound) and math.isinf(b.Lp_min)
 
 
 def test_counting_bound_from_model_matches_K_P():
     model = PromptedModel.from_seed(2, seed=0)
-    b = counting_bound(d=2, L=1, gamma=0.2, eps=0.05, rho=3.0, model=model, delta=0.5)
+    b = counting_bound(d=2, L=1, gamma=0.2, tol=0.05, rho=3.0, model=model, delta=0.5)
     assert b.K_P == prompt_lipschitz(model, 3.0).K_P
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(gamma=0.1, eps=0.05), "gamma > 2 eps"),
-    (dict(gamma=0.1, eps=0.06), "gamma > 2 eps"),
+    (dict(gamma=0.1, tol=0.05), "gamma > 2 tol"),
+    (dict(gamma=0.1, tol=0.06), "gamma > 2 tol"),
     (dict(rho=0.0), "rho"),
     (dict(rho=-1.0), "rho"),
     (dict(delta=0.3, N=None), "whole cells"),
@@ -159,20 +159,20 @@ def test_counting_bound_from_model_matches_K_P():
     (dict(K_P=None), "exactly one of K_P"),
 ])
 def test_counting_bound_bad_input(kwargs, match):
-    base = dict(d=1, L=1, gamma=0.2, eps=0.05, rho=1.0, K_P=5.0, N=4)
+    base = dict(d=1, L=1, gamma=0.2, tol=0.05, rho=1.0, K_P=5.0, N=4)
     base.update(kwargs)
     with pytest.raises(ValueError, match=match):
         counting_bound(**base)
 
 
-def test_lipschitz_bound_exponential_in_dL_and_growing_in_inverse_eps():
+def test_lipschitz_bound_exponential_in_dL_and_growing_in_inverse_tol():
     kw = dict(K_f=4.0, rho=2.0, K_P=50.0)
-    by_dL = [lipschitz_lower_bound(d=d, L=1, eps=0.05, **kw).Lp_bound for d in (1, 2, 3)]
+    by_dL = [lipschitz_lower_bound(d=d, L=1, tol=0.05, **kw).Lp_bound for d in (1, 2, 3)]
     assert by_dL[1] / by_dL[0] == pytest.approx(by_dL[2] / by_dL[1], rel=0.01)  # geometric in dL
     assert by_dL[2] > by_dL[1] > by_dL[0]
-    by_eps = [lipschitz_lower_bound(d=1, L=1, eps=e, **kw).Lp_bound for e in (0.1, 0.05, 0.02, 0.01)]
-    assert all(b2 > b1 for b1, b2 in zip(by_eps, by_eps[1:]))
+    by_tol = [lipschitz_lower_bound(d=1, L=1, tol=e, **kw).Lp_bound for e in (0.1, 0.05, 0.02, 0.01)]
+    assert all(b2 > b1 for b1, b2 in zip(by_tol, by_tol[1:]))
     # K_f too small for one cell: trivial bound
-    assert lipschitz_lower_bound(d=1, L=1, eps=1.0, **kw).Lp_bound == 0.0  # k = floor(4 / 8) = 0
+    assert lipschitz_lower_bound(d=1, L=1, tol=1.0, **kw).Lp_bound == 0.0  # k = floor(4 / 8) = 0
     with pytest.raises(ValueError, match="exceed 2"):
-        lipschitz_lower_bound(d=1, L=1, eps=0.05, gamma_over_eps=2.0, **kw)
+        lipschitz_lower_bound(d=1, L=1, tol=0.05, gamma_over_tol=2.0, **kw)

@@ -10,9 +10,9 @@ from promptlimits.sweep import run_sweep
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    run_sweep(phase_sweep([256, 512, 1024], [0.2, 0.5, 1.0, 2.0], measure=True, measure_B=[0.2, 0.5],
-                          measure_max_n=512, timing_repeats=1), out, workers=1, progress=False)
-    run_sweep(hardness_sweep([64, 128], [0.5, 3.0], n_instances=4), out, workers=1, progress=False)
+    run_sweep(phase_sweep("tiny", ns=[256, 512, 1024], Bs=[0.2, 0.5, 1.0, 2.0], measure_B=[0.2, 0.5],
+                          measure_max_n=512), out, workers=1, progress=False)
+    run_sweep(hardness_sweep("tiny", ns=[64, 128], kappas=[0.5, 3.0]), out, workers=1, progress=False)
     return out
 
 
@@ -32,7 +32,7 @@ def test_figure_deterministic(module, results, tmp_path):
 def test_runtime_figure_needs_measured_rows(tmp_path):
     from figures.runtime import draw
 
-    run_sweep(phase_sweep([256, 512], [0.5]), tmp_path, workers=1, progress=False)
+    run_sweep(phase_sweep("tiny", ns=[256, 512], Bs=[0.5], measure=False), tmp_path, workers=1, progress=False)
     with pytest.raises(ValueError, match="--measure"):
         draw(tmp_path / "phase.csv", tmp_path / "figs")
 
@@ -54,7 +54,8 @@ def test_prompt_norm_sweep_and_figure(tmp_path):
     from figures.prompt_norm import draw
     from promptlimits.experiments.prompt_norm import make_sweep
 
-    res = run_sweep(make_sweep([0.2, 5.0], batch=2, steps=5, n_ref=4096), tmp_path, workers=1, progress=False)
+    res = run_sweep(make_sweep("tiny", rhos=[0.2, 5.0], batch=2, steps=5, n_ref=4096), tmp_path, workers=1,
+                    progress=False)
     small, big = sorted(res.rows, key=lambda r: r["rho"])
     assert big["B_prompt_init"] > small["B_prompt_init"]
     assert small["mse_tuned"] <= small["mse_init"] + 1e-12 and big["mse_tuned"] <= big["mse_init"] + 1e-12

@@ -103,7 +103,8 @@ def test_bad_parameters():
 
 
 def test_small_hardness_sweep(tmp_path):
-    res = run_sweep(make_sweep([128], [0.5, 3.0], n_instances=6), tmp_path, workers=1, progress=False)
+    res = run_sweep(make_sweep("tiny", ns=[128], kappas=[0.5, 3.0], n_instances=6), tmp_path, workers=1,
+                    progress=False)
     by = {(r["kappa"], r["method"]): r for r in res.rows}
     assert by[(3.0, "exact")]["accuracy"] == 1.0
     assert by[(0.5, "poly")]["agreement_with_exact"] == 1.0

@@ -1,13 +1,12 @@
-"""Least memorizing prompt length, the memorization / universality sweeps and the CLI (DESIGN section 6)."""
+"""Least memorizing prompt length, the memorization / universality sweeps and the CLI (docs/theory.md §7)."""
 
-import argparse
 import json
 
 import numpy as np
 import pytest
 
 from promptlimits.capacity import counting_bound
-from promptlimits.commands import memorize
+from promptlimits.cli import main
 from promptlimits.datasets import grid, teacher
 from promptlimits.experiments import memorization as mem_exp
 from promptlimits.experiments import universality as uni_exp
@@ -41,7 +40,7 @@ def test_least_lp_at_or_above_counting_bound_over_a_small_grid():
             X = grid(delta, L, d)
             fam = relative_hard_family(model, X, 0.02, rho=rho, seed=1)
             res = least_prompt_length(model, X, fam, 0.005, rho=rho, max_Lp=8, steps=100, restarts=1)
-            b = counting_bound(d=d, L=L, gamma=0.02, eps=0.005, rho=rho, model=model, N=X.shape[0])
+            b = counting_bound(d=d, L=L, gamma=0.02, tol=0.005, rho=rho, model=model, N=X.shape[0])
             if res.reached:
                 assert res.least_Lp >= b.Lp_bound, (d, L, delta, rho, res.least_Lp, b)
 
@@ -58,20 +57,21 @@ def test_exhausted_budget_says_not_reached():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(eps=0.0), "eps"), (dict(rho=0.0), "rho"), (dict(rho=-1.0), "rho"),
+    (dict(tol=0.0), "tol"), (dict(rho=0.0), "rho"), (dict(rho=-1.0), "rho"),
     (dict(max_Lp=0), "max_Lp"), (dict(optimizers=("sgd",)), "optimizer"), (dict(optimizers=()), "optimizer"),
 ])
 def test_least_lp_bad_input(kwargs, match):
     X = grid(0.5, 1, 1)
-    base = dict(eps=0.01, rho=1.0)
+    base = dict(tol=0.01, rho=1.0)
     base.update(kwargs)
-    eps = base.pop("eps")
+    tol = base.pop("tol")
     with pytest.raises(ValueError, match=match):
-        least_prompt_length(_model(), X, np.zeros_like(X), eps, **base)
+        least_prompt_length(_model(), X, np.zeros_like(X), tol, **base)
 
 
 @pytest.mark.parametrize("change, match", [
-    (dict(delta=0.3), "whole cells"), (dict(gamma=0.01, eps=0.005), "gamma > 2 eps"), (dict(rho=0.0), "rho"),
+    (dict(delta=0.3), "whole cells"), (dict(gamma=0.01, tol=0.005), "gamma > 2 tol"), (dict(rho=0.0), "rho"),
+    (dict(variant="softmax2"), "attention variant"), (dict(delta=1 / 64, d=3), "above 4096 points"),
 ])
 def test_memorization_point_checks(change, match):
     params = {**mem_exp.DEFAULTS, "axis": "N", "d": 1, "L": 1, "delta": 0.5, **change}
@@ -80,7 +80,7 @@ def test_memorization_point_checks(change, match):
 
 
 def test_make_sweep_scales_and_bad_scale():
-    for scale in mem_exp.SCALES:
+    for scale in ("tiny", "quick", "full"):
         assert mem_exp.make_sweep(scale).name == "memorization"
         assert uni_exp.make_sweep(scale).name == "universality"
     with pytest.raises(ValueError, match="unknown scale"):
@@ -92,7 +92,7 @@ def test_make_sweep_scales_and_bad_scale():
 def test_tiny_sweeps_run_and_respect_the_bound(tmp_path):
     run_sweep(mem_exp.make_sweep("tiny"), tmp_path, workers=0, progress=False)
     res = read_results(tmp_path, name="memorization")
-    assert len(res.rows) == len(mem_exp.N_SHAPES["tiny"])
+    assert len(res.rows) == len(mem_exp.SETTINGS["tiny"]["shapes"])
     for r in res.rows:
         assert r["status"] in (REACHED, NOT_REACHED)
         if r["least_Lp"] is not None:
@@ -120,37 +120,44 @@ def test_fit_power_closed_form():
     assert mem_exp.fit_power([2, 2], [1, 3]) is None
 
 
-def _cli(argv):
-    from promptlimits.cli import main
-
-    parser = argparse.ArgumentParser(prog="promptlimits")
-    sub = parser.add_subparsers(dest="command", required=True)
-    memorize.register(sub)
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, TypeError, OSError) as exc:
-        return ("error", str(exc))
-    finally:
-        del main
+def _cli(argv, capsys):
+    """Run the command line; ``(exit code, stderr)``."""
+    rc = main(argv)
+    return rc, capsys.readouterr().err
 
 
 def test_cli_least_lp(tmp_path, capsys):
     out = tmp_path / "r.json"
-    rc = _cli(["memorize", "least-lp", "--delta", "0.5", "--max-Lp", "4", "--steps", "60", "--restarts", "1",
+    rc = main(["memorize", "least-lp", "--delta", "0.5", "--max-Lp", "4", "--steps", "60", "--restarts", "1",
                "--json", str(out)])
     assert rc == 0
     text = capsys.readouterr().out
     assert "counting bound" in text and "least Lp" in text
     data = json.loads(out.read_text())
-    assert data["bound"]["N"] == 2 and "factors" in data
+    assert data["bound"]["N"] == 2 and "factors" in data and data["tol"] == 0.005
 
 
 @pytest.mark.parametrize("argv, match", [
-    (["--delta", "0.3"], "whole cells"),
-    (["--gamma", "0.01", "--eps", "0.005"], "gamma > 2 eps"),
-    (["--rho", "0"], "rho"),
+    (["least-lp", "--delta", "0.3"], "whole cells"),
+    (["least-lp", "--gamma", "0.01", "--tol", "0.005"], "gamma > 2 tol"),
+    (["least-lp", "--rho", "0"], "rho"),
+    (["least-lp", "--eps", "0.01"], "unrecognized arguments: --eps"),
+    (["least-lp", "--variant", "softmax2"], "invalid choice: 'softmax2'"),
+    (["sweep", "--out", "X", "--scale", "huge"], "invalid choice: 'huge'"),
+    (["sweep", "--out", "X", "--set", "bogus=1"], "unknown overrides ['bogus']"),
+    (["universality", "--out", "X", "--steps", "many"], "invalid int value: 'many'"),
+    (["universality", "--out", "X", "--scheduler", "nonsense"], "scheduler"),
 ])
-def test_cli_least_lp_bad_input(argv, match):
-    rc = _cli(["memorize", "least-lp", *argv])
-    assert rc[0] == "error" and match in rc[1]
+def test_cli_bad_input_one_line_exit_2(argv, match, tmp_path, capsys):
+    argv = [str(tmp_path / "o") if a == "X" else a for a in argv]
+    rc, err = _cli(["memorize", *argv], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and match in err, err
+
+
+def test_cli_memorize_sweep_takes_the_running_options(tmp_path, capsys):
+    argv = ["memorize", "sweep", "--scale", "tiny", "--set", "shapes=[[1, 1, 0.5]]", "--max-Lp", "4",
+            "--out", str(tmp_path), "--workers", "1", "--no-progress", "--seed", "3"]
+    assert main(argv) == 0
+    res = read_results(tmp_path, name="memorization")
+    assert len(res.rows) == 1 and res.rows[0]["max_Lp"] == 4 and res.meta["definition"]["seed"] == 3
+    assert "tol" in res.columns and "eps" not in res.columns

@@ -1,4 +1,4 @@
-"""Phase sweep (DESIGN section 4): certificates, frontier, fit, CLI errors."""
+"""Phase sweep (docs/theory.md §5): certificates, frontier, fit, the generated CLI and its errors."""
 
 import math
 
@@ -38,8 +38,8 @@ def test_frontier_interpolation_and_fit():
 
 
 def test_small_sweep_measured_and_monotone(tmp_path):
-    s = make_sweep([256, 512, 1024, 2048], [0.1, 0.3, 0.6, 1.0, 1.5, 2.0, 3.0], regimes=("fixed", "log"),
-                   measure=True, measure_B=[0.3], measure_max_n=512, timing_repeats=1)
+    s = make_sweep("tiny", ns=[256, 512, 1024, 2048], Bs=[0.1, 0.3, 0.6, 1.0, 1.5, 2.0, 3.0],
+                   regimes=("fixed", "log"), measure=True, measure_B=[0.3], measure_max_n=512)
     res = run_sweep(s, tmp_path, workers=1, progress=False)
     rows = read_results(tmp_path).rows
     for regime in ("fixed", "log"):
@@ -56,13 +56,14 @@ def test_small_sweep_measured_and_monotone(tmp_path):
 
 
 @pytest.mark.parametrize("argv, text", [
-    (["sweep", "nosuch", "--out", "X"], "unknown sweep 'nosuch'"),
-    (["sweep", "phase", "--B", "-0.5", "1", "--out", "X"], "B must be > 0, got -0.5"),
+    (["sweep", "nosuch", "--out", "X"], "invalid choice: 'nosuch'"),
+    (["sweep", "phase", "--B", "-0.5", "1", "--out", "X"], "B must be finite and > 0, got -0.5"),
     (["sweep", "phase", "--n", "1", "--out", "X"], "n must be >= 2, got 1"),
     (["sweep", "phase", "--n", "--out", "X"], "expected at least one argument"),
     (["sweep", "phase", "--n", "256", "--B", "1", "--out", "X", "--scheduler", "tcp://127.0.0.1:9"],
      "cannot reach Dask scheduler"),
     (["sweep", "hardness", "--n", "256", "--budget", "lots", "--out", "X"], "budget must be"),
+    (["sweep", "phase", "--eps-exponent", "-1", "--out", "X"], "eps_exponent must be finite and >= 0"),
 ])
 def test_cli_errors_one_line_exit_2(argv, text, tmp_path, capsys):
     if "--scheduler" in argv:
@@ -81,11 +82,37 @@ def test_cli_empty_grid_from_toml(tmp_path, capsys):
 
 
 def test_cli_phase_runs_and_refuses_rerun(tmp_path, capsys):
-    argv = ["sweep", "phase", "--n", "256", "1024", "4096", "--B", "0.3", "1", "2", "--regimes", "fixed",
-            "--out", str(tmp_path), "--workers", "1", "--no-progress"]
+    argv = ["sweep", "phase", "--scale", "tiny", "--n", "256", "1024", "4096", "--B", "0.3", "1", "2",
+            "--set", "measure=false", "--out", str(tmp_path), "--workers", "1", "--no-progress"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "B*=" in out and "fit d=4" in out and "R^2" in out
     assert main(argv) == 2
     assert "--resume" in capsys.readouterr().err
     assert main(argv + ["--resume"]) == 0
+
+
+def test_cli_options_and_set_reach_make_sweep(tmp_path):
+    """An option and ``--set`` give the same sweep as ``make_sweep`` with the same overrides."""
+    import json
+
+    argv = ["sweep", "phase", "--scale", "tiny", "--n", "256", "512", "--B", "0.5", "1", "--d", "3",
+            "--kind", "chebyshev", "--set", "measure=false", "--set", "eps=1e-4",
+            "--out", str(tmp_path), "--workers", "1", "--no-progress"]
+    assert main(argv) == 0
+    stored = json.loads((tmp_path / "phase.json").read_text())
+    want = make_sweep("tiny", ns=[256, 512], Bs=[0.5, 1.0], d_fixed=[3], kind="chebyshev", measure=False, eps=1e-4)
+    assert stored["definition_hash"] == want.hash
+
+
+def test_cli_run_config_with_seed(tmp_path, capsys):
+    import json
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('name = "p"\npoint = "promptlimits.experiments.phase:phase_point"\n'
+                   '[grid]\nn = [256]\nB = [0.5]\n[fixed]\nregime = "fixed"\nd_fixed = 4\neps = 1e-6\n')
+    out = tmp_path / "o"
+    assert main(["sweep", "run", "--config", str(cfg), "--out", str(out), "--seed", "5", "--workers", "1",
+                 "--no-progress"]) == 0
+    assert json.loads((out / "p.json").read_text())["definition"]["seed"] == 5
+    assert "p: 1 points, 1 rows" in capsys.readouterr().out

@@ -1,13 +1,15 @@
-"""Smoke test of ``promptlimits reproduce`` at the tiny scale, its resume, and its bad input."""
+"""``promptlimits reproduce`` at the tiny scale, driven by the registries; its resume and its bad input."""
 
 import re
 
 import pytest
 
+import figures
 from promptlimits.cli import main
+from promptlimits.experiments import EXPERIMENTS
+from promptlimits.experiments.verdict import STATUSES
 
-FIGURES = ["fig1_phase", "fig2_runtime", "fig3_approx_error", "fig4_memorization", "fig5_tuning",
-           "fig5_prompt_norm", "fig6_hardness", "fig7_universality"]
+STEMS = [stem for e in EXPERIMENTS for stem in e.figures]
 
 
 @pytest.fixture(scope="module")
@@ -17,22 +19,37 @@ def tiny_run(tmp_path_factory):
     return out, rc
 
 
-def test_tiny_reproduce_writes_every_figure_and_report_section(tiny_run):
+def test_the_registries_agree():
+    assert sorted(STEMS) == sorted(figures.FIGURES)  # every registered figure belongs to one experiment
+    assert len(set(STEMS)) == len(STEMS)
+    assert len({e.name for e in EXPERIMENTS}) == len(EXPERIMENTS)
+
+
+def test_every_experiment_runs_and_every_figure_is_drawn(tiny_run):
     out, rc = tiny_run
     assert rc == 0
-    for stem in FIGURES:
+    for e in EXPERIMENTS:
+        assert (out / "results" / f"{e.name}.csv").is_file(), e.name
+    for stem in STEMS:
         for ext in ("png", "pdf"):
             path = out / "figures" / f"{stem}.{ext}"
             assert path.is_file() and path.stat().st_size > 1000, path
+
+
+def test_report_has_one_section_per_verdict(tiny_run):
+    out, _ = tiny_run
     report = (out / "report.md").read_text()
     sections = re.findall(r"^## (\d)\. (.+)$", report, flags=re.M)
     assert [int(i) for i, _ in sections] == list(range(1, 8))
-    for part in ("**Claim.**", "**Figure.**", "**Measured.**", "**Settings.**", "**Verdict:"):
+    for part in ("**Claim.**", "**Figure.**", "**Measured.**", "**Settings.**", "**Rule.**",
+                 "**Would have failed if.**", "**Test strength.**", "**Verdict:"):
         assert report.count(part) == 7, part
     verdicts = re.findall(r"\*\*Verdict: ([a-z ]+)\.\*\*", report)
-    assert "not checked" not in verdicts, verdicts
+    assert all(v in STATUSES for v in verdicts) and "not checked" not in verdicts, verdicts
+    table = re.findall(r"^\| (\d) \| [^|]+ \| ([a-z ]+) \| [^|]+ \|$", report, flags=re.M)
+    assert [s for _, s in table] == verdicts  # the table agrees with the sections
     assert "## proofs_check" in report and "every check holds" in report
-    for stem in FIGURES:
+    for stem in STEMS:
         assert f"figures/{stem}.png" in report
 
 
@@ -66,7 +83,8 @@ def test_resume_reuses_finished_results_and_a_plain_rerun_is_refused(tiny_run, c
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["reproduce", "--scale", "huge"], "unknown scale 'huge'"),
+    (["reproduce", "--scale", "huge"], "invalid choice: 'huge'"),
+    (["reproduce", "--workers", "two"], "invalid int value: 'two'"),
     (["reproduce", "--out", "/proc/promptlimits-cannot-write"], "is not writable"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(argv, message, capsys):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_positive_int
+from ..attention import VARIANTS
 from ..datasets import LipschitzTarget, grid, hard_family, teacher
 from ..model import PromptedModel
 
@@ -17,7 +19,7 @@ def add_model_arguments(p) -> None:
     g.add_argument("--m", type=int, default=None, help="feed-forward width (default 4d)")
     g.add_argument("--model-seed", type=int, default=0, help="seed of the frozen weights")
     g.add_argument("--weight-scale", type=float, default=1.0, help="multiplies the weights' std")
-    g.add_argument("--variant", default="softmax", help="softmax or softmax1")
+    g.add_argument("--variant", default="softmax", choices=VARIANTS, help="attention variant (default softmax)")
     g.add_argument("--scale", default=None, help="logit scale: a number, 1/s (default) or 1/sqrt(s)")
     g.add_argument("--load-model", default=None, metavar="PATH", help="load frozen weights from a .npz")
     g.add_argument("--save-model", default=None, metavar="PATH", help="save the frozen weights to a .npz")
@@ -42,7 +44,7 @@ def model_from_args(args) -> PromptedModel:
 
 def add_dataset_arguments(p) -> None:
     g = p.add_argument_group("dataset")
-    g.add_argument("--dataset", default="teacher", help=f"one of {', '.join(DATASETS)} (default teacher)")
+    g.add_argument("--dataset", default="teacher", choices=DATASETS, help="targets (default teacher)")
     g.add_argument("--L", type=int, default=2, help="input length (default 2)")
     g.add_argument("--batch", type=int, default=4, help="number of random input sequences (without --delta)")
     g.add_argument("--delta", type=float, default=None, help="use the grid G_delta of cell centres as inputs")
@@ -55,15 +57,12 @@ def add_dataset_arguments(p) -> None:
 
 def dataset_from_args(args, model):
     """Inputs ``X`` and targets ``Y`` from the dataset options."""
-    if args.dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {args.dataset!r}; expected one of {', '.join(DATASETS)}")
     rng = np.random.default_rng(args.data_seed)
     if args.delta is not None:
         X = grid(args.delta, args.L, model.d)
     else:
-        if args.batch < 1 or args.L < 1:
-            raise ValueError(f"--batch and --L must be >= 1, got {args.batch} and {args.L}")
-        X = rng.uniform(size=(args.batch, args.L, model.d))
+        X = rng.uniform(size=(check_positive_int(args.batch, "--batch"), check_positive_int(args.L, "--L"),
+                              model.d))
     if args.dataset == "teacher":
         Y, _ = teacher(model, X, args.teacher_Lp, prompt_scale=args.teacher_scale, seed=rng)
     elif args.dataset == "lipschitz":

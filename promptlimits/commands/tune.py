@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-
-
 from .._io import write_json
+from ..model import BACKENDS
 from ..tuning import INITS, OPTIMIZERS, tune_prompt
 from ._common import add_dataset_arguments, add_model_arguments, dataset_from_args, model_from_args
 
@@ -15,15 +14,15 @@ def register(subparsers) -> None:
     add_dataset_arguments(p)
     g = p.add_argument_group("tuning")
     g.add_argument("--Lp", type=int, default=4, help="prompt length (default 4)")
-    g.add_argument("--optimizer", default="lbfgs", help=f"one of {', '.join(OPTIMIZERS)} (default lbfgs)")
+    g.add_argument("--optimizer", default="lbfgs", choices=OPTIMIZERS, help="optimizer (default lbfgs)")
     g.add_argument("--steps", type=int, default=1000, help="Adam steps or L-BFGS-B iterations (default 1000)")
     g.add_argument("--lr", type=float, default=0.05, help="Adam step size")
     g.add_argument("--rho", type=float, default=None, help="box constraint ||P||max <= rho")
-    g.add_argument("--init", default="normal", help=f"one of {', '.join(INITS)} (default normal)")
+    g.add_argument("--init", default="normal", choices=INITS, help="initial prompt (default normal)")
     g.add_argument("--init-scale", type=float, default=3.0, help="scale of the initial prompt")
     g.add_argument("--target", type=float, default=None, help="stop at this max-abs error")
     g.add_argument("--seed", type=int, default=0, help="seed of the initial prompt")
-    g.add_argument("--backend", default="exact", help="attention backend: exact (default), poly or auto")
+    g.add_argument("--backend", default="exact", choices=BACKENDS, help="attention backend (default exact)")
     g.add_argument("--attn-eps", type=float, default=1e-6, help="certified error asked of the poly backend")
     g.add_argument("--json", default=None, metavar="PATH", help="also write the summary as JSON")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -51,6 +50,3 @@ def run(args) -> int:
         write_json(args.json, summary)
         print(f"wrote {args.json}")
     return 0
-
-
-

@@ -1,19 +1,79 @@
-"""The fixed settings of a sweep at one scale, with checked overrides."""
+"""One way to state an experiment's settings: a table per scale, checked overrides, option declarations.
+
+Every experiment module holds ``SETTINGS = scale_table(common, tiny=..., quick=..., full=...)``:
+the complete settings (grids and budgets) at each scale of :data:`SCALES`.
+``make_sweep(scale, *, seed, **overrides)`` calls :func:`resolve`, which refuses an
+unknown scale or an unknown override key (naming the allowed ones), so a misspelt
+setting never silently keeps its default. Defaults live only in these tables.
+
+``OPTIONS`` (a tuple of :class:`Option`) declares the command-line options of
+``promptlimits sweep NAME``: each maps onto one override key. The command line
+turns them into argparse options (:mod:`promptlimits.commands.sweep`); nothing
+here imports argparse.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Mapping
 
-def scaled_settings(scale: str, scales, defaults: dict, budget: dict, overrides: dict) -> dict:
-    """``defaults`` updated with ``budget[scale]`` and then ``overrides``.
+from promptlimits._checks import check_choice
 
-    Raises ``ValueError`` naming an unknown scale or unknown override keys, so
-    a misspelt setting never silently keeps its default.
+__all__ = ["SCALES", "DEFAULT_SCALE", "Option", "scale_table", "resolve"]
+
+#: The scales of every experiment: seconds (tests), minutes on 2 cores, a workstation.
+SCALES = ("tiny", "quick", "full")
+
+#: The scale ``make_sweep`` and ``promptlimits reproduce`` use when none is given.
+DEFAULT_SCALE = "quick"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One command-line option of an experiment, mapped onto the override ``key``.
+
+    ``type`` is ``int``, ``float``, ``str`` or ``bool`` (a flag that sets the key
+    to ``True``); ``nargs`` as in argparse (``"+"``, ``"*"`` or ``None``);
+    ``choices`` lists the allowed values of an enumerated option.
     """
-    if scale not in scales:
-        raise ValueError(f"unknown scale {scale!r}; expected one of {tuple(scales)}")
-    fixed = {**defaults, **budget[scale]}
-    unknown = sorted(set(overrides) - set(fixed))
+
+    flag: str
+    key: str
+    type: type = str
+    nargs: str | None = None
+    choices: tuple | None = None
+    help: str = ""
+
+
+def scale_table(common: Mapping[str, Any], **per_scale: Mapping[str, Any]) -> dict[str, dict]:
+    """``{scale: {**common, **per_scale[scale]}}`` for every scale of :data:`SCALES`.
+
+    Every scale must be given (possibly as an empty mapping), and each must
+    end with the same keys, so an override is allowed at one scale exactly
+    when it is allowed at every scale.
+    """
+    if set(per_scale) != set(SCALES):
+        raise ValueError(f"scale_table needs exactly the scales {SCALES}, got {tuple(per_scale)}")
+    table = {scale: {**common, **per_scale[scale]} for scale in SCALES}
+    keys = {scale: set(t) for scale, t in table.items()}
+    if any(k != keys[SCALES[0]] for k in keys.values()):
+        raise ValueError(f"every scale must set the same keys, got {keys}")
+    return table
+
+
+def resolve(table: Mapping[str, Mapping[str, Any]], scale: str, overrides: Mapping[str, Any]) -> dict:
+    """The settings at ``scale`` with ``overrides`` applied.
+
+    Raises
+    ------
+    ValueError
+        An unknown scale, or override keys the table does not hold (the
+        message lists the allowed keys).
+    """
+    check_choice(scale, "scale", SCALES)
+    settings = dict(table[scale])
+    unknown = sorted(set(overrides) - set(settings))
     if unknown:
-        raise ValueError(f"unknown overrides {unknown}; expected some of {sorted(fixed)}")
-    fixed.update(overrides)
-    return fixed
+        raise ValueError(f"unknown overrides {unknown}; allowed: {', '.join(sorted(settings))}")
+    settings.update(overrides)
+    return settings

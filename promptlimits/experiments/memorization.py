@@ -1,6 +1,6 @@
-"""Least memorizing prompt length against N, eps and rho, beside the counting bound (DESIGN section 6).
+"""Least memorizing prompt length against N, tol and rho, beside the counting bound (docs/theory.md §7).
 
-A point ``(axis, d, L, delta, gamma, eps, rho, data_seed)`` builds the frozen
+A point ``(axis, d, L, delta, gamma, tol, rho, data_seed)`` builds the frozen
 model ``PromptedModel.from_seed(d, s=s, scale=logit_scale, seed=model_seed)``,
 the grid ``G_delta`` (``N = (1/delta)^(d L)`` inputs), one dataset of the
 hard family placed on a reference prompt's output
@@ -8,10 +8,10 @@ hard family placed on a reference prompt's output
 seed), and searches the least ``Lp`` with
 :func:`promptlimits.memorization.least_prompt_length`. Beside it, the counting
 bound :func:`promptlimits.capacity.counting_bound` for the *same* model, ``rho``,
-``gamma`` and ``eps``.
+``gamma`` and ``tol``.
 
 Defaults (chosen by a small exploration, see the report of issue 5): ``s = 8``,
-logit scale 1, softmax, ``gamma = 0.02``, ``eps = gamma / 4``, ``rho = 4``.
+logit scale 1, softmax, ``gamma = 0.02``, ``tol = gamma / 4``, ``rho = 4``.
 With random weights and arbitrary ``{0, gamma}`` targets tuning plateaus near
 ``gamma / 2`` for any ``Lp`` (see :mod:`promptlimits.memorization`).
 
@@ -28,60 +28,105 @@ number of points below the bound (must be 0).
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 
-from promptlimits.capacity import counting_bound
+from promptlimits._checks import check_choice, check_positive_float, check_positive_int
+from promptlimits.attention import VARIANTS
+from promptlimits.capacity import check_gap, counting_bound
 from promptlimits.datasets import cells_per_side, grid
 from promptlimits.memorization import least_prompt_length, relative_hard_family
 from promptlimits.model import PromptedModel
 from promptlimits.sweep import SweepDef
 
-from ._settings import scaled_settings
+from ._settings import Option, resolve, scale_table
+from .verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT, Verdict, fmt
 
-__all__ = ["least_lp_point", "check_point", "summarize", "make_sweep", "fit_power", "SCALES", "DEFAULTS"]
-
-SCALES = ("tiny", "quick", "full")
+__all__ = ["least_lp_point", "check_point", "summarize", "make_sweep", "verdicts", "fit_power", "SETTINGS",
+           "OPTIONS", "DEFAULTS", "LAYOUT", "ONE_DATASET", "MODEL_OPTIONS", "frozen_model", "check_grid",
+           "check_model"]
 
 #: Fixed parameters shared by every point (a point may override them).
 DEFAULTS = {
-    "s": 8, "logit_scale": 1.0, "variant": "softmax", "model_seed": 0, "gamma": 0.02, "eps": 0.005,
+    "s": 8, "logit_scale": 1.0, "variant": "softmax", "model_seed": 0, "gamma": 0.02, "tol": 0.005,
     "rho": 4.0, "max_Lp": 16, "steps": 200, "restarts": 2, "time_budget": 60.0,
 }
 
+#: Settings that lay out the points rather than enter them: ``shapes`` are the ``(d, L, delta)``
+#: of the ``N`` axis (``N = (1/delta)^(d L)``); the ``tol`` and ``rho`` axes use :data:`ONE_DATASET`'s grid.
+LAYOUT = ("shapes", "tol_values", "rho_values", "repeats")
 
-def _num(params, key, kind=float):
-    v = params.get(key)
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and not isinstance(v, int)):
-        raise ValueError(f"{key} must be {'an integer' if kind is int else 'a number'}, got {v!r}")
-    if not math.isfinite(v):
-        raise ValueError(f"{key} must be finite, got {v!r}")
-    return v
+#: One dataset's grid ``(d, L, delta) = (1, 1, 1/4)`` (``N = 4``): the ``tol`` and ``rho`` axes, and
+#: ``promptlimits memorize least-lp`` (there with the data seed 0 and no time limit).
+ONE_DATASET = {"d": 1, "L": 1, "delta": 0.25, "data_seed": 0, "time_budget": None}
+
+_QUICK_SHAPES = ((1, 1, 0.5), (1, 1, 0.25), (2, 1, 0.5), (1, 2, 0.5), (1, 1, 0.125), (3, 1, 0.5), (1, 1, 1 / 16))
+
+#: Grids and budgets per scale (keys are the overrides ``make_sweep`` accepts).
+SETTINGS = scale_table(
+    DEFAULTS,
+    tiny={"shapes": ((1, 1, 0.5), (1, 1, 0.25), (2, 1, 0.5)), "tol_values": (), "rho_values": (), "repeats": 1,
+          "max_Lp": 8, "steps": 100, "restarts": 1, "time_budget": 10.0},
+    quick={"shapes": _QUICK_SHAPES, "tol_values": (0.0025, 0.005, 0.0075), "rho_values": (1.0, 2.0, 4.0),
+           "repeats": 2, "max_Lp": 32, "steps": 300, "restarts": 3, "time_budget": 30.0},
+    full={"shapes": _QUICK_SHAPES + ((2, 1, 0.25), (4, 1, 0.5), (2, 2, 0.5)),
+          "tol_values": (0.002, 0.0035, 0.005, 0.0065, 0.008), "rho_values": (0.5, 1.0, 2.0, 4.0, 8.0),
+          "repeats": 4, "max_Lp": 32, "steps": 300, "restarts": 3, "time_budget": 120.0},
+)
+
+#: Options of the frozen model (:func:`frozen_model`), shared with :mod:`.universality`.
+MODEL_OPTIONS = (
+    Option("--s", "s", int, help="head size"),
+    Option("--logit-scale", "logit_scale", float, help="logit multiplier"),
+    Option("--variant", "variant", str, None, VARIANTS, help="attention variant"),
+    Option("--model-seed", "model_seed", int, help="seed of the frozen weights"),
+)
+
+#: Options of ``promptlimits sweep memorization`` (and ``promptlimits memorize sweep``).
+OPTIONS = (
+    Option("--max-Lp", "max_Lp", int, help="largest prompt length tried"),
+    Option("--steps", "steps", int, help="L-BFGS-B iterations per run (Adam: 3x)"),
+    Option("--restarts", "restarts", int, help="runs per prompt length"),
+    Option("--time-budget", "time_budget", float, help="seconds per search"),
+    Option("--rho", "rho", float, help="prompt box ||P||max <= rho"),
+    Option("--gamma", "gamma", float, help="hard-family gap"),
+    Option("--tol", "tol", float, help="memorization tolerance (max-abs error on outputs)"),
+    *MODEL_OPTIONS,
+)
+
+#: Largest grid the sweep accepts.
+MAX_GRID = 4096
+
+
+def check_grid(params: dict) -> None:
+    """``d``, ``L`` positive and ``G_delta`` whole cells with at most :data:`MAX_GRID` points."""
+    d, L = check_positive_int(params.get("d"), "d"), check_positive_int(params.get("L"), "L")
+    delta = check_positive_float(params.get("delta"), "delta")
+    k = cells_per_side(delta)  # raises for delta not dividing [0, 1]
+    if k ** (d * L) > MAX_GRID:
+        raise ValueError(f"grid N = {k}^{d * L} is above {MAX_GRID} points; use a larger delta")
+
+
+def check_model(params: dict) -> None:
+    """The frozen model's settings: head size, logit scale, variant."""
+    check_positive_int(params.get("s"), "s")
+    check_positive_float(params.get("logit_scale"), "logit_scale")
+    check_choice(params.get("variant", "softmax"), "attention variant", VARIANTS)
 
 
 def check_point(params: dict) -> None:
     """Validate a point before anything runs (clear messages naming the numbers)."""
-    for key in ("d", "L", "max_Lp", "steps", "restarts", "s"):
-        if _num(params, key, int) < 1:
-            raise ValueError(f"{key} must be >= 1, got {params[key]}")
-    delta = _num(params, "delta")
-    k = cells_per_side(delta)  # raises for delta not dividing [0, 1]
-    if k ** (params["d"] * params["L"]) > 4096:
-        raise ValueError(f"grid N = {k}^{params['d'] * params['L']} is above 4096 points; use a larger delta")
-    gamma, eps, rho = _num(params, "gamma"), _num(params, "eps"), _num(params, "rho")
-    if eps <= 0:
-        raise ValueError(f"eps must be > 0, got {eps}")
-    if not gamma > 2 * eps:
-        raise ValueError(f"the hard family needs gamma > 2 eps, got gamma = {gamma} <= 2 eps = {2 * eps}")
-    if rho <= 0:
-        raise ValueError(f"rho must be > 0, got {rho}")
-    if _num(params, "logit_scale") <= 0:
-        raise ValueError(f"logit_scale must be > 0, got {params['logit_scale']}")
+    check_grid(params)
+    check_model(params)
+    for key in ("max_Lp", "steps", "restarts"):
+        check_positive_int(params.get(key), key)
+    check_gap(params.get("gamma"), params.get("tol"))
+    check_positive_float(params.get("rho"), "rho")
 
 
-def _model(params):
+def frozen_model(params: dict) -> PromptedModel:
+    """The frozen model of a point: ``d``, head size ``s``, ``logit_scale``, ``variant``, ``model_seed``."""
     return PromptedModel.from_seed(int(params["d"]), s=int(params["s"]), seed=int(params["model_seed"]),
                                    scale=float(params["logit_scale"]), variant=params.get("variant", "softmax"))
 
@@ -91,14 +136,14 @@ def least_lp_point(params: dict, seed: int) -> dict:
     check_point(params)
     t0 = time.perf_counter()
     d, L, delta = int(params["d"]), int(params["L"]), float(params["delta"])
-    gamma, eps, rho = float(params["gamma"]), float(params["eps"]), float(params["rho"])
-    model = _model(params)
+    gamma, tol, rho = float(params["gamma"]), float(params["tol"]), float(params["rho"])
+    model = frozen_model(params)
     X = grid(delta, L, d)
     targets = relative_hard_family(model, X, gamma, rho=rho, seed=seed)
-    res = least_prompt_length(model, X, targets, eps, rho=rho, max_Lp=int(params["max_Lp"]),
+    res = least_prompt_length(model, X, targets, tol, rho=rho, max_Lp=int(params["max_Lp"]),
                               steps=int(params["steps"]), restarts=int(params["restarts"]), seed=seed,
                               time_budget=float(params.get("time_budget", 60.0)))
-    b = counting_bound(d=d, L=L, gamma=gamma, eps=eps, rho=rho, model=model, N=X.shape[0])
+    b = counting_bound(d=d, L=L, gamma=gamma, tol=tol, rho=rho, model=model, N=X.shape[0])
     errs = res.best_err_by_Lp()
     return {
         "N": int(X.shape[0]), "dL": d * L,
@@ -138,37 +183,65 @@ def summarize(rows: list) -> dict:
     }
 
 
-#: (d, L, delta) triples with N = (1/delta)^(dL) from 2 to 16 and dL <= 4.
-N_SHAPES = {
-    "tiny": [(1, 1, 0.5), (1, 1, 0.25), (2, 1, 0.5)],
-    "quick": [(1, 1, 0.5), (1, 1, 0.25), (2, 1, 0.5), (1, 2, 0.5), (1, 1, 0.125), (3, 1, 0.5), (1, 1, 1 / 16)],
-    "full": [(1, 1, 0.5), (1, 1, 0.25), (2, 1, 0.5), (1, 2, 0.5), (1, 1, 0.125), (3, 1, 0.5), (1, 1, 1 / 16),
-             (2, 1, 0.25), (4, 1, 0.5), (2, 2, 0.5)],
-}
-EPS_VALUES = {"tiny": [0.005], "quick": [0.0025, 0.005, 0.0075], "full": [0.002, 0.0035, 0.005, 0.0065, 0.008]}
-RHO_VALUES = {"tiny": [4.0], "quick": [1.0, 2.0, 4.0], "full": [0.5, 1.0, 2.0, 4.0, 8.0]}
-REPEATS = {"tiny": 1, "quick": 2, "full": 4}
-BUDGET = {"tiny": {"max_Lp": 8, "steps": 100, "restarts": 1, "time_budget": 10.0},
-          "quick": {"max_Lp": 32, "steps": 300, "restarts": 3, "time_budget": 30.0},
-          "full": {"max_Lp": 32, "steps": 300, "restarts": 3, "time_budget": 120.0}}
-
-
-def make_sweep(scale="quick", *, seed=0, name="memorization", **overrides) -> SweepDef:
-    """The memorization sweep: least ``Lp`` against ``N`` (axis ``"N"``), ``eps`` and ``rho``.
+def make_sweep(scale: str = "quick", *, seed: int = 0, **overrides) -> SweepDef:
+    """The memorization sweep: least ``Lp`` against ``N`` (axis ``"N"``), ``tol`` and ``rho``.
 
     ``scale``: ``"tiny"`` (tests, seconds), ``"quick"`` (a few minutes on 2
-    cores), ``"full"``. The ``eps`` and ``rho`` axes use ``(d, L, delta) =
-    (1, 1, 1/4)`` (``N = 4``). ``overrides`` replace entries of
-    :data:`DEFAULTS` / the budget.
+    cores), ``"full"``; ``overrides`` replace entries of :data:`SETTINGS`.
     """
-    fixed = scaled_settings(scale, SCALES, DEFAULTS, BUDGET, overrides)
-    pts = [{"axis": "N", "d": d, "L": L, "delta": float(delta)} for d, L, delta in N_SHAPES[scale]]
-    if scale != "tiny":
-        pts += [{"axis": "eps", "d": 1, "L": 1, "delta": 0.25, "eps": float(e)} for e in EPS_VALUES[scale]]
-        pts += [{"axis": "rho", "d": 1, "L": 1, "delta": 0.25, "rho": float(r)} for r in RHO_VALUES[scale]]
-    return SweepDef(name=name, point="promptlimits.experiments.memorization:least_lp_point", points=tuple(pts),
-                    fixed=fixed, repeats=REPEATS[scale], seed=int(seed),
+    s = resolve(SETTINGS, scale, overrides)
+    fixed = {k: v for k, v in s.items() if k not in LAYOUT}
+    pts = [{"axis": "N", "d": int(d), "L": int(L), "delta": float(delta)} for d, L, delta in s["shapes"]]
+    small = {k: ONE_DATASET[k] for k in ("d", "L", "delta")}
+    pts += [{"axis": "tol", **small, "tol": float(e)} for e in s["tol_values"]]
+    pts += [{"axis": "rho", **small, "rho": float(r)} for r in s["rho_values"]]
+    return SweepDef(name="memorization", point="promptlimits.experiments.memorization:least_lp_point",
+                    points=tuple(pts), fixed=fixed, repeats=int(s["repeats"]), seed=int(seed),
                     check="promptlimits.experiments.memorization:check_point",
                     summary="promptlimits.experiments.memorization:summarize",
-                    description=f"least memorizing prompt length vs N, eps, rho with the counting bound "
-                                f"(DESIGN section 6), scale={scale}")
+                    description=f"least memorizing prompt length vs N, tol, rho with the counting bound "
+                                f"(docs/theory.md §7), scale={scale}")
+
+
+def verdicts(results) -> list[Verdict]:
+    """Claim 4 of the report, from ``results["memorization"]``."""
+    res = results["memorization"]
+    s = res.meta["summary"]
+    rows = [r for r in res.rows if r.get("axis") == "N"]
+    numbers = [f"N={r['N']} (d={r['d']}, L={r['L']}, delta={fmt(r['delta'])}): least Lp "
+               f"{r['least_Lp'] if r['least_Lp'] is not None else 'not reached within budget'}, "
+               f"counting bound {fmt(r['bound'])}" for r in rows]
+    fit = s.get("fit_least_Lp_vs_N") or {}
+    if fit:
+        numbers.append(f"fit least Lp ~ {fmt(fit['a'])} N^{fmt(fit['b'])} (R^2 {fmt(fit['r2'])}, {fit['n']} points)")
+    numbers.append(f"{s['reached']} of {s['points']} searches reached the target; "
+                   f"{s['below_bound']} measured least Lp below the bound")
+    if s["reached"] == 0:
+        status, why = NOT_CHECKED, "no search reached the target within budget"
+    elif s["below_bound"] == 0:
+        status, why = CONSISTENT, ("every measured least Lp is at or above the counting bound (a weak test "
+                                   "while the bound is small); searches that ran out of budget are listed "
+                                   "as such, not counted")
+    else:
+        status, why = NOT_CONSISTENT, "a measured least Lp fell below the counting bound"
+    reached = [r for r in res.rows if r["least_Lp"] is not None]
+    can_fail = [r for r in reached if r["bound"] > 1]
+    top = max((r["bound"] for r in reached), default=None)
+    strength = (f"can fail at {len(can_fail)} of {len(reached)} reached searches (bound above 1; largest "
+                f"{fmt(top)}); the bound is for the worst dataset, each search tunes one sampled dataset"
+                if can_fail else
+                f"cannot fail at these sizes: every reached search has a counting bound <= 1 (largest "
+                f"{fmt(top)}) and every prompt length is at least 1")
+    return [Verdict(
+        claim_id="memorization", title="Memorization needs long prompts",
+        claim="Memorizing every dataset of N inputs needs a prompt length that grows with N L, exponentially "
+              "in dL for Lipschitz targets (Hu et al. 2025; this project's counting bound "
+              "Lp >= N L log 2 / log ceil(rho/eta), docs/theory.md §7).",
+        status=status,
+        rule="every search that reached the tolerance tol found a least Lp at or above its counting bound "
+             "(searches out of budget are not counted; at least one must reach)",
+        falsifier="a reached least Lp strictly below the counting bound N L log 2 / log M",
+        strength=strength, numbers=numbers, figures=("fig4_memorization",), why=why,
+        settings="hard {0, gamma} family on a reference output, frozen random weights, max-abs tolerance tol; "
+                 "see the sidecar",
+    )]

@@ -1,4 +1,4 @@
-"""Prompt-induced norm against the efficiency frontier (DESIGN sections 2, 4; figure 5).
+"""Prompt-induced norm against the efficiency frontier (docs/theory.md §2, §5; figure 5).
 
 A frozen random model (:meth:`promptlimits.model.PromptedModel.from_seed`),
 inputs ``X`` uniform in ``[0, 1]`` and teacher targets
@@ -25,10 +25,36 @@ from functools import lru_cache
 
 import numpy as np
 
+from promptlimits._checks import check_positive_float, check_positive_int
 from promptlimits.sweep import SweepDef
 
-__all__ = ["prompt_norm_point", "check_point", "make_sweep", "frontier_B", "add_arguments",
-           "make_sweep_from_args", "summarize"]
+from ._settings import Option, resolve, scale_table
+
+__all__ = ["prompt_norm_point", "check_point", "make_sweep", "frontier_B", "summarize", "verdicts",
+           "SETTINGS", "OPTIONS"]
+
+#: Grids and budgets per scale (keys are the overrides ``make_sweep`` accepts).
+SETTINGS = scale_table(
+    {"rhos": tuple(float(f"{r:.4g}") for r in np.geomspace(0.1, 10.0, 9)), "d": 4, "L": 4, "Lp": 4,
+     "batch": 8, "steps": 60, "n_ref": 16384, "eps": 1e-6, "teacher_scale": 1.0, "model_seed": 0},
+    tiny={"rhos": (0.3, 3.0), "steps": 10},
+    quick={},
+    full={"steps": 300},
+)
+
+#: Options of ``promptlimits sweep prompt-norm``.
+OPTIONS = (
+    Option("--rho", "rhos", float, "+", help="prompt norms"),
+    Option("--d", "d", int, help="token width"),
+    Option("--L", "L", int, help="input length"),
+    Option("--Lp", "Lp", int, help="prompt length"),
+    Option("--batch", "batch", int, help="input sequences"),
+    Option("--steps", "steps", int, help="L-BFGS-B iterations"),
+    Option("--n-ref", "n_ref", int, help="length at which the frontier is read"),
+    Option("--eps", "eps", float, help="attention-output error target of the frontier"),
+    Option("--teacher-scale", "teacher_scale", float, help="teacher prompt entries in [0, this]"),
+    Option("--model-seed", "model_seed", int, help="seed of the frozen weights"),
+)
 
 
 def _ratio(s: int, B: float, n: int, eps: float) -> tuple[float, int | None]:
@@ -53,16 +79,12 @@ def frontier_B(s: int, n: int, eps: float, B_hi: float = 4.0) -> float:
 
 
 def check_point(params: dict) -> None:
-    rho = params.get("rho")
-    if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not math.isfinite(rho) or rho <= 0:
-        raise ValueError(f"rho must be a finite number > 0, got {rho!r}")
-    for key in ("d", "L", "Lp", "batch", "n_ref"):
-        v = params.get(key)
-        if isinstance(v, bool) or not isinstance(v, int) or v < (2 if key == "n_ref" else 1):
-            raise ValueError(f"{key} must be a positive integer, got {v!r}")
-    st = params.get("steps")
-    if isinstance(st, bool) or not isinstance(st, int) or st < 0:
-        raise ValueError(f"steps must be an integer >= 0, got {st!r}")
+    """Validate one point (called by the sweep engine before anything runs)."""
+    check_positive_float(params.get("rho"), "rho")
+    for key in ("d", "L", "Lp", "batch"):
+        check_positive_int(params.get(key), key)
+    check_positive_int(params.get("n_ref"), "n_ref", minimum=2)
+    check_positive_int(params.get("steps"), "steps", minimum=0)
 
 
 def prompt_norm_point(params: dict, seed: int) -> dict:
@@ -104,35 +126,23 @@ def summarize(rows: list[dict]) -> dict:
             "best_rho": best["rho"], "best_mse": best["mse_tuned"]}
 
 
-def make_sweep(rhos=None, *, d=4, L=4, Lp=4, batch=8, steps=60, n_ref=16384, eps=1e-6,
-               teacher_scale=1.0, model_seed=0, seed=0, name="prompt-norm") -> SweepDef:
-    if rhos is None:
-        rhos = [float(f"{r:.4g}") for r in np.geomspace(0.1, 10.0, 9)]
+def make_sweep(scale: str = "quick", *, seed: int = 0, **overrides) -> SweepDef:
+    """The prompt-norm sweep at ``scale``: one point per prompt norm of ``rhos``."""
+    s = resolve(SETTINGS, scale, overrides)
     return SweepDef(
-        name=name, point="promptlimits.experiments.prompt_norm:prompt_norm_point",
-        grid={"rho": [float(r) for r in rhos]},
-        fixed={"d": int(d), "L": int(L), "Lp": int(Lp), "batch": int(batch), "steps": int(steps),
-               "n_ref": int(n_ref), "eps": float(eps), "teacher_scale": float(teacher_scale),
-               "model_seed": int(model_seed), "data_seed": int(seed)},
+        name="prompt-norm", point="promptlimits.experiments.prompt_norm:prompt_norm_point",
+        grid={"rho": [float(r) for r in s["rhos"]]},
+        fixed={"d": int(s["d"]), "L": int(s["L"]), "Lp": int(s["Lp"]), "batch": int(s["batch"]),
+               "steps": int(s["steps"]), "n_ref": int(s["n_ref"]), "eps": float(s["eps"]),
+               "teacher_scale": float(s["teacher_scale"]), "model_seed": int(s["model_seed"]),
+               "data_seed": int(seed)},
         seed=int(seed), check="promptlimits.experiments.prompt_norm:check_point",
         summary="promptlimits.experiments.prompt_norm:summarize",
-        description="prompt-induced norm B(P, X) against the frontier, DESIGN sections 2 and 4",
+        description="prompt-induced norm B(P, X) against the frontier, docs/theory.md §2 and §5",
     )
 
 
-def add_arguments(p) -> None:
-    p.add_argument("--rho", type=float, nargs="+", default=None, help="prompt norms (default 0.1..10, 9 values)")
-    p.add_argument("--d", type=int, default=4)
-    p.add_argument("--L", type=int, default=4)
-    p.add_argument("--Lp", type=int, default=4)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--steps", type=int, default=60)
-    p.add_argument("--n-ref", type=int, default=16384, help="length at which the frontier is read")
-    p.add_argument("--eps", type=float, default=1e-6)
-    p.add_argument("--teacher-scale", type=float, default=1.0)
-    p.add_argument("--model-seed", type=int, default=0)
-
-
-def make_sweep_from_args(a) -> SweepDef:
-    return make_sweep(a.rho, d=a.d, L=a.L, Lp=a.Lp, batch=a.batch, steps=a.steps, n_ref=a.n_ref, eps=a.eps,
-                      teacher_scale=a.teacher_scale, model_seed=a.model_seed, seed=a.seed)
+def verdicts(results) -> list:
+    """None of its own: the prompt-norm results are evidence for claim 5 (:mod:`.tuning_curves`)."""
+    del results
+    return []

@@ -1,0 +1,137 @@
+"""What every sweep-like command shares: the running options, ``--scale``/``--set``, generated options.
+
+- :func:`add_running_options`: ``--out``, ``--workers``, ``--resume``,
+  ``--scheduler``, ``--seed``, ``--no-progress``.
+- :func:`add_experiment_options`: ``--scale``, ``--set KEY=VALUE`` (repeatable;
+  the value is a TOML literal such as ``256``, ``1e-6``, ``true``,
+  ``[256, 1024]`` or ``"text"``, and a bare word is a string) and the options an
+  experiment declares in its ``OPTIONS`` (:class:`~promptlimits.experiments._settings.Option`).
+  No option has a default of its own: an option not given leaves the setting
+  of ``make_sweep`` at the chosen scale.
+- :func:`run_experiment`: build the sweep from those options and run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+import tomllib
+
+from ..experiments import Experiment, experiment
+from ..experiments._settings import DEFAULT_SCALE, SCALES
+
+_BARE_WORD = re.compile(r"[A-Za-z0-9_.^+\-/]+")
+_PREFIX = "setting_"
+
+
+def add_running_options(p, *, out_default: str | None = None) -> None:
+    """The running options; ``--out`` is required unless ``out_default`` is given."""
+    g = p.add_argument_group("running")
+    if out_default is None:
+        g.add_argument("--out", required=True, help="results directory (NAME.csv, NAME.json, journal)")
+    else:
+        g.add_argument("--out", default=out_default, help=f"output folder (default ./{out_default})")
+    g.add_argument("--workers", type=int, default=None,
+                   help="processes (default: one per CPU; 0 or 1: in this process)")
+    g.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    g.add_argument("--scheduler", default=None, metavar="ADDR", help="Dask scheduler address tcp://HOST:PORT")
+    g.add_argument("--seed", type=int, default=None, help="base seed of the sweeps (default: make_sweep's)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_scale_option(p) -> None:
+    p.add_argument("--scale", choices=SCALES, default=None, help=f"size of the run (default {DEFAULT_SCALE})")
+
+
+def _shown(value) -> str:
+    text = " ".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def add_experiment_options(p, exp: Experiment) -> None:
+    """``--scale``, ``--set`` and the options declared by ``exp``'s module."""
+    mod = exp.module
+    g = p.add_argument_group(f"{exp.name} settings (an option not given keeps the scale's value)")
+    add_scale_option(g)
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="set_values",
+                   help=f"override a setting (TOML value; repeatable); keys: {', '.join(mod.SETTINGS[DEFAULT_SCALE])}")
+    for opt in mod.OPTIONS:
+        helptext = f"{opt.help} ({DEFAULT_SCALE}: {_shown(mod.SETTINGS[DEFAULT_SCALE][opt.key])})"
+        kw = {"dest": _PREFIX + opt.key, "default": argparse.SUPPRESS, "help": helptext}
+        if opt.type is bool:
+            kw.update(action="store_const", const=True)
+        else:
+            kw.update(type=opt.type, nargs=opt.nargs, choices=opt.choices)
+            if opt.choices is None:
+                kw["metavar"] = opt.flag.lstrip("-").upper().replace("-", "_")
+        g.add_argument(opt.flag, **kw)
+
+
+def parse_set(text: str) -> tuple[str, object]:
+    """``"KEY=VALUE"`` -> ``(KEY, value)``, the value read as a TOML literal or else as a bare word."""
+    key, sep, raw = text.partition("=")
+    key, raw = key.strip(), raw.strip()
+    if not sep or not key.isidentifier():
+        raise ValueError(f"--set expects KEY=VALUE with KEY a setting name, got {text!r}")
+    try:
+        return key, tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        if _BARE_WORD.fullmatch(raw):
+            return key, raw
+    raise ValueError(f"--set {key}: cannot read {raw!r} as a TOML value (e.g. 3, 1e-6, true, [1, 2], \"text\")")
+
+
+def overrides(args) -> dict:
+    """The settings given by ``--set`` and by the generated options (a key given twice is an error)."""
+    out = {}
+    for text in getattr(args, "set_values", []):
+        key, value = parse_set(text)
+        if key in out:
+            raise ValueError(f"setting {key!r} is given twice")
+        out[key] = value
+    for name, value in vars(args).items():
+        if name.startswith(_PREFIX):
+            key = name[len(_PREFIX):]
+            if key in out:
+                raise ValueError(f"setting {key!r} is given twice (by --set and by its option)")
+            out[key] = value
+    return out
+
+
+def sweep_kwargs(args) -> dict:
+    """``scale`` and ``seed`` for ``make_sweep``, only where given."""
+    kw = {}
+    if args.scale is not None:
+        kw["scale"] = args.scale
+    if args.seed is not None:
+        kw["seed"] = args.seed
+    return kw
+
+
+def run_sweep_from_args(sweep, args, *, command=None):
+    """Run ``sweep`` with the running options; print one line and the summary; return the results."""
+    from ..sweep import run_sweep
+
+    t0 = time.perf_counter()
+    meta = {"command": list(command)} if command else None
+    res = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
+                    progress=not args.no_progress, extra_meta=meta)
+    print(f"{sweep.name}: {res.meta['n_points']} points, {len(res.rows)} rows -> {res.csv_path} "
+          f"({time.perf_counter() - t0:.1f} s)")
+    return res
+
+
+def run_experiment(args) -> int:
+    """``promptlimits sweep NAME`` (and ``memorize sweep|universality``): build, run, summarize."""
+    exp = experiment(args.experiment)
+    sweep = exp.module.make_sweep(**sweep_kwargs(args), **overrides(args))
+    res = run_sweep_from_args(sweep, args, command=getattr(args, "argv", None))
+    summary = res.meta.get("summary")
+    lines = getattr(exp.module, "summary_lines", None)
+    if summary and lines:
+        print("\n".join(lines(summary)))
+    elif summary:
+        print(json.dumps(summary, indent=1, sort_keys=True, default=str))
+    return 0

@@ -1,0 +1,239 @@
+"""The experiment registry: settings and overrides, ``--set``, the generated command line, verdict rules."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from promptlimits.cli import main
+from promptlimits.commands._running import parse_set
+from promptlimits.experiments import EXPERIMENTS, experiment
+from promptlimits.experiments._settings import SCALES, resolve, scale_table
+from promptlimits.experiments.verdict import (
+    CONSISTENT,
+    NOT_CHECKED,
+    NOT_CONSISTENT,
+    STATUSES,
+    Verdict,
+)
+from promptlimits.sweep import SweepDef
+
+NAMES = [e.name for e in EXPERIMENTS]
+
+
+# ----------------------------------------------------------------------------- settings
+@pytest.mark.parametrize("name", NAMES)
+def test_make_sweep_at_every_scale_and_refuses_unknown_overrides(name):
+    mod = experiment(name).module
+    for scale in SCALES:
+        sweep = mod.make_sweep(scale)
+        assert isinstance(sweep, SweepDef) and sweep.name == name
+    assert mod.make_sweep() == mod.make_sweep("quick")  # the default scale
+    with pytest.raises(ValueError, match=r"unknown overrides \['bogus'\]; allowed: ") as info:
+        mod.make_sweep("tiny", bogus=1)
+    assert all(k in str(info.value) for k in mod.SETTINGS["tiny"])  # the message lists the allowed keys
+    with pytest.raises(ValueError, match="unknown scale 'huge'"):
+        mod.make_sweep("huge")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_declared_options_map_onto_settings(name):
+    mod = experiment(name).module
+    keys = [o.key for o in mod.OPTIONS]
+    assert len(set(keys)) == len(keys) and set(keys) <= set(mod.SETTINGS["quick"])
+    for o in mod.OPTIONS:
+        if o.choices is not None:  # an enumerated option's value at every scale is one of its choices
+            for scale in SCALES:
+                v = mod.SETTINGS[scale][o.key]
+                assert all(x in o.choices for x in (v if o.nargs else [v])), (o.flag, scale)
+
+
+def test_an_override_changes_the_sweep_and_seed_changes_the_seed():
+    ph = experiment("phase").module
+    s = ph.make_sweep("tiny", ns=[256, 512], Bs=[1.0], seed=7)
+    assert sorted({p["n"] for p in s.points}) == [256, 512] and {p["B"] for p in s.points} == {1.0}
+    assert s.seed == 7 and s.fixed["timing_repeats"] == ph.SETTINGS["tiny"]["timing_repeats"]
+
+
+def test_scale_table_and_resolve():
+    t = scale_table({"a": 1}, tiny={"b": 1}, quick={"b": 2}, full={"b": 3})
+    assert t["full"] == {"a": 1, "b": 3}
+    assert resolve(t, "quick", {"a": 5}) == {"a": 5, "b": 2}
+    with pytest.raises(ValueError, match="same keys"):
+        scale_table({}, tiny={"b": 1}, quick={}, full={"b": 1})
+    with pytest.raises(ValueError, match="exactly the scales"):
+        scale_table({}, tiny={}, quick={})
+
+
+# ----------------------------------------------------------------------------- --set
+@pytest.mark.parametrize("text, expected", [
+    ("ns=[256,1024]", ("ns", [256, 1024])),
+    ("measure=true", ("measure", True)),
+    ("eps=1e-6", ("eps", 1e-6)),
+    ("steps=60", ("steps", 60)),
+    ("kind=chebyshev", ("kind", "chebyshev")),  # a bare word is a string
+    ("budget=n^1.5", ("budget", "n^1.5")),
+    ('kind="taylor"', ("kind", "taylor")),
+    ("shapes=[[1, 1, 0.5]]", ("shapes", [[1, 1, 0.5]])),
+    (" rho = 2.5 ", ("rho", 2.5)),
+])
+def test_parse_set(text, expected):
+    assert parse_set(text) == expected
+
+
+@pytest.mark.parametrize("text", ["ns", "=3", "n s=3", "ns=[1, 2", "kind=two words", 'kind="open'])
+def test_parse_set_refuses(text):
+    with pytest.raises(ValueError, match="--set"):
+        parse_set(text)
+
+
+# ----------------------------------------------------------------------------- the command line
+@pytest.mark.parametrize("argv, text", [
+    (["sweep", "phase", "--n", "many"], "argument --n: invalid int value: 'many'"),
+    (["sweep", "phase", "--kind", "bessel"], "argument --kind: invalid choice: 'bessel'"),
+    (["sweep", "phase", "--regimes", "sqrt"], "invalid choice: 'sqrt'"),
+    (["sweep", "phase", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["sweep", "phase", "--scale", "medium"], "invalid choice: 'medium'"),
+    (["sweep", "phase", "--set", "nope=1"], "unknown overrides ['nope']"),
+    (["sweep", "phase", "--set", "ns=[1, 2"], "cannot read '[1, 2'"),
+    (["sweep", "phase", "--set", "eps=0.1", "--eps", "0.2"], "'eps' is given twice"),
+    (["sweep", "approx_error", "--kind", "auto"], "invalid choice: 'auto'"),
+    (["sweep", "hardness", "--kappa", "-1"], "kappa = lambda/sqrt(ln n) must be finite and > 0"),
+    (["sweep", "prompt-norm", "--rho", "0"], "rho must be finite and > 0"),
+    (["sweep", "tuning_curves", "--rho", "big"], "rho must be a number > 0 or 'free'"),
+    (["sweep", "universality", "--variant", "relu"], "invalid choice: 'relu'"),
+    (["sweep", "memorization", "--tol", "0.02"], "gamma > 2 tol"),
+    (["sweep", "phase"], "the following arguments are required: --out"),
+    (["sweep"], "the following arguments are required: NAME"),
+    (["tune", "--optimizer", "sgd"], "invalid choice: 'sgd'"),
+    (["tune", "--backend", "fast"], "invalid choice: 'fast'"),
+    (["tune", "--dataset", "mnist"], "invalid choice: 'mnist'"),
+])
+def test_generated_subcommands_fail_in_one_line_with_exit_2(argv, text, tmp_path, capsys):
+    if argv[0] == "sweep" and len(argv) > 1 and "--out" not in argv and argv != ["sweep", "phase"]:
+        argv = [*argv, "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and text in err, err
+
+
+def test_every_registered_experiment_has_a_sweep_subcommand(capsys):
+    for name in NAMES:
+        with pytest.raises(SystemExit) as info:
+            main(["sweep", name, "--help"])
+        assert info.value.code == 0
+        assert "--scale" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- verdicts
+def _res(rows=(), summary=None):
+    return SimpleNamespace(rows=list(rows), meta={"summary": summary})
+
+
+def _statuses(name, results):
+    return [v.status for v in experiment(name).module.verdicts(results)]
+
+
+def _phase_results(a, n_points=3, t_poly=lambda n: 1e-6 * n, t_exact=lambda n: 1e-9 * n * n):
+    ns = [256, 1024, 4096][:n_points]
+    frontier = [{"curve": "d=4, eps=1e-06", "n": n, "B_star": 1.0 + k, "status": "interior", "B_ratio_0.1": 0.5,
+                 "B_ratio_10": 2.0} for k, n in enumerate(ns)]
+    summary = {"frontier": frontier, "fit": {"d=4, eps=1e-06": {"a": a, "b": 0.0, "r2": 0.99,
+                                                                "n_points": n_points}}}
+    rows = [{"n": n, "B": 0.25, "d": 4, "regime": "fixed", "d_fixed": 4, "c": 0.0, "eps": 1e-6,
+             "eps_exponent": 0.0, "measured": True, "t_poly": t_poly(n), "t_exact": t_exact(n)} for n in ns]
+    return {"phase": _res(rows, summary)}
+
+
+def test_phase_verdicts_each_status():
+    assert _statuses("phase", _phase_results(1.0)) == [CONSISTENT, CONSISTENT]
+    assert _statuses("phase", _phase_results(-1.0, t_poly=lambda n: 1e-9 * n * n)) == [NOT_CONSISTENT,
+                                                                                        NOT_CONSISTENT]
+    assert _statuses("phase", _phase_results(1.0, t_exact=lambda n: 1e-6 * n))[1] == NOT_CONSISTENT
+    assert _statuses("phase", _phase_results(1.0, n_points=2)) == [NOT_CHECKED, NOT_CHECKED]
+
+
+def test_approx_error_verdict_each_status():
+    def res(err):
+        return {"approx_error": _res([{"measured_err": err, "bound": 1e-3, "eps_p": 5e-4, "n": 8, "d": 2,
+                                       "kind": "chebyshev"}])}
+    assert _statuses("approx_error", res(1e-4)) == [CONSISTENT]
+    assert _statuses("approx_error", res(2e-3)) == [NOT_CONSISTENT]
+
+
+def _memorization_results(least_Lp, bound):
+    row = {"axis": "N", "N": 4, "d": 1, "L": 1, "delta": 0.25, "least_Lp": least_Lp, "bound": bound}
+    reached = int(least_Lp is not None)
+    summary = {"points": 1, "reached": reached, "below_bound": int(reached and least_Lp < bound),
+               "fit_least_Lp_vs_N": None}
+    return {"memorization": _res([row], summary)}
+
+
+def test_memorization_verdict_each_status_and_strength():
+    [v] = experiment("memorization").module.verdicts(_memorization_results(3, 0.4))
+    assert v.status == CONSISTENT and v.strength.startswith("cannot fail at these sizes")
+    [v] = experiment("memorization").module.verdicts(_memorization_results(3, 2.5))
+    assert v.status == CONSISTENT and v.strength.startswith("can fail at 1 of 1")
+    assert _statuses("memorization", _memorization_results(2, 2.5)) == [NOT_CONSISTENT]
+    assert _statuses("memorization", _memorization_results(None, 2.5)) == [NOT_CHECKED]
+
+
+def _tuning_results(free_mse, boxed_mse, free_B, frontier=0.5):
+    summary = {"Lp=4,rho=None": {"mse": free_mse, "max_err": 0.1, "B_max": free_B},
+               "Lp=4,rho=1.0": {"mse": boxed_mse, "max_err": 0.1, "B_max": 1.0}, "frontier": {"6": frontier}}
+    pn = {"B_star": 2.0, "largest_rho_tuned_below_frontier": 1.0, "best_mse": 0.1, "best_rho": 1.0}
+    return {"tuning_curves": _res([{"d": 2}], summary), "prompt-norm": _res([], pn)}
+
+
+def test_capacity_verdict_each_status():
+    assert _statuses("tuning_curves", _tuning_results(1e-4, 1.0, 5.0)) == [CONSISTENT]
+    assert _statuses("tuning_curves", _tuning_results(1.0, 1e-4, 5.0)) == [NOT_CONSISTENT]
+    assert _statuses("tuning_curves", _tuning_results(1e-4, 1.0, 0.4)) == [NOT_CONSISTENT]  # below the frontier
+    res = _tuning_results(1e-4, 1.0, 5.0)
+    del res["tuning_curves"].meta["summary"]["Lp=4,rho=1.0"]
+    assert _statuses("tuning_curves", res) == [NOT_CHECKED]
+    assert experiment("prompt-norm").module.verdicts(res) == []  # its numbers are claim 5's
+
+
+def _hardness_results(exact_from, poly_best):
+    v = {"d": 42, "kappa_exact_perfect_from": exact_from, "kappa_min_derived": 3.5, "poly_degree": 1,
+         "poly_rank": 43, "budget": 256, "poly_accuracy_range": [0.5, poly_best],
+         "kappa_poly_deviation_over_quarter": 2.0}
+    return {"hardness": _res([], {"256": v})}
+
+
+def test_hardness_verdict_each_status():
+    assert _statuses("hardness", _hardness_results(2.0, 0.5)) == [CONSISTENT]
+    assert _statuses("hardness", _hardness_results(None, 0.5)) == [NOT_CONSISTENT]
+    assert _statuses("hardness", _hardness_results(2.0, 0.9)) == [NOT_CONSISTENT]
+
+
+def _universality_results(errs):
+    table = [{"axis": "Lp", "Lp": 2**k, "test_max_err": e, "test_rmse": e, "train_max_err": e,
+              "ref_test_max_err": 1.0} for k, e in enumerate(errs)]
+    return {"universality": _res([], {"by_point": table})}
+
+
+def test_universality_verdict_each_status():
+    assert _statuses("universality", _universality_results([0.2, 0.1])) == [CONSISTENT]
+    assert _statuses("universality", _universality_results([0.1, 0.2])) == [NOT_CONSISTENT]
+    [v] = experiment("universality").module.verdicts(_universality_results([0.3, 0.2, 0.1]))
+    assert v.status == NOT_CONSISTENT and "cannot return consistent" in v.strength
+
+
+def test_every_verdict_names_its_rule_falsifier_strength_and_registered_figures():
+    results = {**_phase_results(1.0), **_tuning_results(1e-4, 1.0, 5.0), **_hardness_results(2.0, 0.5),
+               **_universality_results([0.2, 0.1]), **_memorization_results(3, 0.4),
+               "approx_error": _res([{"measured_err": 1e-4, "bound": 1e-3, "eps_p": 5e-4, "n": 8, "d": 2,
+                                      "kind": "chebyshev"}])}
+    verdicts = [v for e in EXPERIMENTS for v in e.module.verdicts(results)]
+    assert len(verdicts) == 7 and len({v.claim_id for v in verdicts}) == 7
+    for e in EXPERIMENTS:
+        for v in e.module.verdicts(results):
+            assert v.status in STATUSES and v.rule and v.falsifier and v.strength and v.why
+            assert v.figures and set(v.figures) <= {s for x in EXPERIMENTS for s in x.figures}
+            assert v.numbers and v.claim and v.title
+
+
+def test_verdict_refuses_an_unknown_status():
+    with pytest.raises(ValueError, match="unknown verdict status 'fine'"):
+        Verdict("x", "t", "c", "fine", "r", "f", "s")
