@@ -198,3 +198,25 @@ def test_bad_input_names_the_problem():
         c.predict(P, np.full((2, 2, 1), 1.5))
     with pytest.raises(ValueError, match=r"inputs X must have shape \(batch, 2, 1\)"):
         c.predict(P, np.zeros((2, 3, 1)))
+
+
+def test_proofs_check_catches_a_bound_without_leakage(monkeypatch):
+    import proofs_check
+    from proofs_check import core
+
+    assert all(r.passed for r in proofs_check.run_all(["8"]))
+    monkeypatch.setattr(construct.Construction, "bound", lambda self, K_f: K_f * self.delta / 2)
+    res = {r.name: r for r in proofs_check.run_all(["8c", "8d"])}
+    assert res["8c.bound-algebra"].status == core.FAILED and "vs" in res["8c.bound-algebra"].details
+    assert res["8d.bound-brute-force"].status == core.FAILED and "> bound" in res["8d.bound-brute-force"].details
+
+
+def test_proofs_check_catches_a_gate_that_does_not_close(monkeypatch):
+    """FF2 gates built with M = R instead of 4R: retrieval is wrong somewhere and 8a says so."""
+    import proofs_check
+    from proofs_check import core
+
+    real = construct._ff2
+    monkeypatch.setattr(construct, "_ff2", lambda lay, M, R: real(lay, M / 8, R))
+    (r,) = proofs_check.run_all(["8a"])
+    assert r.status == core.FAILED and "zero-leakage output" in r.details
