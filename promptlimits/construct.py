@@ -299,7 +299,7 @@ class Construction:
             ("contexts per token", "k^(d(L-1))", s["contexts"]),
             ("weights", f"{s['n_weights']} entries", f"{s['weight_bytes'] / 2**20:.1f} MiB"),
             ("delta", "1 / k", self.delta),
-            ("ramp width xi", "steepness 1/xi", self.xi),
+            ("ramp width xi", "given (default 10^-3 / k); steepness 1/xi", self.xi),
             ("band measure", "<= L d (k - 1) xi", s["band_measure"]),
             ("prompt key", "lambda", self.lam),
             ("prompt key bias", "-lambda d", s["key_bias"]),
