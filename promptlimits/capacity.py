@@ -25,7 +25,8 @@ and perturb the prompt: ``‖P - P'‖max <= eta``, both in the box
    ``q_i = h_i WQ`` of the output rows do not move at all**.
 2. **Ranges.** Interval arithmetic through FF1 gives a box for every prompt
    row ``h`` (from ``z`` in ``[-rho, rho]^d``) and every input row (from
-   ``[0, 1]^d``), and from those boxes for ``q = h WQ`` (input rows) and for
+   ``[0, 1]^d`` shifted by the model's position rows ``E``, if any:
+   ``PromptedModel.input_box``), and from those boxes for ``q = h WQ`` (input rows) and for
    the value-output rows ``u = h WV WO`` (all rows).
 3. **Logits.** A prompt row's logit against query ``q_i`` is
    ``s_j = scale * h_j (WK q_i^T)``, so
@@ -229,7 +230,7 @@ def prompt_lipschitz(model, rho) -> LipschitzFactors:
     c1 = ff_lipschitz(model.ff1)
     c2 = ff_lipschitz(model.ff2)
     hp_lo, hp_hi = ff_range(model.ff1, np.full(d, -rho), np.full(d, rho))
-    hx_lo, hx_hi = ff_range(model.ff1, np.zeros(d), np.ones(d))
+    hx_lo, hx_hi = ff_range(model.ff1, *model.input_box())  # input rows X + E, X in [0, 1]
     q_lo, q_hi = linear_range(hx_lo, hx_hi, model.WQ)
     qabs = np.maximum(np.abs(q_lo), np.abs(q_hi))
     logit_factor = model.scale * float((np.abs(model.WK) @ qabs).sum())  # max_q ‖WK q^T‖_1

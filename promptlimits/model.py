@@ -19,6 +19,22 @@ attention computed is the ``L x n`` block of the ``n x n`` attention matrix, wit
 all ``n`` rows as keys and values. The gradient of the loss with respect to
 ``P`` is analytic (reverse mode through the three layers) and is checked
 against finite differences in the tests.
+
+Positional encoding (docs/theory.md §2). A model may carry position rows ``E``
+of shape ``(L_max, d)``; row ``i`` is added to input row ``i`` (never to the
+prompt rows), so the model reads ``Z = [P; X + E[:L]]``. Default: none, and the
+model is exactly what it was before. Without ``E`` the model is
+permutation-equivariant in the input rows: FF1, FF2 and the per-query attention
+act on each row alone, and the keys and values are a set, so for any
+permutation ``pi`` of the ``L`` input rows ``tau([P; pi X])[Lp:] = pi
+tau([P; X])[Lp:]`` for every prompt. Such a model cannot memorize a grid
+dataset with ``L >= 2`` and independent targets: the grid ``G_delta`` contains
+sequences whose rows are all equal (for ``k = 1`` it is the only point), and
+there the ``L`` output rows are equal, while independent targets (the hard
+family of docs/theory.md §7) differ between rows; and it contains ``X`` and
+``pi X`` as two points whose targets equivariance ties together. ``E`` breaks
+both ties; the construction of :mod:`promptlimits.construct` uses it to tell
+each token its position.
 """
 
 from __future__ import annotations
@@ -94,10 +110,12 @@ class InducedNorm:
 class PromptedModel:
     """A frozen one-layer, one-head transformer with a trainable soft prompt.
 
-    Build one with :meth:`from_seed` or :meth:`load`. Attributes ``d`` (token
-    width), ``s`` (head size), ``m`` (feed-forward width), ``scale`` (logit
-    multiplier, default ``1/s``) and ``variant`` (``"softmax"`` or
-    ``"softmax1"``) describe the architecture.
+    Build one with :meth:`from_seed`, :meth:`load` or
+    :func:`promptlimits.construct.build`. Attributes ``d`` (token width), ``s``
+    (head size), ``m`` (feed-forward width), ``scale`` (logit multiplier,
+    default ``1/s``), ``variant`` (``"softmax"`` or ``"softmax1"``) and ``E``
+    (position rows added to the input rows, or ``None``; module docstring)
+    describe the architecture.
     """
 
     ff1: FFWeights
@@ -109,6 +127,7 @@ class PromptedModel:
     scale: float
     variant: str = "softmax"
     metadata: dict = field(default_factory=dict, compare=False)
+    E: np.ndarray | None = None  # (L_max, d) position rows added to the input rows, or None
 
     def __post_init__(self):
         check_choice(self.variant, "attention variant", VARIANTS)
@@ -127,14 +146,24 @@ class PromptedModel:
                 raise ValueError(f"weight {name} has shape {got}, expected {want}")
         if not (np.isfinite(self.scale) and self.scale > 0):
             raise ValueError(f"scale must be finite and > 0, got {self.scale}")
+        if self.E is not None:
+            E = as_float_array(self.E, "positional rows E", ndim=2, dtype=np.float64)
+            if E.shape[1] != d or E.shape[0] < 1:
+                raise ValueError(f"positional rows E must have shape (L_max, {d}) with L_max >= 1, got {E.shape}")
+            object.__setattr__(self, "E", E)
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_seed(cls, d, *, s=None, m=None, seed=0, scale=None, variant="softmax", weight_scale=1.0):
+    def from_seed(cls, d, *, s=None, m=None, seed=0, scale=None, variant="softmax", weight_scale=1.0,
+                  positions=None):
         """Random frozen weights from a seed.
 
         Entries are Gaussian with standard deviation ``weight_scale / sqrt(fan_in)``;
         biases are Gaussian with standard deviation ``0.1 * weight_scale``.
+        With ``positions`` the position rows ``E`` (``positions x d``) are
+        Gaussian with standard deviation ``weight_scale``, drawn after every
+        other weight, so the other weights are those of the same seed without
+        ``positions``.
 
         Parameters
         ----------
@@ -150,6 +179,8 @@ class PromptedModel:
         variant : {"softmax", "softmax1"}
         weight_scale : float
             Multiplies every weight's standard deviation.
+        positions : int, optional
+            Longest input ``L_max`` with position rows; default none.
         """
         d = check_positive_int(d, "d")
         s = d if s is None else check_positive_int(s, "s")
@@ -166,8 +197,9 @@ class PromptedModel:
         ff1 = ff()
         WQ, WK, WV, WO = w((d, s), d), w((d, s), d), w((d, s), d), w((s, d), s)
         ff2 = ff()
+        E = None if positions is None else rng.normal(0.0, ws, (check_positive_int(positions, "positions"), d))
         meta = {"seed": seed if isinstance(seed, int) else None, "weight_scale": ws}
-        return cls(ff1, WQ, WK, WV, WO, ff2, _resolve_scale(scale, s), variant, meta)
+        return cls(ff1, WQ, WK, WV, WO, ff2, _resolve_scale(scale, s), variant, meta, E)
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -193,6 +225,8 @@ class PromptedModel:
             raise ValueError(f"prompt P must have d={self.d} columns, got shape {P.shape}")
         if X.shape[2] != self.d or X.shape[1] < 1 or X.shape[0] < 1:
             raise ValueError(f"inputs X must have shape (batch, L, {self.d}) with batch, L >= 1, got {X.shape}")
+        if self.E is not None and X.shape[1] > self.E.shape[0]:
+            raise ValueError(f"inputs X have L = {X.shape[1]} rows, more than the {self.E.shape[0]} positional rows E")
         if Y is None:
             return P, X
         Y = as_float_array(Y, "targets Y", ndim=3, dtype=np.float64)
@@ -202,7 +236,16 @@ class PromptedModel:
 
     # ------------------------------------------------------------------ forward / backward
     def _stack(self, P, X):
+        """``Z = [P; X + E[:L]]`` for every sequence (no ``E``: ``[P; X]``)."""
+        if self.E is not None:
+            X = X + self.E[: X.shape[1]]
         return np.concatenate([np.broadcast_to(P, (X.shape[0],) + P.shape), X], axis=1)
+
+    def input_box(self):
+        """Per-column range ``(lo, hi)`` of the input rows ``X + E`` for inputs ``X`` in ``[0, 1]^d``."""
+        if self.E is None:
+            return np.zeros(self.d), np.ones(self.d)
+        return self.E.min(axis=0), 1.0 + self.E.max(axis=0)
 
     def _forward(self, P, X, backend="exact", attn_eps=1e-6):
         """Forward pass keeping what the backward needs."""
@@ -335,6 +378,8 @@ class PromptedModel:
             "metadata": self.metadata,
         }
         arrays = dict(zip(_WEIGHT_NAMES, self._weights()))
+        if self.E is not None:
+            arrays["E"] = self.E
         buf = io.BytesIO()
         np.savez(buf, __metadata__=np.array(json.dumps(meta, sort_keys=True)), **arrays)
         return atomic_write_bytes(path, buf.getvalue())
@@ -350,10 +395,11 @@ class PromptedModel:
             if missing:
                 raise ValueError(f"{path} lacks weights {missing}")
             w = {k: z[k] for k in _WEIGHT_NAMES}
+            E = z["E"] if "E" in z.files else None
         ff1 = FFWeights(w["W1a"], w["b1a"], w["W2a"], w["b2a"])
         ff2 = FFWeights(w["W1b"], w["b1b"], w["W2b"], w["b2b"])
         return cls(ff1, w["WQ"], w["WK"], w["WV"], w["WO"], ff2, float(meta["scale"]), meta["variant"],
-                   meta.get("metadata", {}))
+                   meta.get("metadata", {}), E)
 
     def _weights(self):
         f1, f2 = self.ff1, self.ff2
@@ -362,7 +408,8 @@ class PromptedModel:
     def __eq__(self, other):
         if not isinstance(other, PromptedModel):
             return NotImplemented
-        return (self.scale == other.scale and self.variant == other.variant
+        same_E = (self.E is None) == (other.E is None) and (self.E is None or np.array_equal(self.E, other.E))
+        return (self.scale == other.scale and self.variant == other.variant and same_E
                 and all(np.array_equal(a, b) for a, b in zip(self._weights(), other._weights())))
 
     __hash__ = None

@@ -13,7 +13,8 @@ mathematics cannot drift apart. Topics:
 * :mod:`proofs_check.jacobians` -- softmax / Softmax_1 Jacobians and the backward passes;
 * :mod:`proofs_check.threshold` -- the B = c sqrt(ln n) efficiency threshold;
 * :mod:`proofs_check.hardness` -- the score gap of the Hamming-NN reduction;
-* :mod:`proofs_check.capacity` -- the memorization counting bound and K_P.
+* :mod:`proofs_check.capacity` -- the memorization counting bound and K_P;
+* :mod:`proofs_check.construct` -- the universality construction and its error bound.
 
 Python API: :func:`run_all` returns a list of :class:`Result`;
 :func:`format_table` renders it (text or Markdown); :func:`all_passed`.

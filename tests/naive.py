@@ -62,3 +62,17 @@ def naive_poly_attention_backward(Q, K, V, G, coefficients, *, scale=None, varia
     dP = ((G @ V.T) - np.sum(G * T, axis=1, keepdims=True)) / D[:, None]
     dX = dP * dP_dX
     return scale * dX @ K, scale * dX.T @ Q, dV
+
+
+# --- prompted model ---
+
+
+def central_difference_prompt_grad(model, P, X, Y, h=1e-6):
+    """d MSE / d P by central differences, one entry at a time."""
+    num = np.zeros_like(P)
+    for i in np.ndindex(P.shape):
+        Pp, Pm = P.copy(), P.copy()
+        Pp[i] += h
+        Pm[i] -= h
+        num[i] = (model.loss(Pp, X, Y).mse - model.loss(Pm, X, Y).mse) / (2 * h)
+    return num
