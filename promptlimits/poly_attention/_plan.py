@@ -306,7 +306,8 @@ def _targets(eps, eps_p, degree, certify: bool):
         eps = DEFAULT_EPS
     if eps is not None:
         eps = check_real(eps, "eps", low=0.0, high=1.0, low_open=True, high_open=True)
-        target, asked = eps_p_for_output(eps), f"eps={eps:.3e} asks eps_p={eps_p_for_output(eps):.3e}, which is"
+        target = eps_p_for_output(eps)
+        asked = f"eps={eps:.3e} asks eps_p={target:.3e}, which is"
     else:
         target = check_real(eps_p, "eps_p", low=0.0, high=1.0, low_open=True, high_open=True)
         asked = f"eps_p={target:.3e} is"
