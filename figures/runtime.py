@@ -7,15 +7,9 @@ time at each measured ``B``, with the log-log slopes in the legend.
 
 from __future__ import annotations
 
-import numpy as np
-
 from figures._style import load, new_figure, save
 from promptlimits.experiments.phase import curve_label
-
-
-def slope(ns, ts) -> float:
-    """Least-squares slope of ``log t`` against ``log n``."""
-    return float(np.polyfit(np.log(ns), np.log(ts), 1)[0])
+from promptlimits.measure import loglog_slope
 
 
 def draw(results, out_dir) -> list:
@@ -30,12 +24,12 @@ def draw(results, out_dir) -> list:
     for ax, (label, rs) in zip(axes[0], sorted(curves.items())):
         ns = sorted({r["n"] for r in rs})
         te = [min(r["t_exact"] for r in rs if r["n"] == n) for n in ns]
-        lab = f"exact (slope {slope(ns, te):.2f})" if len(ns) > 1 else "exact"
+        lab = f"exact (slope {loglog_slope(ns, te):.2f})" if len(ns) > 1 else "exact"
         ax.plot(ns, te, "k-o", ms=3, label=lab)
         for B in sorted({r["B"] for r in rs}):
             pts = sorted((r["n"], r["t_poly"]) for r in rs if r["B"] == B)
             n_b, t_b = zip(*pts)
-            lab = f"poly B={B:g}" + (f" (slope {slope(n_b, t_b):.2f})" if len(pts) > 1 else "")
+            lab = f"poly B={B:g}" + (f" (slope {loglog_slope(n_b, t_b):.2f})" if len(pts) > 1 else "")
             ax.plot(n_b, t_b, "-s", ms=3, label=lab)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")

@@ -49,24 +49,46 @@ def check_choice(value, name: str, choices) -> str:
     return value
 
 
-def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
-    """Check that ``value`` is an integer >= ``minimum`` (bool is refused)."""
+def check_positive_int(value, name: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """Check that ``value`` is an integer >= ``minimum`` (and <= ``maximum``); bool is refused."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return int(value)
+
+
+def check_real(value, name: str, *, low=None, high=None, low_open: bool = False, high_open: bool = False) -> float:
+    """Check that ``value`` is a finite real number in the interval given by ``low`` / ``high``.
+
+    Each bound is optional, closed by default and open with ``low_open`` /
+    ``high_open``; bool, strings and arrays are refused with ``TypeError``.
+    The message names the argument and the interval, e.g.
+    ``"eps must lie in (0, 1), got 2.0"`` or ``"R must be finite and >= 0, got -1.0"``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    too_low = low is not None and (v <= low if low_open else v < low)
+    too_high = high is not None and (v >= high if high_open else v > high)
+    if np.isfinite(v) and not too_low and not too_high:
+        return v
+    if low is not None and high is not None:
+        want = f"lie in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    elif low is not None:
+        want = f"be finite and {'>' if low_open else '>='} {low:g}"
+    elif high is not None:
+        want = f"be finite and {'<' if high_open else '<='} {high:g}"
+    else:
+        want = "be finite"
+    raise ValueError(f"{name} must {want}, got {value}")
 
 
 def check_positive_float(value, name: str, *, allow_zero: bool = False) -> float:
     """Check that ``value`` is a finite real number > 0 (or >= 0)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    v = float(value)
-    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be finite and {bound}, got {value}")
-    return v
+    return check_real(value, name, low=0.0, low_open=not allow_zero)
 
 
 def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:

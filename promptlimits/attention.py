@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, check_choice
+from ._checks import as_float_array, check_choice, check_positive_float
 
 VARIANTS = ("softmax", "softmax1")
 
@@ -52,9 +52,7 @@ def _prepare(Q, K, V, scale, variant, G=None):
     if scale is None:
         scale = 1.0 / Q.shape[-1]
     else:
-        scale = float(scale)
-        if not np.isfinite(scale) or scale <= 0:
-            raise ValueError(f"scale must be finite and > 0, got {scale}")
+        scale = check_positive_float(scale, "scale")
     out = [a.astype(dtype, copy=False) for a in arrays]
     return out, scale
 

@@ -62,13 +62,15 @@ sentinel exactly when ``B = lambda = Theta(sqrt(log n))``.
 
 Polynomial method under a rank budget
 -------------------------------------
-:func:`budgeted_poly_attention` runs the polynomial method of DESIGN section 3
-at the largest degree ``g`` with ``C(d+g, g) <= budget`` -- *no certificate*:
-the Chebyshev interpolant of ``exp`` on ``[-R, R]``, ``R = lambda^2``, whatever its
-error. With ``budget <= n`` (the polynomial method's time ``O(n r d)`` then
-stays subquadratic) and ``d = Theta(log n)``, ``g`` stays small while ``R`` grows
-like ``log n``, so the method fails once ``lambda / sqrt(ln n)`` passes a
-constant.
+:func:`budgeted_plan` is the polynomial method of docs/theory.md §3 at the
+largest degree ``g`` with ``C(d+g, g) <= budget`` -- *no certificate*: the
+Chebyshev interpolant of ``exp`` on ``[-R, R]``, ``R = lambda^2``, whatever its
+error, as an uncertified :class:`~promptlimits.poly_attention.PolyPlan`
+(``make_plan(..., degree=g, certify=False)``), so it runs through the same
+kernels as every other plan. With ``budget <= n`` (the polynomial method's
+time ``O(n r d)`` then stays subquadratic) and ``d = Theta(log n)``, ``g``
+stays small while ``R`` grows like ``log n``, so the method fails once
+``lambda / sqrt(ln n)`` passes a constant.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ import numpy as np
 
 from ._checks import as_generator, check_positive_float, check_positive_int
 from .features import rank
+from .poly_attention import make_plan
 
 __all__ = [
     "HammingInstance",
@@ -92,7 +95,7 @@ __all__ = [
     "largest_degree",
     "extra_dims",
     "score_gap",
-    "budgeted_poly_attention",
+    "budgeted_plan",
 ]
 
 
@@ -275,39 +278,13 @@ def largest_degree(d: int, budget: int, max_degree: int = 60) -> int:
     return g
 
 
-def budgeted_poly_attention(Q, K, V, *, budget: int, B: float | None = None, kind: str = "chebyshev"):
-    """Polynomial-method attention at the largest degree within a rank budget, uncertified.
+def budgeted_plan(d: int, B: float, budget: int, kind: str = "chebyshev"):
+    """The polynomial-method plan of largest degree within a rank budget, uncertified.
 
-    The polynomial is the ``kind`` approximation of ``exp`` on ``[-R, R]``,
-    ``R = B^2`` (scale ``1/d``, ``B`` defaults to ``max(||Q||max, ||K||max)``),
-    of degree :func:`largest_degree` ``(d, budget)``; the output is
-    ``diag(U1 U2^T 1)^-1 U1 (U2^T V)`` with the monomial features of
-    :mod:`promptlimits.features`, accumulated over key and query blocks so the
-    extra memory is O(block r). Weights may be negative and the output
-    arbitrary: no certificate is claimed.
+    Degree :func:`largest_degree` ``(d, budget)``, the ``kind`` approximation
+    of ``exp`` on ``[-R, R]`` with ``R = B^2`` (scale ``1/d``); inputs with
+    entries above ``B`` are refused. The plan is made with ``certify=False``:
+    its ``certified`` flag is false when ``eps_p >= 1`` (then the weights may be
+    negative, the output arbitrary, and ``output_bound`` raises).
     """
-    from .features import monomial_basis, phi_left, phi_right
-    from .polyapprox import monomial_coefficients
-
-    Q = np.asarray(Q, dtype=float)
-    K = np.asarray(K, dtype=float)
-    V = np.asarray(V, dtype=float)
-    d = Q.shape[1]
-    if B is None:
-        B = max(float(np.abs(Q).max()), float(np.abs(K).max()))
-    R = float(B) ** 2
-    g = largest_degree(d, budget)
-    basis = monomial_basis(d, g)
-    coeffs = monomial_coefficients(kind, g, R)
-    scale = 1.0 / d
-    block = max(1, 2_000_000 // basis.rank)
-    S = np.zeros((basis.rank, V.shape[1] + 1))
-    VV = np.hstack([V, np.ones((V.shape[0], 1))])
-    for a in range(0, K.shape[0], block):
-        S += phi_right(K[a:a + block], basis).T @ VV[a:a + block]
-    out = np.empty((Q.shape[0], V.shape[1]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for a in range(0, Q.shape[0], block):
-            ND = phi_left(Q[a:a + block], basis, coeffs, scale) @ S
-            out[a:a + block] = ND[:, :-1] / ND[:, -1:]
-    return out
+    return make_plan(d, B, degree=largest_degree(d, budget), kind=kind, certify=False)

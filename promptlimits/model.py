@@ -47,12 +47,10 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from ._checks import as_float_array, as_generator, check_choice, check_positive_int
+from ._checks import as_float_array, as_generator, check_choice, check_positive_float, check_positive_int, check_real
 from ._io import atomic_write_bytes
 from .attention import VARIANTS, exact_attention, exact_attention_backward
-from .features import rank as feature_rank
-from .poly_attention import make_plan
-from .polyapprox import KINDS, certified_eps, log_approximation_bound
+from .poly_attention import make_plan, poly_pays
 
 BACKENDS = ("exact", "poly", "auto")
 
@@ -144,8 +142,7 @@ class PromptedModel:
         for name, (got, want) in shapes.items():
             if got != want:
                 raise ValueError(f"weight {name} has shape {got}, expected {want}")
-        if not (np.isfinite(self.scale) and self.scale > 0):
-            raise ValueError(f"scale must be finite and > 0, got {self.scale}")
+        check_positive_float(self.scale, "scale")
         if self.E is not None:
             E = as_float_array(self.E, "positional rows E", ndim=2, dtype=np.float64)
             if E.shape[1] != d or E.shape[0] < 1:
@@ -269,6 +266,7 @@ class PromptedModel:
         """The polynomial plan to use, or ``None`` for exact attention."""
         if backend == "exact":
             return None
+        attn_eps = check_real(attn_eps, "attn_eps", low=0.0, high=1.0, low_open=True, high_open=True)
         B = max(np.abs(Hp @ self.WQ).max(), np.abs(Q).max(), np.abs(K).max())
         # round B up to a power of 2^(1/16) so one certified plan serves many steps
         B_plan = 2.0 ** (np.ceil(16 * np.log2(max(B, 1e-12))) / 16)
@@ -276,30 +274,21 @@ class PromptedModel:
             return None
         return make_plan(self.s, B_plan, eps=attn_eps, scale=self.scale)
 
-    def _poly_pays(self, B, eps, n_queries, n_keys) -> bool:
-        """Is some certified degree cheap enough that poly costs less than exact?
+    def _poly_pays(self, B, attn_eps, n_queries, n_keys) -> bool:
+        """Is the least rank certified for the output error ``attn_eps`` cheaper than exact attention?
 
-        Cost model per sequence: exact ``n_queries * n_keys``, poly
-        ``r * (n_queries + n_keys)`` multiply-adds per head dimension, with
-        ``r = C(s + g, g)``. Checks only the largest affordable degree, so
-        hopeless norms are refused quickly.
+        Cost model per sequence (:func:`promptlimits.poly_attention.poly_pays`,
+        docs/theory.md §5): exact ``n_queries * n_keys``, poly ``r * (n_queries
+        + n_keys)`` multiply-adds per head dimension, ``r = C(s + g*, g*)``.
         """
-        budget = n_queries * n_keys / (n_queries + n_keys)
-        g = -1
-        while feature_rank(self.s, g + 1) < budget and g < 400:
-            g += 1
-        if g < 0:
-            return False
-        R = self.scale * self.s * B * B
-        # the closed-form part alone rules most hopeless kinds out without interval arithmetic
-        kinds = [k for k in KINDS if log_approximation_bound(k, g, R) <= np.log(eps) + 1e-6]
-        return any(certified_eps(kind, g, R) <= eps for kind in kinds)
+        return poly_pays(self.s, B, eps=attn_eps, n_queries=n_queries, n_keys=n_keys, scale=self.scale)
 
     def forward(self, P, X, *, backend="exact", attn_eps=1e-6):
         """Predictions ``tau([P; X])[Lp:]`` of shape ``(batch, L, d)``.
 
         ``backend`` is ``"exact"``, ``"poly"`` or ``"auto"``; ``attn_eps`` is the
-        certified relative error asked of the polynomial method.
+        attention-output error certified by the polynomial method,
+        ``||T - Att||max <= attn_eps ||V||max`` (docs/theory.md §4).
         """
         P, X = self.check_inputs(P, X)
         return self._forward(P, X, backend, attn_eps)[0]
@@ -422,7 +411,4 @@ def _resolve_scale(scale, s: int) -> float:
         return 1.0 / np.sqrt(s)
     if isinstance(scale, str):
         raise ValueError(f"unknown scale {scale!r}; expected a number, '1/s' or '1/sqrt(s)'")
-    value = float(scale)
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"scale must be finite and > 0, got {scale}")
-    return value
+    return check_positive_float(scale, "scale")

@@ -1,6 +1,6 @@
 """Polynomial approximations of ``exp`` on ``[-R, R]`` with certified relative error.
 
-DESIGN section 3 (the polynomial method, AAttC): Alman and Song replace
+docs/theory.md §3 (the polynomial method, AAttC): Alman and Song replace
 ``exp(x)`` by a polynomial ``p`` of degree ``g`` with
 
     |p(x) - e^x| <= eps_p e^x   for every x in [-R, R],
@@ -22,8 +22,8 @@ remainder: ``e^x - p(x) = e^xi x^(g+1)/(g+1)!`` with ``xi`` between 0 and
 
     eps_p(g) <= e^R R^(g+1) / (g+1)!,
 
-a factor ``e^R`` sharper than the ``e^(2R) R^(g+1)/(g+1)!`` written in
-DESIGN section 3 (which is also valid, only looser).
+a factor ``e^R`` sharper than the ``e^(2R) R^(g+1)/(g+1)!`` obtained by
+bounding ``e^xi <= e^R`` and ``e^-x <= e^R`` separately (also valid, only looser).
 
 ``"shifted_taylor"`` -- ``e^x = e^-R e^(x+R)`` with ``e^y`` expanded at 0,
 ``y = x + R`` in ``[0, 2R]``. Lagrange: ``e^y - p(y) = e^eta y^(g+1)/(g+1)!``
@@ -64,7 +64,7 @@ integer coefficients of ``T_m``), so ``delta_j = max |c_j - I_j|`` bounds
 and the certificate is ``eps_p = eps_approx + e^R sum_j delta_j R^j``,
 evaluated as the upper end of an interval and rounded up to a float. The
 second term is about ``u e^(2R)`` with ``u = 2^-53``: it is what limits
-certification at large ``R`` (about ``R < 11`` for ``eps = 1e-6``), where the
+certification at large ``R`` (about ``R < 11`` for ``eps_p = 1e-6``), where the
 monomial basis itself loses the small values of ``e^x`` near ``-R``.
 """
 
@@ -78,7 +78,7 @@ import mpmath.libmp as _libmp
 import numpy as np
 from mpmath import iv
 
-from ._checks import check_choice
+from ._checks import check_choice, check_positive_int, check_real
 
 #: The kinds of polynomial, in the order ``"auto"`` breaks ties (see least_degree).
 KINDS = ("chebyshev", "shifted_taylor", "taylor")
@@ -88,31 +88,15 @@ MAX_DEGREE = 400
 
 
 def _check_R(R) -> float:
-    if isinstance(R, bool) or not isinstance(R, (int, float, np.integer, np.floating)):
-        raise TypeError(f"R must be a real number, got {type(R).__name__}")
-    R = float(R)
-    if not math.isfinite(R) or R < 0:
-        raise ValueError(f"R must be finite and >= 0, got {R}")
-    return R
+    return check_real(R, "R", low=0.0)
 
 
 def _check_degree(g) -> int:
-    if isinstance(g, bool) or not isinstance(g, (int, np.integer)):
-        raise TypeError(f"degree must be an integer, got {type(g).__name__}")
-    if g < 0:
-        raise ValueError(f"degree must be >= 0, got {g}")
-    if g > MAX_DEGREE:
-        raise ValueError(f"degree must be <= {MAX_DEGREE}, got {g}")
-    return int(g)
+    return check_positive_int(g, "degree", minimum=0, maximum=MAX_DEGREE)
 
 
-def _check_eps(eps) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
-        raise TypeError(f"eps must be a real number, got {type(eps).__name__}")
-    eps = float(eps)
-    if not (0.0 < eps < 1.0):
-        raise ValueError(f"eps must lie in (0, 1), got {eps}")
-    return eps
+def _check_eps_p(eps_p) -> float:
+    return check_real(eps_p, "eps_p", low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 def _upper_float(x) -> float:
@@ -269,7 +253,7 @@ def log_approximation_bound(kind: str, g: int, R: float) -> float:
     Cheap (no interval arithmetic). Since :func:`certified_eps` adds a
     non-negative rounding term to this bound, ``exp`` of it is, up to float
     rounding of the log itself, a lower bound on ``certified_eps``: a degree
-    whose value is well above ``log(eps)`` cannot be certified at ``eps``.
+    whose value is well above ``log(eps_p)`` cannot be certified at ``eps_p``.
     """
     check_choice(kind, "polynomial kind", KINDS)
     return _approx_log_bound(kind, _check_degree(g), _check_R(R))
@@ -285,31 +269,31 @@ def monomial_coefficients(kind: str, g: int, R: float) -> np.ndarray:
     return _certified(kind, _check_degree(g), _check_R(R))[0].copy()
 
 
-def _least_degree_kind(kind: str, R: float, eps: float) -> int | None:
+def _least_degree_kind(kind: str, R: float, eps_p: float) -> int | None:
     g = 0
-    while g <= MAX_DEGREE and _approx_log_bound(kind, g, R) > math.log(eps) + 1e-9:
+    while g <= MAX_DEGREE and _approx_log_bound(kind, g, R) > math.log(eps_p) + 1e-9:
         g += 1
     # The float estimate may be off by rounding: step back a little, then verify.
     g = max(0, g - 1)
     while g <= MAX_DEGREE:
         _, total, approx, rounding = _certified(kind, g, R)
-        if total <= eps:
+        if total <= eps_p:
             return g
-        if approx <= eps / 4 and rounding > eps / 2:
-            return None  # coefficient rounding alone keeps eps out of reach
+        if approx <= eps_p / 4 and rounding > eps_p / 2:
+            return None  # coefficient rounding alone keeps eps_p out of reach
         g += 1
     return None
 
 
-def least_degree(R: float, eps: float, kind: str = "auto") -> int:
-    """Least degree ``g`` whose certified ``eps_p(g)`` is ``<= eps`` on ``[-R, R]``.
+def least_degree(R: float, eps_p: float, kind: str = "auto") -> int:
+    """Least degree ``g`` whose certified ``eps_p(g)`` is ``<= eps_p`` on ``[-R, R]``.
 
     Parameters
     ----------
     R : float
-        Half-width ``>= 0`` (``R = max |logit|``; DESIGN section 3).
-    eps : float
-        Target relative error in ``(0, 1)``.
+        Half-width ``>= 0`` (``R = max |logit|``; docs/theory.md §3).
+    eps_p : float
+        Target relative error of the polynomial, in ``(0, 1)``.
     kind : {"auto", "chebyshev", "shifted_taylor", "taylor"}
         ``"auto"`` takes the kind with the least certified degree; among kinds
         with the same degree it takes the smallest certified ``eps_p``, and on
@@ -321,9 +305,9 @@ def least_degree(R: float, eps: float, kind: str = "auto") -> int:
     ValueError
         If no degree up to :data:`MAX_DEGREE` is certified (at large ``R`` the
         float64 rounding of monomial coefficients, ``~2^-53 e^(2R)``, exceeds
-        ``eps``).
+        ``eps_p``).
     """
-    return exp_approximation(R, eps=eps, kind=kind).degree
+    return exp_approximation(R, eps_p=eps_p, kind=kind).degree
 
 
 @dataclass(frozen=True)
@@ -363,17 +347,18 @@ def _make(kind: str, g: int, R: float) -> ExpApprox:
     return ExpApprox(kind=kind, degree=g, R=R, eps_p=total, coefficients=c)
 
 
-def exp_approximation(R: float, *, eps=None, degree=None, kind: str = "auto") -> ExpApprox:
+def exp_approximation(R: float, *, eps_p=None, degree=None, kind: str = "auto") -> ExpApprox:
     """Build a certified approximation of ``exp`` on ``[-R, R]``.
 
-    Give ``eps`` (least certified degree) or ``degree`` (fixed degree; the
+    Give ``eps_p`` (least certified degree) or ``degree`` (fixed degree; the
     certificate is reported, whatever it is), or both (then the degree must
-    meet ``eps``).
+    meet ``eps_p``).
 
     Parameters
     ----------
     R : float
-    eps : float in (0, 1), optional
+    eps_p : float in (0, 1), optional
+        Target relative error of the polynomial.
     degree : int, optional
     kind : {"auto", "chebyshev", "shifted_taylor", "taylor"}
         With a fixed degree, ``"auto"`` takes the kind with the smallest
@@ -382,33 +367,33 @@ def exp_approximation(R: float, *, eps=None, degree=None, kind: str = "auto") ->
     Raises
     ------
     ValueError
-        If neither ``eps`` nor ``degree`` is given, if ``degree`` is too low
-        for ``eps`` (the message names both), or if ``eps`` cannot be certified.
+        If neither ``eps_p`` nor ``degree`` is given, if ``degree`` is too low
+        for ``eps_p`` (the message names both), or if ``eps_p`` cannot be certified.
     """
     R = _check_R(R)
     check_choice(kind, "polynomial kind", ("auto",) + KINDS)
     kinds = KINDS if kind == "auto" else (kind,)
-    if eps is None and degree is None:
-        raise ValueError("give eps or degree")
-    if eps is not None:
-        eps = _check_eps(eps)
+    if eps_p is None and degree is None:
+        raise ValueError("give eps_p or degree")
+    if eps_p is not None:
+        eps_p = _check_eps_p(eps_p)
     if degree is not None:
         g = _check_degree(degree)
         best = min((_make(k, g, R) for k in kinds), key=lambda a: a.eps_p)
-        if eps is not None and best.eps_p > eps:
+        if eps_p is not None and best.eps_p > eps_p:
             raise ValueError(
                 f"degree {g} ({best.kind}) on [-R, R] with R={R:.6g} certifies eps_p={best.eps_p:.3e}, "
-                f"above the eps={eps:.3e} asked; use degree >= {least_degree(R, eps, kind)}"
+                f"above the eps_p={eps_p:.3e} asked; use degree >= {least_degree(R, eps_p, kind)}"
             )
         return best
     found = []
     for k in kinds:
-        g = _least_degree_kind(k, R, eps)
+        g = _least_degree_kind(k, R, eps_p)
         if g is not None:
             found.append(_make(k, g, R))
     if not found:
         raise ValueError(
-            f"eps={eps:.3e} cannot be certified on [-R, R] with R={R:.6g} up to degree {MAX_DEGREE}: "
+            f"eps_p={eps_p:.3e} cannot be certified on [-R, R] with R={R:.6g} up to degree {MAX_DEGREE}: "
             f"rounding float64 monomial coefficients alone costs about {2.0**-53 * math.exp(min(2 * R, 700)):.3e}"
         )
     return min(found, key=lambda a: (a.degree, a.eps_p))

@@ -124,6 +124,7 @@ def tune_prompt(model, X, Y, *, Lp=None, P0=None, optimizer="adam", steps=500, l
     """
     check_choice(optimizer, "optimizer", OPTIMIZERS)
     steps = check_positive_int(steps, "steps", minimum=0)
+    lr = check_positive_float(lr, "lr")
     if rho is not None:
         rho = check_positive_float(rho, "rho")
     if target_max_err is not None:

@@ -97,12 +97,12 @@ def propagation_search() -> str:
     from scipy.optimize import minimize
 
     from promptlimits import exact_attention
-    from promptlimits.poly_attention import make_plan
+    from promptlimits.poly_attention import make_plan, output_eps_for_eps_p
 
     rng = np.random.default_rng(3)
     worst_ratio = 0.0
     for eps in (1e-3, 0.1, 0.5, 0.9):
-        bound = 2 * eps / (1 - eps)
+        bound = output_eps_for_eps_p(eps)  # the simulator's conversion, 2 eps / (1 - eps)
         for d0 in (0.0, 1.0):
             for n in range(1, 5):
                 E = np.array(list(itertools.product((-eps, eps), repeat=n)))  # all vertices of the e-box

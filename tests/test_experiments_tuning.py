@@ -4,6 +4,7 @@ import numpy as np
 
 from promptlimits.experiments import approx_error, tuning_curves
 from promptlimits.features import rank
+from promptlimits.poly_attention import frontier_B
 from promptlimits.polyapprox import least_degree
 from promptlimits.sweep import run_sweep
 
@@ -26,7 +27,7 @@ def test_measured_error_stays_below_the_certificate_where_rounding_is_negligible
 
 def test_frontier_is_where_the_least_certified_rank_reaches_n():
     n, s = 64, 2
-    B = tuning_curves.frontier_B(n, s)
+    B = frontier_B(n, d=s, eps=1e-6)
     eps_p = 1e-6 / (2 + 1e-6)
     assert rank(s, least_degree(B * B, eps_p)) < n
     assert rank(s, least_degree((B + 2e-3) ** 2, eps_p)) >= n

@@ -4,11 +4,12 @@ import math
 
 import numpy as np
 import pytest
+from naive import naive_poly_attention
 
 from promptlimits.attention import exact_attention
 from promptlimits.experiments.hardness import make_sweep, resolve_budget
 from promptlimits.hardness import (
-    budgeted_poly_attention,
+    budgeted_plan,
     decide,
     default_parameters,
     encode,
@@ -89,8 +90,29 @@ def test_budget_degree_and_poly_small_lambda():
     m, t, tf = default_parameters(n)
     inst = make_instance(n, m, t, tf, planted=True, seed=1)
     Q, K, V = encode(inst, 0.2)  # tiny logits: a degree-1 polynomial is accurate
-    T = budgeted_poly_attention(Q, K, V, budget=n, B=0.2)
-    assert np.max(np.abs(T - exact_attention(Q, K, V))) < 1e-3
+    plan = budgeted_plan(Q.shape[1], 0.2, n)
+    assert plan.degree == largest_degree(Q.shape[1], n) == 1 and plan.certified
+    T = plan.forward(Q, K, V)
+    assert np.max(np.abs(T - exact_attention(Q, K, V))) <= plan.output_bound(V) < 1e-3
+
+
+@pytest.mark.parametrize("lam", [1.5, 2.5, 3.5])
+def test_budgeted_plan_is_uncertified_and_runs_the_polynomial(lam):
+    """Past the certified range the budgeted plan says so, refuses a bound, and still computes
+    D^-1 p(QK^T/d) V for its Chebyshev p (the naive n x n twin), with the same decisions."""
+    n = 64
+    m, t, tf = default_parameters(n)
+    plan = budgeted_plan(m + extra_dims(m, t, tf)[0], lam, n)
+    assert not plan.certified and plan.eps_p >= 1 and "UNCERTIFIED" in repr(plan)
+    with pytest.raises(ValueError, match="uncertified"):
+        plan.output_bound(np.ones((3, 1)))
+    for k in range(4):
+        inst = make_instance(n, m, t, tf, planted=(k % 2 == 0), seed=k)
+        Q, K, V = encode(inst, lam)
+        want = naive_poly_attention(Q, K, V, plan.approx.coefficients)
+        np.testing.assert_allclose(plan.forward(Q, K, V), want, rtol=1e-9, atol=1e-12)
+        assert decide(inst, lam, plan.forward)[0] == decide(
+            inst, lam, lambda Q, K, V: naive_poly_attention(Q, K, V, plan.approx.coefficients))[0]
 
 
 def test_bad_parameters():

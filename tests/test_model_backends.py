@@ -21,6 +21,12 @@ def test_poly_backend_is_within_the_propagated_certificate(variant):
     poly = model.forward(P, X, backend="poly", attn_eps=1e-4)
     info = model.loss(P, X, exact, backend="poly", attn_eps=1e-4)
     assert info.backend == "poly" and info.attn_bound > 0
+    # attn_eps is the attention-output error: the certified bound is at most attn_eps ||V||max
+    # (before it was passed to the plan as the polynomial's eps_p: 1.8 attn_eps ||V||max at 3e-3)
+    H = model.ff1.forward(np.concatenate([np.broadcast_to(P, (3, 5, 3)), X], axis=1))[0]
+    for attn_eps in (1e-2, 3e-3, 1e-3, 1e-4):
+        bound = model.loss(P, X, exact, backend="poly", attn_eps=attn_eps).attn_bound
+        assert 0 < bound <= attn_eps * np.abs(H @ model.WV).max()
     # Yhat = FF2(H + T WO): an attention error e moves the output by at most Lip(FF2) ||WO|| e
     lip = (1 + colsum(model.ff2.W1) * colsum(model.ff2.W2)) * colsum(model.WO)
     err = np.abs(poly - exact).max()

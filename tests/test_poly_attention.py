@@ -69,7 +69,7 @@ def test_float64_floor_on_the_certificate():
     """Below EPS_MIN rounding, not the polynomial, sets the error: such targets are refused,
     and a high fixed degree is credited with EPS_MIN only (its exact-arithmetic eps_p is smaller
     than the float64 error, which was measured above 2 eps_p ||V|| at this size)."""
-    with pytest.raises(ValueError, match=r"eps=1\.000e-14 is below 1e-12"):
+    with pytest.raises(ValueError, match=r"eps=1\.000e-14 asks eps_p=5\.000e-15, which is below 1e-12"):
         make_plan(3, 0.5, eps=1e-14)
     plan = make_plan(8, 1.0, eps=None, degree=14)
     assert plan.eps_p < EPS_MIN
@@ -79,11 +79,12 @@ def test_float64_floor_on_the_certificate():
 
 
 def test_plan_reports():
-    plan = make_plan(8, 0.5, eps=1e-6)
+    plan = make_plan(8, 0.5, eps_p=1e-6)
     assert (plan.kind, plan.degree, plan.rank) == ("chebyshev", 4, 495)
     assert plan.R == 0.25 and plan.B == 0.5 and plan.eps_p <= 1e-6
+    assert (plan.eps, plan.eps_p_target, plan.certified) == (None, 1e-6, True)
     assert plan.output_bound(np.full((3, 2), -2.0)) == pytest.approx(4 * plan.eps_p / (1 - plan.eps_p))
-    assert make_plan(8, 0.5, eps=1e-6) is plan  # cached
+    assert make_plan(8, 0.5, eps_p=1e-6) is plan  # cached
 
 
 def test_float32_and_default_B():
@@ -183,7 +184,7 @@ def test_bad_inputs_raise_with_numbers():
     for eps in (0.0, 1.0, -1e-3, 2.0):
         with pytest.raises(ValueError, match="eps must lie in"):
             poly_attention(Q, K, V, eps=eps)
-    with pytest.raises(ValueError, match=r"eps_p=.* above the eps=1\.000e-08"):
+    with pytest.raises(ValueError, match=r"eps=1\.000e-08 asks eps_p=5\.000e-09 .* certifies eps_p=.* above"):
         make_plan(3, 0.5, eps=1e-8, degree=2)
     big = K.copy()
     big[2, 1] = 0.75

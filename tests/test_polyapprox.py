@@ -67,22 +67,22 @@ def test_least_degree_is_least(R, eps):
         assert certified_eps(kind, g, R) <= eps
         if g > 0:
             assert certified_eps(kind, g - 1, R) > eps
-    a = exp_approximation(R, eps=eps)
+    a = exp_approximation(R, eps_p=eps)
     assert a.degree == min(least_degree(R, eps, k) for k in KINDS) == least_degree(R, eps)
     assert a.eps_p <= eps
 
 
 def test_zero_range_is_exact():
-    a = exp_approximation(0.0, eps=1e-12)
+    a = exp_approximation(0.0, eps_p=1e-12)
     assert a.degree == 0 and a.eps_p == 0.0 and a.coefficients[0] == 1.0
 
 
 def test_errors():
-    with pytest.raises(ValueError, match="eps_p=.*above the eps=1.000e-06"):
-        exp_approximation(1.0, eps=1e-6, degree=3)
+    with pytest.raises(ValueError, match="eps_p=.*above the eps_p=1.000e-06"):
+        exp_approximation(1.0, eps_p=1e-6, degree=3)
     with pytest.raises(ValueError, match="cannot be certified"):
         least_degree(20.0, 1e-6)
-    with pytest.raises(ValueError, match="eps must lie in"):
+    with pytest.raises(ValueError, match="eps_p must lie in"):
         least_degree(1.0, 1.5)
     with pytest.raises(ValueError, match="unknown polynomial kind"):
         certified_eps("pade", 3, 1.0)

@@ -1,11 +1,13 @@
 """Exact vs polynomial-method attention: time, speedup, error and GFLOP/s against n.
 
-DESIGN sections 3 and 8 (figure 2). For each ``B`` and ``n`` (``d = 8``,
-``eps = 1e-6`` by default) it times :func:`promptlimits.exact_attention` and
-the fused polynomial kernel (:class:`promptlimits.poly_attention.PolyPlan`),
-forward and backward, best of a few repeats after a warm-up call that
-compiles. It prints the measured max error beside the certified bound
-``2 eps_p/(1-eps_p) ||V||max``, the degree and rank of the plan, the fused
+docs/theory.md §3 and §5 (figure 2). For each ``B`` and ``n`` (``d = 8``,
+polynomial error ``eps_p = 1e-6`` by default) it times
+:func:`promptlimits.exact_attention` and the fused polynomial kernel
+(:class:`promptlimits.poly_attention.PolyPlan`), forward and backward, best of
+a few repeats (:func:`promptlimits.measure.best_time`) after a warm-up call
+that compiles. It prints the measured max error beside the certified bound
+(:meth:`~promptlimits.poly_attention.PolyPlan.output_bound`,
+``output_eps_for_eps_p(eps_p) ||V||max``), the degree and rank of the plan, the fused
 kernel's GFLOP/s (``4 n r d`` flops forward, ``12 n r d`` backward) beside a
 float64 BLAS matmul measured in the same run, and log-log slopes of time
 against ``n``.
@@ -20,12 +22,16 @@ linear in the number of query rows at fixed keys); such rows are marked
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
+from .._checks import check_positive_int
 from ..attention import exact_attention, exact_attention_backward
+from ..measure import best_time, loglog_slope
 from ..poly_attention import make_plan
+
+#: Seconds after which a best-of-k timing stops repeating.
+_BUDGET = 3.0
 
 
 def add_arguments(parser) -> None:
@@ -37,7 +43,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--exact-rows", type=int, default=2048, help="query rows sampled above --exact-full-max")
     parser.add_argument("--d", type=int, default=8, help="head dimension (default 8)")
     parser.add_argument("--B", type=float, nargs="+", default=[0.25, 0.5, 1.0], help="norm bounds")
-    parser.add_argument("--eps", type=float, default=1e-6, help="certified eps_p target (default 1e-6)")
+    parser.add_argument("--eps-p", type=float, default=1e-6,
+                        help="certified relative error of the polynomial, eps_p (default 1e-6)")
     parser.add_argument("--repeats", type=int, default=5,
                         help="best of this many timed runs (default 5; shared machines are noisy)")
     parser.add_argument("--threads", type=int, default=None, help="Numba threads (default: all)")
@@ -47,25 +54,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny run (n 2^8..2^11, B=0.5, one repeat)")
 
 
-def _best_time(fn, repeats: int, budget: float = 3.0):
-    """Best wall time of up to ``repeats`` calls, stopping once ``budget`` seconds are spent."""
-    best, spent, out = math.inf, 0.0, None
-    for _ in range(max(1, repeats)):
-        t0 = time.perf_counter()
-        out = fn()
-        dt = time.perf_counter() - t0
-        best, spent = min(best, dt), spent + dt
-        if spent > budget:
-            break
-    return best, out
-
-
-def _slope(ns, ts):
-    ns, ts = np.asarray(ns, float), np.asarray(ts, float)
-    ok = np.isfinite(ts) & (ts > 0)
-    if ok.sum() < 2:
-        return float("nan")
-    return float(np.polyfit(np.log(ns[ok]), np.log(ts[ok]), 1)[0])
+def _best_time(fn, repeats: int):
+    """``(best seconds, last result)`` of up to ``repeats`` calls within :data:`_BUDGET` seconds."""
+    t = best_time(fn, repeats, budget=_BUDGET)
+    return t.seconds, t.result
 
 
 def _blas_gflops(rng, repeats: int):
@@ -100,6 +92,84 @@ def _print_table(title, header, rows):
     print()
 
 
+def _forward_row(args, plan, Q, K, V, blas_sq):
+    """One row of the forward table and ``(t_poly, t_exact)`` (``nan`` when exact is not run)."""
+    n, d = Q.shape
+    tp, T = _best_time(lambda: plan(Q, K, V), args.repeats)
+    flops = 4 * n * plan.rank * d
+    te, err, mark = math.nan, math.nan, ""
+    if n <= args.exact_max:
+        rows = n if n <= args.exact_full_max else min(n, args.exact_rows)
+        mark = "" if rows == n else "~"
+        te_rows, E = _best_time(lambda: exact_attention(Q[:rows], K, V), args.repeats)
+        te = te_rows * n / rows
+        err = float(np.max(np.abs(T[:rows] - E)))
+    bound = plan.output_bound(V)
+    row = [f"{plan.B:g}", n, plan.degree, plan.rank, _fmt_t(te) + mark, _fmt_t(tp),
+           "-" if not np.isfinite(te) else f"{te / tp:.1f}",
+           "-" if not np.isfinite(err) else f"{err:.2e}", f"{bound:.2e}",
+           "-" if not np.isfinite(err) else ("yes" if err <= bound else "NO"),
+           f"{flops / tp / 1e9:.2f}", f"{flops / tp / 1e9 / blas_sq:.2f}"]
+    return row, tp, te
+
+
+def _backward_row(args, plan, Q, K, V, G, blas_sq):
+    """One row of the backward table and ``(t_poly, t_exact)``."""
+    n, d = Q.shape
+    tpb, grads = _best_time(lambda: plan.backward(Q, K, V, G), args.repeats)
+    teb, gerr, mark = math.nan, math.nan, ""
+    if n <= args.exact_max:
+        if n <= args.exact_full_max:
+            teb, ref = _best_time(lambda: exact_attention_backward(Q, K, V, G), args.repeats)
+            scale = max(float(np.max(np.abs(r))) for r in ref)
+            gerr = max(float(np.max(np.abs(a - b))) for a, b in zip(grads, ref)) / scale
+        else:
+            rows = min(n, args.exact_rows)
+            mark = "~"
+            teb_rows, _ = _best_time(lambda: exact_attention_backward(Q[:rows], K, V, G[:rows]), 1)
+            teb = teb_rows * n / rows
+    gflops = 12 * n * plan.rank * d / tpb / 1e9
+    row = [f"{plan.B:g}", n, plan.rank, _fmt_t(teb) + mark, _fmt_t(tpb),
+           "-" if not np.isfinite(teb) else f"{teb / tpb:.1f}", "-" if not np.isfinite(gerr) else f"{gerr:.2e}",
+           f"{gflops:.2f}", f"{gflops / blas_sq:.2f}"]
+    return row, tpb, teb
+
+
+def _bench_one_B(args, rng, B, ns, blas_sq):
+    """Forward rows, backward rows and the slopes row for one norm bound ``B``."""
+    d = args.d
+    plan = make_plan(d, B, eps_p=args.eps_p)
+    n_skinny = min(args.n_max, 2**16)
+    blas_sk = _blas_skinny_gflops(rng, n_skinny, plan.rank, d, args.repeats)
+    print(f"B={B:g}: R={plan.R:.4g}, {plan.kind} degree {plan.degree}, rank {plan.rank}, "
+          f"eps_p={plan.eps_p:.3e}; BLAS ({n_skinny} x {plan.rank}) @ ({plan.rank} x {d}): {blas_sk:.2f} GFLOP/s")
+    Q0 = rng.uniform(-B, B, (8, d))
+    plan(Q0, Q0, Q0)  # compile / load the kernels
+    plan.backward(Q0, Q0, Q0, Q0)
+    fwd, bwd, t = [], [], {"fwd": [], "exact_fwd": [], "bwd": [], "exact_bwd": []}
+    for n in ns:
+        Q = rng.uniform(-B, B, (n, d))
+        K = rng.uniform(-B, B, (n, d))
+        V = rng.standard_normal((n, d))
+        G = rng.standard_normal((n, d))
+        row, tp, te = _forward_row(args, plan, Q, K, V, blas_sq)
+        fwd.append(row)
+        t["fwd"].append(tp)
+        t["exact_fwd"].append(te)
+        if not args.no_backward and n <= args.bwd_n_max:
+            row, tpb, teb = _backward_row(args, plan, Q, K, V, G, blas_sq)
+            bwd.append(row)
+            t["bwd"].append(tpb)
+            t["exact_bwd"].append(teb)
+    sel = [i for i, n in enumerate(ns) if 2**12 <= n <= 2**18]
+    selb = [i for i in sel if i < len(t["bwd"])]
+    slopes = [f"{B:g}", f"{loglog_slope([ns[i] for i in sel], [t['fwd'][i] for i in sel]):.2f}",
+              f"{loglog_slope(ns, t['exact_fwd']):.2f}",
+              f"{loglog_slope([ns[i] for i in selb], [t['bwd'][i] for i in selb]):.2f}" if t["bwd"] else "-",
+              f"{loglog_slope(ns[:len(t['exact_bwd'])], t['exact_bwd']):.2f}" if t["exact_bwd"] else "-"]
+    return fwd, bwd, slopes
+
+
 def run(args) -> int:
     import numba
 
@@ -108,75 +178,21 @@ def run(args) -> int:
         args.exact_max, args.exact_full_max = min(args.exact_max, 2**11), min(args.exact_full_max, 2**10)
     if args.threads is not None:
         numba.set_num_threads(int(args.threads))
-    if args.n_min < 4 or args.n_max < args.n_min:
-        raise ValueError(f"need 4 <= n-min <= n-max, got {args.n_min}, {args.n_max}")
+    check_positive_int(args.n_min, "--n-min", minimum=4)
+    check_positive_int(args.n_max, "--n-max", minimum=args.n_min)
+    check_positive_int(args.repeats, "--repeats")
     rng = np.random.default_rng(args.seed)
-    d = args.d
     ns = [2**k for k in range(int(math.log2(args.n_min)), int(math.log2(args.n_max)) + 1)]
     blas_sq = _blas_gflops(rng, args.repeats)
-    print(f"promptlimits bench attention: d={d}, eps={args.eps:g}, threads={numba.get_num_threads()}, "
+    print(f"promptlimits bench attention: d={args.d}, eps_p={args.eps_p:g}, threads={numba.get_num_threads()}, "
           f"repeats={args.repeats}")
     print(f"BLAS float64 (2048 x 2048) @ (2048 x 2048): {blas_sq:.2f} GFLOP/s")
-
     fwd_rows, bwd_rows, slopes = [], [], []
     for B in args.B:
-        plan = make_plan(d, B, eps=args.eps)
-        n_skinny = min(args.n_max, 2**16)
-        blas_sk = _blas_skinny_gflops(rng, n_skinny, plan.rank, d, args.repeats)
-        print(f"B={B:g}: R={plan.R:.4g}, {plan.kind} degree {plan.degree}, rank {plan.rank}, "
-              f"eps_p={plan.eps_p:.3e}; BLAS ({n_skinny} x {plan.rank}) @ ({plan.rank} x {d}): {blas_sk:.2f} GFLOP/s")
-        Q0 = rng.uniform(-B, B, (8, d))
-        plan(Q0, Q0, Q0)  # compile / load the kernels
-        plan.backward(Q0, Q0, Q0, Q0)
-        tp_all, te_all, tpb_all, teb_all = [], [], [], []
-        for n in ns:
-            Q = rng.uniform(-B, B, (n, d))
-            K = rng.uniform(-B, B, (n, d))
-            V = rng.standard_normal((n, d))
-            G = rng.standard_normal((n, d))
-            tp, T = _best_time(lambda: plan(Q, K, V), args.repeats)
-            flops = 4 * n * plan.rank * d
-            te, err, mark = math.nan, math.nan, ""
-            if n <= args.exact_max:
-                rows = n if n <= args.exact_full_max else min(n, args.exact_rows)
-                mark = "" if rows == n else "~"
-                te_rows, E = _best_time(lambda: exact_attention(Q[:rows], K, V), args.repeats)
-                te = te_rows * n / rows
-                err = float(np.max(np.abs(T[:rows] - E)))
-            bound = plan.output_bound(V)
-            tp_all.append(tp)
-            te_all.append(te)
-            fwd_rows.append([f"{B:g}", n, plan.degree, plan.rank, _fmt_t(te) + mark, _fmt_t(tp),
-                             "-" if not np.isfinite(te) else f"{te / tp:.1f}",
-                             "-" if not np.isfinite(err) else f"{err:.2e}", f"{bound:.2e}",
-                             "-" if not np.isfinite(err) else ("yes" if err <= bound else "NO"),
-                             f"{flops / tp / 1e9:.2f}", f"{flops / tp / 1e9 / blas_sq:.2f}"])
-            if not args.no_backward and n <= args.bwd_n_max:
-                tpb, grads = _best_time(lambda: plan.backward(Q, K, V, G), args.repeats)
-                teb, gerr, mark = math.nan, math.nan, ""
-                if n <= args.exact_max:
-                    if n <= args.exact_full_max:
-                        teb, ref = _best_time(lambda: exact_attention_backward(Q, K, V, G), args.repeats)
-                        scale = max(float(np.max(np.abs(r))) for r in ref)
-                        gerr = max(float(np.max(np.abs(a - b))) for a, b in zip(grads, ref)) / scale
-                    else:
-                        rows = min(n, args.exact_rows)
-                        mark = "~"
-                        teb_rows, _ = _best_time(lambda: exact_attention_backward(Q[:rows], K, V, G[:rows]), 1)
-                        teb = teb_rows * n / rows
-                tpb_all.append(tpb)
-                teb_all.append(teb)
-                bwd_rows.append([f"{B:g}", n, plan.rank, _fmt_t(teb) + mark, _fmt_t(tpb),
-                                 "-" if not np.isfinite(teb) else f"{teb / tpb:.1f}",
-                                 "-" if not np.isfinite(gerr) else f"{gerr:.2e}",
-                                 f"{12 * n * plan.rank * d / tpb / 1e9:.2f}",
-                                 f"{12 * n * plan.rank * d / tpb / 1e9 / blas_sq:.2f}"])
-        sel = [i for i, n in enumerate(ns) if 2**12 <= n <= 2**18]
-        selb = [i for i in sel if i < len(tpb_all)]
-        slopes.append([f"{B:g}", f"{_slope([ns[i] for i in sel], [tp_all[i] for i in sel]):.2f}",
-                       f"{_slope(ns, te_all):.2f}",
-                       f"{_slope([ns[i] for i in selb], [tpb_all[i] for i in selb]):.2f}" if tpb_all else "-",
-                       f"{_slope(ns[:len(teb_all)], teb_all):.2f}" if teb_all else "-"])
+        fwd, bwd, sl = _bench_one_B(args, rng, B, ns, blas_sq)
+        fwd_rows += fwd
+        bwd_rows += bwd
+        slopes.append(sl)
     print()
     _print_table(
         "Forward (times in s; ~ = exact timed on sampled query rows and scaled; GFLOP/s = 4 n r d / t_poly; "

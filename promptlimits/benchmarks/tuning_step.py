@@ -7,10 +7,10 @@ the attention block is ``(n/2) x n``, so the exact backend's time grows like
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
+from .._checks import check_positive_int
+from ..measure import best_time, loglog_slope
 from ..model import PromptedModel
 
 
@@ -23,17 +23,13 @@ def add_arguments(p) -> None:
 
 
 def time_step(model, P, X, Y, repeats):
-    best = np.inf
-    for _ in range(repeats):
-        t = time.perf_counter()
-        model.loss_and_grad(P, X, Y)
-        best = min(best, time.perf_counter() - t)
-    return best
+    """Best wall time of ``repeats`` loss-and-gradient steps."""
+    return best_time(lambda: model.loss_and_grad(P, X, Y), repeats).seconds
 
 
 def run(args) -> int:
-    if args.n_min < 4 or args.n_max < args.n_min:
-        raise ValueError(f"need 4 <= n-min <= n-max, got {args.n_min} and {args.n_max}")
+    check_positive_int(args.n_min, "--n-min", minimum=4)
+    check_positive_int(args.n_max, "--n-max", minimum=args.n_min)
     rng = np.random.default_rng(0)
     model = PromptedModel.from_seed(args.d, seed=0)
     ns, times = [], []
@@ -51,8 +47,8 @@ def run(args) -> int:
         print(f"{n:>7} {t:>10.5f} {1e6 * t / n:>8.2f}")
         n *= 2
     if len(ns) >= 2:
-        slope = np.polyfit(np.log(ns), np.log(times), 1)[0]
+        slope = loglog_slope(ns, times)
         half = max(2, len(ns) // 2)
-        tail = np.polyfit(np.log(ns[-half:]), np.log(times[-half:]), 1)[0]
+        tail = loglog_slope(ns[-half:], times[-half:])
         print(f"log-log slope of time against n: {slope:.2f} overall, {tail:.2f} on the largest {half} sizes")
     return 0

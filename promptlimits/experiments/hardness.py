@@ -4,7 +4,7 @@ A point is ``(n, kappa)`` with ``lambda = kappa sqrt(ln n)``; it draws
 ``n_instances`` promise instances (half planted) with
 :func:`promptlimits.hardness.make_instance` and decides each with exact
 attention and with the polynomial method under a rank budget
-(:func:`promptlimits.hardness.budgeted_poly_attention`, largest degree with
+(:func:`promptlimits.hardness.budgeted_plan`, largest degree with
 ``C(d+g, g) <= budget``, no certificate). Two rows per point (``method`` =
 ``exact`` / ``poly``) with the accuracy, the agreement with exact attention's
 decisions and the largest output deviation from exact attention. The summary
@@ -81,15 +81,7 @@ def check_point(params: dict) -> None:
 def hardness_point(params: dict, seed: int) -> list[dict]:
     """Decide ``n_instances`` instances at ``lambda = kappa sqrt(ln n)`` (module docstring)."""
     from promptlimits.attention import exact_attention
-    from promptlimits.hardness import (
-        budgeted_poly_attention,
-        decide,
-        default_parameters,
-        extra_dims,
-        lambda_min,
-        largest_degree,
-        make_instance,
-    )
+    from promptlimits.hardness import budgeted_plan, decide, default_parameters, extra_dims, lambda_min, make_instance
 
     check_point(params)
     n, kappa = params["n"], float(params["kappa"])
@@ -98,7 +90,7 @@ def hardness_point(params: dict, seed: int) -> list[dict]:
     d = m + e
     lam = kappa * math.sqrt(math.log(n))
     budget = resolve_budget(params.get("budget", "n"), n)
-    g = largest_degree(d, budget)
+    plan = budgeted_plan(d, lam, budget)
     rng = np.random.default_rng(seed)
     count = params["n_instances"]
     truth, dec_exact, dec_poly, dev = [], [], [], []
@@ -111,7 +103,7 @@ def hardness_point(params: dict, seed: int) -> list[dict]:
             return out["exact"]
 
         def poly(Q, K, V):
-            out["poly"] = budgeted_poly_attention(Q, K, V, budget=budget, B=lam)
+            out["poly"] = plan.forward(Q, K, V)
             return out["poly"]
 
         de, _ = decide(inst, lam, exact)
@@ -130,8 +122,8 @@ def hardness_point(params: dict, seed: int) -> list[dict]:
         agree = sum(1 for x, y in zip(dec, dec_exact) if x is not None and x == y)
         rows.append({
             "method": method, **common,
-            "degree": None if method == "exact" else g,
-            "rank": None if method == "exact" else math.comb(d + g, g),
+            "degree": None if method == "exact" else plan.degree,
+            "rank": None if method == "exact" else plan.rank,
             "budget_value": None if method == "exact" else budget,
             "accuracy": right / count, "n_correct": right,
             "agreement_with_exact": agree / count,

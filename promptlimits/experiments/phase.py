@@ -3,12 +3,11 @@
 A point is ``(n, B, d, eps, seed)``. For the polynomial method (docs/theory.md
 §3) with logits in ``[-R, R]``, ``R = B^2`` (scale ``1/d``), and an attention
 error target ``eps`` (``||T - Att||max <= eps ||V||max``), the polynomial needs
-a certified relative error ``eps_p`` with ``2 eps_p / (1 - eps_p) <= eps``, i.e.
-
-    eps_p = eps / (2 + eps).
+a certified relative error ``eps_p = eps_p_for_output(eps)``
+(:mod:`promptlimits.poly_attention`, docs/theory.md §4).
 
 The point records the least certified degree ``g*`` for that ``eps_p``
-(:func:`promptlimits.poly_attention.make_plan`), the rank
+(:func:`promptlimits.poly_attention.least_cost`), the rank
 ``r* = C(d + g*, g*)`` and the predicted cost ratio ``r*/n`` of the
 polynomial method, ``O(n r d)``, against exact attention, ``O(n^2 d)``.
 With ``measure`` it also times both on random inputs whose largest entries
@@ -30,8 +29,6 @@ which the predicted ratio goes from 1/10 to 10, relative to ``B*``.
 from __future__ import annotations
 
 import math
-import time
-from functools import lru_cache
 
 import numpy as np
 
@@ -42,6 +39,7 @@ from promptlimits._checks import (
     check_positive_int,
 )
 from promptlimits.polyapprox import KINDS
+from promptlimits.measure import loglog_slope
 from promptlimits.sweep import SweepDef
 
 from ._settings import Option, resolve, scale_table
@@ -114,18 +112,6 @@ def check_point(params: dict) -> None:
     check_choice(params.get("kind", "auto"), "polynomial kind", POLY_KINDS)
 
 
-@lru_cache(maxsize=4096)
-def _certificate(R: float, eps_p: float, kind: str):
-    """``(kind, g*, eps_p(g*))`` or ``None`` when ``eps_p`` cannot be certified at this R."""
-    from promptlimits.polyapprox import exp_approximation
-
-    try:
-        a = exp_approximation(R, eps=eps_p, kind=kind)
-    except ValueError:
-        return None
-    return a.kind, a.degree, a.eps_p
-
-
 def _inputs(n: int, d: int, B: float, rng):
     """Q, K uniform in [-B, B] with one all-B row each (so ||.||max = B and the logit R is hit); V in [-1, 1]."""
     Q = rng.uniform(-B, B, size=(n, d))
@@ -134,15 +120,6 @@ def _inputs(n: int, d: int, B: float, rng):
     K[rng.integers(n)] = B
     V = rng.uniform(-1.0, 1.0, size=(n, d))
     return Q, K, V
-
-
-def _best_time(fn, repeats: int) -> float:
-    best = math.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def phase_point(params: dict, seed: int) -> dict:
@@ -161,25 +138,25 @@ def phase_point(params: dict, seed: int) -> dict:
     eps_p, rank, ratio, log10_ratio`` and, measured or not, ``measured,
     t_exact, t_poly, time_ratio, err_max, err_bound``.
     """
+    from promptlimits.poly_attention import eps_p_for_output, least_cost, logit_range
+
     check_point(params)
     n, B = int(params["n"]), float(params["B"])
     d = head_dim(params)
     eps = target_eps(params)
-    eps_p_target = eps / (2.0 + eps)
-    R = B * B  # scale 1/d: |q.k|/d <= B^2
+    eps_p_target = eps_p_for_output(eps)
+    R = logit_range(d, B)  # scale 1/d: |q.k|/d <= B^2
     kind = params.get("kind", "auto")
-    cert = _certificate(R, eps_p_target, kind)
+    cost = least_cost(n, d, B, eps=eps, kind=kind)
     row = {"d": d, "eps_target": eps, "eps_p_target": eps_p_target, "R": R}
-    if cert is None:
+    if cost is None:
         row.update(certified=False, kind_used="", g_star=None, eps_p=None, rank=None,
                    ratio=math.inf, log10_ratio=math.inf)
     else:
-        kind_used, g, eps_p = cert
-        r = math.comb(d + g, g)
-        row.update(certified=True, kind_used=kind_used, g_star=g, eps_p=eps_p, rank=r,
-                   ratio=r / n, log10_ratio=math.log10(r / n))
+        row.update(certified=True, kind_used=cost.kind, g_star=cost.degree, eps_p=cost.eps_p, rank=cost.rank,
+                   ratio=cost.ratio, log10_ratio=math.log10(cost.ratio))
     row.update(measured=False, t_exact=None, t_poly=None, time_ratio=None, err_max=None, err_bound=None)
-    if (params.get("measure") and cert is not None and n <= int(params.get("measure_max_n", 4096))
+    if (params.get("measure") and cost is not None and n <= int(params.get("measure_max_n", 4096))
             and row["rank"] <= int(params.get("measure_max_rank", 20000))):
         row.update(_measure(n, d, B, eps_p_target, kind, int(params.get("timing_repeats", 3)), seed))
     return row
@@ -187,18 +164,19 @@ def phase_point(params: dict, seed: int) -> dict:
 
 def _measure(n, d, B, eps_p_target, kind, repeats, seed) -> dict:
     from promptlimits.attention import exact_attention
-    from promptlimits.poly_attention import make_plan
+    from promptlimits.measure import best_time
+    from promptlimits.poly_attention import make_plan, output_eps_for_eps_p
 
     rng = np.random.default_rng(seed)
     Q, K, V = _inputs(n, d, B, rng)
-    plan = make_plan(d, B, eps=eps_p_target, kind=kind)
+    plan = make_plan(d, B, eps_p=eps_p_target, kind=kind)
     T_poly = plan.forward(Q, K, V)  # also compiles the kernels before timing
     T_exact = exact_attention(Q, K, V)
-    t_exact = _best_time(lambda: exact_attention(Q, K, V), repeats)
-    t_poly = _best_time(lambda: plan.forward(Q, K, V), repeats)
+    t_exact = best_time(lambda: exact_attention(Q, K, V), repeats).seconds
+    t_poly = best_time(lambda: plan.forward(Q, K, V), repeats).seconds
     err = float(np.max(np.abs(T_poly - T_exact)) / np.max(np.abs(V)))
     return {"measured": True, "t_exact": t_exact, "t_poly": t_poly, "time_ratio": t_poly / t_exact,
-            "err_max": err, "err_bound": 2 * plan.eps_p / (1 - plan.eps_p)}
+            "err_max": err, "err_bound": output_eps_for_eps_p(plan.eps_p)}
 
 
 # ----------------------------------------------------------------------------
@@ -361,11 +339,6 @@ def make_sweep(scale: str = "quick", *, seed: int = 0, **overrides) -> SweepDef:
 # ----------------------------------------------------------------------------
 
 
-def _loglog_slope(x, y) -> float:
-    """Least-squares slope of ``log y`` against ``log x`` (to become ``promptlimits.measure.loglog_slope``)."""
-    return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
-
-
 def verdicts(results) -> list[Verdict]:
     """The phase transition (claim 1) and the runtime (claim 2), from ``results["phase"]``."""
     res = results["phase"]
@@ -440,8 +413,8 @@ def _runtime_verdict(res) -> Verdict:
         pts = sorted((r for r in rows if r["B"] == B and r["regime"] == "fixed"), key=lambda r: r["n"])
         if len(pts) >= 3:
             n = [p["n"] for p in pts]
-            sp = _loglog_slope(n, [p["t_poly"] for p in pts])
-            se = _loglog_slope(n, [p["t_exact"] for p in pts])
+            sp = loglog_slope(n, [p["t_poly"] for p in pts])
+            se = loglog_slope(n, [p["t_exact"] for p in pts])
             poly_slopes[B], exact_slopes[B] = sp, se
             numbers.append(f"B={B:g}, d={pts[0]['d']}, n={int(n[0])}..{int(n[-1])}: log-log slope poly "
                            f"{sp:.2f}, exact {se:.2f}, time ratio poly/exact at the largest n "

@@ -21,7 +21,6 @@ The frontier ``B*(n_ref)`` for head size ``s`` (largest ``B`` with
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import numpy as np
 
@@ -30,7 +29,7 @@ from promptlimits.sweep import SweepDef
 
 from ._settings import Option, resolve, scale_table
 
-__all__ = ["prompt_norm_point", "check_point", "make_sweep", "frontier_B", "summarize", "verdicts",
+__all__ = ["prompt_norm_point", "check_point", "make_sweep", "summarize", "verdicts",
            "SETTINGS", "OPTIONS"]
 
 #: Grids and budgets per scale (keys are the overrides ``make_sweep`` accepts).
@@ -58,24 +57,11 @@ OPTIONS = (
 
 
 def _ratio(s: int, B: float, n: int, eps: float) -> tuple[float, int | None]:
-    from promptlimits.experiments.phase import _certificate
+    """``(r*/n, g*)`` at the induced norm ``B`` (:func:`promptlimits.poly_attention.least_cost`)."""
+    from promptlimits.poly_attention import least_cost
 
-    cert = _certificate(B * B, eps / (2 + eps), "auto")
-    if cert is None:
-        return math.inf, None
-    g = cert[1]
-    return math.comb(s + g, g) / n, g
-
-
-@lru_cache(maxsize=256)
-def frontier_B(s: int, n: int, eps: float, B_hi: float = 4.0) -> float:
-    """Largest ``B`` with ``r*/n < 1`` (bisection to 1e-3; 0 if none, ``B_hi`` if all).
-
-    :func:`promptlimits.experiments.tuning_curves.frontier_B`, cached.
-    """
-    from .tuning_curves import frontier_B as tuning_frontier_B
-
-    return tuning_frontier_B(n, s, eps, B_hi)
+    cost = least_cost(n, s, B, eps=eps)
+    return (math.inf, None) if cost is None else (cost.ratio, cost.degree)
 
 
 def check_point(params: dict) -> None:
@@ -91,6 +77,7 @@ def prompt_norm_point(params: dict, seed: int) -> dict:
     """One prompt norm ``rho`` (module docstring)."""
     from promptlimits.datasets import teacher
     from promptlimits.model import PromptedModel
+    from promptlimits.poly_attention import frontier_B
     from promptlimits.tuning import tune_prompt
 
     check_point(params)
@@ -107,7 +94,7 @@ def prompt_norm_point(params: dict, seed: int) -> dict:
     ratio0, g0 = _ratio(s, ind.B, n_ref, eps)
     res = tune_prompt(model, X, Y, P0=P0, optimizer="lbfgs", steps=params["steps"], rho=rho, progress=False)
     ratio1, g1 = _ratio(s, res.B, n_ref, eps)
-    bstar = frontier_B(s, n_ref, eps)
+    bstar = frontier_B(n_ref, d=s, eps=eps)
     return {
         "s": s, "B_init": ind.B, "B_prompt_init": ind.B_prompt, "B_input_init": ind.B_input,
         "g_star_init": g0, "ratio_init": ratio0, "B_star": bstar, "init_below_frontier": ind.B < bstar,

@@ -19,16 +19,15 @@ import numpy as np
 
 from promptlimits._checks import check_positive_float, check_positive_int
 from promptlimits.datasets import teacher
-from promptlimits.features import rank as feature_rank
 from promptlimits.model import PromptedModel
-from promptlimits.polyapprox import least_degree
+from promptlimits.poly_attention import frontier_B
 from promptlimits.sweep import SweepDef
 from promptlimits.tuning import tune_prompt
 
 from ._settings import Option, resolve, scale_table
 from .verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT, Verdict, fmt
 
-__all__ = ["curve_point", "check_point", "frontier_B", "summarize", "make_sweep", "verdicts", "SETTINGS",
+__all__ = ["curve_point", "check_point", "summarize", "make_sweep", "verdicts", "SETTINGS",
            "OPTIONS"]
 
 #: Grids and budgets per scale; a ``rhos`` entry ``None`` (``"free"`` on the command line) is unconstrained.
@@ -88,32 +87,6 @@ def curve_point(params: dict, seed: int) -> list[dict]:
             for k in range(len(h["mse"]))]
 
 
-def frontier_B(n: int, s: int, eps: float = 1e-6, B_max: float = 4.0) -> float:
-    """Largest ``B`` (to 1e-3) whose least certified degree has rank ``C(s+g, g) < n``; 0 if none.
-
-    The attention target ``eps`` asks ``eps_p = eps / (2 + eps)`` of the
-    polynomial (so that ``2 eps_p / (1 - eps_p) <= eps``), logits in
-    ``[-B^2, B^2]`` (scale ``1/s``).
-    """
-    eps_p = eps / (2 + eps)
-
-    def cheap(B):
-        try:
-            return feature_rank(s, least_degree(B * B, eps_p)) < n
-        except ValueError:
-            return False
-
-    if not cheap(1e-3):
-        return 0.0
-    lo, hi = 1e-3, B_max
-    if cheap(hi):
-        return hi
-    while hi - lo > 1e-3:
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if cheap(mid) else (lo, mid)
-    return lo
-
-
 def summarize(rows: list[dict]) -> dict:
     out = {}
     for Lp in sorted({r["Lp"] for r in rows}):
@@ -124,7 +97,7 @@ def summarize(rows: list[dict]) -> dict:
                                          "B_final": last["B"], "B_max": max(r["B"] for r in run)}
     any_row = rows[0]
     ns = sorted({r["Lp"] + r["L"] for r in rows})
-    out["frontier"] = {str(n): frontier_B(n, any_row["d"]) for n in ns}
+    out["frontier"] = {str(n): frontier_B(n, d=any_row["d"], eps=1e-6) for n in ns}
     return out
 
 

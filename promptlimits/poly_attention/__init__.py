@@ -1,0 +1,94 @@
+"""Almost-linear attention by the polynomial method (AAttC), forward and backward.
+
+docs/theory.md §3 (the polynomial method) and §4 (error propagation); Alman and
+Song, "Fast Attention Requires Bounded Entries" (NeurIPS 2023) for the forward
+pass and "The Fine-Grained Complexity of Gradient Computation for Training
+Large Language Models" (NeurIPS 2024) for the backward pass.
+
+With ``exp`` replaced on the logit range ``[-R, R]`` by a certified polynomial
+``p`` (:mod:`promptlimits.polyapprox`) and ``p(s q.k) = phi_L(q) . phi_R(k)``
+(:mod:`promptlimits.features`, width ``r = C(d+g, g)``),
+
+    T_i = N_i / D_i,   N_i = phi_L(q_i) S_V,   D_i = d0 + phi_L(q_i) s_1,
+    S_V = sum_j phi_R(k_j) v_j^T   (r x d_v),   s_1 = sum_j phi_R(k_j)   (r),
+
+with ``d0 = 0`` for softmax and ``d0 = 1`` for Softmax_1. This is
+``diag(U1 (U2^T 1))^-1 U1 (U2^T V)`` with ``U1 = phi_L(Q)``, ``U2 = phi_R(K)``,
+computed in O(n r d) time.
+
+Two errors, two names (docs/theory.md §4): ``eps_p`` is the polynomial's
+certified relative error, ``|p(x) - e^x| <= eps_p e^x`` on ``[-R, R]``; ``eps``
+is the attention-output error, ``||T - Att||max <= eps ||V||max``. If
+``eps_p < 1``, every approximate weight lies within a factor ``1 +- eps_p`` of
+the exact one, so
+
+    ||T - Att||max <= 2 eps_p / (1 - eps_p) * ||V||max
+
+(:meth:`PolyPlan.output_bound`). The conversion lives in
+:func:`output_eps_for_eps_p` and its inverse :func:`eps_p_for_output`, and
+nowhere else; :func:`make_plan` takes either target, :func:`poly_attention`
+the output one. The bound is for exact arithmetic; float64 evaluation adds
+rounding, measured at up to about ``7e-15 ||V||max`` (d = 8, degree 14). Below
+``eps_p ~ 1e-14`` that rounding can exceed the certificate itself, so
+:func:`make_plan` refuses targets below :data:`EPS_MIN` ``= 1e-12`` and
+``output_bound`` never uses an ``eps_p`` below it.
+
+Cost (docs/theory.md §5): the least certified degree ``g*`` gives the rank
+``r* = C(d + g*, g*)`` and the cost ratio ``r*/n`` against exact attention;
+:func:`least_cost`, :func:`least_rank`, :func:`frontier_B` and
+:func:`poly_pays` compute this chain for every experiment and the model.
+
+Kernels
+-------
+``method="fused"`` never forms an ``n x r`` or ``n x n`` matrix: one parallel
+pass over keys (``prange`` over pre-split key ranges, one partial ``S`` per
+range, serial reduction) and one parallel pass over queries. Keys and queries
+go four at a time: the four monomial vectors are built by runs of the parent
+recursion (one contiguous multiply loop per run, :mod:`promptlimits.features`)
+into an ``r x 4`` buffer, and the updates ``S[a, c:c+8] += sum_b m[a, b]
+v_b[c:c+8]`` and ``N_b[c:c+8] += m[a, b] S[a, c:c+8]`` (eight columns per pass
+over the buffer, then four for an odd tile) are written with scalar
+accumulators so that LLVM keeps them in vector registers; ``a * b + c`` may
+become one FMA. Extra memory per range is O(r (d_v + 4)). The backward pass
+reuses these blocks (:meth:`PolyPlan.backward`). ``method="factors"``
+materialises ``U1`` and ``U2`` (``n x r``) and uses BLAS; it is for small
+``n`` and for tests.
+
+Layout: ``_kernels`` (the Numba kernels), ``_plan`` (:class:`PolyPlan`,
+:func:`make_plan`, the drivers), ``_error`` (the conversion), ``_cost`` (the
+cost model); the public names are re-exported here.
+"""
+
+from ._cost import (
+    Cost,
+    certificate,
+    certified_degree,
+    frontier_B,
+    least_cost,
+    least_rank,
+    logit_range,
+    poly_pays,
+)
+from ._error import EPS_MIN, eps_p_for_output, output_eps_for_eps_p
+from ._plan import DEFAULT_EPS, METHODS, VARIANTS, PolyPlan, make_plan, poly_attention, poly_attention_backward
+
+__all__ = [
+    "PolyPlan",
+    "make_plan",
+    "poly_attention",
+    "poly_attention_backward",
+    "EPS_MIN",
+    "DEFAULT_EPS",
+    "METHODS",
+    "VARIANTS",
+    "eps_p_for_output",
+    "output_eps_for_eps_p",
+    "logit_range",
+    "certificate",
+    "certified_degree",
+    "least_rank",
+    "least_cost",
+    "Cost",
+    "frontier_B",
+    "poly_pays",
+]

@@ -1,0 +1,455 @@
+"""The plan (certified polynomial, feature weights) and the Python drivers of the kernels.
+
+docs/theory.md §3 (the polynomial method) and §4 (the output error); the
+mathematics is in :mod:`promptlimits.poly_attention`, the kernels in
+:mod:`promptlimits.poly_attention._kernels`.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numba
+import numpy as np
+
+from .._checks import as_float_array, check_choice, check_positive_int, check_real
+from ..features import MonomialBasis, feature_weights, monomial_basis
+from ..polyapprox import KINDS, ExpApprox, exp_approximation
+from ._cost import logit_range
+from ._error import EPS_MIN, eps_p_for_output, output_eps_for_eps_p
+from ._kernels import _backward_key_pass, _backward_query_pass, _key_pass, _query_pass
+
+METHODS = ("fused", "factors")
+VARIANTS = ("softmax", "softmax1")
+
+#: Attention-output target of :func:`make_plan` and :func:`poly_attention` when none is given.
+DEFAULT_EPS = 1e-6
+
+_LANES = 4  # rows handled together by the kernels; also the column tile width
+
+
+@contextmanager
+def _slp_vectorize():
+    """Turn on LLVM's SLP vectorizer while the kernels compile.
+
+    Numba leaves it off by default (``NUMBA_SLP_VECTORIZE=0``); the kernels'
+    4 x 4 blocks of scalar accumulators only become vector registers with it.
+    The flag is read when a function is compiled, so it has no effect on
+    kernels loaded from the cache, and it never changes results (SLP does not
+    reassociate floating-point operations).
+    """
+    old = numba.config.SLP_VECTORIZE
+    numba.config.SLP_VECTORIZE = 1
+    try:
+        yield
+    finally:
+        numba.config.SLP_VECTORIZE = old
+
+
+def _round_up(n: int, k: int) -> int:
+    return -(-n // k) * k
+
+
+def _pad(X, rows: int, cols: int) -> np.ndarray:
+    """Copy ``X`` into a zero float64 C array of shape ``(rows, cols)``."""
+    out = np.zeros((rows, cols), dtype=np.float64)
+    out[: X.shape[0], : X.shape[1]] = X
+    return out
+
+
+def _bounds(n_rows: int, step: int, tasks: int | None = None) -> np.ndarray:
+    """Split ``n_rows`` (a multiple of ``step``) into contiguous ranges of whole steps."""
+    if tasks is None:
+        tasks = numba.get_num_threads()
+    blocks = n_rows // step
+    tasks = max(1, min(tasks, blocks))
+    cuts = (np.arange(tasks + 1, dtype=np.int64) * blocks) // tasks
+    return cuts * step
+
+
+def _max_abs(X) -> float:
+    return float(np.max(np.abs(X))) if X.size else 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class PolyPlan:
+    """A polynomial-method attention for head size ``d`` and norm bound ``B``.
+
+    Made by :func:`make_plan`. Inputs with ``||Q||max`` or ``||K||max`` above
+    ``B`` are refused (docs/theory.md §3), so the certificate always applies.
+    A plan made with ``certify=False`` may have no certificate
+    (``certified=False``); it runs through the same kernels, and
+    :meth:`output_bound` refuses it.
+
+    Attributes
+    ----------
+    d : int
+        Head dimension (columns of Q and K).
+    B : float
+        Bound on ``||Q||max`` and ``||K||max``.
+    scale : float
+        Logit scale ``s`` (default ``1/d``).
+    R : float
+        Logit range, ``s d B^2``.
+    eps : float or None
+        The attention-output target asked for (``None`` if the caller gave
+        ``eps_p`` or only a degree).
+    eps_p_target : float or None
+        The polynomial target the degree was chosen for:
+        ``eps_p_for_output(eps)``, or the ``eps_p`` asked; ``None`` for a
+        fixed degree without a target.
+    certified : bool
+        ``eps_p < 1``: the output bound holds. Always true unless the plan was
+        made with ``certify=False``.
+    approx : ExpApprox
+        The polynomial; ``kind``, ``degree`` and ``eps_p`` are repeated below.
+    kind : str
+    degree : int
+    eps_p : float
+        Certified relative error of ``p`` on ``[-R, R]``.
+    rank : int
+        Feature width ``r = C(d+g, g)``.
+    basis : MonomialBasis
+    weights : ndarray, shape ``(rank,)``
+        ``w_alpha = c_|alpha| s^|alpha| |alpha|!/alpha!``.
+    """
+
+    d: int
+    B: float
+    scale: float
+    R: float
+    eps: float | None
+    eps_p_target: float | None
+    certified: bool
+    approx: ExpApprox = field(repr=False)
+    basis: MonomialBasis = field(repr=False)
+    weights: np.ndarray = field(repr=False)
+    #: ``(runs, rank)`` for the kernels, ``runs`` as uint64 (unsigned indices
+    #: skip Numba's negative-index wraparound, which blocks vectorisation).
+    _index: tuple = field(repr=False, default=None)
+
+    @property
+    def kind(self) -> str:
+        return self.approx.kind
+
+    @property
+    def degree(self) -> int:
+        return self.approx.degree
+
+    @property
+    def eps_p(self) -> float:
+        return self.approx.eps_p
+
+    @property
+    def rank(self) -> int:
+        return self.basis.rank
+
+    def __repr__(self) -> str:
+        flag = "" if self.certified else ", UNCERTIFIED"
+        return (f"PolyPlan(d={self.d}, B={self.B:.6g}, scale={self.scale:.6g}, R={self.R:.6g}, "
+                f"kind={self.kind!r}, degree={self.degree}, rank={self.rank}, eps_p={self.eps_p:.3e}{flag})")
+
+    def output_bound(self, V) -> float:
+        """Certified ``||T - Att||max <= output_eps_for_eps_p(eps_p) ||V||max`` (docs/theory.md §4).
+
+        ``eps_p`` is floored at :data:`EPS_MIN`: below it float64 rounding, not
+        the polynomial, limits the accuracy.
+
+        Raises
+        ------
+        ValueError
+            For an uncertified plan (``certify=False`` and ``eps_p >= 1``):
+            there is no bound to give.
+        """
+        if not self.certified:
+            raise ValueError(f"this plan is uncertified (degree {self.degree} {self.kind} on [-R, R] with "
+                             f"R={self.R:.6g} has eps_p={self.eps_p:.3e} >= 1): it has no output bound")
+        V = as_float_array(V, "V")
+        return output_eps_for_eps_p(max(self.eps_p, EPS_MIN)) * _max_abs(V)
+
+    # -- input checks ------------------------------------------------------
+    def _check(self, Q, K, V, G=None):
+        Q = as_float_array(Q, "Q", ndim=2)
+        K = as_float_array(K, "K", ndim=2)
+        V = as_float_array(V, "V", ndim=2)
+        arrays = [Q, K, V]
+        if Q.shape[1] != self.d or K.shape[1] != self.d:
+            raise ValueError(f"Q and K must have d={self.d} columns for this plan, got Q {Q.shape} and K {K.shape}")
+        if K.shape[0] != V.shape[0]:
+            raise ValueError(f"K and V must have the same number of rows, got K {K.shape} and V {V.shape}")
+        if K.shape[0] == 0:
+            raise ValueError(f"attention needs at least one key, got K {K.shape}")
+        if G is not None:
+            G = as_float_array(G, "G", ndim=2)
+            want = (Q.shape[0], V.shape[1])
+            if G.shape != want:
+                raise ValueError(f"upstream gradient G must have shape {want}, got {G.shape}")
+            arrays.append(G)
+        for X, name in ((Q, "Q"), (K, "K")):
+            b = _max_abs(X)
+            if b > self.B:
+                raise ValueError(
+                    f"||{name}||max = {b:.6g} exceeds the plan's B = {self.B:.6g}: "
+                    f"the polynomial (eps_p={self.eps_p:.3e}) is made for |logits| <= R={self.R:.6g}; "
+                    f"make a plan with B >= {b:.6g}"
+                )
+        dtype = np.result_type(*arrays)
+        return arrays, dtype
+
+    # -- forward -----------------------------------------------------------
+    def forward(self, Q, K, V, *, method: str = "fused", variant: str = "softmax"):
+        """Approximate attention ``D^-1 exp(s Q K^T) V`` (or Softmax_1), shape ``(n_q, d_v)``.
+
+        Within :meth:`output_bound` of :func:`promptlimits.exact_attention`.
+        float32 inputs are computed in float64 and returned as float32.
+        """
+        check_choice(method, "method", METHODS)
+        check_choice(variant, "attention variant", VARIANTS)
+        (Q, K, V), dtype = self._check(Q, K, V)
+        d0 = 1.0 if variant == "softmax1" else 0.0
+        if method == "factors":
+            T = self._forward_factors(Q, K, V, d0)
+        else:
+            T = self._forward_fused(Q, K, V, d0)
+        return T.astype(dtype, copy=False)
+
+    __call__ = forward
+
+    @staticmethod
+    def _padded_keys(K, V):
+        """``K`` and ``V`` as float64 C arrays, rows padded to a multiple of 4, ``V``'s columns too."""
+        n4 = _round_up(K.shape[0], _LANES)
+        return _pad(K, n4, K.shape[1]), _pad(V, n4, _round_up(V.shape[1], _LANES))
+
+    def _key_sums(self, Kp, Vp, n):
+        """``S_V * w`` tile-major ``(Wv/4, r, 4)`` and ``s_1 * w`` (r) over the first ``n`` padded keys."""
+        with _slp_vectorize():
+            S, s1 = _key_pass(Kp, Vp, *self._index, _bounds(Kp.shape[0], _LANES))
+        s1 = s1.sum(axis=(0, 2))
+        s1[0] -= Kp.shape[0] - n  # each zero padding key added the constant monomial 1
+        w = self.weights
+        return S.sum(axis=0) * w[None, :, None], s1 * w
+
+    def _forward_fused(self, Q, K, V, d0):
+        Sw, s1w = self._key_sums(*self._padded_keys(K, V), K.shape[0])
+        nq = Q.shape[0]
+        nq4 = _round_up(nq, _LANES)
+        Qp = _pad(Q, nq4, Q.shape[1])
+        with _slp_vectorize():
+            T = _query_pass(Qp, Sw, s1w, d0, *self._index, _bounds(nq4, _LANES), V.shape[1])
+        return T[:nq]
+
+    def factors(self, Q, K):
+        """The materialised factors ``U1 = phi_L(Q)`` and ``U2 = phi_R(K)``, each ``n x r``."""
+        from ..features import _monomials
+
+        Q = np.ascontiguousarray(Q, dtype=np.float64)
+        K = np.ascontiguousarray(K, dtype=np.float64)
+        U1 = _monomials(Q, self.basis.runs, self.rank) * self.weights
+        U2 = _monomials(K, self.basis.runs, self.rank)
+        return U1, U2
+
+    def _forward_factors(self, Q, K, V, d0):
+        U1, U2 = self.factors(Q, K)
+        num = U1 @ (U2.T @ V.astype(np.float64))
+        den = d0 + U1 @ U2.sum(axis=0)
+        return num / den[:, None]
+
+    # -- backward ----------------------------------------------------------
+    def backward(self, Q, K, V, G, *, variant: str = "softmax"):
+        """Gradients of ``<G, T>`` with respect to ``Q, K, V`` for the polynomial ``T``.
+
+        O(n r d) time and O(r d) extra memory per thread (Alman--Song 2024;
+        :mod:`promptlimits.poly_attention`): these are the exact gradients of :meth:`forward`,
+        which are close to those of exact attention when ``eps_p`` is small.
+
+        Returns
+        -------
+        dQ, dK, dV : arrays shaped like Q, K, V (dtype of the inputs).
+        """
+        check_choice(variant, "attention variant", VARIANTS)
+        (Q, K, V, G), dtype = self._check(Q, K, V, G)
+        d0 = 1.0 if variant == "softmax1" else 0.0
+        n, dv = V.shape
+        nq = Q.shape[0]
+        (runs, r), w = self._index, self.weights
+        Kp, Vp = self._padded_keys(K, V)
+        Sw, s1w = self._key_sums(Kp, Vp, n)
+        nq4 = _round_up(nq, _LANES)
+        Qp = _pad(Q, nq4, Q.shape[1])
+        Gp = _pad(G, nq4, Vp.shape[1])
+        with _slp_vectorize():
+            dQ, WV, w1 = _backward_query_pass(Qp, Gp, Sw, s1w, d0, runs, r, _bounds(nq4, _LANES))
+        WVw = WV.sum(axis=0) * w[None, :, None]  # tile-major (ntile, r, 4)
+        w1w = w1.sum(axis=(0, 2)) * w
+        with _slp_vectorize():
+            dK, dV = _backward_key_pass(Kp, Vp, WVw, w1w, runs, r, _bounds(Kp.shape[0], _LANES))
+        return (dQ[:nq].astype(dtype, copy=False), dK[:n].astype(dtype, copy=False),
+                dV[:n, :dv].astype(dtype, copy=False))
+
+
+def _targets(eps, eps_p, degree, certify: bool):
+    """``(eps, eps_p target)`` from :func:`make_plan`'s arguments: which error was asked, converted once."""
+    if eps is not None and eps_p is not None:
+        raise ValueError(f"give eps (attention-output error, got {eps!r}) or eps_p (the polynomial's relative "
+                         f"error, got {eps_p!r}), not both: one is computed from the other")
+    if not certify:
+        if eps is not None or eps_p is not None or degree is None:
+            raise ValueError("make_plan(certify=False) runs a fixed degree uncertified: give degree, "
+                             "and neither eps nor eps_p")
+        return None, None
+    if eps is None and eps_p is None:
+        if degree is not None:
+            return None, None
+        eps = DEFAULT_EPS
+    if eps is not None:
+        eps = check_real(eps, "eps", low=0.0, high=1.0, low_open=True, high_open=True)
+        target = eps_p_for_output(eps)
+        asked = f"eps={eps:.3e} asks eps_p={target:.3e}, which is"
+    else:
+        target = check_real(eps_p, "eps_p", low=0.0, high=1.0, low_open=True, high_open=True)
+        asked = f"eps_p={target:.3e} is"
+    if target < EPS_MIN:
+        raise ValueError(f"{asked} below {EPS_MIN:.0e}: float64 rounding in the attention sums (about 1e-15 "
+                         f"relative) would exceed the certificate; ask for eps_p >= {EPS_MIN:.0e}")
+    return eps, target
+
+
+@lru_cache(maxsize=256)
+def _make_plan_cached(d: int, B: float, R: float, scale: float, eps, eps_p_target, degree, kind: str,
+                      certify: bool) -> PolyPlan:
+    try:
+        approx = exp_approximation(R, eps_p=eps_p_target, degree=degree, kind=kind)
+    except ValueError as e:
+        if eps is None:
+            raise
+        raise ValueError(f"eps={eps:.3e} asks eps_p={eps_p_target:.3e} of the polynomial: {e}") from None
+    certified = approx.eps_p < 1.0
+    if certify and not certified:
+        raise ValueError(
+            f"degree {approx.degree} ({approx.kind}) certifies only eps_p={approx.eps_p:.3e} >= 1 "
+            f"on [-R, R] with R={R:.6g} (B={B:.6g}): the approximation is not certified "
+            f"(make_plan(..., certify=False) runs it without a certificate)"
+        )
+    basis = monomial_basis(d, approx.degree)
+    w = feature_weights(basis, approx.coefficients, scale)
+    w.flags.writeable = False
+    runs = basis.runs.astype(np.uint64)
+    return PolyPlan(d=d, B=B, scale=scale, R=R, eps=eps, eps_p_target=eps_p_target, certified=certified,
+                    approx=approx, basis=basis, weights=w, _index=(runs, basis.rank))
+
+
+def make_plan(d, B, *, eps=None, eps_p=None, degree=None, scale=None, kind: str = "auto",
+              certify: bool = True) -> PolyPlan:
+    """Make a polynomial-method plan, certified unless ``certify=False`` (docs/theory.md §3, §4).
+
+    Give at most one target: ``eps`` for the attention output, or ``eps_p``
+    for the polynomial; ``eps`` is converted once, by
+    :func:`~promptlimits.poly_attention.eps_p_for_output`. With neither and no
+    ``degree``, ``eps = DEFAULT_EPS = 1e-6``. Plans are cached.
+
+    Parameters
+    ----------
+    d : int
+        Head dimension.
+    B : float
+        Bound on ``||Q||max`` and ``||K||max``; the logits lie in ``[-R, R]``
+        with ``R = scale * d * B^2`` (``= B^2`` for the default scale).
+    eps : float in (0, 1), optional
+        Attention-output target, ``||T - Att||max <= eps ||V||max``.
+    eps_p : float in (0, 1), optional
+        Target for the certified relative error of ``p``. Either target must
+        come to ``eps_p >= EPS_MIN``. With ``degree=None`` the least certified
+        degree for the target is used.
+    degree : int, optional
+        Fixed degree; must certify the target when one is given.
+    scale : float, optional
+        Logit scale; default ``1/d``.
+    kind : {"auto", "chebyshev", "shifted_taylor", "taylor"}
+        See :func:`promptlimits.polyapprox.least_degree`.
+    certify : bool
+        ``False`` runs a fixed ``degree`` (no target allowed) whatever its
+        certificate: the plan is flagged ``certified=False`` when ``eps_p >=
+        1`` and then has no :meth:`~PolyPlan.output_bound`. For experiments
+        that need a degree below the certified one (the hardness reduction,
+        docs/theory.md §6).
+
+    Raises
+    ------
+    ValueError
+        Bad arguments; both ``eps`` and ``eps_p``; an explicit degree whose
+        certified ``eps_p`` is above the target (both named); ``eps_p >= 1``
+        with ``certify=True``; a target that cannot be certified.
+    """
+    d = check_positive_int(d, "d")
+    B = check_real(B, "B", low=0.0)
+    if scale is not None:
+        scale = check_real(scale, "scale", low=0.0, low_open=True)
+    eps, target = _targets(eps, eps_p, degree, bool(certify))
+    if degree is not None:
+        degree = check_positive_int(degree, "degree", minimum=0)
+    check_choice(kind, "polynomial kind", ("auto",) + KINDS)
+    R = logit_range(d, B, scale)
+    scale = 1.0 / d if scale is None else scale
+    return _make_plan_cached(d, B, R, scale, eps, target, degree, kind, bool(certify))
+
+
+def _plan_for_inputs(Q, K, eps, degree, scale, B, kind):
+    Qa = as_float_array(Q, "Q", ndim=2)
+    Ka = as_float_array(K, "K", ndim=2)
+    if Qa.shape[1] != Ka.shape[1]:
+        raise ValueError(f"Q and K must have the same number of columns, got Q {Qa.shape} and K {Ka.shape}")
+    if Qa.shape[1] == 0:
+        raise ValueError(f"attention needs at least one feature, got Q {Qa.shape}")
+    if B is None:
+        B = max(_max_abs(Qa), _max_abs(Ka))
+    return make_plan(Qa.shape[1], B, eps=eps, degree=degree, scale=scale, kind=kind), Qa, Ka
+
+
+def poly_attention(Q, K, V, *, eps=1e-6, degree=None, scale=None, B=None, kind="auto",
+                   method="fused", variant="softmax"):
+    """Polynomial-method attention ``T ~ D^-1 exp(scale Q K^T) V`` (docs/theory.md §3).
+
+    Parameters
+    ----------
+    Q : array, shape ``(n_q, d)``
+    K : array, shape ``(n, d)``
+    V : array, shape ``(n, d_v)``
+    eps : float in (0, 1) or None
+        Attention-output target: the output is certified within ``eps
+        ||V||max`` of exact attention (AAttC, docs/theory.md §4); the
+        polynomial is asked ``eps_p = eps_p_for_output(eps)``.
+    degree : int, optional
+        Fixed degree (must certify ``eps`` unless ``eps=None``).
+    scale : float, optional
+        Logit scale, default ``1/d`` as in :func:`promptlimits.exact_attention`.
+    B : float, optional
+        Norm bound for the plan; default ``max(||Q||max, ||K||max)``. Inputs
+        above it raise ``ValueError``.
+    kind : {"auto", "chebyshev", "shifted_taylor", "taylor"}
+    method : {"fused", "factors"}
+        Fused Numba kernel (default) or materialised ``n x r`` factors.
+    variant : {"softmax", "softmax1"}
+
+    Returns
+    -------
+    T : array, shape ``(n_q, d_v)``; float32 when all inputs are float32.
+
+    See Also
+    --------
+    make_plan : the reusable plan (degree, rank, eps_p, output_bound, backward).
+    """
+    plan, Qa, Ka = _plan_for_inputs(Q, K, eps, degree, scale, B, kind)
+    return plan.forward(Qa, Ka, V, method=method, variant=variant)
+
+
+def poly_attention_backward(Q, K, V, G, *, eps=1e-6, degree=None, scale=None, B=None, kind="auto",
+                            variant="softmax"):
+    """Gradients of ``<G, poly_attention(Q, K, V)>`` with respect to Q, K, V.
+
+    Same parameters as :func:`poly_attention`; see :meth:`PolyPlan.backward`.
+    """
+    plan, Qa, Ka = _plan_for_inputs(Q, K, eps, degree, scale, B, kind)
+    return plan.backward(Qa, Ka, V, G, variant=variant)

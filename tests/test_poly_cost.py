@@ -1,0 +1,149 @@
+"""The error conversion and the cost model of promptlimits.poly_attention (docs/theory.md §4, §5)."""
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from promptlimits.features import rank
+from promptlimits.poly_attention import (
+    DEFAULT_EPS,
+    EPS_MIN,
+    certificate,
+    eps_p_for_output,
+    frontier_B,
+    least_cost,
+    least_rank,
+    logit_range,
+    make_plan,
+    output_eps_for_eps_p,
+    poly_pays,
+)
+from promptlimits.polyapprox import least_degree
+
+EPS_P = [1e-12, 3e-9, 1e-6, 2.5e-4, 1e-2, 0.1, 0.5, 0.9]
+
+
+# --- one error conversion -----------------------------------------------------
+
+
+@pytest.mark.parametrize("e", EPS_P)
+def test_conversion_matches_the_closed_form_and_round_trips(e):
+    exact = 2 * Fraction(e) / (1 - Fraction(e))  # 2 eps_p / (1 - eps_p) in exact rationals
+    assert abs(Fraction(output_eps_for_eps_p(e)) - exact) <= 2 * 2.0**-52 * exact
+    inverse = Fraction(e) / (2 + Fraction(e))  # eps / (2 + eps)
+    assert abs(Fraction(eps_p_for_output(e)) - inverse) <= 2 * 2.0**-52 * inverse
+    assert eps_p_for_output(output_eps_for_eps_p(e)) == pytest.approx(e, rel=4e-16)
+    assert output_eps_for_eps_p(eps_p_for_output(e)) == pytest.approx(e, rel=4e-16)
+
+
+@pytest.mark.parametrize("e", EPS_P)
+def test_conversion_is_a_valid_bound(e):
+    """Never below the sharp constant 2 (1 - sqrt(1 - eps_p^2)) / eps_p (attained by two keys)."""
+    sharp = 2 * (1 - math.sqrt(1 - e * e)) / e
+    assert output_eps_for_eps_p(e) >= sharp
+
+
+# --- which error make_plan is given ---------------------------------------------
+
+
+def test_make_plan_converts_eps_once_and_records_what_was_asked():
+    eps = 3e-5
+    by_eps = make_plan(4, 0.7, eps=eps)
+    by_eps_p = make_plan(4, 0.7, eps_p=eps_p_for_output(eps))
+    assert (by_eps.kind, by_eps.degree) == (by_eps_p.kind, by_eps_p.degree)
+    np.testing.assert_array_equal(by_eps.approx.coefficients, by_eps_p.approx.coefficients)
+    assert (by_eps.eps, by_eps.eps_p_target) == (eps, eps_p_for_output(eps))
+    assert (by_eps_p.eps, by_eps_p.eps_p_target) == (None, eps_p_for_output(eps))
+    V = np.random.default_rng(0).normal(size=(7, 3))
+    assert by_eps.output_bound(V) <= eps * np.abs(V).max()  # what eps promises
+    fixed = make_plan(4, 0.7, degree=3)
+    assert (fixed.eps, fixed.eps_p_target, fixed.degree) == (None, None, 3)
+    assert make_plan(4, 0.7).eps == DEFAULT_EPS
+
+
+def test_make_plan_refuses_ambiguous_or_impossible_targets():
+    with pytest.raises(ValueError, match="give eps .* or eps_p .*, not both"):
+        make_plan(3, 0.5, eps=1e-6, eps_p=1e-6)
+    with pytest.raises(ValueError, match="eps_p must lie in"):
+        make_plan(3, 0.5, eps_p=1.5)
+    with pytest.raises(ValueError, match=r"eps_p=1\.000e-13 is below 1e-12"):
+        make_plan(3, 0.5, eps_p=1e-13)
+    make_plan(3, 0.5, eps_p=EPS_MIN)  # the floor itself is allowed
+    with pytest.raises(ValueError, match=r"certify=False\) .* give degree"):
+        make_plan(3, 0.5, eps=1e-3, certify=False)
+    with pytest.raises(ValueError, match=r"certify=False\) .* give degree"):
+        make_plan(3, 0.5, certify=False)
+
+
+def test_uncertified_plan_is_flagged_and_refuses_a_bound():
+    plan = make_plan(3, 3.0, degree=1, kind="chebyshev", certify=False)
+    assert not plan.certified and plan.eps_p >= 1 and "UNCERTIFIED" in repr(plan)
+    with pytest.raises(ValueError, match="uncertified .* no output bound"):
+        plan.output_bound(np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"eps_p=.* >= 1 .* certify=False"):
+        make_plan(3, 3.0, degree=1, kind="chebyshev")
+    certified_anyway = make_plan(3, 0.1, degree=6, certify=False)
+    assert certified_anyway.certified and certified_anyway.output_bound(np.ones((2, 2))) > 0
+
+
+# --- one cost model -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("d,B,eps", [(2, 0.3, 1e-6), (4, 1.0, 1e-6), (8, 1.7, 1e-3), (3, 2.5, 1e-8)])
+def test_least_cost_is_the_chain_degree_rank_ratio(d, B, eps):
+    n = 1000
+    g = least_degree(B * B, eps / (2 + eps))  # the chain written out from polyapprox
+    cost = least_cost(n, d, B, eps=eps)
+    assert (cost.degree, cost.rank, cost.ratio) == (g, rank(d, g), rank(d, g) / n)
+    assert least_rank(d, B, eps=eps) == rank(d, g)
+    assert cost.eps_p <= eps_p_for_output(eps)
+    assert output_eps_for_eps_p(cost.eps_p) <= eps
+
+
+def test_cost_is_none_where_no_degree_is_certified():
+    with pytest.raises(ValueError, match="cannot be certified"):
+        least_degree(25.0, 5e-7)
+    assert certificate(25.0, 5e-7) is None
+    assert least_cost(100, 4, 5.0, eps=1e-6) is None and least_rank(4, 5.0, eps=1e-6) is None
+    with pytest.raises(ValueError, match="eps_p must lie in"):
+        certificate(1.0, 0.0)  # a bad argument is an error, not "not certifiable"
+
+
+def test_logit_range_and_scale():
+    assert logit_range(7, 0.3) == 0.3 * 0.3
+    assert logit_range(7, 0.3, scale=0.5) == pytest.approx(0.5 * 7 * 0.09)
+    # R = 4 B^2 with scale 4/d: the same frontier at half the norm
+    a = frontier_B(60, d=3, eps=1e-4, kind="shifted_taylor")
+    b = frontier_B(60, d=3, eps=1e-4, kind="shifted_taylor", scale=4 / 3)
+    assert abs(b - a / 2) <= 1.5e-3
+
+
+@pytest.mark.parametrize("n", [20, 60, 200])
+def test_frontier_agrees_with_a_brute_force_scan(n):
+    """On a grid of step 5e-3 the cheap set (r* < n) is an interval starting at 0, and the
+    bisection's B* lies in the last grid cell where it ends."""
+    Bs = np.round(np.arange(0.005, 3.0, 0.005), 3)
+    cheap = np.array([(r := least_rank(3, float(B), eps=1e-4, kind="shifted_taylor")) is not None and r < n
+                      for B in Bs])
+    k = int(np.argmin(cheap))  # first grid B that is not cheap
+    assert cheap[:k].all() and not cheap[k:].any() and 0 < k < Bs.size
+    bstar = frontier_B(n, d=3, eps=1e-4, kind="shifted_taylor")
+    assert Bs[k - 1] - 1e-3 <= bstar < Bs[k]
+    assert frontier_B(n, d=3, eps=1e-4, kind="shifted_taylor", B_max=Bs[k - 1]) == Bs[k - 1]  # all cheap
+
+
+def test_frontier_edge_cases():
+    assert frontier_B(1, d=3, eps=1e-4) == 0.0  # every rank is >= 1 = n: nothing is cheap
+    assert 0 < frontier_B(2, d=3, eps=1e-4) < 0.01  # degree 0 (rank 1 < 2) only for tiny logits
+    assert frontier_B(10**9, d=1, eps=1e-4, B_max=2.0) == 2.0
+
+
+@pytest.mark.parametrize("B", [0.2, 0.7, 1.3, 2.2, 3.0, 4.5, 9.0])
+def test_poly_pays_is_the_cost_rule_on_the_least_certified_rank(B):
+    """The fast refusal before the degree search never changes the answer of the plain rule."""
+    for nq, nk in ((3, 5), (40, 80), (256, 512), (1000, 3000)):
+        r = least_rank(2, B, eps=1e-4)
+        want = r is not None and r * (nq + nk) < nq * nk
+        assert poly_pays(2, B, eps=1e-4, n_queries=nq, n_keys=nk) == want
