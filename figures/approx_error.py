@@ -1,6 +1,6 @@
 """Figure 3: measured error of polynomial attention against degree, beside the certified bound.
 
-From the ``approx_error`` sweep (DESIGN sections 3 and 8): for each ``B``, the
+From the ``approx_error`` sweep (docs/theory.md §4.1, §9.5): for each ``B``, the
 measured ``||T - Att||max`` of the fused kernel (markers) and the certified
 ``2 eps_p / (1 - eps_p) ||V||max`` (lines) against the degree, with the rank
 ``C(d+g, g)`` on a second axis. Below about ``1e-15`` the measured error is

@@ -1,4 +1,4 @@
-"""Figure 6: deciding planted Hamming instances with attention (DESIGN sections 5, 8).
+"""Figure 6: deciding planted Hamming instances with attention (docs/theory.md §6, §9.9).
 
 Against ``kappa = lambda / sqrt(ln n)``: the decision accuracy of exact
 attention and of the rank-budgeted polynomial method (top), and the budgeted

@@ -1,4 +1,4 @@
-"""Figure 1: phase diagram over ``(n, B)`` (DESIGN sections 4, 8).
+"""Figure 1: phase diagram over ``(n, B)`` (docs/theory.md §5.4, §9.3).
 
 One panel per curve (regime, d rule, eps rule) of the phase sweep: the
 predicted cost ratio ``log10(r*/n)`` as a colour map over ``(log2 n, B)``, the

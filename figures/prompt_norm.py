@@ -1,6 +1,6 @@
 """Figure 5 (induced-norm part): ``B(P, X)`` against the frontier as the prompt norm grows.
 
-From the prompt-norm sweep (DESIGN sections 2, 4): left, the induced ``B`` of
+From the prompt-norm sweep (docs/theory.md §5.6, §9.8): left, the induced ``B`` of
 the scaled prompt and of the norm-constrained tuned prompt against ``rho``,
 with the frontier ``B*(n_ref)`` of the polynomial method; right, the loss
 that constrained tuning reaches at each ``rho``.

@@ -1,4 +1,4 @@
-"""Figure 2: runtime against ``n``, log-log, exact and polynomial attention (DESIGN section 8).
+"""Figure 2: runtime against ``n``, log-log, exact and polynomial attention (docs/theory.md §9.4).
 
 From the phase sweep's measured rows (``promptlimits sweep phase --measure``):
 per curve, the exact time (best over its measured ``B``) and the polynomial

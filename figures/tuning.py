@@ -1,6 +1,6 @@
 """Figure 5 (tuning part): loss curves for several prompt lengths and the induced norm during tuning.
 
-From the ``tuning_curves`` sweep (DESIGN sections 2, 4 and 8): left, the MSE
+From the ``tuning_curves`` sweep (docs/theory.md §2.5, §5.6, §9.7): left, the MSE
 against L-BFGS-B iterations for each ``Lp``, free (solid) and in the box
 ``||P||max <= rho`` (dashed); right, the induced ``B(P, X)`` along the same
 runs, with the frontier ``B*(n)`` of the polynomial method (largest ``B`` whose

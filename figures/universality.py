@@ -1,4 +1,4 @@
-"""Figure 7: held-out error of tuned prompts for Lipschitz targets against Lp and delta (DESIGN sections 6, 8).
+"""Figure 7: held-out error of tuned prompts for Lipschitz targets against Lp and delta (docs/theory.md §8.4, §9.10).
 
 Reads the ``universality`` sweep (:mod:`promptlimits.experiments.universality`):
 mean over sampled targets of the max-abs and RMS error on fresh uniform inputs

@@ -1,6 +1,6 @@
 """promptlimits: a simulator for the limits of prompt tuning and fast attention.
 
-Public, stable names (DESIGN section 7): :func:`exact_attention`,
+Public, stable names: :func:`exact_attention`,
 :func:`poly_attention`. The rest is documented in each module.
 """
 

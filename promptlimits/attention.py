@@ -3,7 +3,7 @@
 ``T = D^{-1} exp(scale * Q K^T) V`` with ``D = diag(exp(scale * Q K^T) 1)`` for
 ``variant="softmax"``, and ``D = diag(1 + exp(scale * Q K^T) 1)`` for
 ``variant="softmax1"`` (Softmax_1 of the Outlier-Efficient Hopfield paper,
-DESIGN section 2). The default ``scale`` is ``1 / Q.shape[-1]``, Alman and Song's
+docs/theory.md §2.2). The default ``scale`` is ``1 / Q.shape[-1]``, Alman and Song's
 ``exp(Q K^T / d)``.
 
 Numerically stable: each row's maximum logit (and 0 for ``softmax1``) is

@@ -1,4 +1,4 @@
-"""The monomial feature map of the polynomial method (DESIGN section 3).
+"""The monomial feature map of the polynomial method (docs/theory.md §3.8).
 
 For a polynomial ``p(x) = sum_{j<=g} c_j x^j`` and logits ``x = s q.k``
 (``s`` the attention scale), the multinomial theorem

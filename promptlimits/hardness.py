@@ -1,4 +1,4 @@
-r"""Hamming nearest-neighbour instances decided by one attention call (DESIGN section 5).
+r"""Hamming nearest-neighbour instances decided by one attention call (docs/theory.md §6).
 
 Alman and Song's lower bound ("Fast Attention Requires Bounded Entries",
 NeurIPS 2023) reduces a SETH-hard Hamming nearest-neighbour problem to

@@ -1,4 +1,4 @@
-"""The prompted one-layer, one-head transformer ``tau = FF2 o Attn o FF1`` (DESIGN section 2).
+"""The prompted one-layer, one-head transformer ``tau = FF2 o Attn o FF1`` (docs/theory.md §2).
 
 Tokens are rows. For a prompt ``P`` of shape ``(Lp, d)`` and inputs ``X`` of
 shape ``(batch, L, d)`` the model reads ``Z = [P; X]`` (``n = Lp + L`` rows per
@@ -7,8 +7,8 @@ sequence) and predicts ``Yhat = tau(Z)[Lp:]``::
     FF(Z)   = Z + relu(Z W1 + b1) W2 + b2
     Attn(Z) = Z + softmax_rows(scale (Z WQ)(Z WK)^T) (Z WV) WO
 
-Attention runs on one of three backends (DESIGN section 2): ``"exact"``
-(chunked, stable), ``"poly"`` (the polynomial method of section 3, with a plan
+Attention runs on one of three backends (docs/theory.md §2.3): ``"exact"``
+(chunked, stable), ``"poly"`` (the polynomial method of docs/theory.md §3, with a plan
 certified for the current induced norm) or ``"auto"`` (poly where a plan
 certified at ``attn_eps`` is cheaper than exact, else exact). The backend
 used is reported in :class:`LossInfo`.
@@ -93,7 +93,7 @@ class LossInfo:
 
 @dataclass(frozen=True)
 class InducedNorm:
-    """Soft-prompt-induced norm ``B(P, X) = max(‖Q‖max, ‖K‖max)`` (DESIGN section 2).
+    """Soft-prompt-induced norm ``B(P, X) = max(‖Q‖max, ‖K‖max)`` (docs/theory.md §2.4).
 
     ``B`` is over every row of every sequence, ``B_prompt`` over the first
     ``Lp`` rows, ``B_input`` over the last ``L`` rows.

@@ -1,7 +1,7 @@
 """``proofs_check``: machine checks of the mathematics behind ``promptlimits``.
 
 Run ``python -m proofs_check`` (``--json`` for machine-readable output). Each
-check verifies one claim of DESIGN.md (or of the papers it cites, or of this
+check verifies one claim of docs/theory.md (or of the papers it cites, or of this
 project's own derivations) by a SymPy identity or inequality, an exhaustive
 check over a finite range, or a high-precision mpmath evaluation with an
 explicit margin, and imports the simulator's own functions so that code and

@@ -1,4 +1,4 @@
-"""Checks of the certified polynomial approximations of exp (DESIGN section 3;
+"""Checks of the certified polynomial approximations of exp (docs/theory.md §3.2-§3.7;
 :mod:`promptlimits.polyapprox`).
 
 The simulator certifies ``sup_{|x|<=R} |p(x) - e^x| / e^x <= eps_p`` for three
@@ -57,8 +57,8 @@ def _closed_form(kind, g, R):
 
 @check("2a.taylor-remainder",
        statement="e^x - T_g(x) = int_0^x e^t (x-t)^g/g! dt, so |e^x - T_g(x)|/e^x <= e^max(0,-x) |x|^(g+1)/(g+1)! "
-                 "<= e^R R^(g+1)/(g+1)! on [-R, R] (g <= 8); DESIGN's e^(2R) R^(g+1)/(g+1)! is looser",
-       source="DESIGN s3; polyapprox docstring (Lagrange remainder)",
+                 "<= e^R R^(g+1)/(g+1)! on [-R, R] (g <= 8); the e^(2R) R^(g+1)/(g+1)! form (docs/theory.md §3.3) is looser",
+       source="docs/theory.md §3.3; polyapprox docstring (Lagrange remainder)",
        method="sympy identity + sign")
 def taylor_remainder() -> str:
     import sympy as sp
@@ -78,17 +78,17 @@ def taylor_remainder() -> str:
         # x < 0: relative error <= e^u u^(g+1)/(g+1)!, increasing in u, so its max on (0, R] is at u = R
         dh = sp.factor(sp.diff(sp.exp(u) * u ** (g + 1), u))
         require(dh.is_positive, f"g={g}: d/du e^u u^(g+1) = {dh} not positive")
-        # x >= 0: relative error <= R^(g+1)/(g+1)! <= e^R R^(g+1)/(g+1)!; and e^R <= e^(2R) (DESIGN's form)
+        # x >= 0: relative error <= R^(g+1)/(g+1)! <= e^R R^(g+1)/(g+1)!; and e^R <= e^(2R) (the looser form of docs/theory.md §3.3)
         # exp is increasing and 2R > R > 0, so 1 < e^R < e^(2R)
         require(R.is_positive and (2 * R - R).is_positive, "R > 0 and 2R > R")
     return ("g=0..8: remainder identity, both kernel integrals and the monotonicity of e^u u^(g+1) proved; "
-            "the simulator's e^R R^(g+1)/(g+1)! is valid and a factor e^R sharper than DESIGN's e^(2R) form")
+            "the simulator's e^R R^(g+1)/(g+1)! is valid and a factor e^R sharper than the e^(2R) form")
 
 
 @check("2b.shifted-taylor",
        statement="p(x) = e^-R T_g(x+R) has c_j = e^-R/j! sum_{m<=g-j} R^m/m!; e^x - p(x) = e^-R int_0^(x+R) "
                  "e^t (x+R-t)^g/g! dt >= 0 (never overshoots) and |e^x - p|/e^x <= (2R)^(g+1)/(g+1)! (g <= 8)",
-       source="DESIGN s3; polyapprox docstring",
+       source="docs/theory.md §3.4; polyapprox docstring",
        method="sympy identity + sign")
 def shifted_taylor() -> str:
     import sympy as sp
@@ -219,7 +219,7 @@ def _true_rel_error(coeffs, R, npts=400):
        statement="for every kind, R in {0.25, 1, 4, 9} and the degrees picked for eps = 1e-2, 1e-6: the true "
                  "relative error of the simulator's polynomial <= certified_eps, which is >= the closed form; the "
                  "float shifted-Taylor p overshoots e^x by at most its rounding part",
-       source="DESIGN s3; polyapprox.certified_eps",
+       source="docs/theory.md §3.6; polyapprox.certified_eps",
        method="mpmath 50 digits")
 def true_error() -> str:
     import mpmath
@@ -253,7 +253,7 @@ def true_error() -> str:
 @check("2f.least-degree",
        statement="least_degree(R, eps, kind) is certified and no smaller degree is (every g' < g has certified_eps "
                  "> eps), for each kind and 'auto', R in {0.25, 1, 2, 4, 8}, eps in {1e-2, 1e-4, 1e-6, 1e-10}",
-       source="DESIGN s3 ('the least g whose certified eps_p meets the target'); polyapprox.least_degree",
+       source="docs/theory.md §3.7 (the least certified degree); polyapprox.least_degree",
        method="exhaustive")
 def least_degree_is_least() -> str:
     from promptlimits import polyapprox

@@ -1,4 +1,4 @@
-"""Checks of the memorization counting bound and of ``K_P`` (DESIGN section 6;
+"""Checks of the memorization counting bound and of ``K_P`` (docs/theory.md §7;
 :mod:`promptlimits.capacity`).
 
 Claims:
@@ -46,7 +46,7 @@ def _capacity():
        statement="2^(NLd) <= M^(d Lp) <=> Lp >= N L log2/log M; N = (1/delta)^(dL); M = floor(rho/eta*)+1 = "
                  "lim ceil(rho/eta), eta* = (gamma-2eps)/(2K_P); closed form with gamma = c eps; counting_bound's "
                  "Lp_min is the least Lp with M^(d Lp) >= 2^(NLd)",
-       source="DESIGN s6; promptlimits.capacity docstring",
+       source="docs/theory.md §7.4; promptlimits.capacity docstring",
        method="sympy identity + exhaustive integers")
 def counting_algebra() -> str:
     import sympy as sp
@@ -108,7 +108,7 @@ def _model(cap, variant, seed):
        statement="K_P pieces: col_norm = max over sign vectors of ||z W||inf; col(I + W1 D W2) <= c_ff for all D "
                  "in {0,1}^m; ||(diag p - pp^T) x||_1 <= ||x||inf (sympy + all sign vectors, softmax and Softmax_1); "
                  "logit_factor >= every query-box vertex; random probes of the prompt difference quotient <= K_P",
-       source="DESIGN s6; promptlimits.capacity (prompt_lipschitz, LipschitzFactors)",
+       source="docs/theory.md §7.3; promptlimits.capacity (prompt_lipschitz, LipschitzFactors)",
        method="sympy inequality + exhaustive + brute force")
 def lipschitz_factors() -> str:
     import sympy as sp

@@ -1,7 +1,7 @@
 """Check registry, runner and report formatting for :mod:`proofs_check`.
 
 A *check* is a small function registered with :func:`check`. It carries a
-one-line statement of the claim, where the claim comes from (a DESIGN section,
+one-line statement of the claim, where the claim comes from (a section of docs/theory.md,
 a paper, or this project's own derivation) and how it is verified (the
 *method*: ``"sympy identity"``, ``"sympy inequality"``, ``"exhaustive"``,
 ``"mpmath 50 digits"``, ...). The function

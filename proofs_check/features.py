@@ -1,4 +1,4 @@
-"""Checks of the monomial feature map (DESIGN section 3; :mod:`promptlimits.features`).
+"""Checks of the monomial feature map (docs/theory.md §3.8; :mod:`promptlimits.features`).
 
 Claims:
 
@@ -42,7 +42,7 @@ def _exact_multinomial(alpha):
 @check("1a.multinomial",
        statement="(q.k)^j = sum_{|alpha|=j} j!/alpha! q^alpha k^alpha, with the simulator's multi-indices and "
                  "multinomial coefficients, for d <= 4, j <= 4",
-       source="DESIGN s3 (multinomial theorem); promptlimits.features.monomial_basis",
+       source="docs/theory.md §3.8 (multinomial theorem); promptlimits.features.monomial_basis",
        method="sympy identity")
 def multinomial_identity() -> str:
     import sympy as sp
@@ -81,7 +81,7 @@ def _dyadic(rng, shape, bits=3, top=2):
        statement="phi_L(q).phi_R(k) = p(s q.k) for the simulator's phi_left/phi_right/feature_weights: exact "
                  "rational equality on dyadic inputs (d <= 4, g <= 4), and within a rounding margin for the real "
                  "Taylor/Chebyshev coefficients",
-       source="DESIGN s3; promptlimits.features",
+       source="docs/theory.md §3.8; promptlimits.features",
        method="exact rationals + mpmath 50 digits")
 def feature_map_product() -> str:
     import mpmath
@@ -147,7 +147,7 @@ def feature_map_product() -> str:
 @check("1c.width",
        statement="the simulator's basis has width C(d+g, g): all multi-indices |alpha| <= g, each once, by the "
                  "parent recursion (d <= 8, g <= 6); C(2(g+d), 2g) >= C(d+g, g) for d, g <= 200",
-       source="DESIGN s3; Alman-Song 2023 (looser width)",
+       source="docs/theory.md §3.8; Alman-Song 2023 (looser width)",
        method="exhaustive")
 def width() -> str:
     from promptlimits.features import monomial_basis, rank

@@ -1,4 +1,4 @@
-"""Checks of the Hamming-NN -> attention reduction (DESIGN section 5; :mod:`promptlimits.hardness`).
+"""Checks of the Hamming-NN -> attention reduction (docs/theory.md §6; :mod:`promptlimits.hardness`).
 
 Claims (the module docstring of :mod:`promptlimits.hardness`, this project's
 explicit version of Alman--Song's reduction):
@@ -37,7 +37,7 @@ def _hardness():
 @check("6a.hardness-logits",
        statement="encode() gives q_i.k_j/d = lambda^2 (t + t' - 2 H_ij)/d, sentinel logit 0, ||Q||max, ||K||max <= "
                  "lambda, so the score gap is gamma = lambda^2 (t'-t)/d = score_gap()",
-       source="DESIGN s5; promptlimits.hardness docstring",
+       source="docs/theory.md §6.3; promptlimits.hardness docstring",
        method="sympy identity + exhaustive bits + sampled instances")
 def hardness_logits() -> str:
     import numpy as np
@@ -82,7 +82,7 @@ def hardness_logits() -> str:
        statement="gamma > ln(3n) => far row T_i >= 1/(1 + n e^-gamma) > 3/4 and close row T_i <= 1/(1 + e^gamma) "
                  "< 1/4; lambda_min() gives gamma = ln(3n) exactly, where an all-at-t' row is exactly 3/4 (sharp); "
                  "sampled instances at 1.000001 lambda_min are decided right with margin (50 digits)",
-       source="DESIGN s5; promptlimits.hardness (lambda_min, score_gap, decide)",
+       source="docs/theory.md §6.4; promptlimits.hardness (lambda_min, score_gap, decide)",
        method="sympy inequality + mpmath 50 digits")
 def hardness_gap() -> str:
     import mpmath

@@ -1,5 +1,5 @@
 """Checks of the softmax / Softmax_1 Jacobians and the backward passes
-(DESIGN sections 2-3; :mod:`promptlimits.attention`, :mod:`promptlimits.poly_attention`).
+(docs/theory.md §2.5, §3.10; :mod:`promptlimits.attention`, :mod:`promptlimits.poly_attention`).
 
 Claims:
 
@@ -82,7 +82,7 @@ def _compare(name, got_arrays, want, sym_shapes, tol=1e-12):
 @check("4b.exact-backward",
        statement="exact_attention_backward(Q, K, V, G) equals the SymPy gradient of <G, D^-1 exp(s QK^T) V> "
                  "w.r.t. every entry of Q, K, V (softmax and Softmax_1; n_q = 2, n = 4, d = 2, d_v = 2)",
-       source="DESIGN s2; attention.exact_attention_backward",
+       source="docs/theory.md §2.5; attention.exact_attention_backward",
        method="sympy diff, 50 digits")
 def exact_backward() -> str:
     import sympy as sp
@@ -122,7 +122,7 @@ def exact_backward() -> str:
 @check("4c.poly-backward",
        statement="PolyPlan.backward equals the SymPy gradient of <G, T_poly>, T_poly_i = sum_j p(s q_i.k_j) v_j / "
                  "(d0 + sum_j p(s q_i.k_j)) with the plan's own coefficients (softmax, Softmax_1; n_q = 2, n = 3, d = 2, g = 3, 6)",
-       source="DESIGN s3 (backward, Alman-Song 2024); poly_attention.PolyPlan.backward",
+       source="docs/theory.md §3.10 (backward, Alman-Song 2024); poly_attention.PolyPlan.backward",
        method="sympy diff, exact rationals")
 def poly_backward() -> str:
     import sympy as sp

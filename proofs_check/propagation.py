@@ -1,6 +1,6 @@
-"""Checks of the error-propagation lemma (DESIGN section 3; :mod:`promptlimits.poly_attention`).
+"""Checks of the error-propagation lemma (docs/theory.md §4.1; :mod:`promptlimits.poly_attention`).
 
-Claim (DESIGN s3): if every approximate attention weight is ``Ahat_ij = A_ij
+Claim (docs/theory.md §4.1): if every approximate attention weight is ``Ahat_ij = A_ij
 (1 + e_ij)`` with ``|e_ij| <= eps < 1``, then after row normalisation
 
     ||T - Att||max <= 2 eps / (1 - eps) * ||V||max,
@@ -46,7 +46,7 @@ def _positive_coefficients(expr, symbols) -> bool:
 @check("3a.propagation-algebra",
        statement="ahat_j - a_j = a_j (e_j - ebar)/(1 + ebar) for row-normalised A(1+e) (softmax and Softmax_1, "
                  "n <= 4), and |e_j - ebar|/(1 + ebar) <= 2 eps/(1 - eps), so ||T - Att||max <= 2eps/(1-eps) ||V||max",
-       source="DESIGN s3; poly_attention docstring",
+       source="docs/theory.md §4.1; poly_attention docstring",
        method="sympy identity + inequality")
 def propagation_algebra() -> str:
     import sympy as sp
@@ -91,7 +91,7 @@ def _row_error(w, e, v, d0):
        statement="adversarial search (n <= 4; all vertices of e in [-eps, eps]^n and v in [-1, 1]^n, random and "
                  "Nelder-Mead-optimised weights; plus the simulator's poly_attention against exact_attention) "
                  "never beats 2 eps/(1-eps) ||V||max",
-       source="DESIGN s3; PolyPlan.output_bound",
+       source="docs/theory.md §4.1; PolyPlan.output_bound",
        method="exhaustive vertices + optimisation")
 def propagation_search() -> str:
     from scipy.optimize import minimize
@@ -148,8 +148,8 @@ def propagation_search() -> str:
 @check("3c.propagation-sharp-constant",
        statement="sharp constant: sup ||T - Att||max / ||V||max = 2(1 - sqrt(1 - eps^2))/eps <= eps/(1-eps), "
                  "attained by an explicit n = 2 instance; so no instance exceeds eps/(1-eps) ||V||max and the "
-                 "factor 2 of DESIGN's bound is not needed",
-       source="this project's derivation (refines DESIGN s3)",
+                 "factor 2 of the 2 eps/(1-eps) bound is not needed",
+       source="this project's derivation (docs/theory.md §4.2)",
        method="sympy inequality + explicit instance")
 def propagation_sharp() -> str:
     import sympy as sp

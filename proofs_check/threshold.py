@@ -1,6 +1,6 @@
-"""Check of the threshold arithmetic of the efficiency phase transition (DESIGN section 4).
+"""Check of the threshold arithmetic of the efficiency phase transition (docs/theory.md §5).
 
-Setting (Alman--Song; DESIGN s4): ``d = log2 n``, ``eps = 1/n``, ``B = c
+Setting (Alman--Song; docs/theory.md §5.2): ``d = log2 n``, ``eps = 1/n``, ``B = c
 sqrt(ln n)``, default scale ``1/d`` so the logit range is ``R = B^2 = c^2 ln n``.
 The polynomial method needs the least certified degree ``g*`` (the least
 over the simulator's kinds of the least ``g`` whose approximation bound is
@@ -77,7 +77,7 @@ def _verified_least(pa, c, k):
        statement=f"with d = log2 n, eps = 1/n, R = B^2, B = c sqrt(ln n): r* = C(d+g*, g*) < n for c = {C_SMALL} and "
                  f"> n for c = {C_LARGE} at every n = 2^8..2^40 (g* the least certified degree); crossing c*(n) by "
                  "bisection",
-       source="DESIGN s4 (B = o(sqrt(log n)) vs Theta(sqrt(log n))); Alman-Song 2023",
+       source="docs/theory.md §5.2 (B = o(sqrt(log n)) vs Theta(sqrt(log n))); Alman-Song 2023",
        method="exact integers + mpmath interval")
 def threshold() -> str:
     from promptlimits import polyapprox as pa

@@ -1,4 +1,4 @@
-"""Tests of the prompt-Lipschitz constant K_P and the counting bound (DESIGN section 6)."""
+"""Tests of the prompt-Lipschitz constant K_P and the counting bound (docs/theory.md §7)."""
 
 import math
 

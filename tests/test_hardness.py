@@ -1,4 +1,4 @@
-"""SETH-hardness instances (DESIGN section 5): promise, encoding algebra, decisions."""
+"""SETH-hardness instances (docs/theory.md §6): promise, encoding algebra, decisions."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""proofs_check runs clean, and a deliberately wrong statement is caught (DESIGN s7)."""
+"""proofs_check runs clean, and a deliberately wrong statement is caught (docs/theory.md §9.11)."""
 
 import json
 

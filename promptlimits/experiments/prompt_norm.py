@@ -6,9 +6,9 @@ inputs ``X`` uniform in ``[0, 1]`` and teacher targets
 ``[0, teacher_scale]``). A point is a prompt norm ``rho``:
 
 * a random prompt scaled to ``||P||max = rho`` gives the induced
-  ``B(P, X) = max(||Q||max, ||K||max)`` (section 2), and the predicted cost
+  ``B(P, X) = max(||Q||max, ||K||max)`` (docs/theory.md §2.4), and the predicted cost
   ratio ``r*/n_ref`` of the polynomial method at that ``B`` for head size
-  ``s`` and a reference length ``n_ref`` (section 4; which side of the
+  ``s`` and a reference length ``n_ref`` (docs/theory.md §5.3; which side of the
   frontier the prompt lands on);
 * norm-constrained tuning (``||P||max <= rho``, L-BFGS-B) from that prompt
   gives the loss reached and the induced ``B`` of the tuned prompt: the
