@@ -50,12 +50,13 @@ from ._checks import as_float_array, as_generator, check_positive_float, check_p
 
 __all__ = [
     "draw_projection",
-    "positive_features",
-    "kernel_variance",
-    "random_feature_attention",
+    "equivalent_rank",
     "forward_flops",
-    "poly_forward_flops",
+    "kernel_variance",
     "matched_features",
+    "poly_forward_flops",
+    "positive_features",
+    "random_feature_attention",
 ]
 
 
@@ -122,7 +123,8 @@ def kernel_variance(q, k, *, m: int, scale=None) -> float:
     return math.exp(2.0 * s * float(q @ k)) * math.expm1(s * float((q + k) @ (q + k))) / m
 
 
-def random_feature_attention(Q, K, V, *, m: int, seed, scale=None, orthogonal: bool = True) -> np.ndarray:
+def random_feature_attention(Q, K, V, *, m: int | None = None, seed=None, scale=None, orthogonal: bool = True,
+                             projection=None) -> np.ndarray:
     """Softmax attention with ``exp(s Q K^T)`` replaced by ``phi(Q) phi(K)^T`` (module docstring).
 
     Parameters
@@ -138,6 +140,9 @@ def random_feature_attention(Q, K, V, *, m: int, seed, scale=None, orthogonal: b
         Logit scale ``s``; default ``1/d``, as :func:`promptlimits.exact_attention`.
     orthogonal : bool
         Orthogonal random features (FAVOR+), or independent rows.
+    projection : (m, d) array, optional
+        A projection from :func:`draw_projection` to reuse across calls,
+        instead of ``m``, ``seed`` and ``orthogonal``.
 
     Returns
     -------
@@ -148,7 +153,8 @@ def random_feature_attention(Q, K, V, *, m: int, seed, scale=None, orthogonal: b
     ValueError, TypeError
         Non-2-D, non-finite or non-numeric inputs; ``Q`` and ``K`` with
         different widths; ``K`` and ``V`` with different row counts; no keys;
-        ``m < 1``; ``scale <= 0``.
+        ``m < 1``; ``scale <= 0``; neither or both of ``(m, seed)`` and
+        ``projection``.
     """
     Q, s = _scaled(Q, "Q", None, scale)
     K, _ = _scaled(K, "K", Q.shape[1], s)
@@ -157,7 +163,15 @@ def random_feature_attention(Q, K, V, *, m: int, seed, scale=None, orthogonal: b
         raise ValueError(f"K and V must have the same number of rows, got K {K.shape} and V {V.shape}")
     if K.shape[0] == 0:
         raise ValueError(f"attention needs at least one key, got K {K.shape}")
-    W = draw_projection(m, Q.shape[1], seed=seed, orthogonal=orthogonal)
+    drawn = m is not None or seed is not None
+    if (projection is None and (m is None or seed is None)) or (projection is not None and drawn):
+        raise ValueError("give m and seed (to draw the projection), or projection (to reuse one), not both")
+    if projection is None:
+        W = draw_projection(m, Q.shape[1], seed=seed, orthogonal=orthogonal)
+    else:
+        W = as_float_array(projection, "projection", ndim=2, dtype=np.float64)
+        if W.shape[1] != Q.shape[1]:
+            raise ValueError(f"projection must have d={Q.shape[1]} columns (Q's), got shape {W.shape}")
     LQ = _log_features(Q, W, s)
     LK = _log_features(K, W, s)
     PQ = np.exp(LQ - LQ.max(axis=1, keepdims=True))  # a per-query factor: cancels in num / den
@@ -198,3 +212,9 @@ def matched_features(rank: int, *, n_q: int, n_k: int, d: int, d_v: int) -> int:
         check_positive_int(value, name)
     per_feature = forward_flops(n_q, n_k, 1, d, d_v)
     return max(1, poly_forward_flops(n_q, n_k, rank, d_v) // per_feature)
+
+
+def equivalent_rank(m: int, *, n_q: int, n_k: int, d: int, d_v: int) -> float:
+    """The polynomial rank whose fused forward costs as many flops as ``m`` random features."""
+    m = check_positive_int(m, "m (number of random features)")
+    return forward_flops(n_q, n_k, m, d, d_v) / poly_forward_flops(n_q, n_k, 1, d_v)
