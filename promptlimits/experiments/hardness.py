@@ -35,7 +35,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from promptlimits._checks import check_choice, check_positive_float, check_positive_int, check_real
+from promptlimits._checks import check_positive_float, check_positive_int, check_real
 from promptlimits.sweep import SweepDef
 
 from ._settings import Option, resolve, scale_table
