@@ -13,7 +13,12 @@ explicit version of Alman--Song's reduction):
   worst far row is exactly ``3/4`` (so ``lambda_min`` is sharp);
 * on sampled instances (the simulator's ``make_instance``) at ``lambda =
   lambda_min``, exact attention evaluated at 50 digits separates the rows, and
-  ``decide`` is right.
+  ``decide`` is right;
+* with the distance ratio ``t'/t = 1 + gap`` of ``gap_parameters`` (gap 1, 1/2,
+  1/4, 1/10, ``n = 2^8..2^20``): the ratio is exact, ``t = Theta(m)``, the
+  promise is feasible, ``lambda_min^2 = d ln(3n)/(t' - t)`` and both decision
+  margins hold just above it (exact rationals and ``mpmath.iv`` intervals); and
+  the sufficient degree of ``sufficient_degree`` keeps every row within 1/4.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ def _hardness():
         from promptlimits import hardness
     except ImportError as exc:  # pragma: no cover - depends on the tree
         raise NotVerified(f"module missing: promptlimits.hardness ({exc})") from exc
-    for name in ("encode", "lambda_min", "score_gap", "make_instance", "hamming", "extra_dims", "decide"):
+    for name in ("encode", "lambda_min", "score_gap", "make_instance", "hamming", "extra_dims", "decide",
+                 "gap_parameters", "far_threshold", "sufficient_degree"):
         if not hasattr(hardness, name):
             raise NotVerified(f"promptlimits.hardness has no {name}()")
     return hardness
@@ -58,8 +64,8 @@ def hardness_logits() -> str:
     worst = 0.0
     cases = 0
     for n, seed in itertools.product((4, 8, 16), range(3)):
-        mm, tt, tfar = hd.default_parameters(n) if hasattr(hd, "default_parameters") else (12, 1, 4)
-        inst = hd.make_instance(n, mm, tt, tfar, planted=bool(seed % 2), seed=seed)
+        mm, tt, tfar = hd.gap_parameters(n, (1.0, 0.5)[seed % 2])
+        inst = hd.make_instance(n, mm, tt, tfar, planted=bool(seed % 2), seed=seed, close_distance=tt)
         lam_v = 1.25
         Q, K, V = hd.encode(inst, lam_v)
         dd = Q.shape[1]
@@ -103,7 +109,7 @@ def hardness_gap() -> str:
     checked = 0
     min_margin = mpmath.inf
     for nn, seed in itertools.product((4, 8, 16, 32), range(4)):
-        m, t, tf = hd.default_parameters(nn)
+        m, t, tf = hd.gap_parameters(nn, (1.0, 0.5)[seed % 2])
         lam = hd.lambda_min(nn, m, t, tf)
         gamma = hd.score_gap(lam, m, t, tf)
         require(abs(gamma - float(mpmath.log(3 * nn))) <= 1e-12 * gamma,
@@ -111,7 +117,7 @@ def hardness_gap() -> str:
         # worst far row: all n keys at distance exactly t' -> T = 1/(1 + n e^-gamma) = 3/4 at gamma = ln 3n
         G = mpmath.log(3 * nn)
         require(abs(1 / (1 + nn * mpmath.exp(-G)) - mpmath.mpf(3) / 4) < mpmath.mpf(10) ** -45, "sharpness")
-        inst = hd.make_instance(nn, m, t, tf, planted=bool(seed % 2), seed=seed)
+        inst = hd.make_instance(nn, m, t, tf, planted=bool(seed % 2), seed=seed, close_distance=t)
         lam_hi = lam * (1 + 1e-6)
         Q, K, V = hd.encode(inst, lam_hi)
         dd = Q.shape[1]
@@ -136,3 +142,87 @@ def hardness_gap() -> str:
     return (f"margins 3(1-x)/(4(3+x)) and 3(n-x)/(4(3n+x)) > 0 proved; score_gap(lambda_min) = ln(3n); "
             f"{checked} sampled instances decided right at 1.000001 lambda_min, smallest margin to 1/4 or 3/4 = "
             f"{mpmath.nstr(min_margin, 4)}")
+
+
+def _gap_case(hd, n: int, gap) -> float:
+    """One ``(n, gap)`` of 6c; returns ``kappa_min``."""
+    import math
+    from fractions import Fraction
+
+    from mpmath import iv
+
+    m, t, tf = hd.gap_parameters(n, float(gap))
+    where = f"n={n}, gap={gap}"
+    require(t >= 1 and Fraction(tf, t) == 1 + gap, f"{where}: t'/t = {tf}/{t} is not 1 + gap")
+    tmax = hd.far_threshold(n, m)
+    below = sum(math.comb(m, j) for j in range(tmax))  # 2^m P(H < t'_max), exact
+    require(4 * n * below <= 2**m < 4 * n * (below + math.comb(m, tmax)), f"{where}: far_threshold {tmax}")
+    t_hi = tmax * gap.denominator // (gap.numerator + gap.denominator)  # largest t with t (1 + gap) <= t'_max
+    require(tf <= tmax and t_hi <= 2 * t and t <= t_hi, f"{where}: t={t} is not in [t_hi/2, t_hi], t_hi={t_hi}")
+    e, sigma = hd.extra_dims(m, t, tf)
+    require(e >= abs(sigma) and sigma == m - t - tf, f"{where}: extra coordinates")
+    d = m + e
+    lam = hd.lambda_min(n, m, t, tf)
+    want = iv.mpf(d) * iv.log(3 * n) / (tf - t)
+    require(abs((iv.mpf(lam) ** 2 - want) / want).b < 1e-14, f"{where}: lambda_min^2 = {lam**2} != d ln(3n)/(t'-t)")
+    lam_hi = lam * (1 + 2.0**-20)
+    gamma = iv.mpf(lam_hi) ** 2 * (tf - t) / d
+    require(gamma.a > iv.log(3 * n).b, f"{where}: score gap {gamma} not above ln(3n)")
+    far = 1 / (1 + n * iv.exp(-gamma)) - iv.mpf(3) / 4
+    close = iv.mpf(1) / 4 - 1 / (1 + iv.exp(gamma))
+    require(far.a > 0 and close.a > 0, f"{where}: margins {far}, {close} at 1 + 2^-20 times lambda_min")
+    return lam / math.sqrt(math.log(n))
+
+
+def _sufficient_degree_lemma(hd) -> str:
+    """|X - Y| <= eps, Y >= 0, eps < 1/5  =>  |1/(1+X) - 1/(1+Y)| <= eps/(1-eps) < 1/4; and delta_g bounds p."""
+    import math
+
+    import mpmath
+    import sympy as sp
+
+    X, Y, eps = sp.symbols("X Y epsilon", real=True)
+    require(sp.simplify(1 / (1 + X) - 1 / (1 + Y) - (Y - X) / ((1 + X) * (1 + Y))) == 0, "difference of inverses")
+    # (1 + X)(1 + Y) >= (1 - eps) * 1 when X >= Y - eps >= -eps and Y >= 0; then the ratio is <= eps/(1 - eps):
+    require(sp.simplify(eps / (1 - eps) - sp.Rational(1, 4) - (5 * eps - 1) / (4 * (1 - eps))) == 0, "eps/(1-eps)")
+    # (5 eps - 1)/(4 (1 - eps)) < 0 on (0, 1/5): numerator < 0 < denominator.
+    worst = 0.0
+    for R, g in ((1.0, 2), (2.25, 5), (4.0, 8), (4.0, 12)):
+        from promptlimits.poly_attention import make_plan
+
+        c = make_plan(1, math.sqrt(R), degree=g, kind="chebyshev", certify=False).approx.coefficients
+        delta = 2 * math.exp(R) * (R / 2) ** (g + 1) / math.factorial(g + 1)
+        rounding = 1e-14 * sum(abs(cj) * R**j for j, cj in enumerate(c))
+        mpmath.mp.dps = 40
+        err = max(abs(mpmath.polyval([mpmath.mpf(x) for x in c[::-1]], x) - mpmath.exp(x))
+                  for x in (mpmath.mpf(R) * k / 200 for k in range(-200, 201)))
+        require(err <= delta + rounding, f"R={R}, g={g}: Chebyshev error {err} above delta_g = {delta}")
+        worst = max(worst, float(err / delta))
+    for n, R in ((256, 9.0), (1024, 25.0), (2**20, 100.0)):
+        g = hd.sufficient_degree(n, R)
+        nd = [n * 2 * mpmath.exp(R) * (mpmath.mpf(R) / 2) ** (k + 1) / mpmath.factorial(k + 1) for k in (g - 1, g)]
+        require(nd[1] < mpmath.mpf(1) / 5 <= nd[0], f"n={n}, R={R}: sufficient_degree {g} is not the least")
+    return f"lemma proved; Chebyshev error / delta_g <= {worst:.2f} on sampled (R, g); sufficient_degree least"
+
+
+@check("6c.hardness-gap-ratio",
+       statement="gap_parameters(n, gap) for gap in {1, 1/2, 1/4, 1/10}, n = 2^8..2^20: t'/t = 1 + gap exactly, "
+                 "t in [t_hi/2, t_hi] (t = Theta(m)), t' <= far_threshold (exact binomial sums); lambda_min^2 = "
+                 "d ln(3n)/(t'-t) and at (1 + 2^-20) lambda_min gamma > ln(3n) with both margins > 0 (intervals); "
+                 "n delta_g < 1/5 => every row within 1/4 (sufficient_degree)",
+       source="docs/theory.md §6.2, §6.4, §6.6; promptlimits.hardness (gap_parameters, lambda_min, "
+              "sufficient_degree)",
+       method="exact rationals + mpmath.iv intervals + sympy identity")
+def hardness_gap_ratio() -> str:
+    from fractions import Fraction
+
+    from mpmath import iv
+
+    hd = _hardness()
+    iv.dps = 40
+    kmins = {}
+    for gap in (Fraction(1), Fraction(1, 2), Fraction(1, 4), Fraction(1, 10)):
+        kmins[gap] = [_gap_case(hd, 2**k, gap) for k in range(8, 21)]
+    lemma = _sufficient_degree_lemma(hd)
+    spans = ", ".join(f"gap {g}: {min(v):.2f}-{max(v):.2f}" for g, v in kmins.items())
+    return f"{sum(map(len, kmins.values()))} (n, gap) cases; kappa_min in {spans}; {lemma}"

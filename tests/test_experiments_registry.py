@@ -10,6 +10,7 @@ from promptlimits.experiments import EXPERIMENTS, experiment
 from promptlimits.experiments._settings import SCALES, resolve, scale_table
 from promptlimits.experiments.verdict import (
     CONSISTENT,
+    ILLUSTRATION,
     NOT_CHECKED,
     NOT_CONSISTENT,
     STATUSES,
@@ -194,17 +195,20 @@ def test_capacity_verdict_each_status():
     assert experiment("prompt-norm").module.verdicts(res) == []  # its numbers are claim 5's
 
 
-def _hardness_results(exact_from, poly_best):
-    v = {"d": 42, "kappa_exact_perfect_from": exact_from, "kappa_min_derived": 3.5, "poly_degree": 1,
-         "poly_rank": 43, "budget": 256, "poly_accuracy_range": [0.5, poly_best],
-         "kappa_poly_deviation_over_quarter": 2.0}
-    return {"hardness": _res([], {"256": v})}
+def _hardness_results(exact_above_min=True, poly_decides=()):
+    case = {"gap": 0.1, "n": 256, "m": 48, "t": 10, "t_far": 11, "d": 75, "kappa_min": 9.5,
+            "kappa_exact_perfect_from": 2.5, "exact_decides_above_kappa_min": exact_above_min, "max_rank": 1024,
+            "degree_cap": 1, "least_rank": [[1.0, 1], [2.0, None]], "crossing_kappa": 2.0,
+            "crossing_over_kappa_min": 2.0 / 9.5, "poly_decides_where_exact_does": list(poly_decides),
+            "rf_crossing_kappa": 2.0}
+    return {"hardness": _res([], {"cases": [case]})}
 
 
 def test_hardness_verdict_each_status():
-    assert _statuses("hardness", _hardness_results(2.0, 0.5)) == [CONSISTENT]
-    assert _statuses("hardness", _hardness_results(None, 0.5)) == [NOT_CONSISTENT]
-    assert _statuses("hardness", _hardness_results(2.0, 0.9)) == [NOT_CONSISTENT]
+    assert _statuses("hardness", _hardness_results()) == [ILLUSTRATION]
+    assert _statuses("hardness", _hardness_results(poly_decides=[3.0])) == [ILLUSTRATION]
+    assert _statuses("hardness", _hardness_results(exact_above_min=False)) == [NOT_CONSISTENT]
+    assert _statuses("hardness", {"hardness": _res([], {"cases": []})}) == [NOT_CHECKED]
 
 
 def _universality_results(errs):
@@ -221,7 +225,7 @@ def test_universality_verdict_each_status():
 
 
 def test_every_verdict_names_its_rule_falsifier_strength_and_registered_figures():
-    results = {**_phase_results(1.0), **_tuning_results(1e-4, 1.0, 5.0), **_hardness_results(2.0, 0.5),
+    results = {**_phase_results(1.0), **_tuning_results(1e-4, 1.0, 5.0), **_hardness_results(),
                **_universality_results([0.2, 0.1]), **_memorization_results(3, 0.4),
                "approx_error": _res([{"measured_err": 1e-4, "bound": 1e-3, "eps_p": 5e-4, "n": 8, "d": 2,
                                       "kind": "chebyshev"}])}

@@ -54,7 +54,7 @@ EXPERIMENTS = (
     Experiment("prompt-norm", f"{_PKG}.prompt_norm", ("fig5_prompt_norm",),
                "prompt-induced norm B(P, X) against the efficiency frontier (docs/theory.md §2, §5)"),
     Experiment("hardness", f"{_PKG}.hardness", ("fig6_hardness",),
-               "planted Hamming instances decided by exact and rank-budgeted attention (docs/theory.md §6)"),
+               "least polynomial rank and random features that decide planted Hamming instances (docs/theory.md §6)"),
     Experiment("universality", f"{_PKG}.universality", ("fig7_universality",),
                "held-out error of tuned prompts for Lipschitz targets (docs/theory.md §7, §8)"),
 )
