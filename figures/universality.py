@@ -17,7 +17,13 @@ from __future__ import annotations
 import math
 
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, LogLocator, NullFormatter, NullLocator, StrMethodFormatter
+from matplotlib.ticker import (
+    FixedLocator,
+    LogLocator,
+    NullFormatter,
+    NullLocator,
+    StrMethodFormatter,
+)
 
 from figures._style import load, new_figure, save
 
@@ -90,7 +96,7 @@ def _contrast_panel(ax, dl, summary, letter):
         # one marker per run, spread a little sideways so repeated runs stay visible
         offsets = [2 ** (0.06 * (i - (len(t["sup_err"]) - 1) / 2)) for i in range(len(t["sup_err"]))]
         shift = 2 ** (0.12 if t["init"] == "random" else -0.12)
-        ax.plot([t["Lp"] * o * shift for o in offsets], t["sup_err"], marker, color=c, ms=5, ls="none")
+        ax.plot(*_finite([t["Lp"] * o * shift for o in offsets], t["sup_err"]), marker, color=c, ms=5, ls="none")
         xs.append(t["Lp"])
     rws = [r for r in summary["random_weights"] if (r["d"], r["L"]) == dl]
     if rws:

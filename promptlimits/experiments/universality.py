@@ -48,7 +48,12 @@ import numpy as np
 
 from promptlimits import construct
 from promptlimits._checks import check_choice, check_positive_float, check_positive_int
-from promptlimits.datasets import AdditiveLipschitzTarget, SineTarget, grid, measured_lipschitz
+from promptlimits.datasets import (
+    AdditiveLipschitzTarget,
+    SineTarget,
+    grid,
+    measured_lipschitz,
+)
 from promptlimits.model import FFWeights, PromptedModel
 from promptlimits.sweep import SweepDef
 from promptlimits.tuning import tune_prompt
