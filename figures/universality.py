@@ -1,54 +1,161 @@
-"""Figure 7: held-out error of tuned prompts for Lipschitz targets against Lp and delta (docs/theory.md §8.4, §9.10).
+"""Figure 7: universality on the constructed transformer, beside the proved bound (docs/theory.md §8.3, §9.10).
 
-Reads the ``universality`` sweep (:mod:`promptlimits.experiments.universality`):
-mean over sampled targets of the max-abs and RMS error on fresh uniform inputs
-(and the training error on the grid), beside the error of learning nothing
-(the reference prompt).
+Reads the ``universality`` sweep's summary (:mod:`promptlimits.experiments.universality`).
+One panel per ``(d, L)``: against ``k`` (log-log), the held-out sup error outside
+the bands of the closed-form prompt (solid, filled), its RMS error over every input
+(dotted, open) and the proved bound (dashed), per target (colour). One panel
+against the retrieval margin ``lambda`` at fixed ``(d, L, k)``, with the
+quantization term ``K/(2k)``. One panel per tuned ``(d, L)``: the closed-form
+prompt's sup error against the prompt length ``Lp = L k^d`` beside the prompts
+found by gradient tuning on the constructed model (from the perturbed closed form
+and from random prompts, one marker per run) and, for ``d = L = 1``, tuning on
+frozen random weights with the error of learning nothing. One legend, below.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import math
 
-import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.ticker import (
+    FixedLocator,
+    LogLocator,
+    NullFormatter,
+    NullLocator,
+    StrMethodFormatter,
+)
 
 from figures._style import load, new_figure, save
 
+_TARGET_COLOURS = {"additive": "C0", "sine": "C1"}
+_INIT_STYLE = {"perturbed": ("^", "C2"), "random": ("v", "C3")}
+_RW_COLOUR = "C4"
 
-def _means(rows, x):
-    groups = defaultdict(list)
-    for r in rows:
-        groups[r[x]].append(r)
-    xs = sorted(groups)
-    return xs, {k: [float(np.mean([r[k] for r in groups[v]])) for v in xs]
-                for k in ("test_max_err", "test_rmse", "train_max_err", "ref_test_max_err")}
+
+def _finite(xs, ys):
+    pairs = [(x, y) for x, y in zip(xs, ys) if y is not None and math.isfinite(y)]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def _log_axes(ax, xs, xlabel):
+    ax.set_xscale("log", base=2)
+    xs = sorted(set(xs))
+    ax.xaxis.set_major_locator(FixedLocator(xs))  # ticks at the measured values, written plainly
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([f"{v:g}" for v in xs])
+    ax.set_xlabel(xlabel)
+    _plain_log_y(ax)
+
+
+def _plain_log_y(ax):
+    """Log y axis with ticks at 1, 2, 5 times powers of ten, written as plain numbers."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _k_panel(ax, series, letter):
+    slopes = []
+    for e in series:
+        c = _TARGET_COLOURS.get(e["target"], "C7")
+        ax.plot(*_finite(e["k"], e["sup_err"]), "-o", color=c, ms=4, lw=1.2)
+        ax.plot(*_finite(e["k"], e["rms_err"]), ":s", color=c, ms=4, mfc="none", lw=1)
+        ax.plot(*_finite(e["k"], e["bound"]), "--", color=c, lw=1)
+        slopes.append("n/a" if e["slope"] is None else f"{e['slope']:.2f}")
+    _log_axes(ax, [k for e in series for k in e["k"]], "cells per coordinate $k = 1/\\delta$")
+    ax.set_ylabel("held-out error")
+    e = series[0]
+    ax.set_title(f"({letter}) $(d, L) = ({e['d']}, {e['L']})$: slopes {' / '.join(slopes)}", fontsize=8)
+
+
+def _lambda_panel(ax, series, letter):
+    for e in series:
+        c = _TARGET_COLOURS.get(e["target"], "C7")
+        ax.plot(*_finite(e["lam"], e["sup_err"]), "-o", color=c, ms=4, lw=1.2)
+        ax.plot(*_finite(e["lam"], e["bound"]), "--", color=c, lw=1)
+        ax.axhline(e["quantization"], color=c, ls="-.", lw=0.8)
+    _plain_log_y(ax)
+    ax.set_xlabel("retrieval margin $\\lambda$ (prompt scalar)")
+    ax.set_ylabel("held-out error")
+    e = series[0]
+    ax.set_title(f"({letter}) against $\\lambda$, $(d, L, k) = ({e['d']}, {e['L']}, {e['k']})$", fontsize=8)
+
+
+def _contrast_panel(ax, dl, summary, letter):
+    d, L = dl
+    runs = [t for t in summary["tuning"] if (t["d"], t["L"]) == dl]
+    target = runs[0]["target"] if runs else "additive"
+    xs = []
+    for e in summary["k_series"]:
+        if (e["d"], e["L"], e["target"]) == (d, L, target):
+            ax.plot(*_finite(e["Lp"], e["sup_err"]), "-o", color="k", ms=4, lw=1.2)
+            xs += e["Lp"]
+    for t in runs:
+        marker, c = _INIT_STYLE[t["init"]]
+        # one marker per run, spread a little sideways so repeated runs stay visible
+        offsets = [2 ** (0.06 * (i - (len(t["sup_err"]) - 1) / 2)) for i in range(len(t["sup_err"]))]
+        shift = 2 ** (0.12 if t["init"] == "random" else -0.12)
+        ax.plot(*_finite([t["Lp"] * o * shift for o in offsets], t["sup_err"]), marker, color=c, ms=5, ls="none")
+        xs.append(t["Lp"])
+    rws = [r for r in summary["random_weights"] if (r["d"], r["L"]) == dl]
+    if rws:
+        ax.plot([r["Lp"] for r in rws], [r["sup_err"] for r in rws], "-x", color=_RW_COLOUR, ms=5, lw=1.2)
+        ax.axhline(rws[0]["ref_err"], color="gray", ls="--", lw=1)
+        xs += [r["Lp"] for r in rws]
+    _log_axes(ax, xs, "prompt length $L_p$")
+    ax.set_ylabel("held-out sup error")
+    ax.set_title(f"({letter}) contrasts, $(d, L) = ({d}, {L})$, {target}", fontsize=8)
+
+
+def _legend_handles():
+    def line(label, **kw):
+        return Line2D([], [], label=label, **kw)
+
+    return [
+        line("additive target", color=_TARGET_COLOURS["additive"], lw=2),
+        line("sine target", color=_TARGET_COLOURS["sine"], lw=2),
+        line("sup error outside the bands, closed-form prompt", color="k", marker="o", ms=4, ls="-"),
+        line("RMS error over every input, closed-form prompt", color="k", marker="s", mfc="none", ms=4, ls=":"),
+        line("proved bound $K\\delta/2$ + leakage", color="k", ls="--"),
+        line("quantization term $K/(2k)$", color="k", ls="-."),
+        line("tuned on the constructed model from the perturbed closed form", color=_INIT_STYLE["perturbed"][1],
+             marker=_INIT_STYLE["perturbed"][0], ls="none"),
+        line("tuned on the constructed model from a random prompt", color=_INIT_STYLE["random"][1],
+             marker=_INIT_STYLE["random"][0], ls="none"),
+        line("tuned on frozen random weights (previous experiment)", color=_RW_COLOUR, marker="x", ls="-"),
+        line("learning nothing (random weights' reference prompt)", color="gray", ls="--"),
+    ]
 
 
 def draw(results, out_dir) -> list:
     res = load(results, "universality")
-    if not res.rows:
-        raise ValueError(f"no universality rows in {res.csv_path}")
-    fig, axes = new_figure(ncols=2, nrows=1, size=(8.0, 3.6))
-    for ax, axis, xlabel in ((axes[0][0], "Lp", "prompt length $L_p$"),
-                             (axes[0][1], "delta", "training grid: inputs $N = (1/\\delta)^{dL}$")):
-        rows = [r for r in res.rows if r["axis"] == axis]
-        if not rows:
-            ax.set_visible(False)
-            continue
-        key = "Lp" if axis == "Lp" else "N"
-        xs, m = _means(rows, key)
-        ax.plot(xs, m["test_max_err"], "-o", ms=4, label="held-out max-abs error")
-        ax.plot(xs, m["test_rmse"], "-s", ms=4, label="held-out RMS error")
-        ax.plot(xs, m["train_max_err"], ":^", ms=4, label="grid (training) max-abs error")
-        ax.plot(xs, m["ref_test_max_err"], "--", color="gray", label="learning nothing (reference prompt)")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("error")
-        fixed = rows[0]["delta"] if axis == "Lp" else rows[0]["Lp"]
-        ax.set_title(f"{'delta' if axis == 'Lp' else 'Lp'} = {fixed:g}", fontsize=8)
-        ax.legend(loc="best")
-    r0 = res.rows[0]
-    fig.suptitle(f"Fig. 7: universality, random {r0['K_f']}-Lipschitz targets (d={r0['d']}, L={r0['L']}, "
-                 f"$\\rho$={r0['rho']})", fontsize=9)
+    summary = (res.meta or {}).get("summary")
+    if not res.rows or not summary:
+        raise ValueError(f"no universality rows or summary in {res.csv_path}")
+    by_dl = {}
+    for e in summary["k_series"]:
+        by_dl.setdefault((e["d"], e["L"]), []).append(e)
+    contrasts = sorted({(t["d"], t["L"]) for t in summary["tuning"]} |
+                       {(r["d"], r["L"]) for r in summary["random_weights"]})
+    panels = [("k", v) for v in by_dl.values()] + [("lambda", summary["lambda_series"])] * bool(
+        summary["lambda_series"]) + [("contrast", dl) for dl in contrasts]
+    ncols = min(4, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = new_figure(ncols=ncols, nrows=nrows, size=(3.2 * ncols, 2.7 * nrows + 0.9))
+    flat = [ax for row in axes for ax in row]
+    for i, (ax, (kind, what)) in enumerate(zip(flat, panels)):
+        letter = chr(ord("a") + i)
+        if kind == "k":
+            _k_panel(ax, what, letter)
+        elif kind == "lambda":
+            _lambda_panel(ax, what, letter)
+        else:
+            _contrast_panel(ax, what, summary, letter)
+    for ax in flat[len(panels):]:
+        ax.set_visible(False)
+    fig.legend(handles=_legend_handles(), loc="outside lower center", ncols=3, fontsize=7)
+    fig.suptitle("Fig. 7: universality on the constructed transformer: closed-form prompts against $k$ and $\\lambda$ "
+                 "beside the proved bound, and tuning contrasts\n(slopes in the titles: log-log least squares of the "
+                 "sup error against $k$, " + " / ".join(_TARGET_COLOURS) + ")", fontsize=9)
     return save(fig, out_dir, "fig7_universality")

@@ -264,7 +264,9 @@ class Construction:
         X = self._inputs(X)
         s = self.sizes
         n = self.Lp + self.L
-        per_seq = 8 * n * (3 * s["D"] + s["m1"] + 2 * s["s"])
+        # per sequence: keys, values and weights over all n rows; FF1, FF2 and the rest on the L input rows
+        # (the model computes the prompt rows once per call, so fewer, larger chunks are faster)
+        per_seq = 8 * (2 * n * s["s"] + self.L * n + self.L * (4 * s["D"] + s["m1"] + s["m2"] + s["s"]))
         step = max(1, _PREDICT_BYTES // per_seq)
         out = [self.model.forward(P, self.embed(X[a:a + step]))[..., : self.d] for a in range(0, X.shape[0], step)]
         return np.concatenate(out, axis=0)

@@ -116,8 +116,8 @@ class AdditiveLipschitzTarget:
     the max-norm Lipschitz constant of a C^1 map is the sup of
     ``‖J‖_(inf->inf)``, hence exactly ``K``. Values lie in ``c +- K/pi``.
 
-    Unlike :class:`LipschitzTarget` (kept unchanged because the memorization
-    and universality experiments and the CLI draw from it), whose nominal
+    Unlike :class:`LipschitzTarget` (kept unchanged because the CLI's
+    ``tune --dataset lipschitz`` draws from it), whose nominal
     constant ``‖A‖inf ‖W‖inf`` is 3 to 30 times the one :func:`measured_lipschitz`
     finds (15 draws with ``L d <= 4``).
     """

@@ -232,11 +232,13 @@ class PromptedModel:
         return P, X, Y
 
     # ------------------------------------------------------------------ forward / backward
-    def _stack(self, P, X):
-        """``Z = [P; X + E[:L]]`` for every sequence (no ``E``: ``[P; X]``)."""
-        if self.E is not None:
-            X = X + self.E[: X.shape[1]]
-        return np.concatenate([np.broadcast_to(P, (X.shape[0],) + P.shape), X], axis=1)
+    def _positioned(self, X):
+        """The input rows ``X + E[:L]`` (no ``E``: ``X``)."""
+        return X if self.E is None else X + self.E[: X.shape[1]]
+
+    def _prompt_rows(self, rows, batch):
+        """``rows`` of the prompt (the same in every sequence) as a read-only ``(batch, Lp, .)`` view."""
+        return np.broadcast_to(rows, (batch,) + rows.shape)
 
     def input_box(self):
         """Per-column range ``(lo, hi)`` of the input rows ``X + E`` for inputs ``X`` in ``[0, 1]^d``."""
@@ -247,20 +249,22 @@ class PromptedModel:
     def _forward(self, P, X, backend="exact", attn_eps=1e-6):
         """Forward pass keeping what the backward needs."""
         check_choice(backend, "attention backend", BACKENDS)
-        Lp = P.shape[0]
-        Z = self._stack(P, X)
-        H, U1 = self.ff1.forward(Z)  # (batch, n, d)
-        Q = H[:, Lp:] @ self.WQ  # queries of the output rows only
-        K = H @ self.WK
-        V = H @ self.WV
-        plan = self._plan(backend, attn_eps, H[0, :Lp], Q, K)
+        # FF1 is row-wise and the prompt rows carry no E, so FF1, K and V of the
+        # prompt rows are computed once and shared by every sequence of the batch
+        Hp, U1p = self.ff1.forward(P)  # (Lp, d)
+        Hx, _ = self.ff1.forward(self._positioned(X))  # (batch, L, d)
+        b = X.shape[0]
+        Q = Hx @ self.WQ  # queries of the output rows only
+        K = np.concatenate([self._prompt_rows(Hp @ self.WK, b), Hx @ self.WK], axis=1)
+        V = np.concatenate([self._prompt_rows(Hp @ self.WV, b), Hx @ self.WV], axis=1)
+        plan = self._plan(backend, attn_eps, Hp, Q, K)
         if plan is None:
             T = exact_attention(Q, K, V, scale=self.scale, variant=self.variant)
         else:
-            T = np.stack([plan.forward(Q[b], K[b], V[b], variant=self.variant) for b in range(Q.shape[0])])
-        A = H[:, Lp:] + T @ self.WO
+            T = np.stack([plan.forward(Q[i], K[i], V[i], variant=self.variant) for i in range(b)])
+        A = Hx + T @ self.WO
         Yhat, U2 = self.ff2.forward(A)
-        return Yhat, (U1, H, Q, K, V, U2, plan)
+        return Yhat, (U1p, Hp, Q, K, V, U2, plan)
 
     def _plan(self, backend, attn_eps, Hp, Q, K):
         """The polynomial plan to use, or ``None`` for exact attention."""
@@ -296,18 +300,18 @@ class PromptedModel:
     def _backward(self, P, dYhat, cache):
         """Gradient with respect to ``P`` given ``dL/dYhat``."""
         Lp = P.shape[0]
-        U1, H, Q, K, V, U2, plan = cache
+        U1p, _, Q, K, V, U2, plan = cache
         dA = self.ff2.backward(dYhat, U2)  # (batch, L, d)
         dT = dA @ self.WO.T
         if plan is None:
-            dQ, dK, dV = exact_attention_backward(Q, K, V, dT, scale=self.scale, variant=self.variant)
+            _, dK, dV = exact_attention_backward(Q, K, V, dT, scale=self.scale, variant=self.variant)
         else:
             grads = [plan.backward(Q[b], K[b], V[b], dT[b], variant=self.variant) for b in range(Q.shape[0])]
-            dQ, dK, dV = (np.stack(g) for g in zip(*grads))
-        dH = dK @ self.WK.T + dV @ self.WV.T
-        dH[:, Lp:] += dA + dQ @ self.WQ.T
-        dZ = self.ff1.backward(dH[:, :Lp], U1[:, :Lp])  # FF1 is row-wise: prompt rows suffice
-        return dZ.sum(axis=0)
+            _, dK, dV = (np.stack(g) for g in zip(*grads))
+        # only the prompt rows' gradient is wanted; FF1's backward is linear in dH at fixed
+        # U1p, which every sequence shares, so the batch is summed first
+        dHp = dK[:, :Lp].sum(axis=0) @ self.WK.T + dV[:, :Lp].sum(axis=0) @ self.WV.T
+        return self.ff1.backward(dHp, U1p)
 
     def loss_and_grad(self, P, X, Y, *, backend="exact", attn_eps=1e-6):
         """MSE loss, max-abs error, induced ``B``, backend used, and ``d MSE / d P``.
@@ -342,8 +346,7 @@ class PromptedModel:
     # ------------------------------------------------------------------ induced norm
     def _induced(self, P, cache) -> InducedNorm:
         Lp = P.shape[0]
-        H, Q, K = cache[1], cache[2], cache[3]
-        Hp = H[0, :Lp]  # prompt rows are the same in every sequence
+        Hp, Q, K = cache[1], cache[2], cache[3]  # Hp: FF1 of the prompt rows, shared by every sequence
         bp = max(np.abs(Hp @ self.WQ).max(), np.abs(K[:, :Lp]).max())
         bx = max(np.abs(Q).max(), np.abs(K[:, Lp:]).max())
         return InducedNorm(float(max(bp, bx)), float(bp), float(bx))

@@ -211,22 +211,21 @@ def test_hardness_verdict_each_status():
     assert _statuses("hardness", {"hardness": _res([], {"cases": []})}) == [NOT_CHECKED]
 
 
-def _universality_results(errs):
-    table = [{"axis": "Lp", "Lp": 2**k, "test_max_err": e, "test_rmse": e, "train_max_err": e,
-              "ref_test_max_err": 1.0} for k, e in enumerate(errs)]
-    return {"universality": _res([], {"by_point": table})}
+def _universality_results(slope):
+    from test_universality import _k_rows
+
+    rows = _k_rows({(1, 1, "sine"): -1.0, (2, 2, "additive"): slope})
+    return {"universality": _res(rows, experiment("universality").module.summarize(rows))}
 
 
 def test_universality_verdict_each_status():
-    assert _statuses("universality", _universality_results([0.2, 0.1])) == [CONSISTENT]
-    assert _statuses("universality", _universality_results([0.1, 0.2])) == [NOT_CONSISTENT]
-    [v] = experiment("universality").module.verdicts(_universality_results([0.3, 0.2, 0.1]))
-    assert v.status == NOT_CONSISTENT and "cannot return consistent" in v.strength
+    assert _statuses("universality", _universality_results(-0.95)) == [CONSISTENT]
+    assert _statuses("universality", _universality_results(-0.5)) == [NOT_CONSISTENT]
 
 
 def test_every_verdict_names_its_rule_falsifier_strength_and_registered_figures():
     results = {**_phase_results(1.0), **_tuning_results(1e-4, 1.0, 5.0), **_hardness_results(),
-               **_universality_results([0.2, 0.1]), **_memorization_results(3, 0.4),
+               **_universality_results(-1.0), **_memorization_results(3, 0.4),
                "approx_error": _res([{"measured_err": 1e-4, "bound": 1e-3, "eps_p": 5e-4, "n": 8, "d": 2,
                                       "kind": "chebyshev"}])}
     verdicts = [v for e in EXPERIMENTS for v in e.module.verdicts(results)]

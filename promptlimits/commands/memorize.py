@@ -6,8 +6,9 @@
   and ``rho``; the memorization tolerance is ``--tol`` (max-abs error).
 - ``sweep``: least ``Lp`` against ``N``, ``tol`` and ``rho`` (the experiment
   ``memorization``; the same options as ``promptlimits sweep memorization``).
-- ``universality``: held-out error of tuned prompts for Lipschitz targets
-  against ``Lp`` and ``delta`` (as ``promptlimits sweep universality``).
+- ``universality``: held-out error of the constructed transformer's
+  closed-form prompts against ``k`` and ``lambda`` beside the proved bound,
+  and the tuning contrasts (as ``promptlimits sweep universality``).
 
 Bad input (``delta`` not dividing ``[0, 1]``, ``gamma <= 2 tol``, ``rho <= 0``)
 is a one-line error, exit 2; an exhausted search prints ``not reached within
@@ -55,7 +56,7 @@ def register(subparsers) -> None:
     add_experiment_parser(sub, experiment("memorization"), "sweep",
                           "least Lp against N, tol and rho with the counting bound")
     add_experiment_parser(sub, experiment("universality"), "universality",
-                          "held-out error of tuned prompts against Lp and delta")
+                          "constructed transformer: closed-form prompts against k and lambda, with the bound")
 
 
 def run_least_lp(args) -> int:

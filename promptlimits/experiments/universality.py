@@ -1,100 +1,283 @@
-"""Universality: held-out error of tuned prompts for random Lipschitz targets (docs/theory.md §7, §8).
+"""Universality on the constructed transformer: held-out error against k and lambda, beside the proved bound.
 
-A point ``(axis, d, L, delta, Lp, K_f, rho, repeat)`` draws a random
-``K_f``-Lipschitz target :class:`promptlimits.datasets.LipschitzTarget` and
-its test inputs from ``(target_seed, repeat)`` (the same target for every
-``Lp`` and ``delta`` of one repeat; the prompt's initialisation uses the
-point's seed), tunes a prompt of length ``Lp`` on the grid ``G_delta``
-(L-BFGS-B, box ``‖P‖max <= rho``, ``restarts`` restarts, the best kept by
-training MSE) and measures the error on ``n_test`` fresh uniform inputs in
-``[0, 1]^{L x d}`` (not the grid): max-abs and root-mean-square. For scale it
-also records ``ref_test_max_err``, the held-out error of the reference prompt
-``R`` (below), i.e. of learning nothing: ``max |g - mean g|``.
+The universality theorem (Hu et al. 2025) is existential; :mod:`promptlimits.construct`
+builds one transformer it speaks of and writes its prompts in closed form
+(docs/theory.md §8.3). This experiment measures that construction. Each row is
+one measurement; the column ``kind`` says which:
 
-The target is centred on the model's own prompt-free-ish output: ``f(X) =
-tau([R; X])[1:] + g(X) - mean g`` with ``R`` one fixed reference row and ``g``
-the random Lipschitz map, so the held-out error measures how much of ``g`` the
-prompt captures rather than a constant offset the residual path cannot remove.
+- ``"lipschitz"``: one target on ``[0,1]^{L x d}``: its nominal max-norm
+  Lipschitz constant ``K_nominal`` (exact for these targets) and the lower
+  estimate ``K_measured`` of :func:`promptlimits.datasets.measured_lipschitz`.
+- ``"k"``: ``c = construct.build(d, L, k, lam=lam)``, ``P =
+  lookup_prompt(c, f)``, ``c.predict(P, X)`` on ``n_test`` fresh uniform inputs:
+  ``sup_err`` (max-abs error over the inputs outside the ramp bands),
+  ``rms_err`` (over every input), the proved ``bound = c.bound(K_nominal)``,
+  ``ratio = sup_err / bound``, the leakage ``eps_s`` and the sizes (``D``,
+  ``Lp = L k^d``, FF widths ``m1``, ``m2``, ``head_size``, ``weight_MiB``).
+- ``"lambda"``: the same at one ``(d, L, k)`` against the retrieval margin
+  ``lambda`` (a prompt scalar; the weights do not change).
+- ``"tune"`` (contrast a, an illustration): L-BFGS-B prompt tuning on the
+  constructed model, on the ``k^(dL)`` cell centres (the values the closed form
+  reads), from a random prompt (entries N(0, 1)) or from the closed-form prompt
+  plus N(0, ``tune_noise``^2) noise on every entry; held-out errors of the
+  initial, the tuned and the closed-form prompt on the same inputs.
+- ``"random_weights"`` (contrast b, an illustration): the previous
+  experiment's tuning on a frozen random model (``PromptedModel.from_seed``,
+  no positional encoding, ``d = L = 1``) for the target ``tau([R; X]) + g(X) -
+  mean g`` (``R`` one fixed reference row, ``g`` the contrast target), trained
+  on the grid of side ``rw_delta``; ``sup_err`` is over every test input,
+  ``ref_err = max |g - mean g|`` is the error of learning nothing.
 
-Axes: ``"Lp"`` (``Lp`` varies at a fixed ``delta``) and ``"delta"``
-(``delta`` varies at a fixed ``Lp``). Summary: mean held-out errors per
-``(axis, Lp, delta)``.
+Targets: ``"additive"``, :class:`promptlimits.datasets.AdditiveLipschitzTarget`
+with constant exactly ``K_f`` (seed ``target_seed``), and ``"sine"``,
+:class:`promptlimits.datasets.SineTarget` (``0.5 sin 2 pi (v_m + 0.5 v_(m+1))``,
+constant exactly ``1.5 pi``). The bound uses the nominal constant.
+
+Verdict (docs/theory.md §9.10): consistent only if every ``k`` and ``lambda``
+point has ``sup_err <= bound`` and the least-squares slope of ``log sup_err``
+against ``log k`` lies in ``[-1.15, -0.85]`` for every ``(d, L)`` and target.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
+from functools import lru_cache
 
 import numpy as np
 
-from promptlimits._checks import check_positive_float, check_positive_int
-from promptlimits.datasets import LipschitzTarget, grid
+from promptlimits import construct
+from promptlimits._checks import check_choice, check_positive_float, check_positive_int
+from promptlimits.datasets import (
+    AdditiveLipschitzTarget,
+    SineTarget,
+    grid,
+    measured_lipschitz,
+)
+from promptlimits.model import FFWeights, PromptedModel
 from promptlimits.sweep import SweepDef
 from promptlimits.tuning import tune_prompt
 
 from ._settings import Option, resolve, scale_table
-from .memorization import MODEL_OPTIONS, check_grid, check_model, frozen_model
-from .verdict import CONSISTENT, NOT_CONSISTENT, Verdict, fmt
+from .memorization import MAX_GRID, MODEL_OPTIONS, check_grid, check_model, frozen_model
+from .universality_verdict import SLOPE_RANGE, summarize, summary_lines, verdicts
 
-__all__ = ["universality_point", "check_point", "summarize", "make_sweep", "verdicts", "SETTINGS", "OPTIONS",
-           "DEFAULTS", "LAYOUT"]
+__all__ = ["universality_point", "check_point", "summarize", "summary_lines", "make_sweep", "verdicts",
+           "make_target", "readout_model", "SETTINGS", "OPTIONS", "DEFAULTS", "LAYOUT", "TARGETS", "INITS",
+           "KINDS", "SLOPE_RANGE"]
 
-DEFAULTS = {"s": 8, "logit_scale": 1.0, "variant": "softmax", "model_seed": 0, "K_f": 2.0, "rho": 4.0,
-            "steps": 200, "restarts": 2, "n_test": 512, "d": 1, "L": 1,
-            "target_seed": 0}
+TARGETS = ("additive", "sine")
+INITS = ("random", "perturbed")
+KINDS = ("lipschitz", "k", "lambda", "tune", "random_weights")
 
-#: Settings that lay out the points: the ``Lp`` axis at ``fixed_delta``, the ``delta`` axis at ``fixed_Lp``.
-LAYOUT = ("Lp_values", "deltas", "fixed_delta", "fixed_Lp", "repeats")
+DEFAULTS = {
+    "lam": 40.0, "K_f": 2.0, "target_seed": 0, "value_range": 1.0, "n_test": 4096,
+    "contrast_target": "additive", "tune_steps": 300, "tune_noise": 0.1,
+    "s": 8, "logit_scale": 1.0, "variant": "softmax", "model_seed": 0, "rho": 4.0, "rw_delta": 0.125,
+    "steps": 300, "restarts": 2,
+}
+
+#: Settings that lay out the points rather than enter them. ``shapes``: ``(d, L, (k, ...))`` of the
+#: ``k`` series; ``lam_shape``: the ``(d, L, k)`` of the ``lambda`` series; ``tune_shapes``: the
+#: ``(d, L, k)`` of contrast (a), each with every init of ``tune_inits`` ``tune_repeats`` times;
+#: ``Lp_values``: the prompt lengths of contrast (b).
+LAYOUT = ("shapes", "targets", "lam_shape", "lam_values", "tune_shapes", "tune_inits", "tune_repeats",
+          "Lp_values")
+
+#: k from 4 (below, the error is well under K delta/2: the targets bend inside a cell) over at least a
+#: factor 4, so sampling noise in the sup (about 10% per point in 4 dimensions) moves the slope little
+_QUICK_SHAPES = ((1, 1, (4, 8, 16, 32)), (1, 2, (4, 8, 16, 32)), (1, 3, (4, 6, 8, 12, 16)),
+                 (2, 1, (4, 6, 8, 12, 16)), (2, 2, (4, 6, 8, 12)))
+_FULL_SHAPES = ((1, 1, (4, 8, 16, 32, 64, 128)), (1, 2, (4, 8, 16, 32, 64)), (1, 3, (4, 6, 8, 12, 16)),
+                (2, 1, (4, 6, 8, 12, 16, 24)), (2, 2, (4, 6, 8, 12)))
+_LAMBDAS = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
 
 #: Grids and budgets per scale (keys are the overrides ``make_sweep`` accepts).
 SETTINGS = scale_table(
     DEFAULTS,
-    tiny={"Lp_values": (1, 4), "deltas": (0.25,), "fixed_delta": 0.25, "fixed_Lp": 4, "repeats": 1,
-          "steps": 60, "restarts": 1, "n_test": 128},
-    quick={"Lp_values": (1, 2, 4, 8, 16, 32), "deltas": (0.5, 0.25, 0.125, 1 / 16), "fixed_delta": 0.125,
-           "fixed_Lp": 8, "repeats": 8, "steps": 400, "restarts": 3, "n_test": 1024},
-    full={"Lp_values": (1, 2, 4, 8, 16, 32, 64), "deltas": (0.5, 0.25, 0.125, 1 / 16, 1 / 32),
-          "fixed_delta": 0.125, "fixed_Lp": 16, "repeats": 16, "steps": 400, "restarts": 3, "n_test": 2048},
+    tiny={"shapes": ((1, 1, (2, 4)), (1, 2, (2, 4))), "targets": TARGETS, "lam_shape": (1, 2, 4),
+          "lam_values": (2.0, 8.0), "tune_shapes": ((1, 1, 4),), "tune_inits": INITS, "tune_repeats": 1,
+          "Lp_values": (1, 4), "n_test": 256, "tune_steps": 30, "steps": 30, "restarts": 1, "rw_delta": 0.25},
+    quick={"shapes": _QUICK_SHAPES, "targets": TARGETS, "lam_shape": (1, 2, 8), "lam_values": _LAMBDAS,
+           "tune_shapes": ((1, 1, 8), (1, 2, 4)), "tune_inits": INITS, "tune_repeats": 3,
+           "Lp_values": (1, 4, 16)},
+    full={"shapes": _FULL_SHAPES, "targets": TARGETS, "lam_shape": (1, 2, 8), "lam_values": _LAMBDAS,
+          "tune_shapes": ((1, 1, 8), (1, 2, 4), (2, 1, 4)), "tune_inits": INITS, "tune_repeats": 5,
+          "Lp_values": (1, 4, 16, 32), "n_test": 16384, "restarts": 3},
 )
 
 #: Options of ``promptlimits sweep universality`` (and ``promptlimits memorize universality``).
 OPTIONS = (
-    Option("--Lp", "Lp_values", int, "+", help="prompt lengths of the Lp axis"),
-    Option("--delta", "deltas", float, "+", help="grid sides of the delta axis"),
-    Option("--steps", "steps", int, help="L-BFGS-B iterations per run"),
-    Option("--restarts", "restarts", int, help="runs per point, the best kept"),
-    Option("--rho", "rho", float, help="prompt box ||P||max <= rho"),
-    Option("--K-f", "K_f", float, help="Lipschitz constant of the targets"),
-    Option("--n-test", "n_test", int, help="held-out inputs"),
+    Option("--targets", "targets", str, "+", TARGETS, help="targets of the k and lambda series"),
+    Option("--n-test", "n_test", int, help="fresh uniform test inputs per point"),
+    Option("--lam", "lam", float, help="retrieval margin lambda of the k series"),
+    Option("--lam-values", "lam_values", float, "+", help="lambda values of the lambda series"),
+    Option("--K-f", "K_f", float, help="Lipschitz constant of the additive target"),
+    Option("--tune-steps", "tune_steps", int, help="L-BFGS-B iterations of contrast (a)"),
+    Option("--tune-noise", "tune_noise", float, help="noise on the closed-form prompt, contrast (a)"),
+    Option("--Lp", "Lp_values", int, "+", help="prompt lengths of contrast (b), random weights"),
+    Option("--steps", "steps", int, help="L-BFGS-B iterations per run of contrast (b)"),
+    Option("--restarts", "restarts", int, help="runs per point of contrast (b), the best kept"),
+    Option("--rho", "rho", float, help="prompt box ||P||max <= rho of contrast (b)"),
     *MODEL_OPTIONS,
 )
 
 
+# ----------------------------------------------------------------------------- targets and models
+def make_target(name: str, d: int, L: int, K_f: float, seed: int):
+    """``(f, K)``: the target ``name`` on ``[0,1]^{L x d}`` and its exact max-norm Lipschitz constant."""
+    check_choice(name, "target", TARGETS)
+    if name == "additive":
+        return AdditiveLipschitzTarget.random(L, d, K=K_f, seed=seed), float(K_f)
+    f = SineTarget(L, d)
+    return f, float(f.K)
+
+
+@lru_cache(maxsize=64)
+def _measured_K(name: str, d: int, L: int, K_f: float, seed: int) -> float:
+    return measured_lipschitz(make_target(name, d, L, K_f, seed)[0], L, d)
+
+
+def readout_model(c: construct.Construction) -> PromptedModel:
+    """The constructed model with ``2 (D - d)`` more FF2 units that zero every output column but ``x``.
+
+    :func:`promptlimits.tuning.tune_prompt` fits every column of the output;
+    the construction's output carries its residual stream (slots, bag, table)
+    outside the ``x`` block. Units ``relu(z_c)`` and ``relu(-z_c)`` with output
+    weights ``-1`` and ``+1`` subtract ``z_c`` exactly from column ``c``, so the
+    output is ``[tau_x, 0, ..., 0]`` with the ``x`` block unchanged, and the
+    MSE is ``d / D`` times the MSE on the ``x`` block.
+    """
+    m, ff, d = c.model, c.model.ff2, c.d
+    D = ff.W1.shape[0]
+    S = np.zeros((D, D - d))
+    S[np.arange(d, D), np.arange(D - d)] = 1.0
+    ff2 = FFWeights(np.concatenate([ff.W1, S, -S], axis=1), np.concatenate([ff.b1, np.zeros(2 * (D - d))]),
+                    np.concatenate([ff.W2, -S.T, S.T], axis=0), ff.b2)
+    return PromptedModel(m.ff1, m.WQ, m.WK, m.WV, m.WO, ff2, m.scale, m.variant, m.metadata, m.E)
+
+
+# ----------------------------------------------------------------------------- checks
+def _check_construction(params: dict) -> None:
+    d, L, k = (check_positive_int(params.get(key), key) for key in ("d", "L", "k"))
+    check_positive_float(params.get("lam"), "lambda")
+    size = construct.sizes(d, L, k)
+    if size["weight_bytes"] > construct.MAX_BYTES:
+        raise ValueError(f"construction d={d}, L={L}, k={k} needs {size['weight_bytes'] / 2**20:.1f} MiB of "
+                         f"weights (D = {size['D']}, FF2 width m2 = {size['m2']}), above the budget "
+                         f"{construct.MAX_BYTES / 2**20:.0f} MiB; use a smaller k")
+
+
+def _check_target(params: dict) -> None:
+    name = check_choice(params.get("target"), "target", TARGETS)
+    K_f, R = check_positive_float(params.get("K_f"), "K_f"), check_positive_float(params.get("value_range"),
+                                                                                    "value_range")
+    reach = K_f / math.pi if name == "additive" else 0.5  # sup |f| of the target
+    if reach > R:
+        raise ValueError(f"target {name!r} reaches |f| = {reach:.4g} > value_range = {R:g}; "
+                         f"raise value_range or lower K_f")
+
+
 def check_point(params: dict) -> None:
-    """Validate one point (called by the sweep engine before anything runs)."""
-    check_grid(params)
-    check_model(params)
-    for key in ("Lp", "steps", "restarts", "n_test"):
-        check_positive_int(params.get(key), key)
-    check_positive_float(params.get("K_f"), "K_f")
-    check_positive_float(params.get("rho"), "rho")
+    """Validate one point before anything runs (the sweep engine calls it for every point first)."""
+    kind = check_choice(params.get("kind"), "kind", KINDS)
+    check_positive_int(params.get("n_test"), "n_test")
+    _check_target(params)
+    if kind in ("k", "lambda", "tune"):
+        _check_construction(params)
+    if kind == "tune":
+        check_choice(params.get("init"), "prompt initialisation", INITS)
+        check_positive_int(params.get("tune_steps"), "tune_steps")
+        check_positive_float(params.get("tune_noise"), "tune_noise", allow_zero=True)
+        if params["k"] ** (params["d"] * params["L"]) > MAX_GRID:
+            raise ValueError(f"tuning grid k^(dL) = {params['k']}^{params['d'] * params['L']} is above "
+                             f"{MAX_GRID} points; use a smaller k")
+    if kind == "random_weights":
+        check_grid({**params, "delta": params.get("rw_delta")})
+        check_model(params)
+        for key in ("Lp", "steps", "restarts"):
+            check_positive_int(params.get(key), key)
+        check_positive_float(params.get("rho"), "rho")
 
 
+# ----------------------------------------------------------------------------- points
 def universality_point(params: dict, seed: int) -> dict:
-    """Tune on the grid, measure on fresh uniform inputs."""
+    """One measurement of kind ``params["kind"]`` (module docstring)."""
     check_point(params)
     t0 = time.perf_counter()
+    kind = params["kind"]
+    f, K = make_target(params["target"], int(params["d"]), int(params["L"]), float(params["K_f"]),
+                       int(params["target_seed"]))
+    rng = np.random.default_rng(seed)
+    if kind == "lipschitz":
+        row = {"K_nominal": K, "K_measured": _measured_K(params["target"], int(params["d"]), int(params["L"]),
+                                                         float(params["K_f"]), int(params["target_seed"]))}
+    elif kind in ("k", "lambda"):
+        row = _closed_form(params, f, K, rng)
+    elif kind == "tune":
+        row = _tuned(params, f, rng)
+    else:
+        row = _random_weights(params, f, rng)
+    return {**row, "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def _build(params: dict) -> construct.Construction:
+    return construct.build(int(params["d"]), int(params["L"]), int(params["k"]), lam=float(params["lam"]),
+                           value_range=float(params["value_range"]))
+
+
+def _test_inputs(params: dict, rng) -> np.ndarray:
+    return rng.uniform(0.0, 1.0, size=(int(params["n_test"]), int(params["L"]), int(params["d"])))
+
+
+def _errors(c: construct.Construction, P, X, FX) -> dict:
+    """Held-out errors of prompt ``P``: outside the bands (sup, RMS), everywhere (RMS), inside (sup)."""
+    err = np.abs(c.predict(P, X) - FX)
+    keep = ~c.in_bands(X)
+    out, band = err[keep], err[~keep]
+    return {"sup_err": float(out.max()) if out.size else None, "rms_err": float(np.sqrt(np.mean(err * err))),
+            "rms_outside": float(np.sqrt(np.mean(out * out))) if out.size else None,
+            "band_sup_err": float(band.max()) if band.size else None, "n_outside": int(keep.sum())}
+
+
+def _closed_form(params: dict, f, K: float, rng) -> dict:
+    c = _build(params)
+    X = _test_inputs(params, rng)
+    e = _errors(c, construct.lookup_prompt(c, f), X, f(X))
+    bound = c.bound(K)
+    s = c.sizes
+    return {"K_nominal": K, **e, "bound": bound, "ratio": None if e["sup_err"] is None else e["sup_err"] / bound,
+            "leakage": c.leakage(), "Lp": s["Lp"], "D": s["D"], "m1": s["m1"], "m2": s["m2"], "head_size": s["s"],
+            "weight_MiB": round(s["weight_bytes"] / 2**20, 3)}
+
+
+def _tuned(params: dict, f, rng) -> dict:
+    c = _build(params)
+    Xg = grid(1.0 / c.k, c.L, c.d)
+    Yg = np.zeros(Xg.shape[:2] + (c.sizes["D"],))
+    Yg[..., : c.d] = f(Xg)
+    P_star = construct.lookup_prompt(c, f)
+    if params["init"] == "random":
+        P0 = rng.normal(0.0, 1.0, size=P_star.shape)
+    else:
+        P0 = P_star + float(params["tune_noise"]) * rng.normal(size=P_star.shape)
+    res = tune_prompt(readout_model(c), c.embed(Xg), Yg, P0=P0, optimizer="lbfgs",
+                      steps=int(params["tune_steps"]), progress=False)
+    X = _test_inputs(params, rng)
+    FX = f(X)
+    tuned, start, closed = (_errors(c, P, X, FX) for P in (res.P, P0, P_star))
+    return {"Lp": c.Lp, "D": c.sizes["D"], **tuned, "init_sup_err": start["sup_err"],
+            "init_rms_err": start["rms_err"], "closed_form_sup_err": closed["sup_err"],
+            "closed_form_rms_err": closed["rms_err"], "train_max_err": res.max_err, "tune_iterations": res.steps}
+
+
+def _random_weights(params: dict, g, rng) -> dict:
+    """Contrast (b): the previous experiment's tuning on a frozen random model (module docstring)."""
     d, L, Lp, rho = int(params["d"]), int(params["L"]), int(params["Lp"]), float(params["rho"])
     model = frozen_model(params)
-    # one target per repeat, shared by every Lp / delta (so the curves compare like with like)
-    trng = np.random.default_rng([int(params.get("target_seed", 0)), int(params.get("repeat", 0))])
-    g = LipschitzTarget.random(L, d, K=float(params["K_f"]), seed=trng)
-    rng = np.random.default_rng(seed)
     ref = np.random.default_rng(12345).uniform(-rho / 2, rho / 2, size=(1, d))
-    Xg = grid(float(params["delta"]), L, d)
-    Xt = trng.uniform(0.0, 1.0, size=(int(params["n_test"]), L, d))
+    Xg = grid(float(params["rw_delta"]), L, d)
+    Xt = _test_inputs(params, rng)
     centre = float(np.mean(g(Xt)))
 
     def f(X):
@@ -104,80 +287,57 @@ def universality_point(params: dict, seed: int) -> dict:
     best = None
     for r in range(int(params["restarts"])):
         res = tune_prompt(model, Xg, Yg, Lp=Lp, optimizer="lbfgs", steps=int(params["steps"]), rho=rho,
-                          init="normal", init_scale=min(rho, 1.0), seed=np.random.default_rng([seed, r]),
-                          progress=False)
+                          init="normal", init_scale=min(rho, 1.0), seed=int(rng.integers(2**32)), progress=False)
         if best is None or res.mse < best.mse:
             best = res
     test = model.loss(best.P, Xt, Yt)
-    ref_err = model.loss(ref, Xt, Yt).max_err  # = max |g - mean g|: the error of learning nothing
-    return {
-        "N": int(Xg.shape[0]), "train_max_err": best.max_err, "train_rmse": math.sqrt(best.mse),
-        "test_max_err": test.max_err, "test_rmse": math.sqrt(test.mse),
-        "ref_test_max_err": ref_err,
-        "B": best.B, "seconds": round(time.perf_counter() - t0, 3),
-    }
+    return {"sup_err": test.max_err, "rms_err": math.sqrt(test.mse), "train_max_err": best.max_err,
+            "ref_err": model.loss(ref, Xt, Yt).max_err, "B": best.B}
 
 
-def summarize(rows: list) -> dict:
-    groups = defaultdict(list)
-    for r in rows:
-        groups[(r["axis"], r["Lp"], r["delta"])].append(r)
-    table = []
-    for (axis, Lp, delta), rs in sorted(groups.items()):
-        table.append({"axis": axis, "Lp": Lp, "delta": delta, "N": rs[0]["N"], "count": len(rs),
-                      "test_max_err": float(np.mean([r["test_max_err"] for r in rs])),
-                      "test_rmse": float(np.mean([r["test_rmse"] for r in rs])),
-                      "train_max_err": float(np.mean([r["train_max_err"] for r in rs])),
-                      "ref_test_max_err": float(np.mean([r["ref_test_max_err"] for r in rs]))})
-    return {"by_point": table, "total_seconds": round(sum(r["seconds"] for r in rows), 2)}
+# ----------------------------------------------------------------------------- the sweep
+def _shape(v, what: str, *, with_ks: bool = False) -> tuple:
+    """``(d, L, k)`` (or ``(d, L, (k, ...))`` with ``with_ks``) of a layout setting, checked."""
+    try:
+        d, L, k = v
+        ks = tuple(k) if with_ks else (k,)
+    except (TypeError, ValueError):
+        form = "(d, L, (k, ...))" if with_ks else "(d, L, k)"
+        raise ValueError(f"{what} entries must be {form}, got {v!r}") from None
+    if not ks:
+        raise ValueError(f"{what} entry {v!r} has no k values")
+    for x, name in [(d, "d"), (L, "L"), *((kk, "k") for kk in ks)]:
+        check_positive_int(x, f"{what}: {name}")
+    return int(d), int(L), (tuple(int(kk) for kk in ks) if with_ks else int(k))
+
+
+def _points(s: dict) -> list[dict]:
+    shapes = [_shape(v, "shapes", with_ks=True) for v in s["shapes"]]
+    targets = [check_choice(t, "target", TARGETS) for t in s["targets"]]
+    ct = check_choice(s["contrast_target"], "contrast_target", TARGETS)
+    pts = [{"kind": "lipschitz", "d": d, "L": L, "target": t} for d, L, _ in shapes for t in targets]
+    pts += [{"kind": "k", "d": d, "L": L, "k": k, "target": t} for d, L, ks in shapes for t in targets for k in ks]
+    if s["lam_values"]:
+        d, L, k = _shape(s["lam_shape"], "lam_shape")
+        pts += [{"kind": "lambda", "d": d, "L": L, "k": k, "target": t, "lam": float(lam)}
+                for t in targets for lam in s["lam_values"]]
+    tune = [_shape(v, "tune_shapes") for v in s["tune_shapes"]]
+    inits = [check_choice(i, "prompt initialisation", INITS) for i in s["tune_inits"]]
+    repeats = check_positive_int(s["tune_repeats"], "tune_repeats")
+    pts += [{"kind": "tune", "d": d, "L": L, "k": k, "target": ct, "init": i, "repeat": r}
+            for d, L, k in tune for i in inits for r in range(repeats)]
+    pts += [{"kind": "random_weights", "d": 1, "L": 1, "target": ct, "Lp": int(Lp)} for Lp in s["Lp_values"]]
+    return pts
 
 
 def make_sweep(scale: str = "quick", *, seed: int = 0, **overrides) -> SweepDef:
-    """Held-out error against ``Lp`` (axis ``"Lp"``) and against ``delta`` (axis ``"delta"``)."""
+    """The closed-form series against ``k`` and ``lambda``, and the two tuning contrasts (module docstring)."""
     s = resolve(SETTINGS, scale, overrides)
     fixed = {k: v for k, v in s.items() if k not in LAYOUT}
-    pts = [{"axis": "Lp", "Lp": int(Lp), "delta": float(s["fixed_delta"])} for Lp in s["Lp_values"]]
-    pts += [{"axis": "delta", "Lp": int(s["fixed_Lp"]), "delta": float(dl)} for dl in s["deltas"]]
     return SweepDef(name="universality", point="promptlimits.experiments.universality:universality_point",
-                    points=tuple(pts), fixed=fixed, repeats=int(s["repeats"]), seed=int(seed),
+                    points=tuple(_points(s)), fixed=fixed, repeats=1, seed=int(seed),
                     check="promptlimits.experiments.universality:check_point",
                     summary="promptlimits.experiments.universality:summarize",
-                    description=f"held-out error of tuned prompts for Lipschitz targets (docs/theory.md §7, §8), "
+                    description=f"constructed transformer: held-out error of closed-form prompts against k and "
+                                f"lambda beside the proved bound, and tuning contrasts (docs/theory.md §8.3), "
                                 f"scale={scale}")
-
-
-def verdicts(results) -> list[Verdict]:
-    """Claim 7 of the report, from ``results["universality"]``."""
-    res = results["universality"]
-    table = sorted((t for t in res.meta["summary"]["by_point"] if t["axis"] == "Lp"), key=lambda t: t["Lp"])
-    numbers = [f"Lp={t['Lp']}: held-out max error {fmt(t['test_max_err'])} (RMS {fmt(t['test_rmse'])}), "
-               f"train {fmt(t['train_max_err'])}, no-prompt-change reference {fmt(t['ref_test_max_err'])}"
-               for t in table]
-    first, last = table[0], table[-1]
-    falls = last["test_max_err"] < first["test_max_err"]
-    plateau = last["test_max_err"] > 0.5 * min(t["test_max_err"] for t in table) and len(table) > 2
-    if falls and not plateau:
-        status, why = CONSISTENT, "held-out error keeps falling as Lp grows"
-    elif falls:
-        status, why = NOT_CONSISTENT, ("held-out error falls with Lp but plateaus: with frozen random weights "
-                                       "the prompt cannot reach every Lipschitz target; the paper's "
-                                       "universality uses constructed weights, which this run does not build")
-    else:
-        status, why = NOT_CONSISTENT, "held-out error does not fall with Lp at these settings"
-    return [Verdict(
-        claim_id="universality", title="Universality of prompt tuning",
-        claim="Prompt tuning a fixed one-layer transformer approximates any Lipschitz sequence-to-sequence map "
-              "to any accuracy with a long enough prompt (Hu et al. 2025; docs/theory.md §8).",
-        status=status,
-        rule="consistent if the mean held-out max error at the largest Lp is below that at the smallest Lp "
-             "and, with more than 2 lengths, not above half the smallest mean error on the Lp axis (no plateau)",
-        falsifier="held-out error not falling from the shortest to the longest prompt, or (with more than 2 "
-                  "lengths) the longest prompt's error above half the best error",
-        strength=(f"{len(table)} prompt lengths ({first['Lp']}..{last['Lp']}) on frozen random weights, not the "
-                  "theorem's constructed weights; " + (
-                      "with more than 2 lengths the rule cannot return consistent: the last error is never "
-                      "below the smallest, so it always exceeds half of it" if len(table) > 2 else
-                      "with 2 lengths only the fall from the shortest to the longest prompt is tested")),
-        numbers=numbers, figures=("fig7_universality",), why=why,
-        settings="random Lipschitz targets, prompts tuned on the grid, fresh uniform test inputs",
-    )]
