@@ -15,12 +15,12 @@ def test_point_matches_certificate():
 
     p = {"n": 1024, "B": 1.0, "regime": "fixed", "d_fixed": 4, "c": 0.0, "eps": 1e-6}
     row = phase_point(p, seed=0)
-    eps_p = 1e-6 / (2 + 1e-6)
+    eps_p = 4e-6 / (4 + 1e-12)
     g = least_degree(1.0, eps_p)
     assert row["g_star"] == g and row["rank"] == math.comb(4 + g, g)
     assert row["ratio"] == row["rank"] / 1024
     assert certified_eps(row["kind_used"], g, 1.0) <= eps_p
-    assert 2 * row["eps_p"] / (1 - row["eps_p"]) <= 1e-6  # the attention target is met
+    assert 2 * (1 - math.sqrt(1 - row["eps_p"] ** 2)) / row["eps_p"] <= 1e-6  # the attention target is met
     lg = phase_point({**p, "regime": "log", "d_fixed": 0, "c": 1.0}, seed=0)
     assert lg["d"] == 10
 
