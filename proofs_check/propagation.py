@@ -25,7 +25,6 @@ and no smaller constant holds. The proof, in four checks:
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 
