@@ -60,13 +60,13 @@ EXACT_MIN_SLOPE = 1.9
 
 #: Grids and budgets per scale (keys are the overrides ``make_sweep`` accepts).
 SETTINGS = scale_table(
-    {"log2_ns": tuple(range(10, 15)), "kappas": (0.05, 0.1, 0.15, 0.2, 0.25), "c": 1.0, "eps_exponent": 1.0,
+    {"log2_ns": tuple(range(10, 16)), "kappas": (0.05, 0.1, 0.15, 0.2, 0.25), "c": 1.0, "eps_exponent": 1.0,
      "kind": "auto", "max_flops": 4e9, "exact_full_max": 2048, "exact_rows": 256, "check_rows": 64,
-     "timing_repeats": 7, "timing_budget": 1.0},
+     "timing_repeats": 10, "timing_budget": 1.0},
     tiny={"log2_ns": (7, 8, 9, 10), "kappas": (0.05, 0.15), "exact_full_max": 256, "exact_rows": 64,
           "timing_repeats": 1},
     quick={},
-    full={"log2_ns": tuple(range(10, 19)), "kappas": (0.05, 0.1, 0.15, 0.2, 0.25), "max_flops": 6e10},
+    full={"log2_ns": tuple(range(10, 19)), "max_flops": 2e11, "timing_repeats": 15, "timing_budget": 2.0},
 )
 
 #: Options of ``promptlimits sweep runtime``.
