@@ -135,3 +135,65 @@ def threshold() -> str:
     return (f"{'; '.join(rows)}; crossing c*(n) [n:c*(g* at c*)]: {cross}; c* over all n in "
             f"[{min(v[0] for v in crossings.values()):.4f}, {max(v[0] for v in crossings.values()):.4f}]; "
             f"simulator least_degree equals g* in {equal}/{compared} certifiable cases (never below)")
+
+
+
+def _least_certified(pa, d, k, R, eps_p, g_top):
+    """(g*, rank) at R proved with intervals: the least degree <= g_top some kind certifies, or (None, None) when
+    no kind certifies any degree <= g_top; every comparison must be decided by the intervals."""
+    from mpmath import iv
+
+    Ri = iv.mpf(R)
+    for g in range(g_top + 1):
+        bounds = [pa.approximation_bound_interval(kind, g, Ri) for kind in pa.KINDS]
+        if any(b.b <= eps_p.a for b in bounds):
+            return g, math.comb(d + g, g)
+        undecided = [b for b in bounds if not b.a > eps_p.b]
+        if undecided:
+            raise Failed(f"n=2^{k}, R={R!r}, g={g}: a bound interval {undecided[0]} straddles eps_p")
+    return None, None
+
+
+@check("5b.crossing-theorem-regime",
+       statement="with d = log2 n, eps = 1/n (eps_p = 4 eps/(4 + eps^2)) and R = B^2: every bound increases with R, "
+                 "and for every n = 2^8..2^64 the simulator's crossing R*(n) = c*(n)^2 ln n "
+                 "(promptlimits.threshold.crossing) is bracketed: r* < n at R*(1 - 1e-9) and r* >= n at "
+                 "R*(1 + 1e-9), every degree and kind decided in interval arithmetic",
+       source="docs/theory.md §5.2, §5.4 (the phase experiment's c*(n)); Alman-Song 2023",
+       method="sympy + exact integers + mpmath interval")
+def crossing_theorem_regime() -> str:
+    import sympy as sp
+    from mpmath import iv
+
+    from promptlimits import polyapprox as pa
+    from promptlimits.threshold import crossing
+
+    g, R = sp.symbols("g R", positive=True)
+    fact = sp.factorial(g + 1)
+    for kind, bound in (("taylor", sp.exp(R) * R ** (g + 1) / fact), ("shifted_taylor", (2 * R) ** (g + 1) / fact),
+                        ("chebyshev", 2 * sp.exp(2 * R) * (R / 2) ** (g + 1) / fact)):
+        slope = sp.simplify(sp.diff(sp.expand_log(sp.log(bound), force=True), R))
+        require(slope.is_positive, f"{kind}: d log b / dR = {slope} is not positive")
+    saved = iv.dps
+    iv.dps = 40
+    cs = []
+    try:
+        for k in range(8, 65):
+            n = 2**k
+            cr = crossing(k, k, 2.0**-k)
+            E = iv.mpf(2) ** (-k)
+            eps_p = 4 * E / (4 + E * E)
+            g_max = max(gg for gg in range(200) if math.comb(k + gg, gg) < n)
+            require(cr.g_max == g_max, f"n=2^{k}: simulator g_max {cr.g_max}, exact integers {g_max}")
+            g_lo, r_lo = _least_certified(pa, k, k, cr.R_star * (1 - 1e-9), eps_p, g_max)
+            require(r_lo is not None and r_lo < n, f"n=2^{k}: r* < n fails just below R* (g* = {g_lo})")
+            g_hi, _ = _least_certified(pa, k, k, cr.R_star * (1 + 1e-9), eps_p, g_max)
+            require(g_hi is None and math.comb(k + g_max + 1, g_max + 1) >= n,
+                    f"n=2^{k}: degree {g_hi} <= g_max is certified just above R*")
+            cs.append((k, cr.c_star, g_max))
+    finally:
+        iv.dps = saved
+    lo, hi = min(c for _, c, _ in cs), max(c for _, c, _ in cs)
+    shown = ", ".join(f"2^{k}:{c:.4f}(g_max={gm})" for k, c, gm in cs if k % 8 == 0)
+    return (f"each bound's d log b/dR > 0; 57 crossings bracketed to 1e-9 in R; c*(n) [n:c*]: {shown}; c* in "
+            f"[{lo:.4f}, {hi:.4f}], max/min {hi / lo:.3f}")

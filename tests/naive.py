@@ -18,6 +18,15 @@ def naive_attention(Q, K, V, *, scale=None, variant="softmax"):
 # --- polynomial method (promptlimits.features / promptlimits.poly_attention) ---
 
 
+def naive_sharp_output_eps(eps_p):
+    """F(eps_p) = 2 (1 - sqrt(1 - eps_p^2)) / eps_p by its definition, at 60 digits (docs/theory.md §4.2)."""
+    import mpmath
+
+    with mpmath.workdps(60):
+        x = mpmath.mpf(float(eps_p))
+        return float(2 * (1 - mpmath.sqrt(1 - x * x)) / x)
+
+
 def naive_monomials(X, g):
     """All monomials x^alpha, |alpha| <= g, in graded lexicographic order, by definition."""
     import itertools

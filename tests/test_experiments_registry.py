@@ -4,6 +4,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from test_phase import _summary as phase_summary
+from test_runtime import _results as runtime_results
+from test_runtime import _rows as runtime_rows
+
 from promptlimits.cli import main
 from promptlimits.commands._running import parse_set
 from promptlimits.experiments import EXPERIMENTS, experiment
@@ -50,9 +54,9 @@ def test_declared_options_map_onto_settings(name):
 
 def test_an_override_changes_the_sweep_and_seed_changes_the_seed():
     ph = experiment("phase").module
-    s = ph.make_sweep("tiny", ns=[256, 512], Bs=[1.0], seed=7)
-    assert sorted({p["n"] for p in s.points}) == [256, 512] and {p["B"] for p in s.points} == {1.0}
-    assert s.seed == 7 and s.fixed["timing_repeats"] == ph.SETTINGS["tiny"]["timing_repeats"]
+    s = ph.make_sweep("tiny", log2_ns=[8, 9], regimes=["log"], beyond=[], seed=7)
+    assert sorted({p["log2_n"] for p in s.points}) == [8.0, 9.0] and {p["regime"] for p in s.points} == {"log"}
+    assert s.seed == 7 and s.fixed["kappa_step"] == ph.SETTINGS["tiny"]["kappa_step"]
 
 
 def test_scale_table_and_resolve():
@@ -89,7 +93,7 @@ def test_parse_set_refuses(text):
 
 # ----------------------------------------------------------------------------- the command line
 @pytest.mark.parametrize("argv, text", [
-    (["sweep", "phase", "--n", "many"], "argument --n: invalid int value: 'many'"),
+    (["sweep", "phase", "--log2-n", "many"], "argument --log2-n: invalid float value: 'many'"),
     (["sweep", "phase", "--kind", "bessel"], "argument --kind: invalid choice: 'bessel'"),
     (["sweep", "phase", "--regimes", "sqrt"], "invalid choice: 'sqrt'"),
     (["sweep", "phase", "--frobnicate"], "unrecognized arguments: --frobnicate"),
@@ -132,25 +136,6 @@ def _res(rows=(), summary=None):
 
 def _statuses(name, results):
     return [v.status for v in experiment(name).module.verdicts(results)]
-
-
-def _phase_results(a, n_points=3, t_poly=lambda n: 1e-6 * n, t_exact=lambda n: 1e-9 * n * n):
-    ns = [256, 1024, 4096][:n_points]
-    frontier = [{"curve": "d=4, eps=1e-06", "n": n, "B_star": 1.0 + k, "status": "interior", "B_ratio_0.1": 0.5,
-                 "B_ratio_10": 2.0} for k, n in enumerate(ns)]
-    summary = {"frontier": frontier, "fit": {"d=4, eps=1e-06": {"a": a, "b": 0.0, "r2": 0.99,
-                                                                "n_points": n_points}}}
-    rows = [{"n": n, "B": 0.25, "d": 4, "regime": "fixed", "d_fixed": 4, "c": 0.0, "eps": 1e-6,
-             "eps_exponent": 0.0, "measured": True, "t_poly": t_poly(n), "t_exact": t_exact(n)} for n in ns]
-    return {"phase": _res(rows, summary)}
-
-
-def test_phase_verdicts_each_status():
-    assert _statuses("phase", _phase_results(1.0)) == [CONSISTENT, CONSISTENT]
-    assert _statuses("phase", _phase_results(-1.0, t_poly=lambda n: 1e-9 * n * n)) == [NOT_CONSISTENT,
-                                                                                        NOT_CONSISTENT]
-    assert _statuses("phase", _phase_results(1.0, t_exact=lambda n: 1e-6 * n))[1] == NOT_CONSISTENT
-    assert _statuses("phase", _phase_results(1.0, n_points=2)) == [NOT_CHECKED, NOT_CHECKED]
 
 
 def test_approx_error_verdict_each_status():
@@ -224,7 +209,7 @@ def test_universality_verdict_each_status():
 
 
 def test_every_verdict_names_its_rule_falsifier_strength_and_registered_figures():
-    results = {**_phase_results(1.0), **_tuning_results(1e-4, 1.0, 5.0), **_hardness_results(),
+    results = {**phase_summary([0.2, 0.25, 0.29]), **runtime_results(runtime_rows()), **_tuning_results(1e-4, 1.0, 5.0), **_hardness_results(),
                **_universality_results(-1.0), **_memorization_results(3, 0.4),
                "approx_error": _res([{"measured_err": 1e-4, "bound": 1e-3, "eps_p": 5e-4, "n": 8, "d": 2,
                                       "kind": "chebyshev"}])}

@@ -28,7 +28,7 @@ def test_measured_error_stays_below_the_certificate_where_rounding_is_negligible
 def test_frontier_is_where_the_least_certified_rank_reaches_n():
     n, s = 64, 2
     B = frontier_B(n, d=s, eps=1e-6)
-    eps_p = 1e-6 / (2 + 1e-6)
+    eps_p = 4e-6 / (4 + 1e-12)  # the sharp conversion of docs/theory.md §4.2
     assert rank(s, least_degree(B * B, eps_p)) < n
     assert rank(s, least_degree((B + 2e-3) ** 2, eps_p)) >= n
 

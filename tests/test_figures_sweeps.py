@@ -1,22 +1,25 @@
-"""Figures 1, 2, 6 from saved sweep results: files written, byte-identical across runs."""
+"""Figures 1, 2, 3, 6 from saved sweep results: files written, byte-identical across runs."""
 
 import pytest
 
 from promptlimits.experiments.hardness import make_sweep as hardness_sweep
+from promptlimits.experiments.approx_error import make_sweep as approx_sweep
 from promptlimits.experiments.phase import make_sweep as phase_sweep
+from promptlimits.experiments.runtime import make_sweep as runtime_sweep
 from promptlimits.sweep import run_sweep
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    run_sweep(phase_sweep("tiny", ns=[256, 512, 1024], Bs=[0.2, 0.5, 1.0, 2.0], measure_B=[0.2, 0.5],
-                          measure_max_n=512), out, workers=1, progress=False)
+    run_sweep(phase_sweep("tiny"), out, workers=1, progress=False)
+    run_sweep(runtime_sweep("tiny", log2_ns=[7, 8, 9]), out, workers=1, progress=False)
+    run_sweep(approx_sweep("tiny"), out, workers=1, progress=False)
     run_sweep(hardness_sweep("tiny", ns=[64, 128], kappas=[0.5, 3.0]), out, workers=1, progress=False)
     return out
 
 
-@pytest.mark.parametrize("module", ["phase", "runtime", "hardness"])
+@pytest.mark.parametrize("module", ["phase", "runtime", "approx_error", "hardness"])
 def test_figure_deterministic(module, results, tmp_path):
     import importlib
 
@@ -32,9 +35,9 @@ def test_figure_deterministic(module, results, tmp_path):
 def test_runtime_figure_needs_measured_rows(tmp_path):
     from figures.runtime import draw
 
-    run_sweep(phase_sweep("tiny", ns=[256, 512], Bs=[0.5], measure=False), tmp_path, workers=1, progress=False)
-    with pytest.raises(ValueError, match="--measure"):
-        draw(tmp_path / "phase.csv", tmp_path / "figs")
+    run_sweep(runtime_sweep("tiny", log2_ns=[7, 8], max_flops=1.0), tmp_path, workers=1, progress=False)
+    with pytest.raises(ValueError, match="no measured polynomial-method times"):
+        draw(tmp_path / "runtime.csv", tmp_path / "figs")
 
 
 def test_library_never_imports_experiments_or_figures():

@@ -36,3 +36,9 @@ def test_loglog_slope_recovers_power_laws_and_skips_unmeasured_points():
     assert math.isnan(loglog_slope([4, 4], [1.0, 2.0]))
     with pytest.raises(ValueError, match="same length"):
         loglog_slope([1, 2, 3], [1, 2])
+
+
+def test_best_time_measures_with_the_clock_it_is_given():
+    ticks = iter([0.0, 5.0, 10.0, 12.0, 20.0, 29.0])  # calls of 5, 2 and 9 units on this clock
+    t = best_time(lambda: None, 3, clock=lambda: next(ticks))
+    assert (t.seconds, t.calls) == (2.0, 3)

@@ -1,69 +1,123 @@
-"""Phase sweep (docs/theory.md §5): certificates, frontier, fit, the generated CLI and its errors."""
+"""Phase sweep (docs/theory.md §5): rows against the certificates, the AIC comparison, the verdict, the CLI."""
 
+import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from promptlimits.cli import main
-from promptlimits.experiments.phase import fit_sqrt_log, frontier, make_sweep, phase_point
+from promptlimits.experiments.phase import C_STAR_FACTOR, fit_models, make_sweep, phase_point, verdicts
+from promptlimits.experiments.verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT
+from promptlimits.polyapprox import KINDS, log_approximation_bound
 from promptlimits.sweep import read_results, run_sweep
 
-
-def test_point_matches_certificate():
-    from promptlimits.polyapprox import certified_eps, least_degree
-
-    p = {"n": 1024, "B": 1.0, "regime": "fixed", "d_fixed": 4, "c": 0.0, "eps": 1e-6}
-    row = phase_point(p, seed=0)
-    eps_p = 1e-6 / (2 + 1e-6)
-    g = least_degree(1.0, eps_p)
-    assert row["g_star"] == g and row["rank"] == math.comb(4 + g, g)
-    assert row["ratio"] == row["rank"] / 1024
-    assert certified_eps(row["kind_used"], g, 1.0) <= eps_p
-    assert 2 * row["eps_p"] / (1 - row["eps_p"]) <= 1e-6  # the attention target is met
-    lg = phase_point({**p, "regime": "log", "d_fixed": 0, "c": 1.0}, seed=0)
-    assert lg["d"] == 10
+POINT = {"regime": "log", "d_fixed": 0, "c": 1.0, "log2_n": 20.0, "beyond": False, "eps": 1e-6,
+         "eps_exponent": 1.0, "kind": "auto", "kappa_step": 0.05, "kappa_max": 0.5}
 
 
-def test_frontier_interpolation_and_fit():
-    B = [0.5, 1.0, 2.0]
-    assert frontier(B, [0.1, 0.5, 5.0])[1] == "interior"
-    b, _ = frontier(B, [0.1, 0.5, 2.0])
-    assert 1.0 < b < 2.0 and math.isclose(b, 1.0 + math.log(2) / math.log(4))
-    assert frontier(B, [2, 3, 4]) == (math.nan, "below") or math.isnan(frontier(B, [2, 3, 4])[0])
-    assert frontier(B, [0.1, 0.2, 0.3]) == (2.0, "above")
-    ns = np.array([256, 1024, 4096, 16384])
-    fit = fit_sqrt_log(ns, 1.5 * np.sqrt(np.log(ns)) - 0.5)
-    assert math.isclose(fit["a"], 1.5) and math.isclose(fit["b"], -0.5) and math.isclose(fit["r2"], 1.0)
+def test_rows_are_the_least_degree_of_the_closed_form_bounds():
+    """Each row's g* is, by a plain scan over degrees and kinds, the least whose bound is <= eps_p."""
+    rows = phase_point(POINT, seed=0)
+    eps = 2.0**-20
+    eps_p = 4 * eps / (4 + eps * eps)
+    assert np.allclose([r["kappa"] for r in rows], [0.05 * k for k in range(1, 11)])
+    for r in rows:
+        R = r["kappa"] ** 2 * 20 * math.log(2)
+        g = next(g for g in range(400) if min(log_approximation_bound(k, g, R) for k in KINDS) <= math.log(eps_p))
+        assert r["d"] == 20 and r["g_star"] == g and math.isclose(r["R"], R)
+        assert math.isclose(r["log2_rank"], math.log2(math.comb(20 + g, g)))
+        assert math.isclose(r["log_n_rank"], r["log2_rank"] / 20)
+        assert (r["log_n_rank"] < 1) == (r["kappa"] <= r["c_star"])  # the crossing separates cheap from dear
+    assert rows[0]["verified"] and len({r["c_star"] for r in rows}) == 1
 
 
-def test_small_sweep_measured_and_monotone(tmp_path):
-    s = make_sweep("tiny", ns=[256, 512, 1024, 2048], Bs=[0.1, 0.3, 0.6, 1.0, 1.5, 2.0, 3.0],
-                   regimes=("fixed", "log"), measure=True, measure_B=[0.3], measure_max_n=512)
+def test_beyond_point_records_the_crossing_only():
+    (row,) = phase_point({**POINT, "log2_n": 256.0, "beyond": True}, seed=0)
+    assert row["kappa"] is None and row["g_star"] is None and row["d"] == 256
+    assert row["verified"] and 0.15 < row["c_star"] < 0.2
+
+
+# ----------------------------------------------------------------------------- the AIC comparison
+L = np.arange(8, 65) * math.log(2)
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.01])
+def test_aic_picks_the_sqrt_law_on_sqrt_data_and_the_power_law_on_power_data(noise):
+    rng = np.random.default_rng(1)
+    k = L / math.log(2)
+    sqrt_data = np.sqrt(0.03 * L + 0.5) * (1 + noise * rng.standard_normal(L.size))
+    fit = fit_models(k, sqrt_data)
+    assert fit["winner"] == "sqrt" and fit["delta_aic"] > 10
+    assert math.isclose(fit["sqrt"]["alpha"], 0.03, rel_tol=0.1 + 10 * noise)
+    power_data = 0.8 * np.exp(0.07 * L) * (1 + noise * rng.standard_normal(L.size))
+    fit = fit_models(k, power_data)
+    assert fit["winner"] == "power" and fit["delta_aic"] < -10
+    assert math.isclose(fit["power"]["gamma"], 0.07, rel_tol=0.05)
+    assert fit_models(k[:2], power_data[:2]) is None
+
+
+def test_aic_is_the_gaussian_likelihood_with_two_parameters():
+    k = L / math.log(2)
+    y = np.sqrt(0.03 * L + 0.5) + 0.01 * np.sin(L)
+    fit = fit_models(k, y)
+    for model in ("sqrt", "power"):
+        m = fit[model]
+        assert math.isclose(m["aic"], L.size * math.log(m["rss"] / L.size) + 6)
+    assert math.isclose(fit["delta_aic"], fit["power"]["aic"] - fit["sqrt"]["aic"])
+
+
+# ----------------------------------------------------------------------------- the verdict
+def _summary(c_stars, winner="sqrt", theorem=True):
+    cross = [{"log2_n": 8.0 + i, "d": 8 + i, "g_max": 3, "kind_star": "chebyshev", "B_star": c, "c_star": c,
+              "verified": True} for i, c in enumerate(c_stars)]
+    fit = None if len(c_stars) < 3 else {
+        "sqrt": {"alpha": 0.03, "beta": 0.5, "rss": 1.0, "aic": -10.0 if winner == "sqrt" else 0.0},
+        "power": {"c": 0.8, "gamma": 0.01, "rss": 1.0, "aic": 0.0 if winner == "sqrt" else -10.0},
+        "n_points": len(c_stars), "winner": winner, "delta_aic": 10.0 if winner == "sqrt" else -10.0}
+    cv = {"regime": "log" if theorem else "fixed", "theorem": theorem, "crossings": cross, "beyond": [],
+          "c_star_min": min(c_stars), "c_star_max": max(c_stars), "c_star_ratio": max(c_stars) / min(c_stars),
+          "all_verified": True, "fit": fit, "limit_c_star": 0.16 if theorem else None, "collapse": {}}
+    rows = [{"log2_n": c["log2_n"], "beyond": False, "kappa_step": 0.02, "kappa_max": 0.6} for c in cross]
+    return {"phase": SimpleNamespace(rows=rows, meta={"summary": {"curves": {"d = ceil(log2 n), eps = 1/n": cv}}})}
+
+
+def test_verdict_takes_each_status_by_its_rule():
+    assert verdicts(_summary([0.2, 0.25, 0.29]))[0].status == CONSISTENT
+    wide = verdicts(_summary([0.2, 0.25, 0.2 * C_STAR_FACTOR * 1.1]))[0]
+    assert wide.status == NOT_CONSISTENT and "varies by a factor 1.65 > 1.5" in wide.why
+    power = verdicts(_summary([0.2, 0.25, 0.29], winner="power"))[0]
+    assert power.status == NOT_CONSISTENT and "power law wins on AIC" in power.why
+    assert verdicts(_summary([0.2, 0.25]))[0].status == NOT_CHECKED
+    assert verdicts(_summary([0.2, 0.25, 0.29], theorem=False))[0].status == NOT_CHECKED  # a contrast tests nothing
+
+
+# ----------------------------------------------------------------------------- the sweep and its command line
+def test_tiny_sweep_summary(tmp_path):
+    s = make_sweep("tiny", log2_ns=[8, 16, 24, 32], kappa_step=0.1, kappa_max=0.3, beyond=[64])
     res = run_sweep(s, tmp_path, workers=1, progress=False)
+    curves = res.meta["summary"]["curves"]
+    assert set(curves) == {"d = ceil(log2 n), eps = 1/n", "d = 8, eps = 1/n"}
+    th, fixed = curves["d = ceil(log2 n), eps = 1/n"], curves["d = 8, eps = 1/n"]
+    assert th["theorem"] and not fixed["theorem"] and th["all_verified"]
+    assert [c["log2_n"] for c in th["crossings"]] == [8, 16, 24, 32] and [b["log2_n"] for b in th["beyond"]] == [64]
+    assert fixed["beyond"] == [] and fixed["c_star_max"] > th["c_star_max"]  # fixed d: B* outgrows sqrt(ln n)
+    assert th["limit_c_star"] < th["c_star_min"]
     rows = read_results(tmp_path).rows
-    for regime in ("fixed", "log"):
-        for n in (256, 1024):
-            g = [r["g_star"] for r in rows if r["regime"] == regime and r["n"] == n]
-            assert g == sorted(g)  # more norm never needs a lower degree
-    meas = [r for r in rows if r["measured"]]
-    assert len(meas) == 4 and all(r["err_max"] <= r["err_bound"] for r in meas)
-    summ = res.meta["summary"]
-    fixed = [f for f in summ["frontier"] if f["curve"].startswith("d=4")]
-    bs = [f["B_star"] for f in fixed]
-    assert all(f["status"] == "interior" for f in fixed) and bs == sorted(bs)  # B* grows with n
-    assert set(summ["fit"]) == {"d=4, eps=1e-06", "d=ceil(1*log2 n), eps=1e-06"}
+    assert len(rows) == 2 * 4 * 3 + 1
 
 
 @pytest.mark.parametrize("argv, text", [
     (["sweep", "nosuch", "--out", "X"], "invalid choice: 'nosuch'"),
-    (["sweep", "phase", "--B", "-0.5", "1", "--out", "X"], "B must be finite and > 0, got -0.5"),
-    (["sweep", "phase", "--n", "1", "--out", "X"], "n must be >= 2, got 1"),
-    (["sweep", "phase", "--n", "--out", "X"], "expected at least one argument"),
-    (["sweep", "phase", "--n", "256", "--B", "1", "--out", "X", "--scheduler", "tcp://127.0.0.1:9"],
+    (["sweep", "phase", "--log2-n", "0.5", "--out", "X"], "log2 n must"),
+    (["sweep", "phase", "--log2-n", "--out", "X"], "expected at least one argument"),
+    (["sweep", "phase", "--log2-n", "8", "--out", "X", "--scheduler", "tcp://127.0.0.1:9"],
      "cannot reach Dask scheduler"),
     (["sweep", "hardness", "--n", "256", "--budget", "lots", "--out", "X"], "budget must be"),
     (["sweep", "phase", "--eps-exponent", "-1", "--out", "X"], "eps_exponent must be finite and >= 0"),
+    (["sweep", "phase", "--kappa-step", "0", "--out", "X"], "kappa_step must be finite and > 0"),
+    (["sweep", "phase", "--log2-n", "2000", "--out", "X"], "log2 n must"),
 ])
 def test_cli_errors_one_line_exit_2(argv, text, tmp_path, capsys):
     if "--scheduler" in argv:
@@ -76,17 +130,17 @@ def test_cli_errors_one_line_exit_2(argv, text, tmp_path, capsys):
 
 def test_cli_empty_grid_from_toml(tmp_path, capsys):
     cfg = tmp_path / "s.toml"
-    cfg.write_text('name = "p"\npoint = "promptlimits.experiments.phase:phase_point"\n[grid]\nn = []\n')
+    cfg.write_text('name = "p"\npoint = "promptlimits.experiments.phase:phase_point"\n[grid]\nlog2_n = []\n')
     assert main(["sweep", "run", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
-    assert "grid entry 'n' is empty" in capsys.readouterr().err
+    assert "grid entry 'log2_n' is empty" in capsys.readouterr().err
 
 
 def test_cli_phase_runs_and_refuses_rerun(tmp_path, capsys):
-    argv = ["sweep", "phase", "--scale", "tiny", "--n", "256", "1024", "4096", "--B", "0.3", "1", "2",
-            "--set", "measure=false", "--out", str(tmp_path), "--workers", "1", "--no-progress"]
+    argv = ["sweep", "phase", "--scale", "tiny", "--log2-n", "8", "16", "24", "--beyond", "--out", str(tmp_path),
+            "--workers", "1", "--no-progress"]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "B*=" in out and "fit d=4" in out and "R^2" in out
+    assert "c*(n) = B*(n)/sqrt(ln n) in" in out and "AIC" in out
     assert main(argv) == 2
     assert "--resume" in capsys.readouterr().err
     assert main(argv + ["--resume"]) == 0
@@ -94,25 +148,22 @@ def test_cli_phase_runs_and_refuses_rerun(tmp_path, capsys):
 
 def test_cli_options_and_set_reach_make_sweep(tmp_path):
     """An option and ``--set`` give the same sweep as ``make_sweep`` with the same overrides."""
-    import json
-
-    argv = ["sweep", "phase", "--scale", "tiny", "--n", "256", "512", "--B", "0.5", "1", "--d", "3",
-            "--kind", "chebyshev", "--set", "measure=false", "--set", "eps=1e-4",
-            "--out", str(tmp_path), "--workers", "1", "--no-progress"]
+    argv = ["sweep", "phase", "--scale", "tiny", "--log2-n", "8", "9", "--d", "3", "--kind", "chebyshev",
+            "--set", "kappa_max=0.2", "--set", "eps_exponent=2", "--out", str(tmp_path), "--workers", "1",
+            "--no-progress"]
     assert main(argv) == 0
     stored = json.loads((tmp_path / "phase.json").read_text())
-    want = make_sweep("tiny", ns=[256, 512], Bs=[0.5, 1.0], d_fixed=[3], kind="chebyshev", measure=False, eps=1e-4)
+    want = make_sweep("tiny", log2_ns=[8.0, 9.0], d_fixed=[3], kind="chebyshev", kappa_max=0.2, eps_exponent=2)
     assert stored["definition_hash"] == want.hash
 
 
 def test_cli_run_config_with_seed(tmp_path, capsys):
-    import json
-
     cfg = tmp_path / "s.toml"
     cfg.write_text('name = "p"\npoint = "promptlimits.experiments.phase:phase_point"\n'
-                   '[grid]\nn = [256]\nB = [0.5]\n[fixed]\nregime = "fixed"\nd_fixed = 4\neps = 1e-6\n')
+                   '[grid]\nlog2_n = [12.0]\n[fixed]\nregime = "fixed"\nd_fixed = 4\nc = 0.0\neps = 1e-6\n'
+                   'eps_exponent = 1.0\nbeyond = false\nkappa_step = 0.1\nkappa_max = 0.2\n')
     out = tmp_path / "o"
     assert main(["sweep", "run", "--config", str(cfg), "--out", str(out), "--seed", "5", "--workers", "1",
                  "--no-progress"]) == 0
     assert json.loads((out / "p.json").read_text())["definition"]["seed"] == 5
-    assert "p: 1 points, 1 rows" in capsys.readouterr().out
+    assert "p: 1 points, 2 rows" in capsys.readouterr().out

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from naive import naive_poly_attention, naive_poly_attention_backward
+from naive import naive_poly_attention, naive_poly_attention_backward, naive_sharp_output_eps
 
 from promptlimits import exact_attention
 from promptlimits.attention import exact_attention_backward
@@ -69,12 +69,12 @@ def test_float64_floor_on_the_certificate():
     """Below EPS_MIN rounding, not the polynomial, sets the error: such targets are refused,
     and a high fixed degree is credited with EPS_MIN only (its exact-arithmetic eps_p is smaller
     than the float64 error, which was measured above 2 eps_p ||V|| at this size)."""
-    with pytest.raises(ValueError, match=r"eps=1\.000e-14 asks eps_p=5\.000e-15, which is below 1e-12"):
+    with pytest.raises(ValueError, match=r"eps=1\.000e-14 asks eps_p=1\.000e-14, which is below 1e-12"):
         make_plan(3, 0.5, eps=1e-14)
     plan = make_plan(8, 1.0, eps=None, degree=14)
     assert plan.eps_p < EPS_MIN
     Q, K, V = _inputs(3, 1024, 8, 8, 1.0)
-    assert plan.output_bound(V) == pytest.approx(2 * EPS_MIN / (1 - EPS_MIN) * np.max(np.abs(V)))
+    assert plan.output_bound(V) == pytest.approx(EPS_MIN * np.max(np.abs(V)), rel=1e-15)  # F(x) = x + O(x^3)
     assert np.max(np.abs(plan(Q, K, V) - exact_attention(Q, K, V))) <= plan.output_bound(V)
 
 
@@ -83,7 +83,7 @@ def test_plan_reports():
     assert (plan.kind, plan.degree, plan.rank) == ("chebyshev", 4, 495)
     assert plan.R == 0.25 and plan.B == 0.5 and plan.eps_p <= 1e-6
     assert (plan.eps, plan.eps_p_target, plan.certified) == (None, 1e-6, True)
-    assert plan.output_bound(np.full((3, 2), -2.0)) == pytest.approx(4 * plan.eps_p / (1 - plan.eps_p))
+    assert plan.output_bound(np.full((3, 2), -2.0)) == pytest.approx(2 * naive_sharp_output_eps(plan.eps_p), rel=1e-15)
     assert make_plan(8, 0.5, eps_p=1e-6) is plan  # cached
 
 
@@ -184,7 +184,7 @@ def test_bad_inputs_raise_with_numbers():
     for eps in (0.0, 1.0, -1e-3, 2.0):
         with pytest.raises(ValueError, match="eps must lie in"):
             poly_attention(Q, K, V, eps=eps)
-    with pytest.raises(ValueError, match=r"eps=1\.000e-08 asks eps_p=5\.000e-09 .* certifies eps_p=.* above"):
+    with pytest.raises(ValueError, match=r"eps=1\.000e-08 asks eps_p=1\.000e-08 .* certifies eps_p=.* above"):
         make_plan(3, 0.5, eps=1e-8, degree=2)
     big = K.copy()
     big[2, 1] = 0.75

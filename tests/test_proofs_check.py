@@ -18,7 +18,7 @@ def test_every_check_passes(results):
     bad = [(r.name, r.status, r.details) for r in results if not r.passed]
     assert not bad, bad
     names = {r.name.split(".")[0] for r in results}
-    for topic in ("1a", "1b", "1c", "2a", "2e", "2f", "3a", "3b", "3c", "4a", "4b", "4c", "5", "6a", "6b", "6c",
+    for topic in ("1a", "1b", "1c", "2a", "2e", "2f", "3a", "3b", "3c", "3d", "4a", "4b", "4c", "5", "5b", "6a", "6b", "6c",
                   "7a", "7b", "8a", "8b", "8c", "8d"):
         assert topic in names
     assert proofs_check.all_passed(results)
@@ -79,3 +79,24 @@ def test_exception_inside_a_check_is_a_failure(monkeypatch):
 
     monkeypatch.setattr(cli, "run_all", lambda names=None: [r2])
     assert main(["--brief"]) == 1
+
+
+def test_the_replaced_constant_fails_the_conversion_checks(monkeypatch):
+    """Going back to 2 eps_p/(1 - eps_p) is caught: 3d compares the code with F, 3b finds F attained below it."""
+    import importlib
+
+    pa = importlib.import_module("promptlimits.poly_attention")
+    monkeypatch.setattr(pa, "output_eps_for_eps_p", lambda e: 2 * e / (1 - e))
+    res = {r.name: r for r in proofs_check.run_all(["3b", "3d"])}
+    assert res["3d.propagation-conversion"].status == core.FAILED
+    assert res["3b.propagation-search"].status == core.FAILED
+    assert "reached only 0.49" in res["3b.propagation-search"].details
+
+
+def test_a_crossing_off_its_root_fails_5b(monkeypatch):
+    import promptlimits.threshold as th
+
+    real = th.crossing
+    monkeypatch.setattr(th, "crossing", lambda *a, **k: real(*a, **k)._replace(R_star=real(*a, **k).R_star * 1.01))
+    (r,) = proofs_check.run_all(["5b"])
+    assert r.status == core.FAILED and "r* < n fails just below R*" in r.details

@@ -5,7 +5,7 @@ entries uniform in ``[-B, B]`` (one entry of each set to ``B``, so the plan's
 bound is attained) and ``V`` uniform in ``[-1, 1]``, runs the fused polynomial
 kernel at that fixed degree (kind ``chebyshev``, or the kind asked) and records
 the measured ``||T - Att||max`` against exact attention beside the certified
-``2 eps_p / (1 - eps_p) ||V||max``. Degrees whose certificate is ``>= 1`` are
+``F(eps_p) ||V||max`` (``F(eps_p) = 2 (1 - sqrt(1 - eps_p^2)) / eps_p``, docs/theory.md §4.2). Degrees whose certificate is ``>= 1`` are
 recorded with ``certified = False`` and no measurement: the kernel refuses them.
 """
 
@@ -116,7 +116,8 @@ def verdicts(results) -> list[Verdict]:
     return [Verdict(
         claim_id="approx-error", title="Certified error of the polynomial method",
         claim="If the polynomial has relative error eps_p < 1 on the logit range, "
-              "||T - Att||max <= 2 eps_p/(1 - eps_p) ||V||max (docs/theory.md §4).",
+              "||T - Att||max <= F(eps_p) ||V||max with the sharp F(eps_p) = 2 (1 - sqrt(1 - eps_p^2))/eps_p "
+              "(docs/theory.md §4.2).",
         status=status,
         rule="at every measured (B, degree) with eps_p > 1e-12, the measured ||T - Att||max is at most the "
              "certified bound (and at least one such point exists)",

@@ -22,9 +22,9 @@ is the attention-output error, ``||T - Att||max <= eps ||V||max``. If
 ``eps_p < 1``, every approximate weight lies within a factor ``1 +- eps_p`` of
 the exact one, so
 
-    ||T - Att||max <= 2 eps_p / (1 - eps_p) * ||V||max
+    ||T - Att||max <= F(eps_p) ||V||max,   F(eps_p) = 2 (1 - sqrt(1 - eps_p^2)) / eps_p
 
-(:meth:`PolyPlan.output_bound`). The conversion lives in
+(:meth:`PolyPlan.output_bound`; ``F`` is the sharp constant, attained by two keys). The conversion lives in
 :func:`output_eps_for_eps_p` and its inverse :func:`eps_p_for_output`, and
 nowhere else; :func:`make_plan` takes either target, :func:`poly_attention`
 the output one. The bound is for exact arithmetic; float64 evaluation adds

@@ -6,17 +6,18 @@ The only place in the project where the two errors are converted:
   on the logit range ``[-R, R]``;
 * ``eps``: the attention-output error, ``||T - Att||max <= eps ||V||max`` (AAttC).
 
-If ``eps_p < 1`` every approximate weight ``p_ij`` lies in ``[(1-eps_p) e_ij,
-(1+eps_p) e_ij]``, so each normalised weight is within a factor
-``(1+eps_p)/(1-eps_p)`` of the exact one, and since the exact weights of a row
-sum to at most 1,
+If ``eps_p < 1`` every approximate weight is ``p_ij = e_ij (1 + e)`` with
+``|e| <= eps_p``. With ``a_j`` the exact normalised weights of a row and
+``ebar = sum_k a_k e_k``, the chord bound ``|e - ebar| <= eps_p - ebar e / eps_p``
+gives ``sum_j |ahat_j - a_j| <= (eps_p^2 - ebar^2) / (eps_p (1 + ebar))``, whose
+largest value over ``ebar`` is the sharp constant
 
-    eps = 2 eps_p / (1 - eps_p),   inversely   eps_p = eps / (2 + eps).
+    eps = F(eps_p) = 2 (1 - sqrt(1 - eps_p^2)) / eps_p,
+    inversely  eps_p = 4 eps / (4 + eps^2)        (0 < eps < 2).
 
-The sharp constant is ``F(eps_p) = 2 (1 - sqrt(1 - eps_p^2)) / eps_p`` (attained by
-a two-key instance; ``python -m proofs_check``), whose inverse is
-``eps_p = 4 eps / (4 + eps^2)``; adopting it changes the two functions below
-and nothing else.
+A two-key instance attains ``F`` (docs/theory.md §4.2; ``python -m proofs_check``,
+check ``3c``), so no smaller constant is valid. ``F(eps_p) ~ eps_p`` for small
+``eps_p``: half of the textbook ``2 eps_p / (1 - eps_p)``, which this replaced.
 """
 
 from __future__ import annotations
@@ -28,14 +29,20 @@ from __future__ import annotations
 EPS_MIN = 1e-12
 
 
-def output_eps_for_eps_p(eps_p: float) -> float:
-    """The output error ``eps = 2 eps_p / (1 - eps_p)`` that a polynomial error ``eps_p < 1`` certifies."""
-    return 2.0 * eps_p / (1.0 - eps_p)
+def output_eps_for_eps_p(eps_p):
+    """The output error ``eps = F(eps_p) = 2 (1 - sqrt(1 - eps_p^2)) / eps_p`` that ``0 <= eps_p < 1`` certifies.
 
-
-def eps_p_for_output(eps: float) -> float:
-    """The polynomial error ``eps_p = eps / (2 + eps)`` that certifies the output error ``eps``.
-
-    The inverse of :func:`output_eps_for_eps_p`.
+    Evaluated as ``2 eps_p / (1 + sqrt((1 - eps_p)(1 + eps_p)))``, the same
+    number without the cancellation of ``1 - sqrt(...)`` at small ``eps_p``
+    (relative rounding error a few units of the last place). Floats or arrays.
     """
-    return eps / (2.0 + eps)
+    return 2.0 * eps_p / (1.0 + ((1.0 - eps_p) * (1.0 + eps_p)) ** 0.5)
+
+
+def eps_p_for_output(eps):
+    """The polynomial error ``eps_p = 4 eps / (4 + eps^2)`` that certifies the output error ``0 < eps < 2``.
+
+    The inverse of :func:`output_eps_for_eps_p` (solve ``F(eps_p) = eps``:
+    ``sqrt(1 - eps_p^2) = 1 - eps eps_p / 2``, squared). Floats or arrays.
+    """
+    return 4.0 * eps / (4.0 + eps * eps)
