@@ -11,7 +11,9 @@ import time
 
 import numpy as np
 
+from .._checks import check_memory, check_positive_int
 from ..model import PromptedModel
+from ..tuning import tuning_bytes
 
 
 def add_arguments(p) -> None:
@@ -31,9 +33,19 @@ def time_step(model, P, X, Y, repeats):
     return best
 
 
+def check_args(args) -> None:
+    """Every option's range and the memory of the largest ``n``, before any work (each message names its flag)."""
+    for flag, minimum in (("--n-min", 4), ("--n-max", 4), ("--d", 1), ("--batch", 1), ("--repeats", 1)):
+        check_positive_int(getattr(args, flag[2:].replace("-", "_")), flag, minimum=minimum)
+    if args.n_max < args.n_min:
+        raise ValueError(f"--n-max must be >= --n-min, got {args.n_max} < {args.n_min}")
+    L = args.n_max // 2
+    check_memory(tuning_bytes(args.d, args.d, 4 * args.d, batch=args.batch, L=L, Lp=args.n_max - L),
+                 f"a tuning step with --n-max {args.n_max}, --batch {args.batch}, --d {args.d}")
+
+
 def run(args) -> int:
-    if args.n_min < 4 or args.n_max < args.n_min:
-        raise ValueError(f"need 4 <= n-min <= n-max, got {args.n_min} and {args.n_max}")
+    check_args(args)
     rng = np.random.default_rng(0)
     model = PromptedModel.from_seed(args.d, seed=0)
     ns, times = [], []

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from promptlimits._checks import check_positive_float, check_positive_int
+from promptlimits._checks import check_memory, check_positive_float, check_positive_int
 from promptlimits.sweep import SweepDef
 
 from ._settings import Option, resolve, scale_table
@@ -76,6 +76,7 @@ def check_point(params: dict) -> None:
     check_positive_int(params.get("n_instances"), "n_instances", minimum=2)
     resolve_budget(params.get("budget", "n"), n)
     check_positive_float(params.get("c_m", 3.0), "c_m")
+    check_memory(32 * n * n, f"n = {n} (Hamming instances: n x n distances)")
 
 
 def hardness_point(params: dict, seed: int) -> list[dict]:

@@ -36,7 +36,9 @@ from functools import lru_cache
 import numpy as np
 
 from promptlimits._checks import (
+    attention_bytes,
     check_choice,
+    check_memory,
     check_open_interval,
     check_positive_float,
     check_positive_int,
@@ -112,6 +114,12 @@ def check_point(params: dict) -> None:
     check_positive_float(params.get("eps_exponent", 0.0), "eps_exponent", allow_zero=True)
     check_open_interval(target_eps(params), "eps", 0.0, 1.0)
     check_choice(params.get("kind", "auto"), "polynomial kind", POLY_KINDS)
+    if params.get("measure"):
+        check_positive_int(params.get("timing_repeats", 3), "timing_repeats")
+        check_positive_int(params.get("measure_max_rank", 20000), "measure_max_rank")
+        if params["n"] <= check_positive_int(params.get("measure_max_n", 4096), "measure_max_n"):
+            n, d = params["n"], head_dim(params)
+            check_memory(attention_bytes(n, d), f"n = {n} (measured attention with d = {d})")
 
 
 @lru_cache(maxsize=4096)

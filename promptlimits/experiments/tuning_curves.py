@@ -23,7 +23,7 @@ from promptlimits.features import rank as feature_rank
 from promptlimits.model import PromptedModel
 from promptlimits.polyapprox import least_degree
 from promptlimits.sweep import SweepDef
-from promptlimits.tuning import tune_prompt
+from promptlimits.tuning import check_tuning_memory, tune_prompt
 
 from ._settings import Option, resolve, scale_table
 from .verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT, Verdict, fmt
@@ -69,6 +69,8 @@ def check_point(params: dict) -> None:
         check_positive_int(params.get(key), key)
     check_positive_int(params.get("steps"), "steps", minimum=0)
     _box(params.get("rho"))
+    d = params["d"]  # the teacher's prompt has 3 rows
+    check_tuning_memory(d, d, 4 * d, batch=params["batch"], L=params["L"], Lp=max(params["Lp"], 3))
 
 
 def _task(d, L, batch, data_seed=0):

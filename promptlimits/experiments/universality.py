@@ -29,10 +29,10 @@ from collections import defaultdict
 
 import numpy as np
 
-from promptlimits._checks import check_positive_float, check_positive_int
-from promptlimits.datasets import LipschitzTarget, grid
+from promptlimits._checks import check_memory, check_positive_float, check_positive_int
+from promptlimits.datasets import LipschitzTarget, cells_per_side, grid
 from promptlimits.sweep import SweepDef
-from promptlimits.tuning import tune_prompt
+from promptlimits.tuning import check_tuning_memory, tune_prompt, tuning_bytes
 
 from ._settings import Option, resolve, scale_table
 from .memorization import MODEL_OPTIONS, check_grid, check_model, frozen_model
@@ -80,6 +80,9 @@ def check_point(params: dict) -> None:
         check_positive_int(params.get(key), key)
     check_positive_float(params.get("K_f"), "K_f")
     check_positive_float(params.get("rho"), "rho")
+    d, L, s, Lp, n_test = params["d"], params["L"], params["s"], params["Lp"], params["n_test"]
+    check_tuning_memory(d, s, 4 * d, batch=cells_per_side(params["delta"]) ** (d * L), L=L, Lp=Lp)
+    check_memory(tuning_bytes(d, s, 4 * d, batch=n_test, L=L, Lp=Lp), f"n_test = {n_test} (held-out outputs)")
 
 
 def universality_point(params: dict, seed: int) -> dict:
