@@ -1,6 +1,6 @@
 """Every user error is one line and exit 2, before any work, naming the option (issue 12 item 6).
 
-25 bad command lines across every command, run in-process through
+27 bad command lines across every command, run in-process through
 ``promptlimits.cli.main`` (the full table of 100+ lines is
 ``/work/plan/bad_inputs.sh``). Each must fail before any work: nothing is
 computed (a point, a tuning step or a benchmark would take seconds and is
@@ -44,6 +44,8 @@ CASES = [  # (argv, text the one line must hold: the option as spelt on the comm
     (["bench", "attention", "--quick", "--exact-rows", "0"], "--exact-rows must be >= 1, got 0"),
     (["bench", "tuning-step", "--repeats", "0"], "--repeats must be >= 1, got 0"),
     (["reproduce", "--out", "/proc/promptlimits-r"], "--out /proc/promptlimits-r cannot be written"),
+    (["memorize", "sweep", "--out", "/proc/promptlimits-m"], "--out /proc/promptlimits-m cannot be written"),
+    (["sweep", "phase", "--workers", "100000", "--out", "TMP/o"], "--workers 100000 (about 0.4 GB per worker"),
     (["sweep", "run", "--config", "TMP/missing.toml", "--out", "TMP/o"], "--config TMP/missing.toml: no such file"),
 ]
 

@@ -74,18 +74,36 @@ def probe_output_file(path, flag: str) -> Path:
     file system such as ``/proc``).
     """
     p = Path(path)
-    folder = p.parent
     if p.is_dir():
         raise ValueError(f"{flag} {path} is a folder; give a file name")
-    if not folder.is_dir():
-        raise ValueError(f"{flag} {path}: folder {folder} does not exist")
+    if not p.parent.is_dir():
+        raise ValueError(f"{flag} {path}: folder {p.parent} does not exist")
+    _accepts_new_file(p.parent, flag, path)
+    return p
+
+
+def probe_output_folder(path, flag: str) -> Path:
+    """Refuse an output folder that cannot be made or written, before any work; nothing is created.
+
+    The nearest existing ancestor must be a folder that accepts a new file
+    (the folder itself is made later, by the work that writes into it).
+    """
+    p = existing = Path(path)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{flag} {path}: {existing} exists and is not a folder")
+    _accepts_new_file(existing, flag, path)
+    return p
+
+
+def _accepts_new_file(folder: Path, flag: str, path) -> None:
     try:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
         raise ValueError(f"{flag} {path} cannot be written: {folder} refuses a new file "
                          f"({exc.strerror or exc})") from None
-    return p
 
 
 def name_option(message: str, flags: dict, *, keep_key: bool = False) -> str:
@@ -102,23 +120,3 @@ def name_option(message: str, flags: dict, *, keep_key: bool = False) -> str:
         return message
     return f"{message} (option {flag})" if keep_key else f"{flag} {rest}"
 
-
-def probe_output_folder(path, flag: str) -> Path:
-    """Refuse an output folder that cannot be made or written, before any work; nothing is created.
-
-    The nearest existing ancestor must be a folder that accepts a new file
-    (the folder itself is made later, by the work that writes into it).
-    """
-    p = Path(path)
-    existing = p
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ValueError(f"{flag} {path}: {existing} exists and is not a folder")
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as exc:
-        raise ValueError(f"{flag} {path} cannot be written: {existing} refuses a new file "
-                         f"({exc.strerror or exc})") from None
-    return p

@@ -11,9 +11,10 @@
 - :func:`run_experiment`: build the sweep from those options, check every
   point (a refusal names the option that set the bad value), and run it.
 
-Every numeric option is checked when the command line is read (``--workers``
-and ``--seed`` >= 0, an experiment's float options finite); ranges are the
-experiment's ``check_point``, run on every point before any work.
+Every numeric option is checked when the command line is read (``--seed`` >= 0,
+``--workers`` >= 0 and within the machine's memory, an experiment's float
+options finite); ranges are the experiment's ``check_point``, run on every
+point before any work, and ``--out`` is probed before the sweep starts.
 """
 
 from __future__ import annotations
@@ -27,10 +28,21 @@ import tomllib
 
 from ..experiments import Experiment, experiment
 from ..experiments._settings import DEFAULT_SCALE, SCALES
-from ._options import FINITE, NATURAL, checked, name_option
+from .._checks import check_memory
+from ._options import FINITE, NATURAL, checked, name_option, probe_output_folder
 
 _BARE_WORD = re.compile(r"[A-Za-z0-9_.^+\-/]+")
 _PREFIX = "setting_"
+
+#: About the memory of one worker process (a spawned Python with NumPy, SciPy and Numba: 300-400 MB measured).
+WORKER_BYTES = 400 * 10**6
+
+
+def _workers(value, flag: str) -> int:
+    """``--workers``: an integer >= 0 whose processes fit in the machine's memory."""
+    workers = NATURAL(value, flag)
+    check_memory(workers * WORKER_BYTES, f"{flag} {workers} (about {WORKER_BYTES / 1e9:.1f} GB per worker process)")
+    return workers
 
 
 def add_running_options(p, *, out_default: str | None = None) -> None:
@@ -40,7 +52,7 @@ def add_running_options(p, *, out_default: str | None = None) -> None:
         g.add_argument("--out", required=True, help="results directory (NAME.csv, NAME.json, journal)")
     else:
         g.add_argument("--out", default=out_default, help=f"output folder (default ./{out_default})")
-    g.add_argument("--workers", type=int, default=None, **checked(NATURAL),
+    g.add_argument("--workers", type=int, default=None, **checked(_workers),
                    help="processes (default: one per CPU; 0 or 1: in this process)")
     g.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     g.add_argument("--scheduler", default=None, metavar="ADDR", help="Dask scheduler address tcp://HOST:PORT")
@@ -126,6 +138,7 @@ def run_sweep_from_args(sweep, args, *, command=None):
     """Run ``sweep`` with the running options; print one line and the summary; return the results."""
     from ..sweep import run_sweep
 
+    probe_output_folder(args.out, "--out")
     t0 = time.perf_counter()
     meta = {"command": list(command)} if command else None
     res = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
