@@ -26,9 +26,9 @@ import re
 import time
 import tomllib
 
+from .._checks import check_memory
 from ..experiments import Experiment, experiment
 from ..experiments._settings import DEFAULT_SCALE, SCALES
-from .._checks import check_memory
 from ._options import FINITE, NATURAL, checked, name_option, probe_output_folder
 
 _BARE_WORD = re.compile(r"[A-Za-z0-9_.^+\-/]+")

@@ -9,8 +9,13 @@ from __future__ import annotations
 from .._io import write_json
 from ..model import BACKENDS
 from ..tuning import INITS, OPTIMIZERS, tune_prompt
-from ._common import (add_dataset_arguments, add_model_arguments, check_model_and_dataset, dataset_from_args,
-                      model_from_args)
+from ._common import (
+    add_dataset_arguments,
+    add_model_arguments,
+    check_model_and_dataset,
+    dataset_from_args,
+    model_from_args,
+)
 from ._options import COUNT, FRACTION, NATURAL, NONNEGATIVE, POSITIVE, checked
 
 
