@@ -113,3 +113,52 @@ def check_open_interval(value, name: str, low: float, high: float) -> float:
     if not (np.isfinite(v) and low < v < high):
         raise ValueError(f"{name} must lie in ({low:g}, {high:g}), got {value}")
     return v
+
+
+#: Share of the machine's physical memory that one piece of work may be estimated to need.
+MEMORY_FRACTION = 0.8
+
+
+def physical_memory() -> int | None:
+    """Bytes of physical memory (``SC_PHYS_PAGES * SC_PAGE_SIZE``), or ``None`` where unknown."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def check_memory(nbytes: int, what: str, *, fraction: float = MEMORY_FRACTION) -> None:
+    """Refuse work estimated to need ``nbytes`` bytes, above ``fraction`` of physical memory.
+
+    ``what`` names the work and the sizes that set it (e.g. ``"tuning with
+    --batch 10^12, --L 2"``). Sizes are Python ints, so no estimate overflows.
+    """
+    total = physical_memory()
+    if total is not None and nbytes > fraction * total:
+        raise ValueError(f"{what} needs about {_gigabytes(nbytes)} of memory, more than {fraction:.0%} of "
+                         f"this machine's {_gigabytes(total)}")
+
+
+def _gigabytes(nbytes) -> str:
+    return f"{nbytes / 1e9:.3g} GB"
+
+
+def check_finite(value, name: str) -> float:
+    """Check that ``value`` is a finite real number (any sign)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    return v
+
+
+#: Entries of one chunk of exact attention scores (``promptlimits.attention`` chunks its query rows so).
+SCORE_BLOCK = 1 << 22
+
+
+def attention_bytes(n: int, d: int, *, arrays: int = 12) -> int:
+    """About the bytes of attention on ``n`` rows of width ``d``: ``arrays`` ``n x d`` arrays, 6 score chunks."""
+    return 8 * (arrays * n * d + 6 * max(SCORE_BLOCK, n))

@@ -4,6 +4,12 @@ Each subcommand lives in its own module under :mod:`promptlimits.commands` and
 exposes ``register(subparsers)``. User errors (bad options, bad input files,
 unreachable schedulers) print one line and exit with status 2; set
 ``PROMPTLIMITS_DEBUG=1`` to see the traceback instead.
+
+Every option is checked before any work: numeric values when the command line
+is read (:mod:`promptlimits.commands._options`, naming the flag), output paths
+and memory estimates before the first computation. A file-system error is
+reported by its path and reason (no error numbers); running out of memory
+anyway is reported in one line too.
 """
 
 from __future__ import annotations
@@ -48,6 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(exc: BaseException) -> str:
+    """The first line of an error's message, in command-line words (a path and a reason, not an errno)."""
+    if isinstance(exc, MemoryError):
+        return "ran out of memory; use smaller sizes"
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror}"
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "failed without a message"
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -59,11 +75,10 @@ def main(argv=None) -> int:
     args.argv = ["promptlimits", *argv]
     try:
         result = args.func(args)
-    except (UserError, ValueError, TypeError, OSError) as exc:
+    except (UserError, ValueError, TypeError, OSError, MemoryError) as exc:
         if os.environ.get("PROMPTLIMITS_DEBUG"):
             raise
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"promptlimits {args.command}: error: {msg}", file=sys.stderr)
+        print(f"promptlimits {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"promptlimits {args.command}: interrupted", file=sys.stderr)

@@ -11,6 +11,17 @@ and ``least_Lp`` is ``None``: never a made-up number. (Tuning is a local
 search: a success is a certificate that ``Lp`` suffices; a failure is not a
 proof that it does not.)
 
+Budgets, not the clock
+----------------------
+The result depends only on counted budgets (``max_Lp``, ``restarts``,
+``steps``, ``adam_steps``) and the seed, never on the machine's speed or load:
+the same call gives the same ``least_Lp``, status and trials anywhere. The
+optional ``time_limit`` is a safety net only: when it fires (it is looked at
+between tuning runs) the search stops with status ``"stopped by time limit"``
+and ``least_Lp`` ``None`` -- an incomplete search, not a result (not even "not
+reached"), which callers must not report as one (the memorization experiment
+fails such a point, so a resumed sweep recomputes it).
+
 Targets relative to a reference prompt
 --------------------------------------
 With random frozen weights the attention output of a row is
@@ -45,10 +56,15 @@ from ._checks import as_generator, check_choice, check_positive_float, check_pos
 from .datasets import hard_family
 from .tuning import OPTIMIZERS, init_prompt, tune_prompt
 
-__all__ = ["LpTrial", "LeastLpResult", "least_prompt_length", "relative_hard_family", "NOT_REACHED", "REACHED"]
+__all__ = ["LpTrial", "LeastLpResult", "least_prompt_length", "relative_hard_family", "NOT_REACHED", "REACHED",
+           "STOPPED", "REFERENCE_ROWS"]
 
 REACHED = "reached"
 NOT_REACHED = "not reached within budget"
+STOPPED = "stopped by time limit"
+
+#: Rows of the reference prompt of :func:`relative_hard_family` (the largest ``Lp`` it serves).
+REFERENCE_ROWS = 4096
 
 
 @dataclass(frozen=True)
@@ -68,10 +84,11 @@ class LpTrial:
 class LeastLpResult:
     """Outcome of :func:`least_prompt_length`.
 
+    ``status`` is :data:`REACHED`, :data:`NOT_REACHED` or :data:`STOPPED`;
     ``least_Lp`` is the least prompt length found to memorize within ``tol``
-    (``None`` when ``status`` is ``"not reached within budget"``); ``trials``
-    holds every ``Lp`` tried, in the order tried; ``P`` is the memorizing
-    prompt of length ``least_Lp``.
+    (``None`` unless reached); ``trials`` holds every ``Lp`` tried, in the
+    order tried; ``P`` is the memorizing prompt of length ``least_Lp``.
+    ``seconds`` is the wall time (a timing, never part of the result).
     """
 
     least_Lp: int | None
@@ -81,11 +98,15 @@ class LeastLpResult:
     trials: list = field(default_factory=list)
     seconds: float = 0.0
     P: np.ndarray | None = None
-    bisected: bool = True  # False when the time budget cut the bisection short (least_Lp then only suffices)
 
     @property
     def reached(self) -> bool:
         return self.status == REACHED
+
+    @property
+    def complete(self) -> bool:
+        """``False`` when the time limit stopped the search: then it is no result at all."""
+        return self.status != STOPPED
 
     def best_err_by_Lp(self) -> dict:
         """``{Lp: best max-abs error}`` over every ``Lp`` tried, sorted by ``Lp``."""
@@ -97,10 +118,10 @@ class LeastLpResult:
 
     def summary(self) -> dict:
         return {"least_Lp": self.least_Lp, "status": self.status, "tol": self.tol, "max_Lp": self.max_Lp,
-                "seconds": round(self.seconds, 3), "bisected": self.bisected, "trials": [asdict(t) for t in self.trials]}
+                "seconds": round(self.seconds, 3), "trials": [asdict(t) for t in self.trials]}
 
 
-def relative_hard_family(model, X, gamma, *, rho, seed=0, ref_seed=12345, max_rows=4096):
+def relative_hard_family(model, X, gamma, *, rho, seed=0, ref_seed=12345, max_rows=REFERENCE_ROWS):
     """Hard-family targets on top of a reference prompt's output (see the module docstring).
 
     Returns ``targets(Lp) -> (Y_Lp, R_Lp)`` for :func:`least_prompt_length`,
@@ -133,7 +154,7 @@ def _as_targets(Y, X):
 
 def least_prompt_length(model, X, Y, tol, *, rho, max_Lp=32, steps=300, adam_steps=None, restarts=2,
                         optimizers=("lbfgs", "adam"), lr=0.05, init_scale=1.0, seed=0,
-                        time_budget=None) -> LeastLpResult:
+                        time_limit=None) -> LeastLpResult:
     """Least ``Lp`` whose tuned prompt memorizes ``(X, Y)`` within ``tol`` (max-abs error).
 
     Parameters
@@ -155,9 +176,10 @@ def least_prompt_length(model, X, Y, tol, *, rho, max_Lp=32, steps=300, adam_ste
     restarts : int
         Runs per ``Lp`` (restart 0 starts at the given initial prompt, later
         ones at a perturbed or fresh one); each tries ``optimizers`` in order.
-    time_budget : float, optional
-        Seconds; when exceeded the search stops and, unless a success is
-        already bracketed, reports ``"not reached within budget"``.
+    time_limit : float, optional
+        Seconds; a safety net, not a budget (module docstring): once exceeded
+        (looked at before each tuning run) the search stops with status
+        ``"stopped by time limit"`` and no least ``Lp``.
 
     Returns
     -------
@@ -169,14 +191,17 @@ def least_prompt_length(model, X, Y, tol, *, rho, max_Lp=32, steps=300, adam_ste
     steps = check_positive_int(steps, "steps")
     adam_steps = 3 * steps if adam_steps is None else check_positive_int(adam_steps, "adam_steps")
     restarts = check_positive_int(restarts, "restarts")
+    if time_limit is not None:
+        time_limit = check_positive_float(time_limit, "time_limit")
     optimizers = tuple(optimizers)
     if not optimizers:
         raise ValueError("give at least one optimizer")
     for opt in optimizers:
         check_choice(opt, "optimizer", OPTIMIZERS)
-    runs = _Runs(model, X, tol, rho, steps, adam_steps, restarts, optimizers, lr, init_scale, seed)
-    targets = _as_targets(Y, X)
     t0 = time.perf_counter()
+    deadline = None if time_limit is None else t0 + time_limit
+    runs = _Runs(model, X, tol, rho, steps, adam_steps, restarts, optimizers, lr, init_scale, seed, deadline)
+    targets = _as_targets(Y, X)
     trials: dict[int, LpTrial] = {}
     prompts: dict[int, np.ndarray] = {}
     order: list[LpTrial] = []
@@ -187,14 +212,18 @@ def least_prompt_length(model, X, Y, tol, *, rho, max_Lp=32, steps=300, adam_ste
             order.append(trials[Lp])
         return trials[Lp]
 
-    def over_time():
-        return time_budget is not None and time.perf_counter() - t0 > time_budget
-
-    lo_fail, hi_ok = _double_then_bisect(attempt, max_Lp, over_time)
+    try:
+        hi_ok = _double_then_bisect(attempt, max_Lp)
+    except _TimeLimit:
+        return LeastLpResult(None, STOPPED, tol, max_Lp, order, time.perf_counter() - t0, None)
     seconds = time.perf_counter() - t0
     if hi_ok is None:
         return LeastLpResult(None, NOT_REACHED, tol, max_Lp, order, seconds, None)
-    return LeastLpResult(hi_ok, REACHED, tol, max_Lp, order, seconds, prompts[hi_ok], hi_ok - lo_fail <= 1)
+    return LeastLpResult(hi_ok, REACHED, tol, max_Lp, order, seconds, prompts[hi_ok])
+
+
+class _TimeLimit(Exception):
+    """The safety-net time limit of a search fired (caught by :func:`least_prompt_length`)."""
 
 
 @dataclass(frozen=True)
@@ -212,6 +241,11 @@ class _Runs:
     lr: float
     init_scale: float
     seed: int
+    deadline: float | None  # perf_counter() value of the time limit, or None
+
+    def _check_time(self) -> None:
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise _TimeLimit
 
     def start(self, Lp: int, r: int, P_init) -> np.ndarray:
         """Restart ``r``'s initial prompt: the given one, then perturbed copies (or fresh prompts)."""
@@ -229,6 +263,7 @@ class _Runs:
         for r in range(self.restarts):
             P0 = self.start(Lp, r, P_init)
             for opt in self.optimizers:
+                self._check_time()
                 res = tune_prompt(self.model, self.X, Y, P0=P0, optimizer=opt,
                                   steps=self.steps if opt == "lbfgs" else self.adam_steps, lr=self.lr, rho=self.rho,
                                   target_max_err=self.tol, progress=False)
@@ -244,22 +279,21 @@ class _Runs:
         return trial, best_P
 
 
-def _double_then_bisect(attempt, max_Lp: int, over_time) -> tuple[int, int | None]:
-    """``Lp = 1, 2, 4, ...`` up to ``max_Lp`` until one succeeds, then bisect; ``(last failure, success)``."""
-    lo_fail, hi_ok = 0, None
-    Lp = 1
-    while not over_time():
+def _double_then_bisect(attempt, max_Lp: int) -> int | None:
+    """``Lp = 1, 2, 4, ...`` up to ``max_Lp`` until one succeeds, then bisect; the least success or ``None``."""
+    lo_fail, Lp = 0, 1
+    while True:
         if attempt(Lp).reached:
             hi_ok = Lp
             break
         lo_fail = Lp
         if Lp >= max_Lp:
-            break
+            return None
         Lp = min(2 * Lp, max_Lp)
-    while hi_ok is not None and hi_ok - lo_fail > 1 and not over_time():
+    while hi_ok - lo_fail > 1:
         mid = (lo_fail + hi_ok) // 2
         if attempt(mid).reached:
             hi_ok = mid
         else:
             lo_fail = mid
-    return lo_fail, hi_ok
+    return hi_ok

@@ -20,10 +20,30 @@ import numpy as np
 from scipy.optimize import minimize
 from tqdm.auto import tqdm
 
-from ._checks import as_generator, check_choice, check_positive_float, check_positive_int
+from ._checks import SCORE_BLOCK, as_generator, check_choice, check_memory, check_positive_float, check_positive_int
 
 OPTIMIZERS = ("adam", "lbfgs")
 INITS = ("uniform", "normal", "tokens")
+
+def tuning_bytes(d: int, s: int, m: int, *, batch: int, L: int, Lp: int) -> int:
+    """About the bytes one tuning step holds (exact attention): weights, dataset, activations, scores.
+
+    For memory checks before any work (``promptlimits._checks.check_memory``):
+    the model's weights ``4 d m + 4 d s``, the inputs and targets ``2 batch L
+    d``, the activations kept for the backward and their gradients (about
+    ``4 d + 2 m + 6 s`` per row of each ``n = Lp + L`` long sequence), and
+    six arrays of one chunk of attention scores, all in float64 (within a factor
+    1.5 of the measured peak). Python ints, so any size is estimated without overflow.
+    """
+    n = Lp + L
+    scores = min(batch * L * n, max(SCORE_BLOCK, batch * n))
+    return 8 * (4 * d * m + 4 * d * s + 2 * batch * L * d + batch * n * (4 * d + 2 * m + 6 * s) + 6 * scores)
+
+
+def check_tuning_memory(d: int, s: int, m: int, *, batch: int, L: int, Lp: int) -> None:
+    """Refuse tuning whose step (:func:`tuning_bytes`) would not fit in the machine's memory, naming the sizes."""
+    check_memory(tuning_bytes(d, s, m, batch=batch, L=L, Lp=Lp),
+                 f"batch = {batch}, L = {L}, Lp = {Lp} (tuning with d = {d}, s = {s}, m = {m})")
 
 
 @dataclass

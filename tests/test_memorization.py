@@ -10,7 +10,7 @@ from promptlimits.cli import main
 from promptlimits.datasets import grid, teacher
 from promptlimits.experiments import memorization as mem_exp
 from promptlimits.experiments import universality as uni_exp
-from promptlimits.memorization import NOT_REACHED, REACHED, least_prompt_length, relative_hard_family
+from promptlimits.memorization import NOT_REACHED, REACHED, STOPPED, least_prompt_length, relative_hard_family
 from promptlimits.model import PromptedModel
 from promptlimits.sweep import read_results, run_sweep
 
@@ -29,7 +29,7 @@ def test_teacher_targets_reached_and_search_reports_every_Lp():
     assert errs[res.least_Lp] <= 1e-3
     # every smaller Lp tried failed, and the bisection closed the gap
     assert all(e > 1e-3 for Lp, e in errs.items() if Lp < res.least_Lp)
-    assert res.bisected and (res.least_Lp == 1 or res.least_Lp - 1 in errs)
+    assert res.least_Lp == 1 or res.least_Lp - 1 in errs
     assert res.P.shape == (res.least_Lp, 1) and np.abs(res.P).max() <= 4.0
 
 
@@ -56,8 +56,93 @@ def test_exhausted_budget_says_not_reached():
     assert "1:" in res.trials_text()
 
 
+class _Clock:
+    """A stand-in for the ``time`` module whose clock jumps ``step`` seconds at every reading."""
+
+    def __init__(self, step):
+        self.now, self.step = 0.0, step
+
+    def perf_counter(self):
+        self.now += self.step
+        return self.now
+
+
+def _teacher_search(**kw):
+    model = _model()
+    X = grid(0.25, 1, 1)
+    Y, _ = teacher(model, X, 2, prompt_scale=2.0, seed=3)
+    return least_prompt_length(model, X, Y, 1e-3, rho=4.0, max_Lp=8, steps=60, restarts=2, **kw)
+
+
+def test_the_clock_never_decides_a_result(monkeypatch):
+    """The same search under a clock that jumps an hour per reading: the same result (issue 12 item 5)."""
+    import promptlimits.memorization as memorization
+
+    normal = _teacher_search()
+    monkeypatch.setattr(memorization, "time", _Clock(3600.0))
+    slow = _teacher_search()
+    assert (slow.status, slow.least_Lp, slow.trials_text()) == (normal.status, normal.least_Lp, normal.trials_text())
+    assert [(t.Lp, t.best_max_err, t.runs, t.steps) for t in slow.trials] == \
+        [(t.Lp, t.best_max_err, t.runs, t.steps) for t in normal.trials]
+    assert np.array_equal(slow.P, normal.P)
+
+
+def test_a_point_gives_its_row_or_fails_whatever_the_clock(monkeypatch):
+    """On a machine an hour slower per clock reading: the same row without a limit, a failure with one."""
+    import promptlimits.memorization as memorization
+
+    params = {**mem_exp.SETTINGS["tiny"], "axis": "N", "d": 1, "L": 1, "delta": 0.5}
+    for key in mem_exp.LAYOUT:
+        params.pop(key)
+    normal = mem_exp.least_lp_point({**params, "time_limit": None}, 7)
+    monkeypatch.setattr(memorization, "time", _Clock(3600.0))
+    slow = mem_exp.least_lp_point({**params, "time_limit": None}, 7)
+    assert {**slow, "seconds": 0} == {**normal, "seconds": 0}
+    with pytest.raises(mem_exp.SearchStopped, match="stopped by its time limit"):
+        mem_exp.least_lp_point(params, 7)
+
+
+def test_the_time_limit_is_a_safety_net_that_gives_no_result(monkeypatch):
+    import promptlimits.memorization as memorization
+
+    monkeypatch.setattr(memorization, "time", _Clock(1.0))  # each run is seen to take about 1 s
+    res = _teacher_search(time_limit=2.5)
+    assert res.status == STOPPED and not res.complete and not res.reached
+    assert res.least_Lp is None and res.P is None  # never a least Lp, not even "not reached"
+    assert _teacher_search(time_limit=1e9).complete
+
+
+def test_a_stopped_search_fails_its_point_and_a_resume_recomputes_it(tmp_path, monkeypatch):
+    import promptlimits.memorization as memorization
+    from promptlimits.sweep import SweepError
+
+    sweep = mem_exp.make_sweep("tiny", shapes=((1, 1, 0.5), (1, 1, 0.25)), max_Lp=2, steps=30, time_limit=5.0)
+    fresh = run_sweep(sweep, tmp_path / "fresh", workers=0, progress=False)
+    calls = {"n": 0}
+    real = memorization.least_prompt_length
+
+    def second_stops(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            monkeypatch.setattr(memorization, "time", _Clock(10.0))
+        try:
+            return real(*a, **kw)
+        finally:
+            monkeypatch.setattr(memorization, "time", __import__("time"))
+
+    monkeypatch.setattr(mem_exp, "least_prompt_length", second_stops)
+    with pytest.raises(SweepError, match="stopped by its time limit of 5 s"):
+        run_sweep(sweep, tmp_path / "run", workers=0, progress=False)
+    assert not (tmp_path / "run" / "memorization.csv").exists()  # no CSV presents the stopped point
+    resumed = run_sweep(sweep, tmp_path / "run", workers=0, progress=False, resume=True)
+    assert calls["n"] == 3  # only the stopped point was computed again
+    drop = {"seconds"}
+    assert [{k: v for k, v in r.items() if k not in drop} for r in resumed.rows] == \
+        [{k: v for k, v in r.items() if k not in drop} for r in fresh.rows]
+
+
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(tol=0.0), "tol"), (dict(rho=0.0), "rho"), (dict(rho=-1.0), "rho"),
+    (dict(tol=0.0), "tol"), (dict(rho=0.0), "rho"), (dict(rho=-1.0), "rho"), (dict(time_limit=-1.0), "time_limit"),
     (dict(max_Lp=0), "max_Lp"), (dict(optimizers=("sgd",)), "optimizer"), (dict(optimizers=()), "optimizer"),
 ])
 def test_least_lp_bad_input(kwargs, match):
@@ -72,6 +157,9 @@ def test_least_lp_bad_input(kwargs, match):
 @pytest.mark.parametrize("change, match", [
     (dict(delta=0.3), "whole cells"), (dict(gamma=0.01, tol=0.005), "gamma > 2 tol"), (dict(rho=0.0), "rho"),
     (dict(variant="softmax2"), "attention variant"), (dict(delta=1 / 64, d=3), "above 4096 points"),
+    (dict(time_limit=-1.0), "time_limit"), (dict(time_limit=float("nan")), "time_limit"),
+    (dict(max_Lp=10**12), "max_Lp must be <= 4096"), (dict(model_seed=-1), "model_seed must be >= 0"),
+    (dict(s=10**6, max_Lp=4096, delta=1 / 64, L=2), "of memory"),
 ])
 def test_memorization_point_checks(change, match):
     params = {**mem_exp.DEFAULTS, "axis": "N", "d": 1, "L": 1, "delta": 0.5, **change}
@@ -141,6 +229,11 @@ def test_cli_least_lp(tmp_path, capsys):
     (["sweep", "--out", "X", "--set", "bogus=1"], "unknown overrides ['bogus']"),
     (["universality", "--out", "X", "--steps", "many"], "invalid int value: 'many'"),
     (["universality", "--out", "X", "--scheduler", "nonsense"], "scheduler"),
+    (["least-lp", "--time-budget", "-1"], "--time-budget was replaced"),
+    (["least-lp", "--time-limit", "-1"], "--time-limit must be finite and > 0, got -1.0"),
+    (["least-lp", "--max-Lp", "1000000000000"], "--max-Lp must be <= 4096"),
+    (["least-lp", "--json", "/proc/promptlimits-x.json"], "--json /proc/promptlimits-x.json cannot be written"),
+    (["sweep", "--out", "X", "--time-limit", "0"], "time_limit must be finite and > 0, got 0.0 (option --time-limit)"),
 ])
 def test_cli_bad_input_one_line_exit_2(argv, match, tmp_path, capsys):
     argv = [str(tmp_path / "o") if a == "X" else a for a in argv]

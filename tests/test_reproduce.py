@@ -85,7 +85,7 @@ def test_resume_reuses_finished_results_and_a_plain_rerun_is_refused(tiny_run, c
 @pytest.mark.parametrize("argv, message", [
     (["reproduce", "--scale", "huge"], "invalid choice: 'huge'"),
     (["reproduce", "--workers", "two"], "invalid int value: 'two'"),
-    (["reproduce", "--out", "/proc/promptlimits-cannot-write"], "is not writable"),
+    (["reproduce", "--out", "/proc/promptlimits-cannot-write"], "cannot be written"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2

@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from .._checks import check_positive_int
+from .._checks import attention_bytes, check_memory, check_open_interval, check_positive_float, check_positive_int
 from ..attention import exact_attention, exact_attention_backward
 from ..measure import best_time, loglog_slope
 from ..poly_attention import make_plan
@@ -52,6 +52,23 @@ def add_arguments(parser) -> None:
     parser.add_argument("--bwd-n-max", type=int, default=2**16, help="largest n for the backward table (default 2^16)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="tiny run (n 2^8..2^11, B=0.5, one repeat)")
+
+
+def check_args(args) -> None:
+    """Every option's range and the memory of the largest ``n``, before any work (each message names its flag)."""
+    import numba
+
+    for flag, minimum in (("--n-min", 4), ("--n-max", 4), ("--exact-rows", 1), ("--d", 1), ("--repeats", 1),
+                          ("--exact-max", 0), ("--exact-full-max", 0), ("--bwd-n-max", 0), ("--seed", 0)):
+        check_positive_int(getattr(args, flag[2:].replace("-", "_")), flag, minimum=minimum)
+    if args.n_max < args.n_min:
+        raise ValueError(f"--n-max must be >= --n-min, got {args.n_max} < {args.n_min}")
+    for B in args.B:
+        check_positive_float(B, "--B")
+    check_open_interval(args.eps_p, "--eps-p", 0.0, 1.0)
+    if args.threads is not None and not 1 <= args.threads <= numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(f"--threads must be between 1 and {numba.config.NUMBA_NUM_THREADS}, got {args.threads}")
+    check_memory(attention_bytes(args.n_max, args.d), f"the benchmark with --n-max {args.n_max}, --d {args.d}")
 
 
 def _best_time(fn, repeats: int):
@@ -173,14 +190,12 @@ def _bench_one_B(args, rng, B, ns, blas_sq):
 def run(args) -> int:
     import numba
 
+    check_args(args)
     if args.quick:
         args.n_min, args.n_max, args.B, args.repeats = 2**8, 2**11, [0.5], 1
         args.exact_max, args.exact_full_max = min(args.exact_max, 2**11), min(args.exact_full_max, 2**10)
     if args.threads is not None:
         numba.set_num_threads(int(args.threads))
-    check_positive_int(args.n_min, "--n-min", minimum=4)
-    check_positive_int(args.n_max, "--n-max", minimum=args.n_min)
-    check_positive_int(args.repeats, "--repeats")
     rng = np.random.default_rng(args.seed)
     ns = [2**k for k in range(int(math.log2(args.n_min)), int(math.log2(args.n_max)) + 1)]
     blas_sq = _blas_gflops(rng, args.repeats)

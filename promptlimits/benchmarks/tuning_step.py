@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_positive_int
+from .._checks import check_memory, check_positive_int
 from ..measure import best_time, loglog_slope
 from ..model import PromptedModel
+from ..tuning import tuning_bytes
 
 
 def add_arguments(p) -> None:
@@ -27,9 +28,19 @@ def time_step(model, P, X, Y, repeats):
     return best_time(lambda: model.loss_and_grad(P, X, Y), repeats).seconds
 
 
+def check_args(args) -> None:
+    """Every option's range and the memory of the largest ``n``, before any work (each message names its flag)."""
+    for flag, minimum in (("--n-min", 4), ("--n-max", 4), ("--d", 1), ("--batch", 1), ("--repeats", 1)):
+        check_positive_int(getattr(args, flag[2:].replace("-", "_")), flag, minimum=minimum)
+    if args.n_max < args.n_min:
+        raise ValueError(f"--n-max must be >= --n-min, got {args.n_max} < {args.n_min}")
+    L = args.n_max // 2
+    check_memory(tuning_bytes(args.d, args.d, 4 * args.d, batch=args.batch, L=L, Lp=args.n_max - L),
+                 f"a tuning step with --n-max {args.n_max}, --batch {args.batch}, --d {args.d}")
+
+
 def run(args) -> int:
-    check_positive_int(args.n_min, "--n-min", minimum=4)
-    check_positive_int(args.n_max, "--n-max", minimum=args.n_min)
+    check_args(args)
     rng = np.random.default_rng(0)
     model = PromptedModel.from_seed(args.d, seed=0)
     ns, times = [], []

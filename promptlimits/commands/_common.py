@@ -1,42 +1,69 @@
-"""Options shared by several subcommands: building a model and a dataset."""
+"""Options shared by several subcommands: building a model and a dataset.
+
+Every value is checked when the command line is read (naming its flag); the
+model file, the output files and the memory a run needs are checked by
+:func:`check_model_and_dataset` before any work.
+"""
 
 from __future__ import annotations
 
+import zipfile
+from pathlib import Path
+
 import numpy as np
 
-from .._checks import check_positive_int
+from .._checks import check_memory, check_positive_float
 from ..attention import VARIANTS
-from ..datasets import LipschitzTarget, grid, hard_family, teacher
+from ..datasets import LipschitzTarget, cells_per_side, grid, hard_family, teacher
 from ..model import PromptedModel
+from ..tuning import tuning_bytes
+from ._options import COUNT, NATURAL, NONNEGATIVE, POSITIVE, checked, name_option, probe_output_file
 
 DATASETS = ("teacher", "lipschitz", "hard")
+_NAMED_SCALES = ("1/s", "1/sqrt(s)")
+
+
+def _logit_scale(value: str, name: str):
+    """``--scale``: ``1/s``, ``1/sqrt(s)`` or a finite number > 0."""
+    if value in _NAMED_SCALES:
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number > 0, '1/s' or '1/sqrt(s)', got {value!r}") from None
+    return check_positive_float(number, name)
 
 
 def add_model_arguments(p) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--d", type=int, default=2, help="token width (default 2)")
-    g.add_argument("--s", type=int, default=None, help="head size (default d)")
-    g.add_argument("--m", type=int, default=None, help="feed-forward width (default 4d)")
-    g.add_argument("--model-seed", type=int, default=0, help="seed of the frozen weights")
-    g.add_argument("--weight-scale", type=float, default=1.0, help="multiplies the weights' std")
+    g.add_argument("--d", type=int, default=2, **checked(COUNT), help="token width (default 2)")
+    g.add_argument("--s", type=int, default=None, **checked(COUNT), help="head size (default d)")
+    g.add_argument("--m", type=int, default=None, **checked(COUNT), help="feed-forward width (default 4d)")
+    g.add_argument("--model-seed", type=int, default=0, **checked(NATURAL), help="seed of the frozen weights")
+    g.add_argument("--weight-scale", type=float, default=1.0, **checked(NONNEGATIVE),
+                   help="multiplies the weights' std")
     g.add_argument("--variant", default="softmax", choices=VARIANTS, help="attention variant (default softmax)")
-    g.add_argument("--scale", default=None, help="logit scale: a number, 1/s (default) or 1/sqrt(s)")
+    g.add_argument("--scale", default=None, **checked(_logit_scale),
+                   help="logit scale: a number, 1/s (default) or 1/sqrt(s)")
     g.add_argument("--load-model", default=None, metavar="PATH", help="load frozen weights from a .npz")
     g.add_argument("--save-model", default=None, metavar="PATH", help="save the frozen weights to a .npz")
 
 
-def model_from_args(args) -> PromptedModel:
-    if args.load_model:
-        model = PromptedModel.load(args.load_model)
-    else:
-        scale = args.scale
-        if scale is not None and scale not in ("1/s", "1/sqrt(s)"):
-            try:
-                scale = float(scale)
-            except ValueError:
-                raise ValueError(f"unknown scale {args.scale!r}; expected a number, '1/s' or '1/sqrt(s)'") from None
-        model = PromptedModel.from_seed(args.d, s=args.s, m=args.m, seed=args.model_seed, scale=scale,
-                                        variant=args.variant, weight_scale=args.weight_scale)
+def load_model(path) -> PromptedModel:
+    """``--load-model``: a model file written by ``--save-model``, or a one-line error naming the option."""
+    if not Path(path).is_file():
+        raise ValueError(f"--load-model {path}: no such file")
+    try:
+        return PromptedModel.load(path)
+    except (ValueError, TypeError, KeyError, AttributeError, OSError, EOFError, zipfile.BadZipFile):
+        raise ValueError(f"--load-model {path} is not a promptlimits model file (a .npz written by "
+                         "--save-model)") from None
+
+
+def model_from_args(args, loaded: PromptedModel | None = None) -> PromptedModel:
+    """The frozen model (``loaded``, or built from the options) and ``--save-model``."""
+    model = loaded or PromptedModel.from_seed(args.d, s=args.s, m=args.m, seed=args.model_seed, scale=args.scale,
+                                              variant=args.variant, weight_scale=args.weight_scale)
     if args.save_model:
         model.save(args.save_model)
     return model
@@ -45,14 +72,56 @@ def model_from_args(args) -> PromptedModel:
 def add_dataset_arguments(p) -> None:
     g = p.add_argument_group("dataset")
     g.add_argument("--dataset", default="teacher", choices=DATASETS, help="targets (default teacher)")
-    g.add_argument("--L", type=int, default=2, help="input length (default 2)")
-    g.add_argument("--batch", type=int, default=4, help="number of random input sequences (without --delta)")
-    g.add_argument("--delta", type=float, default=None, help="use the grid G_delta of cell centres as inputs")
-    g.add_argument("--data-seed", type=int, default=0, help="seed of inputs and targets")
-    g.add_argument("--teacher-Lp", type=int, default=3, help="teacher prompt length (dataset teacher)")
-    g.add_argument("--teacher-scale", type=float, default=6.0, help="teacher prompt entries in [0, this]")
-    g.add_argument("--lipschitz", type=float, default=1.0, help="Lipschitz constant K (dataset lipschitz)")
-    g.add_argument("--gamma", type=float, default=0.5, help="target gap (dataset hard)")
+    g.add_argument("--L", type=int, default=2, **checked(COUNT), help="input length (default 2)")
+    g.add_argument("--batch", type=int, default=4, **checked(COUNT),
+                   help="number of random input sequences (without --delta)")
+    g.add_argument("--delta", type=float, default=None, **checked(POSITIVE),
+                   help="use the grid G_delta of cell centres as inputs")
+    g.add_argument("--data-seed", type=int, default=0, **checked(NATURAL), help="seed of inputs and targets")
+    g.add_argument("--teacher-Lp", type=int, default=3, **checked(COUNT),
+                   help="teacher prompt length (dataset teacher)")
+    g.add_argument("--teacher-scale", type=float, default=6.0, **checked(NONNEGATIVE),
+                   help="teacher prompt entries in [0, this]")
+    g.add_argument("--lipschitz", type=float, default=1.0, **checked(POSITIVE),
+                   help="Lipschitz constant K (dataset lipschitz)")
+    g.add_argument("--gamma", type=float, default=0.5, **checked(POSITIVE), help="target gap (dataset hard)")
+
+
+def check_model_and_dataset(args, *, Lp: int, outputs: dict) -> PromptedModel | None:
+    """Everything checkable before any work; returns the ``--load-model`` model (or ``None``).
+
+    ``outputs`` maps flags to the paths they write (``None`` when not given):
+    each is probed. The memory of one tuning step at the largest prompt
+    length ``Lp`` is estimated from the sizes and refused above the machine's.
+    """
+    for flag, path in {"--save-model": _model_file(args.save_model), **outputs}.items():
+        if path:
+            probe_output_file(path, flag)
+    loaded = load_model(args.load_model) if args.load_model else None
+    d, s, m = (loaded.d, loaded.s, loaded.m) if loaded else (args.d, args.s or args.d, args.m or 4 * args.d)
+    if args.delta is not None:
+        try:
+            k = cells_per_side(args.delta)
+        except ValueError as exc:
+            raise ValueError(name_option(str(exc), {"delta": "--delta"})) from None
+        batch, sizes = k ** (args.L * d), f"--delta {args.delta:g} (N = {k}^{args.L * d})"
+    else:
+        batch, sizes = args.batch, f"--batch {args.batch}"
+    sizes += f", --L {args.L}, --Lp {Lp}"
+    if args.dataset == "teacher" and args.teacher_Lp > Lp:
+        Lp, sizes = args.teacher_Lp, sizes + f", --teacher-Lp {args.teacher_Lp}"
+    model = (f"the model of --load-model (d = {d}, s = {s}, m = {m})" if loaded else
+             ", ".join(f"--{k} {getattr(args, k)}" for k in ("d", "s", "m") if getattr(args, k) is not None))
+    check_memory(tuning_bytes(d, s, m, batch=batch, L=args.L, Lp=Lp), f"tuning with {sizes}, {model}")
+    return loaded
+
+
+def _model_file(path):
+    """The file ``PromptedModel.save`` writes for ``path`` (it adds ``.npz``)."""
+    if path is None:
+        return None
+    p = Path(path)
+    return str(p if p.suffix == ".npz" else p.with_suffix(p.suffix + ".npz"))
 
 
 def dataset_from_args(args, model):
@@ -61,8 +130,7 @@ def dataset_from_args(args, model):
     if args.delta is not None:
         X = grid(args.delta, args.L, model.d)
     else:
-        X = rng.uniform(size=(check_positive_int(args.batch, "--batch"), check_positive_int(args.L, "--L"),
-                              model.d))
+        X = rng.uniform(size=(args.batch, args.L, model.d))
     if args.dataset == "teacher":
         Y, _ = teacher(model, X, args.teacher_Lp, prompt_scale=args.teacher_scale, seed=rng)
     elif args.dataset == "lipschitz":

@@ -8,22 +8,41 @@
   experiment declares in its ``OPTIONS`` (:class:`~promptlimits.experiments._settings.Option`).
   No option has a default of its own: an option not given leaves the setting
   of ``make_sweep`` at the chosen scale.
-- :func:`run_experiment`: build the sweep from those options and run it.
+- :func:`run_experiment`: build the sweep from those options, check every
+  point (a refusal names the option that set the bad value), and run it.
+
+Every numeric option is checked when the command line is read (``--seed`` >= 0,
+``--workers`` >= 0 and within the machine's memory, an experiment's float
+options finite); ranges are the experiment's ``check_point``, run on every
+point before any work, and ``--out`` is probed before the sweep starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import time
 import tomllib
 
+from .._checks import check_memory
 from ..experiments import Experiment, experiment
 from ..experiments._settings import DEFAULT_SCALE, SCALES
+from ._options import FINITE, NATURAL, checked, name_option, probe_output_folder
 
 _BARE_WORD = re.compile(r"[A-Za-z0-9_.^+\-/]+")
 _PREFIX = "setting_"
+
+#: About the memory of one worker process (a spawned Python with NumPy, SciPy and Numba: 300-400 MB measured).
+WORKER_BYTES = 400 * 10**6
+
+
+def _workers(value, flag: str) -> int:
+    """``--workers``: an integer >= 0 whose processes fit in the machine's memory."""
+    workers = NATURAL(value, flag)
+    check_memory(workers * WORKER_BYTES, f"{flag} {workers} (about {WORKER_BYTES / 1e9:.1f} GB per worker process)")
+    return workers
 
 
 def add_running_options(p, *, out_default: str | None = None) -> None:
@@ -33,11 +52,12 @@ def add_running_options(p, *, out_default: str | None = None) -> None:
         g.add_argument("--out", required=True, help="results directory (NAME.csv, NAME.json, journal)")
     else:
         g.add_argument("--out", default=out_default, help=f"output folder (default ./{out_default})")
-    g.add_argument("--workers", type=int, default=None,
+    g.add_argument("--workers", type=int, default=None, **checked(_workers),
                    help="processes (default: one per CPU; 0 or 1: in this process)")
     g.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     g.add_argument("--scheduler", default=None, metavar="ADDR", help="Dask scheduler address tcp://HOST:PORT")
-    g.add_argument("--seed", type=int, default=None, help="base seed of the sweeps (default: make_sweep's)")
+    g.add_argument("--seed", type=int, default=None, **checked(NATURAL),
+                   help="base seed of the sweeps (default: make_sweep's)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -64,6 +84,8 @@ def add_experiment_options(p, exp: Experiment) -> None:
             kw.update(action="store_const", const=True)
         else:
             kw.update(type=opt.type, nargs=opt.nargs, choices=opt.choices)
+            if opt.type is float:
+                kw.update(checked(FINITE))
             if opt.choices is None:
                 kw["metavar"] = opt.flag.lstrip("-").upper().replace("-", "_")
         g.add_argument(opt.flag, **kw)
@@ -90,6 +112,8 @@ def overrides(args) -> dict:
         key, value = parse_set(text)
         if key in out:
             raise ValueError(f"setting {key!r} is given twice")
+        if any(isinstance(v, float) and not math.isfinite(v) for v in (value if isinstance(value, list) else [value])):
+            raise ValueError(f"--set {key} must be finite, got {text.partition('=')[2].strip()}")
         out[key] = value
     for name, value in vars(args).items():
         if name.startswith(_PREFIX):
@@ -114,6 +138,7 @@ def run_sweep_from_args(sweep, args, *, command=None):
     """Run ``sweep`` with the running options; print one line and the summary; return the results."""
     from ..sweep import run_sweep
 
+    probe_output_folder(args.out, "--out")
     t0 = time.perf_counter()
     meta = {"command": list(command)} if command else None
     res = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
@@ -123,10 +148,26 @@ def run_sweep_from_args(sweep, args, *, command=None):
     return res
 
 
+def checked_sweep(exp: Experiment, **kwargs):
+    """``exp``'s sweep with every point checked before any work; a refusal names the setting's option."""
+    from ..sweep import expand_points
+    from ..sweep.definition import resolve
+
+    flags = {key: opt.flag for opt in exp.module.OPTIONS for key in (opt.key, opt.flag[2:].replace("-", "_"))}
+    try:
+        sweep = exp.module.make_sweep(**kwargs)
+        check = resolve(sweep.check) if sweep.check is not None else None
+        for point in expand_points(sweep) if check else ():
+            check(dict(point))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(name_option(str(exc), flags, keep_key=True)) from None
+    return sweep
+
+
 def run_experiment(args) -> int:
-    """``promptlimits sweep NAME`` (and ``memorize sweep|universality``): build, run, summarize."""
+    """``promptlimits sweep NAME`` (and ``memorize sweep|universality``): build, check, run, summarize."""
     exp = experiment(args.experiment)
-    sweep = exp.module.make_sweep(**sweep_kwargs(args), **overrides(args))
+    sweep = checked_sweep(exp, **sweep_kwargs(args), **overrides(args))
     res = run_sweep_from_args(sweep, args, command=getattr(args, "argv", None))
     summary = res.meta.get("summary")
     lines = getattr(exp.module, "summary_lines", None)

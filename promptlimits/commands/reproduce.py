@@ -13,7 +13,6 @@ Dask cluster via ``--scheduler``), and ``tiny`` (seconds; for the smoke test).
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +20,8 @@ from .._io import atomic_write_text
 from ..experiments import EXPERIMENTS
 from ..experiments._settings import DEFAULT_SCALE
 from ..sweep import read_results, run_sweep
-from ._running import add_running_options, add_scale_option, sweep_kwargs
+from ._options import probe_output_folder
+from ._running import add_running_options, add_scale_option, checked_sweep, sweep_kwargs
 
 
 def register(subparsers) -> None:
@@ -32,15 +32,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _check_writable(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
-            pass
-    except OSError as exc:
-        raise OSError(f"output folder {out} is not writable: {exc.strerror or exc}") from None
-
-
 def _timed(seconds: dict, step: str, fn, *a, **kw):
     t0 = time.perf_counter()
     out = fn(*a, **kw)
@@ -48,10 +39,14 @@ def _timed(seconds: dict, step: str, fn, *a, **kw):
     return out
 
 
-def run_experiments(args, results: Path, seconds: dict) -> None:
-    """Build every registered sweep (all validated before any runs), then run them in order."""
+def build_sweeps(args) -> list:
+    """Every registered experiment's sweep, each point checked: all before any runs."""
+    return [(e, checked_sweep(e, **sweep_kwargs(args))) for e in EXPERIMENTS]
+
+
+def run_experiments(args, sweeps: list, results: Path, seconds: dict) -> None:
+    """Run the sweeps in order into ``results`` (the folder is made when the first point is saved)."""
     scale = args.scale or DEFAULT_SCALE
-    sweeps = [(e, e.module.make_sweep(**sweep_kwargs(args))) for e in EXPERIMENTS]
     for i, (exp, sweep) in enumerate(sweeps, 1):
         print(f"[{i}/{len(sweeps)}] {exp.name}: {exp.description}", flush=True)
         _timed(seconds, exp.name, run_sweep, sweep, results, workers=args.workers, scheduler=args.scheduler,
@@ -80,12 +75,12 @@ def run(args) -> int:
 
     from ..experiments.report import render
 
-    out = Path(args.out)
-    _check_writable(out)
+    out = probe_output_folder(args.out, "--out")
+    sweeps = build_sweeps(args)
     results, figdir = out / "results", out / "figures"
     seconds: dict[str, float] = {}
     t_all = time.perf_counter()
-    run_experiments(args, results, seconds)
+    run_experiments(args, sweeps, results, seconds)
     written = _timed(seconds, "figures", draw_figures, results, figdir)
     print("proofs_check ...", flush=True)
     proofs = _timed(seconds, "proofs_check", run_all)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 from ..experiments import EXPERIMENTS
 from ._running import add_experiment_options, add_running_options, run_experiment, run_sweep_from_args
@@ -43,6 +44,8 @@ def run_config(args) -> int:
     """``promptlimits sweep run --config FILE.toml``; ``--seed`` replaces the file's seed."""
     from ..sweep import load_sweep
 
+    if not Path(args.config).is_file():
+        raise ValueError(f"--config {args.config}: no such file")
     sweep = load_sweep(args.config)
     if args.seed is not None:
         sweep = dataclasses.replace(sweep, seed=args.seed)

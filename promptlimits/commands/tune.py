@@ -1,11 +1,22 @@
-"""``promptlimits tune``: build a frozen model and a dataset, tune a soft prompt, print a summary."""
+"""``promptlimits tune``: build a frozen model and a dataset, tune a soft prompt, print a summary.
+
+Every option is checked before any work (values when read; then the model
+file, the output files and the memory one tuning step needs).
+"""
 
 from __future__ import annotations
 
 from .._io import write_json
 from ..model import BACKENDS
 from ..tuning import INITS, OPTIMIZERS, tune_prompt
-from ._common import add_dataset_arguments, add_model_arguments, dataset_from_args, model_from_args
+from ._common import (
+    add_dataset_arguments,
+    add_model_arguments,
+    check_model_and_dataset,
+    dataset_from_args,
+    model_from_args,
+)
+from ._options import COUNT, FRACTION, NATURAL, NONNEGATIVE, POSITIVE, checked
 
 
 def register(subparsers) -> None:
@@ -13,24 +24,27 @@ def register(subparsers) -> None:
     add_model_arguments(p)
     add_dataset_arguments(p)
     g = p.add_argument_group("tuning")
-    g.add_argument("--Lp", type=int, default=4, help="prompt length (default 4)")
+    g.add_argument("--Lp", type=int, default=4, **checked(COUNT), help="prompt length (default 4)")
     g.add_argument("--optimizer", default="lbfgs", choices=OPTIMIZERS, help="optimizer (default lbfgs)")
-    g.add_argument("--steps", type=int, default=1000, help="Adam steps or L-BFGS-B iterations (default 1000)")
-    g.add_argument("--lr", type=float, default=0.05, help="Adam step size")
-    g.add_argument("--rho", type=float, default=None, help="box constraint ||P||max <= rho")
+    g.add_argument("--steps", type=int, default=1000, **checked(NATURAL),
+                   help="Adam steps or L-BFGS-B iterations (default 1000)")
+    g.add_argument("--lr", type=float, default=0.05, **checked(POSITIVE), help="Adam step size")
+    g.add_argument("--rho", type=float, default=None, **checked(POSITIVE), help="box constraint ||P||max <= rho")
     g.add_argument("--init", default="normal", choices=INITS, help="initial prompt (default normal)")
-    g.add_argument("--init-scale", type=float, default=3.0, help="scale of the initial prompt")
-    g.add_argument("--target", type=float, default=None, help="stop at this max-abs error")
-    g.add_argument("--seed", type=int, default=0, help="seed of the initial prompt")
+    g.add_argument("--init-scale", type=float, default=3.0, **checked(NONNEGATIVE), help="scale of the initial prompt")
+    g.add_argument("--target", type=float, default=None, **checked(POSITIVE), help="stop at this max-abs error")
+    g.add_argument("--seed", type=int, default=0, **checked(NATURAL), help="seed of the initial prompt")
     g.add_argument("--backend", default="exact", choices=BACKENDS, help="attention backend (default exact)")
-    g.add_argument("--attn-eps", type=float, default=1e-6, help="certified error asked of the poly backend")
+    g.add_argument("--attn-eps", type=float, default=1e-6, **checked(FRACTION),
+                   help="certified error asked of the poly backend, in (0, 1)")
     g.add_argument("--json", default=None, metavar="PATH", help="also write the summary as JSON")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    model = model_from_args(args)
+    loaded = check_model_and_dataset(args, Lp=args.Lp, outputs={"--json": args.json})
+    model = model_from_args(args, loaded)
     X, Y = dataset_from_args(args, model)
     res = tune_prompt(model, X, Y, Lp=args.Lp, optimizer=args.optimizer, steps=args.steps, lr=args.lr,
                       rho=args.rho, init=args.init, init_scale=args.init_scale, target_max_err=args.target,

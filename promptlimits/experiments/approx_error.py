@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from promptlimits._checks import check_choice, check_positive_float, check_positive_int
+from promptlimits._checks import attention_bytes, check_choice, check_memory, check_positive_float, check_positive_int
 from promptlimits.attention import exact_attention
 from promptlimits.poly_attention import make_plan
 from promptlimits.polyapprox import KINDS, certified_eps
@@ -44,11 +44,11 @@ OPTIONS = (
 
 def check_point(params: dict) -> None:
     """Validate one point (called by the sweep engine before anything runs)."""
-    check_positive_int(params.get("n"), "n")
-    check_positive_int(params.get("d"), "d")
+    n, d = check_positive_int(params.get("n"), "n"), check_positive_int(params.get("d"), "d")
     check_positive_float(params.get("B"), "B")
     check_positive_int(params.get("degree"), "degree", minimum=0)
     check_choice(params.get("kind"), "polynomial kind", KINDS)
+    check_memory(attention_bytes(n, d), f"n = {n}, d = {d} (attention)")
 
 
 def _inputs(n, d, B, rng):

@@ -35,7 +35,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from promptlimits._checks import check_positive_float, check_positive_int, check_real
+from promptlimits._checks import check_memory, check_positive_float, check_positive_int, check_real
 from promptlimits.sweep import SweepDef
 
 from ._settings import Option, resolve, scale_table
@@ -98,6 +98,7 @@ def check_point(params: dict) -> None:
     check_positive_int(params.get("n_instances"), "n_instances", minimum=2)
     resolve_budget(params.get("budget", "n"), n)
     gap_parameters(n, gap, c_m=check_positive_float(params.get("c_m", 6.0), "c_m"))
+    check_memory(32 * n * n, f"n = {n} (Hamming instances: n x n distances)")
 
 
 @lru_cache(maxsize=8)

@@ -19,7 +19,17 @@ Rows: ``N``, ``least_Lp`` (``None`` when ``status`` is ``"not reached within
 budget"``), ``status``, ``trials`` (``Lp:best_err;...``), ``best_err`` (the best
 error at the largest ``Lp`` tried), ``K_P``, ``eta``, ``M``, ``bound``
 (``N L log 2 / log M``), ``bound_Lp_min`` (its ceiling), ``above_bound``
-(``least_Lp >= bound``; ``None`` if not reached), ``seconds``.
+(``least_Lp >= bound``; ``None`` if not reached), ``seconds`` (the only timing
+column).
+
+Determinism: a row depends only on the point's settings and seed -- the
+search's budgets are counted (``max_Lp``, ``restarts``, ``steps``), never
+timed -- so two runs give the same CSV apart from ``seconds``, on any machine
+and under any load. ``time_limit`` (seconds per search) is a safety net far
+above the expected time: if it fires, :func:`least_lp_point` raises
+:class:`SearchStopped` instead of returning a row, so the sweep saves the
+other points, reports the point as failed and ``--resume`` recomputes it; a
+time-limited search never reaches the CSV, the summary or the verdict.
 
 Summary: the log-log least-squares fit ``least_Lp ~ a N^b`` over the reached
 points of the ``N`` axis, the number of reached / not-reached points and the
@@ -36,21 +46,22 @@ from promptlimits._checks import check_choice, check_positive_float, check_posit
 from promptlimits.attention import VARIANTS
 from promptlimits.capacity import check_gap, counting_bound
 from promptlimits.datasets import cells_per_side, grid
-from promptlimits.memorization import least_prompt_length, relative_hard_family
+from promptlimits.memorization import REFERENCE_ROWS, STOPPED, least_prompt_length, relative_hard_family
 from promptlimits.model import PromptedModel
 from promptlimits.sweep import SweepDef
+from promptlimits.tuning import check_tuning_memory
 
 from ._settings import Option, resolve, scale_table
 from .verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT, Verdict, fmt
 
 __all__ = ["least_lp_point", "check_point", "summarize", "make_sweep", "verdicts", "fit_power", "SETTINGS",
            "OPTIONS", "DEFAULTS", "LAYOUT", "ONE_DATASET", "MODEL_OPTIONS", "frozen_model", "check_grid",
-           "check_model"]
+           "check_model", "SearchStopped"]
 
 #: Fixed parameters shared by every point (a point may override them).
 DEFAULTS = {
     "s": 8, "logit_scale": 1.0, "variant": "softmax", "model_seed": 0, "gamma": 0.02, "tol": 0.005,
-    "rho": 4.0, "max_Lp": 16, "steps": 200, "restarts": 2, "time_budget": 60.0,
+    "rho": 4.0, "max_Lp": 16, "steps": 200, "restarts": 2, "time_limit": 600.0,
 }
 
 #: Settings that lay out the points rather than enter them: ``shapes`` are the ``(d, L, delta)``
@@ -59,7 +70,7 @@ LAYOUT = ("shapes", "tol_values", "rho_values", "repeats")
 
 #: One dataset's grid ``(d, L, delta) = (1, 1, 1/4)`` (``N = 4``): the ``tol`` and ``rho`` axes, and
 #: ``promptlimits memorize least-lp`` (there with the data seed 0 and no time limit).
-ONE_DATASET = {"d": 1, "L": 1, "delta": 0.25, "data_seed": 0, "time_budget": None}
+ONE_DATASET = {"d": 1, "L": 1, "delta": 0.25, "data_seed": 0, "time_limit": None}
 
 _QUICK_SHAPES = ((1, 1, 0.5), (1, 1, 0.25), (2, 1, 0.5), (1, 2, 0.5), (1, 1, 0.125), (3, 1, 0.5), (1, 1, 1 / 16))
 
@@ -67,12 +78,12 @@ _QUICK_SHAPES = ((1, 1, 0.5), (1, 1, 0.25), (2, 1, 0.5), (1, 2, 0.5), (1, 1, 0.1
 SETTINGS = scale_table(
     DEFAULTS,
     tiny={"shapes": ((1, 1, 0.5), (1, 1, 0.25), (2, 1, 0.5)), "tol_values": (), "rho_values": (), "repeats": 1,
-          "max_Lp": 8, "steps": 100, "restarts": 1, "time_budget": 10.0},
+          "max_Lp": 8, "steps": 100, "restarts": 1, "time_limit": 120.0},
     quick={"shapes": _QUICK_SHAPES, "tol_values": (0.0025, 0.005, 0.0075), "rho_values": (1.0, 2.0, 4.0),
-           "repeats": 2, "max_Lp": 32, "steps": 300, "restarts": 3, "time_budget": 30.0},
+           "repeats": 2, "max_Lp": 16, "steps": 300, "restarts": 3, "time_limit": 600.0},
     full={"shapes": _QUICK_SHAPES + ((2, 1, 0.25), (4, 1, 0.5), (2, 2, 0.5)),
           "tol_values": (0.002, 0.0035, 0.005, 0.0065, 0.008), "rho_values": (0.5, 1.0, 2.0, 4.0, 8.0),
-          "repeats": 4, "max_Lp": 32, "steps": 300, "restarts": 3, "time_budget": 120.0},
+          "repeats": 4, "max_Lp": 32, "steps": 300, "restarts": 3, "time_limit": 3600.0},
 )
 
 #: Options of the frozen model (:func:`frozen_model`), shared with :mod:`.universality`.
@@ -88,7 +99,8 @@ OPTIONS = (
     Option("--max-Lp", "max_Lp", int, help="largest prompt length tried"),
     Option("--steps", "steps", int, help="L-BFGS-B iterations per run (Adam: 3x)"),
     Option("--restarts", "restarts", int, help="runs per prompt length"),
-    Option("--time-budget", "time_budget", float, help="seconds per search"),
+    Option("--time-limit", "time_limit", float, help="safety net, seconds per search (a search it stops fails "
+                                                     "its point; results never depend on it)"),
     Option("--rho", "rho", float, help="prompt box ||P||max <= rho"),
     Option("--gamma", "gamma", float, help="hard-family gap"),
     Option("--tol", "tol", float, help="memorization tolerance (max-abs error on outputs)"),
@@ -109,20 +121,32 @@ def check_grid(params: dict) -> None:
 
 
 def check_model(params: dict) -> None:
-    """The frozen model's settings: head size, logit scale, variant."""
+    """The frozen model's settings: head size, logit scale, variant, seed."""
     check_positive_int(params.get("s"), "s")
+    check_positive_int(params.get("model_seed", 0), "model_seed", minimum=0)
     check_positive_float(params.get("logit_scale"), "logit_scale")
     check_choice(params.get("variant", "softmax"), "attention variant", VARIANTS)
 
 
 def check_point(params: dict) -> None:
-    """Validate a point before anything runs (clear messages naming the numbers)."""
+    """Validate a point before anything runs (clear messages naming the numbers), its memory included."""
     check_grid(params)
     check_model(params)
     for key in ("max_Lp", "steps", "restarts"):
         check_positive_int(params.get(key), key)
+    if params["max_Lp"] > REFERENCE_ROWS:
+        raise ValueError(f"max_Lp must be <= {REFERENCE_ROWS} (the reference prompt's rows), got {params['max_Lp']}")
     check_gap(params.get("gamma"), params.get("tol"))
     check_positive_float(params.get("rho"), "rho")
+    if params.get("time_limit") is not None:
+        check_positive_float(params["time_limit"], "time_limit")
+    d, L = params["d"], params["L"]
+    check_tuning_memory(d, params["s"], 4 * d, batch=cells_per_side(params["delta"]) ** (d * L), L=L,
+                        Lp=params["max_Lp"])
+
+
+class SearchStopped(RuntimeError):
+    """A search stopped by its time limit: no result, so the point fails (and a resumed sweep retries it)."""
 
 
 def frozen_model(params: dict) -> PromptedModel:
@@ -142,12 +166,15 @@ def least_lp_point(params: dict, seed: int) -> dict:
     targets = relative_hard_family(model, X, gamma, rho=rho, seed=seed)
     res = least_prompt_length(model, X, targets, tol, rho=rho, max_Lp=int(params["max_Lp"]),
                               steps=int(params["steps"]), restarts=int(params["restarts"]), seed=seed,
-                              time_budget=float(params.get("time_budget", 60.0)))
+                              time_limit=params.get("time_limit"))
+    if res.status == STOPPED:
+        raise SearchStopped(f"the least-Lp search stopped by its time limit of {params['time_limit']:g} s after "
+                            f"trying Lp {res.trials_text() or 'none'} (a time-limited search is no result)")
     b = counting_bound(d=d, L=L, gamma=gamma, tol=tol, rho=rho, model=model, N=X.shape[0])
     errs = res.best_err_by_Lp()
     return {
         "N": int(X.shape[0]), "dL": d * L,
-        "least_Lp": res.least_Lp, "status": res.status, "bisected": res.bisected,
+        "least_Lp": res.least_Lp, "status": res.status,
         "best_err": float(errs[max(errs)]) if errs else None, "trials": res.trials_text(),
         "K_P": b.K_P, "eta": b.eta, "M": b.M, "bound": b.Lp_bound, "bound_Lp_min": b.Lp_min,
         "above_bound": None if res.least_Lp is None else bool(res.least_Lp >= b.Lp_bound),

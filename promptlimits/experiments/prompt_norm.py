@@ -24,8 +24,9 @@ import math
 
 import numpy as np
 
-from promptlimits._checks import check_positive_float, check_positive_int
+from promptlimits._checks import check_open_interval, check_positive_float, check_positive_int
 from promptlimits.sweep import SweepDef
+from promptlimits.tuning import check_tuning_memory
 
 from ._settings import Option, resolve, scale_table
 
@@ -71,6 +72,11 @@ def check_point(params: dict) -> None:
         check_positive_int(params.get(key), key)
     check_positive_int(params.get("n_ref"), "n_ref", minimum=2)
     check_positive_int(params.get("steps"), "steps", minimum=0)
+    check_open_interval(params.get("eps"), "eps", 0.0, 1.0)
+    check_positive_float(params.get("teacher_scale"), "teacher_scale", allow_zero=True)
+    check_positive_int(params.get("model_seed", 0), "model_seed", minimum=0)
+    d = params["d"]
+    check_tuning_memory(d, d, 4 * d, batch=params["batch"], L=params["L"], Lp=params["Lp"])
 
 
 def prompt_norm_point(params: dict, seed: int) -> dict:

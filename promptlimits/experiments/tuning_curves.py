@@ -22,7 +22,7 @@ from promptlimits.datasets import teacher
 from promptlimits.model import PromptedModel
 from promptlimits.poly_attention import frontier_B
 from promptlimits.sweep import SweepDef
-from promptlimits.tuning import tune_prompt
+from promptlimits.tuning import check_tuning_memory, tune_prompt
 
 from ._settings import Option, resolve, scale_table
 from .verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT, Verdict, fmt
@@ -68,6 +68,8 @@ def check_point(params: dict) -> None:
         check_positive_int(params.get(key), key)
     check_positive_int(params.get("steps"), "steps", minimum=0)
     _box(params.get("rho"))
+    d = params["d"]  # the teacher's prompt has 3 rows
+    check_tuning_memory(d, d, 4 * d, batch=params["batch"], L=params["L"], Lp=max(params["Lp"], 3))
 
 
 def _task(d, L, batch, data_seed=0):

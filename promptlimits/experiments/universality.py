@@ -47,16 +47,17 @@ from functools import lru_cache
 import numpy as np
 
 from promptlimits import construct
-from promptlimits._checks import check_choice, check_positive_float, check_positive_int
+from promptlimits._checks import check_choice, check_memory, check_positive_float, check_positive_int
 from promptlimits.datasets import (
     AdditiveLipschitzTarget,
     SineTarget,
+    cells_per_side,
     grid,
     measured_lipschitz,
 )
 from promptlimits.model import FFWeights, PromptedModel
 from promptlimits.sweep import SweepDef
-from promptlimits.tuning import tune_prompt
+from promptlimits.tuning import check_tuning_memory, tune_prompt, tuning_bytes
 
 from ._settings import Option, resolve, scale_table
 from .memorization import MAX_GRID, MODEL_OPTIONS, check_grid, check_model, frozen_model
@@ -198,6 +199,9 @@ def check_point(params: dict) -> None:
         for key in ("Lp", "steps", "restarts"):
             check_positive_int(params.get(key), key)
         check_positive_float(params.get("rho"), "rho")
+        d, L, s, Lp, n_test = params["d"], params["L"], params["s"], params["Lp"], params["n_test"]
+        check_tuning_memory(d, s, 4 * d, batch=cells_per_side(params["rw_delta"]) ** (d * L), L=L, Lp=Lp)
+        check_memory(tuning_bytes(d, s, 4 * d, batch=n_test, L=L, Lp=Lp), f"n_test = {n_test} (held-out outputs)")
 
 
 # ----------------------------------------------------------------------------- points

@@ -1,0 +1,96 @@
+"""Every user error is one line and exit 2, before any work, naming the option (issue 12 item 6).
+
+27 bad command lines across every command, run in-process through
+``promptlimits.cli.main`` (the full table of 100+ lines is
+``/work/plan/bad_inputs.sh``). Each must fail before any work: nothing is
+computed (a point, a tuning step or a benchmark would take seconds and is
+refused by monkeypatching it to raise), nothing is left behind in the scratch
+folder, and the message names the option as it is spelt on the command line.
+"""
+
+import pytest
+
+import promptlimits.benchmarks.attention as bench_attention
+import promptlimits.benchmarks.tuning_step as bench_step
+import promptlimits.commands.tune as tune_command
+import promptlimits.sweep.run as sweep_run
+from promptlimits.cli import main, one_line
+
+BIG = "1000000000000"
+
+CASES = [  # (argv, text the one line must hold: the option as spelt on the command line)
+    (["tune", "--teacher-scale", "nan"], "--teacher-scale must be finite and >= 0, got nan"),
+    (["tune", "--init-scale", "nan"], "--init-scale must be finite and >= 0, got nan"),
+    (["tune", "--batch", BIG], f"--batch {BIG}"),
+    (["tune", "--Lp", BIG], f"--Lp {BIG}"),
+    (["tune", "--d", "1000000"], "--d 1000000"),
+    (["tune", "--optimizer", "adam", "--lr", "-1"], "--lr must be finite and > 0, got -1.0"),
+    (["tune", "--weight-scale", "-1"], "--weight-scale must be finite and >= 0, got -1.0"),
+    (["tune", "--seed", "-1"], "--seed must be >= 0, got -1"),
+    (["tune", "--load-model", "TMP/notes.txt"], "--load-model TMP/notes.txt is not a promptlimits model file"),
+    (["tune", "--steps", "2000", "--json", "/proc/x.json"], "--json /proc/x.json cannot be written"),
+    (["tune", "--save-model", "TMP/no/such/m.npz"], "--save-model TMP/no/such/m.npz: folder"),
+    (["tune", "--attn-eps", "2"], "--attn-eps must lie in (0, 1), got 2.0"),
+    (["memorize", "least-lp", "--time-budget", "-1"], "--time-budget was replaced"),
+    (["memorize", "least-lp", "--time-limit", "-1"], "--time-limit must be finite and > 0, got -1.0"),
+    (["memorize", "least-lp", "--max-Lp", BIG], "--max-Lp must be <= 4096"),
+    (["memorize", "sweep", "--time-limit", "-1", "--out", "TMP/o"], "(option --time-limit)"),
+    (["sweep", "runtime", "--set", "timing_repeats=0", "--out", "TMP/o"],
+     "timing_repeats must be >= 1, got 0"),
+    (["sweep", "runtime", "--timing-repeats", "0", "--out", "TMP/o"], "(option --timing-repeats)"),
+    (["sweep", "phase", "--eps", "nan", "--out", "TMP/o"], "--eps must be a finite number, got nan"),
+    (["sweep", "prompt-norm", "--eps", "0", "--out", "TMP/o"], "eps must lie in (0, 1), got 0.0 (option --eps)"),
+    (["sweep", "hardness", "--n", BIG, "--out", "TMP/o"], "of memory, more than"),
+    (["bench", "attention", "--quick", "--exact-rows", "0"], "--exact-rows must be >= 1, got 0"),
+    (["bench", "tuning-step", "--repeats", "0"], "--repeats must be >= 1, got 0"),
+    (["reproduce", "--out", "/proc/promptlimits-r"], "--out /proc/promptlimits-r cannot be written"),
+    (["memorize", "sweep", "--out", "/proc/promptlimits-m"], "--out /proc/promptlimits-m cannot be written"),
+    (["sweep", "phase", "--workers", "100000", "--out", "TMP/o"], "--workers 100000 (about 0.4 GB per worker"),
+    (["sweep", "run", "--config", "TMP/missing.toml", "--out", "TMP/o"], "--config TMP/missing.toml: no such file"),
+]
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Any computation (a sweep point, a tuning run, a benchmark) fails the test."""
+    def refuse(*a, **kw):
+        raise AssertionError("work started before the bad input was refused")
+
+    monkeypatch.setattr(sweep_run, "_compute", refuse)
+    monkeypatch.setattr(tune_command, "tune_prompt", refuse)
+    monkeypatch.setattr(bench_attention, "make_plan", refuse)
+    monkeypatch.setattr(bench_step, "time_step", refuse)
+
+
+@pytest.mark.parametrize("argv, text", CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
+def test_bad_input_is_one_line_exit_2_naming_the_option(argv, text, tmp_path, capsys, no_work):
+    (tmp_path / "notes.txt").write_text("some notes, not a model\n")
+    before = sorted(tmp_path.rglob("*"))
+    argv = [a.replace("TMP", str(tmp_path)) for a in argv]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert text.replace("TMP", str(tmp_path)) in err, err
+    assert "Error" not in err and "Errno" not in err and "=True" not in err, err  # command-line words
+    assert sorted(tmp_path.rglob("*")) == before  # nothing left behind
+
+
+def test_debug_shows_the_traceback(monkeypatch):
+    monkeypatch.setenv("PROMPTLIMITS_DEBUG", "1")
+    with pytest.raises(ValueError, match="--json /proc/x.json cannot be written"):
+        main(["tune", "--json", "/proc/x.json"])
+
+
+def test_file_errors_are_worded_by_path_and_reason():
+    assert one_line(FileNotFoundError(2, "No such file or directory", "r.toml")) == "r.toml: No such file or directory"
+    assert one_line(MemoryError()) == "ran out of memory; use smaller sizes"
+    assert one_line(ValueError("first\nsecond")) == "first"
+
+
+def test_good_output_paths_are_written(tmp_path, capsys):
+    """The probes leave valid paths alone: a run with --json and --save-model writes both (and nothing else)."""
+    out, model = tmp_path / "t.json", tmp_path / "m"
+    assert main(["tune", "--steps", "3", "--quiet", "--json", str(out), "--save-model", str(model)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz", "t.json"]
+    assert main(["tune", "--steps", "3", "--quiet", "--load-model", str(tmp_path / "m.npz")]) == 0
