@@ -273,6 +273,10 @@ def _least_degree_kind(kind: str, R: float, eps_p: float) -> int | None:
     g = 0
     while g <= MAX_DEGREE and _approx_log_bound(kind, g, R) > math.log(eps_p) + 1e-9:
         g += 1
+    if g > MAX_DEGREE:
+        # the closed form, a lower bound on every certificate, misses eps_p at every degree:
+        # refuse without interval arithmetic (whose precision grows with R)
+        return None
     # The float estimate may be off by rounding: step back a little, then verify.
     g = max(0, g - 1)
     while g <= MAX_DEGREE:
