@@ -80,3 +80,20 @@ def central_difference_prompt_grad(model, P, X, Y, h=1e-6):
         Pm[i] -= h
         num[i] = (model.loss(Pp, X, Y).mse - model.loss(Pm, X, Y).mse) / (2 * h)
     return num
+
+
+def naive_attention_mp(Q, K, V, *, scale=None, variant="softmax", dps=50):
+    """Attention by the definition in mpmath (unbounded exponents): a reference for logits near 1e308."""
+    import mpmath
+
+    with mpmath.workdps(dps):
+        Q, K, V = (np.asarray(a, dtype=np.float64) for a in (Q, K, V))
+        s = mpmath.mpf(1.0 / Q.shape[1] if scale is None else scale)
+        out = np.zeros((Q.shape[0], V.shape[1]))
+        for i in range(Q.shape[0]):
+            w = [mpmath.exp(s * mpmath.fsum(mpmath.mpf(q) * mpmath.mpf(k) for q, k in zip(Q[i], K[j])))
+                 for j in range(K.shape[0])]
+            den = mpmath.fsum(w) + (1 if variant == "softmax1" else 0)
+            for c in range(V.shape[1]):
+                out[i, c] = float(mpmath.fsum(wj * mpmath.mpf(V[j, c]) for j, wj in enumerate(w)) / den)
+        return out

@@ -44,8 +44,9 @@ def test_small_sweep_measured_and_monotone(tmp_path):
     rows = read_results(tmp_path).rows
     for regime in ("fixed", "log"):
         for n in (256, 1024):
-            g = [r["g_star"] for r in rows if r["regime"] == regime and r["n"] == n]
-            assert g == sorted(g)  # more norm never needs a lower degree
+            g = [math.inf if r["g_star"] is None else r["g_star"] for r in rows
+                 if r["regime"] == regime and r["n"] == n]
+            assert g == sorted(g)  # more norm never needs a lower degree (inf: not certifiable)
     meas = [r for r in rows if r["measured"]]
     assert len(meas) == 4 and all(r["err_max"] <= r["err_bound"] for r in meas)
     summ = res.meta["summary"]

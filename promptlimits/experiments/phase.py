@@ -165,18 +165,19 @@ def phase_point(params: dict, seed: int) -> dict:
 def _measure(n, d, B, eps_p_target, kind, repeats, seed) -> dict:
     from promptlimits.attention import exact_attention
     from promptlimits.measure import best_time
-    from promptlimits.poly_attention import make_plan, output_eps_for_eps_p
+    from promptlimits.poly_attention import make_plan
 
     rng = np.random.default_rng(seed)
     Q, K, V = _inputs(n, d, B, rng)
-    plan = make_plan(d, B, eps_p=eps_p_target, kind=kind)
+    plan = make_plan(d, B, eps_p=eps_p_target, kind=kind, keys=n)  # the plan of least_cost: rounding of n keys
     T_poly = plan.forward(Q, K, V)  # also compiles the kernels before timing
     T_exact = exact_attention(Q, K, V)
     t_exact = best_time(lambda: exact_attention(Q, K, V), repeats).seconds
     t_poly = best_time(lambda: plan.forward(Q, K, V), repeats).seconds
-    err = float(np.max(np.abs(T_poly - T_exact)) / np.max(np.abs(V)))
+    vmax = np.max(np.abs(V))
+    err = float(np.max(np.abs(T_poly - T_exact)) / vmax)
     return {"measured": True, "t_exact": t_exact, "t_poly": t_poly, "time_ratio": t_poly / t_exact,
-            "err_max": err, "err_bound": output_eps_for_eps_p(plan.eps_p)}
+            "err_max": err, "err_bound": plan.output_bound(V) / vmax}  # rounding included (docs/theory.md §4.6)
 
 
 # ----------------------------------------------------------------------------

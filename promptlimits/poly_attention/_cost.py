@@ -30,9 +30,16 @@ import numpy as np
 
 from .._checks import check_choice, check_positive_int, check_real
 from ..features import rank
-from ..polyapprox import KINDS, MAX_DEGREE, ExpApprox, exp_approximation, log_approximation_bound
+from ..polyapprox import (
+    KINDS,
+    MAX_DEGREE,
+    ExpApprox,
+    exp_approximation,
+    log_approximation_bound,
+    log_approximation_bounds,
+)
 from ._error import eps_p_for_output
-from ._rounding import KernelRounding, kernel_rounding, log_rounding_floor
+from ._rounding import KernelRounding, kernel_rounding, log_rounding_floor, log_rounding_floors
 
 __all__ = ["logit_range", "certificate", "certified_degree", "least_certified", "largest_certifiable_B",
            "least_rank", "least_cost", "Cost", "frontier_B", "poly_pays"]
@@ -152,7 +159,7 @@ def poly_pays(d: int, B: float, *, eps: float, n_queries: int, n_keys: int, scal
     if g_max < 0:
         return False
     R, eps_p = logit_range(d, B, scale), eps_p_for_output(eps)
-    if _floor_log(d, g_max, R, n_keys, kind) > math.log(eps_p) + 1e-9:
+    if not math.isfinite(R) or _floor_logs(d, R, n_keys, kind)[g_max] > math.log(eps_p) + 1e-9:
         return False
     cert = least_certified(d, B, eps_p, keys=n_keys, scale=scale, kind=kind)
     return cert is not None and rank(d, cert.degree) * width < cells
@@ -165,18 +172,21 @@ def _kinds(kind: str) -> tuple:
     return KINDS if kind == "auto" else (kind,)
 
 
-def _floor_log(d: int, g: int, R: float, keys: int, kind: str) -> float:
-    """Log of a lower bound on certificate plus rounding at degree ``g`` (closed forms only)."""
-    approx = min(log_approximation_bound(k, g, R) for k in _kinds(kind))
-    return float(np.logaddexp(approx, log_rounding_floor(keys, rank(d, g), g, R)))
+def _approx_logs(R: float, kind: str) -> np.ndarray:
+    """Log of the least closed-form approximation bound over the kinds, for every degree ``0..MAX_DEGREE``."""
+    return np.min([log_approximation_bounds(k, R) for k in _kinds(kind)], axis=0)
+
+
+def _floor_logs(d: int, R: float, keys: int, kind: str) -> np.ndarray:
+    """Log of a lower bound on certificate plus rounding, for every degree ``0..MAX_DEGREE`` (closed forms only)."""
+    return np.logaddexp(_approx_logs(R, kind), log_rounding_floors(d, R, keys, MAX_DEGREE))
 
 
 def _plausible_degrees(d: int, R: float, eps_p: float, keys: int, kind: str) -> list[int]:
     """Degrees ``<= MAX_DEGREE`` that the closed forms do not rule out for ``eps_p``."""
     if not math.isfinite(R):
         return []
-    limit = math.log(eps_p) + 1e-9
-    return [g for g in range(MAX_DEGREE + 1) if _floor_log(d, g, R, keys, kind) <= limit]
+    return [int(g) for g in np.flatnonzero(_floor_logs(d, R, keys, kind) <= math.log(eps_p) + 1e-9)]
 
 
 @lru_cache(maxsize=4096)
@@ -252,11 +262,10 @@ def uncertifiable_message(d: int, B: float, eps_p: float, *, keys: int, scale, k
     tail = f"; the largest norm certifiable for this target is about B = {best:.4g} (docs/theory.md §4.6)"
     if not math.isfinite(R):
         return f"{asked} cannot be certified {where}: the logit range overflows float64{tail}"
-    polynomial = [g for g in range(MAX_DEGREE + 1)
-                  if min(log_approximation_bound(k, g, R) for k in _kinds(kind)) <= math.log(eps_p) + 1e-9]
-    if not polynomial:
+    polynomial = np.flatnonzero(_approx_logs(R, kind) <= math.log(eps_p) + 1e-9)
+    if polynomial.size == 0:
         return f"{asked} cannot be certified {where}: no polynomial of degree <= {MAX_DEGREE} meets it{tail}"
-    g = polynomial[0]
+    g = int(polynomial[0])
     floor = math.exp(min(log_rounding_floor(keys, rank(d, g), g, R), 700.0))
     if floor > eps_p:
         why = (f"the float64 rounding of the kernels alone exceeds it (at degree {g}, where the polynomial first "

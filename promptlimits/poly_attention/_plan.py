@@ -231,15 +231,25 @@ class PolyPlan:
                 )
         self._check_keys(K.shape[0])
         dtype = np.result_type(*arrays)
+        if dtype == np.float32 and self.eps_p_target is not None:
+            total = self.eps_p + self.rounding(K.shape[0], float32=True)
+            if total > self.eps_p_target:
+                raise ValueError(
+                    f"float32 output: rounding the result to float32 (2^-24 relative) brings this plan's "
+                    f"eps_p plus rounding to {total:.3e}, above its {self._target()} (docs/theory.md §4.6); "
+                    f"pass float64 arrays or ask a looser target")
         return arrays, dtype
+
+    def _target(self) -> str:
+        return f"eps={self.eps:.3e}" if self.eps is not None else f"eps_p={self.eps_p_target:.3e}"
 
     def _check_keys(self, n: int) -> None:
         """Refuse ``n`` keys beyond :attr:`max_keys`, or where intermediate values could overflow."""
         if self.max_keys is not None and n > self.max_keys:
-            target = f"eps={self.eps:.3e}" if self.eps is not None else f"eps_p={self.eps_p_target:.3e}"
             raise ValueError(
-                f"{n} keys exceed the {self.max_keys} for which this plan's {target} covers the kernels' float64 "
-                f"rounding, which grows with the number of keys (docs/theory.md §4.6); make the plan with keys={n}")
+                f"{n} keys exceed the {self.max_keys} for which this plan's {self._target()} covers the kernels' "
+                f"float64 rounding, which grows with the number of keys (docs/theory.md §4.6); make the plan "
+                f"with keys={n}")
         if self._rounding.overflows(n):
             raise ValueError(
                 f"with {n} keys, B={self.B:.6g} and degree {self.degree}, intermediate values of the polynomial "

@@ -48,7 +48,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from mpmath import iv
+from scipy.special import gammaln
 
 from ..features import largest_multinomial
 from ..polyapprox import _upper_float
@@ -116,6 +118,17 @@ def log_rounding_floor(n: int, rank: int, degree: int, R: float) -> float:
     a target, no plan can meet it.
     """
     return math.log(2 * U * rounding_events(n, rank, degree)) + 2.0 * R
+
+
+def log_rounding_floors(d: int, R: float, keys: int, max_degree: int) -> np.ndarray:
+    """:func:`log_rounding_floor` for the degrees ``0..max_degree`` at once (``log r`` from ``gammaln``).
+
+    The float logarithms are accurate to about 1e-12; callers compare with a slack of 1e-9.
+    """
+    g = np.arange(max_degree + 1)
+    log_rank = gammaln(d + g + 1.0) - gammaln(g + 1.0) - gammaln(d + 1.0)
+    log_events = np.logaddexp(log_rank, np.log(keys + 3.0 * g + 1.0))
+    return math.log(2 * U) + log_events + 2.0 * R
 
 
 @dataclass(frozen=True)
