@@ -4,8 +4,9 @@ From the ``approx_error`` sweep (docs/theory.md §4.1, §9.5): for each ``B``, t
 measured ``||T - Att||max`` of the fused kernel (markers) and the certified
 ``2 eps_p / (1 - eps_p) ||V||max`` (lines) against the degree, with the rank
 ``C(d+g, g)`` on a second axis. Below about ``1e-15`` the measured error is
-float64 rounding; the certificate is never claimed below ``eps_p = 1e-12``
-(:data:`promptlimits.poly_attention.EPS_MIN`), hence the flat tails of the lines.
+float64 rounding; the certificate includes the kernels' rounding bound
+(:meth:`promptlimits.poly_attention.PolyPlan.rounding`, docs/theory.md §4.6), hence
+the flat tails of the lines.
 Colours are ``B`` (legend on the right panel); lines are certified, markers measured.
 """
 
