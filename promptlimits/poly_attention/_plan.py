@@ -259,8 +259,17 @@ class PolyPlan:
     def forward(self, Q, K, V, *, method: str = "fused", variant: str = "softmax"):
         """Approximate attention ``D^-1 exp(s Q K^T) V`` (or Softmax_1), shape ``(n_q, d_v)``.
 
-        Within :meth:`output_bound` of :func:`promptlimits.exact_attention`.
-        float32 inputs are computed in float64 and returned as float32.
+        Within :meth:`output_bound` of exact attention, rounding included
+        (docs/theory.md §4.6). float32 inputs are computed in float64 and
+        returned as float32. Finite for every finite ``V`` (scaled by a power
+        of two inside); zero columns or ``V = 0`` give exact zeros.
+
+        Raises
+        ------
+        ValueError
+            Bad inputs; ``Q`` or ``K`` above ``B``; more keys than
+            :attr:`max_keys`; float32 arrays whose cast alone would break the
+            plan's target; inputs whose intermediate values could overflow.
         """
         check_choice(method, "method", METHODS)
         check_choice(variant, "attention variant", VARIANTS)
