@@ -5,8 +5,9 @@ measured ``||T - Att||max`` of the fused kernel (markers) and the certified
 ``F(eps_p) ||V||max`` (lines; ``F(eps_p) = 2 (1 - sqrt(1 - eps_p^2)) / eps_p``,
 docs/theory.md §4.2) against the degree, with the rank
 ``C(d+g, g)`` on a second axis. Below about ``1e-15`` the measured error is
-float64 rounding; the certificate is never claimed below ``eps_p = 1e-12``
-(:data:`promptlimits.poly_attention.EPS_MIN`), hence the flat tails of the lines.
+float64 rounding; the certificate includes the kernels' rounding bound
+(:meth:`promptlimits.poly_attention.PolyPlan.rounding`, docs/theory.md §4.6), hence
+the flat tails of the lines.
 Colours are ``B`` (in both panels' legends); lines are certified, markers measured.
 """
 

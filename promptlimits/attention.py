@@ -6,8 +6,13 @@
 docs/theory.md §2.2). The default ``scale`` is ``1 / Q.shape[-1]``, Alman and Song's
 ``exp(Q K^T / d)``.
 
-Numerically stable: each row's maximum logit (and 0 for ``softmax1``) is
-subtracted before ``exp``, so logits of 1e4 do not overflow. Memory: the
+Numerically stable: ``Q``, ``K`` and ``V`` are scaled by powers of two (exact)
+to largest entries below 1, each row's maximum logit (and 0 for ``softmax1``)
+is subtracted before the logits are scaled back and passed to ``exp``, and the
+output is scaled back and kept within ``[-||V||max, ||V||max]``: finite inputs
+give finite outputs, even near the float maximum (``Q = K = 1e154``,
+``V = 1e308``). For inputs of ordinary size the scalings are exact and the
+results are those of the direct formula. Memory: the
 ``n x n`` score matrix is never formed for long sequences; queries are handled
 ``chunk`` rows at a time, so the extra memory is O(chunk * n).
 
@@ -63,18 +68,37 @@ def _chunk_rows(n_queries: int, n_keys: int, batch: int, chunk) -> int:
     return max(1, min(n_queries, _CHUNK_ENTRIES // max(1, n_keys * batch)))
 
 
-def _probabilities(Qc, K, scale, variant):
-    """Attention probabilities for a block of query rows, stably."""
+def _exponent(X) -> int:
+    """``e`` with ``max|X| = m 2^e``, ``m`` in ``[1/2, 1)`` (0 for an empty or zero array)."""
+    return int(np.frexp(np.max(np.abs(X)))[1]) if X.size else 0
+
+
+def _probabilities(Qc, K, scale, variant, eq=0, ek=0):
+    """Attention probabilities for a block of query rows, stably.
+
+    ``Qc`` and ``K`` arrive scaled by ``2^-eq`` and ``2^-ek`` (exact), so
+    their product cannot overflow; the row maximum is subtracted before the
+    logits are scaled back by ``2^(eq+ek)``, where an overflow can only give
+    ``-inf`` (a weight of exactly 0), never ``inf - inf``.
+    """
     S = scale * (Qc @ np.swapaxes(K, -1, -2))
     m = S.max(axis=-1, keepdims=True)
     if variant == "softmax1":
         m = np.maximum(m, 0.0)  # the implicit extra logit 0
-    E = np.exp(S - m)
-    den = E.sum(axis=-1, keepdims=True)
-    if variant == "softmax1":
-        den += np.exp(-m)
+    with np.errstate(over="ignore"):  # -inf: a weight of exactly 0
+        E = np.exp(np.ldexp(S - m, eq + ek))
+        den = E.sum(axis=-1, keepdims=True)
+        if variant == "softmax1":
+            den += np.exp(np.ldexp(-m, eq + ek))
     E /= den
     return E
+
+
+def _scaled(Q, K, V):
+    """``Q, K, V`` scaled by powers of two to max entries in ``[1/2, 1)``, and the exponents."""
+    eq, ek, ev = _exponent(Q), _exponent(K), _exponent(V)
+    return np.ldexp(Q, -eq).astype(Q.dtype), np.ldexp(K, -ek).astype(K.dtype), np.ldexp(V, -ev).astype(V.dtype), \
+        (eq, ek, ev)
 
 
 def exact_attention(Q, K, V, *, scale=None, variant="softmax", chunk=None):
@@ -96,14 +120,18 @@ def exact_attention(Q, K, V, *, scale=None, variant="softmax", chunk=None):
     T : array, shape ``(n_q, d_v)`` (or batched), dtype of the inputs.
     """
     (Q, K, V), scale = _prepare(Q, K, V, scale, variant)
+    vmax = np.max(np.abs(V)) if V.size else 0.0
+    Q, K, V, (eq, ek, ev) = _scaled(Q, K, V)
     nq = Q.shape[-2]
     batch = int(np.prod(Q.shape[:-2], dtype=np.int64)) if Q.ndim == 3 else 1
     step = _chunk_rows(nq, K.shape[-2], batch, chunk)
     T = np.empty(Q.shape[:-1] + (V.shape[-1],), dtype=Q.dtype)
     for a in range(0, nq, step):
         b = min(nq, a + step)
-        T[..., a:b, :] = _probabilities(Q[..., a:b, :], K, scale, variant) @ V
-    return T
+        T[..., a:b, :] = _probabilities(Q[..., a:b, :], K, scale, variant, eq, ek) @ V
+    # back to V's scale; clip into [-||V||max, ||V||max], where every convex combination of V lies
+    with np.errstate(over="ignore"):  # +-inf only beyond ||V||max: clipped
+        return np.clip(np.ldexp(T, ev), -vmax, vmax).astype(Q.dtype, copy=False)
 
 
 def exact_attention_backward(Q, K, V, G, *, scale=None, variant="softmax", chunk=None):
@@ -125,9 +153,11 @@ def exact_attention_backward(Q, K, V, G, *, scale=None, variant="softmax", chunk
     dQ = np.empty_like(Q)
     dK = np.zeros_like(K)
     dV = np.zeros_like(V)
+    eq, ek = _exponent(Q), _exponent(K)
     for a in range(0, nq, step):
         b = min(nq, a + step)
-        A = _probabilities(Q[..., a:b, :], K, scale, variant)
+        A = _probabilities(np.ldexp(Q[..., a:b, :], -eq).astype(Q.dtype), np.ldexp(K, -ek).astype(K.dtype),
+                           scale, variant, eq, ek)
         Gc = G[..., a:b, :]
         dV += np.swapaxes(A, -1, -2) @ Gc
         GVt = Gc @ np.swapaxes(V, -1, -2)  # G_i . v_j

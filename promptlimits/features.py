@@ -36,6 +36,7 @@ instead of gathering through ``parent`` one monomial at a time.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -83,18 +84,73 @@ class MonomialBasis:
     multinomial: np.ndarray = field(repr=False, compare=False)
 
 
+#: Largest memory a monomial basis may take (its index arrays, multinomial coefficients
+#: and the plan's weights), in bytes; the machine's available memory caps it further.
+BASIS_MEMORY_BUDGET = 2 * 2**30
+
+
+def basis_bytes(d: int, g: int) -> int:
+    """Bytes held for the basis of ``d`` variables up to degree ``g`` and a plan's weights.
+
+    Per monomial: ``parent``, ``coord``, ``total_degree``, ``multinomial`` and the
+    weight (8 bytes each) and the ``d`` exponents (8 bytes each).
+    """
+    return rank(d, g) * 8 * (5 + d)
+
+
+def _available_memory() -> int:
+    """The machine's available memory in bytes (``MemAvailable``, else physical memory)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return BASIS_MEMORY_BUDGET
+
+
+def check_basis_size(d: int, g: int) -> None:
+    """Refuse, before building anything, a basis above the memory budget (its rank and size named)."""
+    need = basis_bytes(d, g)
+    limit = min(BASIS_MEMORY_BUDGET, _available_memory())
+    if need > limit:
+        raise ValueError(
+            f"the monomial basis for d={d}, degree {g} has rank C(d+g, g) = {rank(d, g):,} and needs about "
+            f"{need / 2**30:.3g} GiB, above the {limit / 2**30:.3g} GiB allowed (BASIS_MEMORY_BUDGET and the "
+            f"machine's available memory); use a lower degree, a looser eps or a smaller B")
+
+
+def largest_multinomial(d: int, j: int) -> int:
+    """``max_{|alpha| = j} j!/alpha!`` over ``d`` variables: the most balanced ``alpha`` (exact integer)."""
+    q, extra = divmod(j, d)
+    return math.factorial(j) // (math.factorial(q + 1) ** extra * math.factorial(q) ** (d - extra))
+
+
 @lru_cache(maxsize=64)
 def monomial_basis(d: int, g: int) -> MonomialBasis:
-    """The graded monomial basis for ``d`` variables and degree ``<= g`` (cached)."""
+    """The graded monomial basis for ``d`` variables and degree ``<= g`` (cached).
+
+    Built run by run (module docstring) with array operations only: rank 2
+    million takes about a second. Refuses a basis above the memory budget
+    (:func:`check_basis_size`) before allocating it.
+    """
     d = check_positive_int(d, "d")
     g = check_positive_int(g, "degree", minimum=0)
+    check_basis_size(d, g)
     r = rank(d, g)
-    if r > 50_000_000:
-        raise ValueError(f"rank C(d+g, g) = {r} for d={d}, g={g} is too large")
     parent = np.full(r, -1, dtype=np.int64)
     coord = np.full(r, -1, dtype=np.int64)
     tdeg = np.zeros(r, dtype=np.int64)
     runs = np.zeros((g * d, 4), dtype=np.int64)
+    expo = np.zeros((r, d), dtype=np.int64)
+    # |alpha|!/alpha! = (|alpha|-1)!/(alpha-e_c)! * |alpha| / alpha_c: exact integers, in int64 when
+    # the largest intermediate product fits, else Python integers
+    exact_int64 = largest_multinomial(d, g) * max(g, 1) < 2**63
+    multi = np.ones(r, dtype=np.int64 if exact_int64 else object)
     # Monomials of degree j-1 end at stop; those with smallest coordinate >= c
     # start at suffix[c] (the constant counts as having every c).
     stop, nxt, suffix = 1, 1, [0] * d
@@ -102,22 +158,20 @@ def monomial_basis(d: int, g: int) -> MonomialBasis:
         new_suffix = []
         for c in range(d):
             p0, length = suffix[c], stop - suffix[c]
+            out = slice(nxt, nxt + length)
             runs[(j - 1) * d + c] = (nxt, p0, length, c)
             new_suffix.append(nxt)
-            parent[nxt:nxt + length] = np.arange(p0, stop)
-            coord[nxt:nxt + length] = c
-            tdeg[nxt:nxt + length] = j
+            parent[out] = np.arange(p0, stop)
+            coord[out] = c
+            tdeg[out] = j
+            expo[out] = expo[p0:stop]
+            expo[out, c] += 1
+            alpha_c = expo[out, c] if exact_int64 else expo[out, c].astype(object)
+            multi[out] = multi[p0:stop] * j // alpha_c
             nxt += length
         stop, suffix = nxt, new_suffix
     assert nxt == r
-    expo = np.zeros((r, d), dtype=np.int64)
-    for a in range(1, r):
-        expo[a] = expo[parent[a]]
-        expo[a, coord[a]] += 1
-    multi = np.array(
-        [math.factorial(int(t)) // math.prod(math.factorial(int(e)) for e in row) for t, row in zip(tdeg, expo)],
-        dtype=object,
-    ).astype(np.float64)
+    multi = multi.astype(np.float64)  # correctly rounded from the exact integers
     for arr in (parent, coord, runs, expo, tdeg, multi):
         arr.flags.writeable = False
     return MonomialBasis(d=d, degree=g, rank=r, parent=parent, coord=coord, runs=runs, exponents=expo,
@@ -129,7 +183,13 @@ def feature_weights(basis: MonomialBasis, coefficients, scale: float) -> np.ndar
     c = np.asarray(coefficients, dtype=np.float64)
     if c.shape != (basis.degree + 1,):
         raise ValueError(f"need {basis.degree + 1} coefficients for degree {basis.degree}, got shape {c.shape}")
-    powers = float(scale) ** np.arange(basis.degree + 1, dtype=np.float64)
+    # s^j by j - 1 successive multiplications, so each weight carries at most
+    # g + 2 roundings (docs/theory.md §4.6): s^j, c_j s^j, the multinomial, the product
+    powers = np.empty(basis.degree + 1)
+    p = 1.0
+    for j in range(basis.degree + 1):
+        powers[j] = p
+        p *= float(scale)
     return (c * powers)[basis.total_degree] * basis.multinomial
 
 

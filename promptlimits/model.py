@@ -129,6 +129,7 @@ class PromptedModel:
 
     def __post_init__(self):
         check_choice(self.variant, "attention variant", VARIANTS)
+        self._check_weights()
         d, s = self.WQ.shape
         m = self.ff1.W1.shape[1]
         shapes = {
@@ -148,6 +149,19 @@ class PromptedModel:
             if E.shape[1] != d or E.shape[0] < 1:
                 raise ValueError(f"positional rows E must have shape (L_max, {d}) with L_max >= 1, got {E.shape}")
             object.__setattr__(self, "E", E)
+
+    def _check_weights(self):
+        """Every weight a finite real float64 array of the right rank (NaN, inf and non-numbers refused)."""
+        for name in ("ff1", "ff2"):
+            ff = getattr(self, name)
+            if not isinstance(ff, FFWeights):
+                raise TypeError(f"{name} must be FFWeights, got {type(ff).__name__}")
+            arrays = {f: as_float_array(getattr(ff, f), f"weight {name}.{f}", ndim=1 if f[0] == "b" else 2,
+                                        dtype=np.float64) for f in ("W1", "b1", "W2", "b2")}
+            object.__setattr__(self, name, FFWeights(**arrays))
+        for name in ("WQ", "WK", "WV", "WO"):
+            object.__setattr__(self, name, as_float_array(getattr(self, name), f"weight {name}", ndim=2,
+                                                          dtype=np.float64))
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -183,7 +197,7 @@ class PromptedModel:
         s = d if s is None else check_positive_int(s, "s")
         m = 4 * d if m is None else check_positive_int(m, "m")
         rng = as_generator(seed)
-        ws = float(weight_scale)
+        ws = check_real(weight_scale, "weight_scale", low=0.0)
 
         def w(shape, fan_in):
             return rng.normal(0.0, ws / np.sqrt(fan_in), size=shape)

@@ -77,6 +77,7 @@ from functools import lru_cache
 import mpmath.libmp as _libmp
 import numpy as np
 from mpmath import iv
+from scipy.special import gammaln
 
 from ._checks import check_choice, check_positive_int, check_real
 
@@ -214,16 +215,16 @@ def _certified_at_current_precision(kind: str, g: int, R: float):
     return coeffs, _upper_float(total), _upper_float(approx), _upper_float(rounding)
 
 
-def _approx_log_bound(kind: str, g: int, R: float) -> float:
-    """Natural log of the approximation bound in float (used only to skip ahead)."""
+def _approx_log_bound(kind: str, g, R: float):
+    """Natural log of the approximation bound in float (``g`` an int or an int array)."""
     if R == 0.0:
-        return -math.inf
-    lf = math.lgamma(g + 2)
+        return -math.inf if np.ndim(g) == 0 else np.full(np.shape(g), -math.inf)
+    lf = gammaln(np.add(g, 2))
     if kind == "taylor":
-        return R + (g + 1) * math.log(R) - lf
+        return R + np.multiply(np.add(g, 1), math.log(R)) - lf
     if kind == "shifted_taylor":
-        return (g + 1) * math.log(2 * R) - lf
-    return math.log(2) + 2 * R + (g + 1) * math.log(R / 2) - lf
+        return np.multiply(np.add(g, 1), math.log(2 * R)) - lf
+    return math.log(2) + 2 * R + np.multiply(np.add(g, 1), math.log(R / 2)) - lf
 
 
 def certified_eps(kind: str, g: int, R: float) -> float:
@@ -256,7 +257,13 @@ def log_approximation_bound(kind: str, g: int, R: float) -> float:
     whose value is well above ``log(eps_p)`` cannot be certified at ``eps_p``.
     """
     check_choice(kind, "polynomial kind", KINDS)
-    return _approx_log_bound(kind, _check_degree(g), _check_R(R))
+    return float(_approx_log_bound(kind, _check_degree(g), _check_R(R)))
+
+
+def log_approximation_bounds(kind: str, R: float) -> np.ndarray:
+    """:func:`log_approximation_bound` for every degree ``0..MAX_DEGREE`` at once (float array)."""
+    check_choice(kind, "polynomial kind", KINDS)
+    return np.asarray(_approx_log_bound(kind, np.arange(MAX_DEGREE + 1), _check_R(R)), dtype=np.float64)
 
 
 def monomial_coefficients(kind: str, g: int, R: float) -> np.ndarray:
@@ -273,6 +280,10 @@ def _least_degree_kind(kind: str, R: float, eps_p: float) -> int | None:
     g = 0
     while g <= MAX_DEGREE and _approx_log_bound(kind, g, R) > math.log(eps_p) + 1e-9:
         g += 1
+    if g > MAX_DEGREE:
+        # the closed form, a lower bound on every certificate, misses eps_p at every degree:
+        # refuse without interval arithmetic (whose precision grows with R)
+        return None
     # The float estimate may be off by rounding: step back a little, then verify.
     g = max(0, g - 1)
     while g <= MAX_DEGREE:

@@ -14,7 +14,8 @@ mathematics cannot drift apart. Topics:
 * :mod:`proofs_check.threshold` -- the B = c sqrt(ln n) efficiency threshold;
 * :mod:`proofs_check.hardness` -- the score gap of the Hamming-NN reduction;
 * :mod:`proofs_check.capacity` -- the memorization counting bound and K_P;
-* :mod:`proofs_check.construct` -- the universality construction and its error bound.
+* :mod:`proofs_check.construct` -- the universality construction and its error bound;
+* :mod:`proofs_check.rounding` -- the a-priori bound on the kernels' floating-point rounding.
 
 Python API: :func:`run_all` returns a list of :class:`Result`;
 :func:`format_table` renders it (text or Markdown); :func:`all_passed`.

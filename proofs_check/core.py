@@ -31,7 +31,8 @@ FAILED = "failed"
 NOT_VERIFIED = "not verified"
 
 #: Topic modules, imported (and so registered) in this order by :func:`load_checks`.
-TOPICS = ("features", "approx", "propagation", "jacobians", "threshold", "hardness", "capacity", "construct")
+TOPICS = ("features", "approx", "propagation", "jacobians", "threshold", "hardness", "capacity", "construct",
+          "rounding")
 
 
 class Failed(Exception):

@@ -3,11 +3,15 @@
 import numpy as np
 
 
-def naive_attention(Q, K, V, *, scale=None, variant="softmax"):
-    """Attention by the definition, one query row at a time, in float64 without max-subtraction."""
-    Q, K, V = (np.asarray(a, dtype=np.float64) for a in (Q, K, V))
-    scale = 1.0 / Q.shape[1] if scale is None else scale
-    out = np.zeros((Q.shape[0], V.shape[1]))
+def naive_attention(Q, K, V, *, scale=None, variant="softmax", dtype=np.float64):
+    """Attention by the definition, one query row at a time, without max-subtraction.
+
+    ``dtype=np.longdouble`` (64-bit mantissa on x86) gives a reference about
+    2000 times more precise than float64, for bounds that include float64 rounding.
+    """
+    Q, K, V = (np.asarray(a, dtype=dtype) for a in (Q, K, V))
+    scale = dtype(1.0 / Q.shape[1] if scale is None else scale)  # the float64 scale the code uses
+    out = np.zeros((Q.shape[0], V.shape[1]), dtype=dtype)
     for i in range(Q.shape[0]):
         w = np.exp(scale * (K @ Q[i]))
         den = w.sum() + (1.0 if variant == "softmax1" else 0.0)
@@ -44,16 +48,16 @@ def naive_monomials(X, g):
 
 
 def naive_poly_eval(coefficients, x):
-    """p(x) = sum_j c_j x^j term by term."""
-    x = np.asarray(x, dtype=np.float64)
+    """p(x) = sum_j c_j x^j term by term (in the dtype of ``x``, at least float64)."""
+    x = np.asarray(x, dtype=np.result_type(x, np.float64))
     return sum(c * x**j for j, c in enumerate(coefficients))
 
 
-def naive_poly_attention(Q, K, V, coefficients, *, scale=None, variant="softmax"):
-    """D^-1 p(scale Q K^T) V with the n x n matrix formed explicitly."""
-    Q, K, V = (np.asarray(a, dtype=np.float64) for a in (Q, K, V))
-    scale = 1.0 / Q.shape[1] if scale is None else scale
-    P = naive_poly_eval(coefficients, scale * (Q @ K.T))
+def naive_poly_attention(Q, K, V, coefficients, *, scale=None, variant="softmax", dtype=np.float64):
+    """D^-1 p(scale Q K^T) V with the n x n matrix formed explicitly (in ``dtype``)."""
+    Q, K, V = (np.asarray(a, dtype=dtype) for a in (Q, K, V))
+    scale = dtype(1.0 / Q.shape[1] if scale is None else scale)  # the float64 scale the code uses
+    P = naive_poly_eval(np.asarray(coefficients, dtype=dtype), scale * (Q @ K.T))
     den = P.sum(axis=1) + (1.0 if variant == "softmax1" else 0.0)
     return (P @ V) / den[:, None]
 
@@ -85,3 +89,20 @@ def central_difference_prompt_grad(model, P, X, Y, h=1e-6):
         Pm[i] -= h
         num[i] = (model.loss(Pp, X, Y).mse - model.loss(Pm, X, Y).mse) / (2 * h)
     return num
+
+
+def naive_attention_mp(Q, K, V, *, scale=None, variant="softmax", dps=50):
+    """Attention by the definition in mpmath (unbounded exponents): a reference for logits near 1e308."""
+    import mpmath
+
+    with mpmath.workdps(dps):
+        Q, K, V = (np.asarray(a, dtype=np.float64) for a in (Q, K, V))
+        s = mpmath.mpf(1.0 / Q.shape[1] if scale is None else scale)
+        out = np.zeros((Q.shape[0], V.shape[1]))
+        for i in range(Q.shape[0]):
+            w = [mpmath.exp(s * mpmath.fsum(mpmath.mpf(q) * mpmath.mpf(k) for q, k in zip(Q[i], K[j])))
+                 for j in range(K.shape[0])]
+            den = mpmath.fsum(w) + (1 if variant == "softmax1" else 0)
+            for c in range(V.shape[1]):
+                out[i, c] = float(mpmath.fsum(wj * mpmath.mpf(V[j, c]) for j, wj in enumerate(w)) / den)
+        return out

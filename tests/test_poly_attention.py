@@ -4,11 +4,18 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from naive import naive_poly_attention, naive_poly_attention_backward, naive_sharp_output_eps
+from naive import naive_attention, naive_poly_attention, naive_poly_attention_backward, naive_sharp_output_eps
 
 from promptlimits import exact_attention
 from promptlimits.attention import exact_attention_backward
-from promptlimits.poly_attention import EPS_MIN, make_plan, poly_attention, poly_attention_backward
+from promptlimits.poly_attention import (
+    eps_p_for_output,
+    largest_certifiable_B,
+    make_plan,
+    output_eps_for_eps_p,
+    poly_attention,
+    poly_attention_backward,
+)
 
 
 def _inputs(seed, n, d, dv, B, nq=None):
@@ -39,10 +46,14 @@ def test_kernels_match_naive(d, degree, n, nq, dv, variant):
 def test_output_within_certified_bound(B, eps):
     Q, K, V = _inputs(int(B * 8), 64, 5, 3, B)
     Q[0, 0], K[0, 0] = B, -B  # reach the extreme logits
-    plan = make_plan(5, B, eps=eps)
-    assert plan.eps_p <= eps and plan.R == pytest.approx(B * B)
-    err = np.max(np.abs(poly_attention(Q, K, V, eps=eps, B=B) - exact_attention(Q, K, V)))
-    assert err <= plan.output_bound(V)
+    if B > largest_certifiable_B(5, eps_p_for_output(eps), keys=64):  # d=5, eps=1e-8: B* = 1.8
+        with pytest.raises(ValueError, match="rounding of the kernels alone exceeds it"):
+            poly_attention(Q, K, V, eps=eps, B=B)
+        return
+    plan = make_plan(5, B, eps=eps, keys=64)
+    assert plan.eps_p <= eps and plan.R == pytest.approx(B * B) and plan.max_keys >= 64
+    err = np.max(np.abs(poly_attention(Q, K, V, eps=eps, B=B) - naive_attention(Q, K, V, dtype=np.longdouble)))
+    assert err <= plan.output_bound(V) <= eps * np.max(np.abs(V))
 
 
 @settings(max_examples=12, deadline=None)
@@ -65,25 +76,28 @@ def test_measured_error_never_exceeds_certificate(B, d, n, eps, kind, seed):
     assert np.all(np.abs(p - np.exp(x)) <= plan.eps_p * np.exp(x) * (1 + 1e-12) + 1e-15)
 
 
-def test_float64_floor_on_the_certificate():
-    """Below EPS_MIN rounding, not the polynomial, sets the error: such targets are refused,
-    and a high fixed degree is credited with EPS_MIN only (its exact-arithmetic eps_p is smaller
-    than the float64 error, which was measured above 2 eps_p ||V|| at this size)."""
-    with pytest.raises(ValueError, match=r"eps=1\.000e-14 asks eps_p=1\.000e-14, which is below 1e-12"):
+def test_the_bound_includes_rounding_and_tiny_targets_are_refused():
+    """A fixed high degree has eps_p far below float64 rounding: its bound is eps_p plus the proved
+    rounding term (docs/theory.md §4.6), not eps_p; targets below the rounding are refused, naming it."""
+    with pytest.raises(ValueError, match=r"eps=1\.000e-14 .* rounding of the kernels alone exceeds it"):
         make_plan(3, 0.5, eps=1e-14)
     plan = make_plan(8, 1.0, eps=None, degree=14)
-    assert plan.eps_p < EPS_MIN
-    Q, K, V = _inputs(3, 1024, 8, 8, 1.0)
-    assert plan.output_bound(V) == pytest.approx(EPS_MIN * np.max(np.abs(V)), rel=1e-15)  # F(x) = x + O(x^3)
-    assert np.max(np.abs(plan(Q, K, V) - exact_attention(Q, K, V))) <= plan.output_bound(V)
+    assert plan.eps_p < 1e-12
+    Q, K, V = _inputs(3, 1024, 8, 8, 1.0, nq=64)
+    delta = plan.rounding(1024)
+    assert 1e-13 < delta < 1e-9 and plan.rounding(2048) > delta  # grows with the number of keys
+    assert plan.output_bound(V) == pytest.approx(output_eps_for_eps_p(plan.eps_p + delta) * np.max(np.abs(V)))
+    assert np.max(np.abs(plan(Q, K, V) - naive_attention(Q, K, V, dtype=np.longdouble))) <= plan.output_bound(V)
 
 
 def test_plan_reports():
     plan = make_plan(8, 0.5, eps_p=1e-6)
     assert (plan.kind, plan.degree, plan.rank) == ("chebyshev", 4, 495)
     assert plan.R == 0.25 and plan.B == 0.5 and plan.eps_p <= 1e-6
-    assert (plan.eps, plan.eps_p_target, plan.certified) == (None, 1e-6, True)
-    assert plan.output_bound(np.full((3, 2), -2.0)) == pytest.approx(2 * naive_sharp_output_eps(plan.eps_p), rel=1e-15)
+    assert (plan.eps, plan.eps_p_target, plan.certified, plan.keys) == (None, 1e-6, True, 1)
+    total = plan.eps_p + plan.rounding(3)
+    assert plan.output_bound(np.full((3, 2), -2.0)) == pytest.approx(2 * naive_sharp_output_eps(total), rel=1e-15)
+    assert plan.eps_p + plan.rounding(plan.max_keys) <= 1e-6 < plan.eps_p + plan.rounding(plan.max_keys + 1)
     assert make_plan(8, 0.5, eps_p=1e-6) is plan  # cached
 
 
@@ -184,7 +198,8 @@ def test_bad_inputs_raise_with_numbers():
     for eps in (0.0, 1.0, -1e-3, 2.0):
         with pytest.raises(ValueError, match="eps must lie in"):
             poly_attention(Q, K, V, eps=eps)
-    with pytest.raises(ValueError, match=r"eps=1\.000e-08 asks eps_p=1\.000e-08 .* certifies eps_p=.* above"):
+    with pytest.raises(ValueError, match=r"eps=1\.000e-08 \(eps_p=1\.000e-08\): degree 2 .* certifies eps_p=1\.07.e-03 "
+                                         r"and the kernels' rounding .* adds .*, above .*; use degree >= 6"):
         make_plan(3, 0.5, eps=1e-8, degree=2)
     big = K.copy()
     big[2, 1] = 0.75

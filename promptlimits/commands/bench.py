@@ -12,6 +12,7 @@ import importlib
 BENCHMARKS = {
     "tuning-step": "tuning_step",
     "attention": "attention",
+    "certificate": "certificate",
 }
 
 

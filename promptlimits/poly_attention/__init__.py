@@ -27,11 +27,17 @@ the exact one, so
 (:meth:`PolyPlan.output_bound`; ``F`` is the sharp constant, attained by two keys). The conversion lives in
 :func:`output_eps_for_eps_p` and its inverse :func:`eps_p_for_output`, and
 nowhere else; :func:`make_plan` takes either target, :func:`poly_attention`
-the output one. The bound is for exact arithmetic; float64 evaluation adds
-rounding, measured at up to about ``7e-15 ||V||max`` (d = 8, degree 14). Below
-``eps_p ~ 1e-14`` that rounding can exceed the certificate itself, so
-:func:`make_plan` refuses targets below :data:`EPS_MIN` ``= 1e-12`` and
-``output_bound`` never uses an ``eps_p`` below it.
+the output one.
+
+Rounding (docs/theory.md §4.6). The bound above is for exact arithmetic. The
+kernels' float64 rounding is bounded a priori, for any summation order and
+task split, by a relative error ``delta(n)`` of order ``2 (n + r + 3g) u
+e^(2R)`` (``u = 2^-53``; :mod:`._rounding`), added to ``eps_p`` before the
+conversion, so :meth:`PolyPlan.output_bound` is a true bound of what the code
+returns (fused, factors, float32). A target is met by the least degree whose
+certificate plus ``delta(n)`` fits it; where the rounding alone exceeds it the
+plan is refused, naming the largest certifiable norm, from closed forms
+before any interval arithmetic.
 
 Cost (docs/theory.md §5): the least certified degree ``g*`` gives the rank
 ``r* = C(d + g*, g*)`` and the cost ratio ``r*/n`` against exact attention;
@@ -56,7 +62,8 @@ materialises ``U1`` and ``U2`` (``n x r``) and uses BLAS; it is for small
 
 Layout: ``_kernels`` (the Numba kernels), ``_plan`` (:class:`PolyPlan`,
 :func:`make_plan`, the drivers), ``_error`` (the conversion), ``_cost`` (the
-cost model); the public names are re-exported here.
+cost model), ``_rounding`` (the kernels' rounding bound); the public names are
+re-exported here.
 """
 
 from ._cost import (
@@ -64,12 +71,14 @@ from ._cost import (
     certificate,
     certified_degree,
     frontier_B,
+    largest_certifiable_B,
+    least_certified,
     least_cost,
     least_rank,
     logit_range,
     poly_pays,
 )
-from ._error import EPS_MIN, eps_p_for_output, output_eps_for_eps_p
+from ._error import eps_p_for_output, output_eps_for_eps_p
 from ._plan import DEFAULT_EPS, METHODS, VARIANTS, PolyPlan, make_plan, poly_attention, poly_attention_backward
 
 __all__ = [
@@ -77,7 +86,6 @@ __all__ = [
     "make_plan",
     "poly_attention",
     "poly_attention_backward",
-    "EPS_MIN",
     "DEFAULT_EPS",
     "METHODS",
     "VARIANTS",
@@ -86,6 +94,8 @@ __all__ = [
     "logit_range",
     "certificate",
     "certified_degree",
+    "least_certified",
+    "largest_certifiable_B",
     "least_rank",
     "least_cost",
     "Cost",

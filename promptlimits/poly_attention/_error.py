@@ -22,13 +22,6 @@ check ``3c``), so no smaller constant is valid. ``F(eps_p) ~ eps_p`` for small
 
 from __future__ import annotations
 
-#: Smallest certified relative error the plans accept and claim: float64
-#: rounding in the attention sums is of order 1e-15 (measured up to about
-#: ``7e-15 ||V||max`` at d = 8, degree 14), so below ``eps_p ~ 1e-14`` rounding,
-#: not the polynomial, would set the error.
-EPS_MIN = 1e-12
-
-
 def output_eps_for_eps_p(eps_p):
     """The output error ``eps = F(eps_p) = 2 (1 - sqrt(1 - eps_p^2)) / eps_p`` that ``0 <= eps_p < 1`` certifies.
 

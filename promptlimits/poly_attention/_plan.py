@@ -7,6 +7,7 @@ mathematics is in :mod:`promptlimits.poly_attention`, the kernels in
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -17,9 +18,10 @@ import numpy as np
 from .._checks import as_float_array, check_choice, check_positive_int, check_real
 from ..features import MonomialBasis, feature_weights, monomial_basis
 from ..polyapprox import KINDS, ExpApprox, exp_approximation
-from ._cost import logit_range
-from ._error import EPS_MIN, eps_p_for_output, output_eps_for_eps_p
+from ._cost import least_certified, logit_range, plan_rounding, uncertifiable_message
+from ._error import eps_p_for_output, output_eps_for_eps_p
 from ._kernels import _backward_key_pass, _backward_query_pass, _key_pass, _query_pass
+from ._rounding import ETA32, KernelRounding
 
 METHODS = ("fused", "factors")
 VARIANTS = ("softmax", "softmax1")
@@ -81,7 +83,10 @@ class PolyPlan:
     ``B`` are refused (docs/theory.md §3), so the certificate always applies.
     A plan made with ``certify=False`` may have no certificate
     (``certified=False``); it runs through the same kernels, and
-    :meth:`output_bound` refuses it.
+    :meth:`output_bound` refuses it. The output bound counts the kernels'
+    rounding (:meth:`rounding`, docs/theory.md §4.6), which grows with the
+    number of keys: a plan made for a target refuses more than
+    :attr:`max_keys` keys.
 
     Attributes
     ----------
@@ -114,6 +119,11 @@ class PolyPlan:
     basis : MonomialBasis
     weights : ndarray, shape ``(rank,)``
         ``w_alpha = c_|alpha| s^|alpha| |alpha|!/alpha!``.
+    keys : int
+        Number of keys the degree was chosen for (``make_plan(keys=...)``).
+    max_keys : int or None
+        With a target: the most keys for which ``eps_p`` plus the kernels'
+        rounding stays within it (at least ``keys``); ``None`` without a target.
     """
 
     d: int
@@ -126,6 +136,10 @@ class PolyPlan:
     approx: ExpApprox = field(repr=False)
     basis: MonomialBasis = field(repr=False)
     weights: np.ndarray = field(repr=False)
+    keys: int = 1
+    max_keys: int | None = None
+    #: the kernels' rounding bound as a function of the number of keys (docs/theory.md §4.6)
+    _rounding: KernelRounding = field(repr=False, default=None)
     #: ``(runs, rank)`` for the kernels, ``runs`` as uint64 (unsigned indices
     #: skip Numba's negative-index wraparound, which blocks vectorisation).
     _index: tuple = field(repr=False, default=None)
@@ -151,23 +165,43 @@ class PolyPlan:
         return (f"PolyPlan(d={self.d}, B={self.B:.6g}, scale={self.scale:.6g}, R={self.R:.6g}, "
                 f"kind={self.kind!r}, degree={self.degree}, rank={self.rank}, eps_p={self.eps_p:.3e}{flag})")
 
-    def output_bound(self, V) -> float:
-        """Certified ``||T - Att||max <= output_eps_for_eps_p(eps_p) ||V||max`` (docs/theory.md §4).
+    def rounding(self, n: int, *, float32: bool = False) -> float:
+        """The kernels' rounding with ``n`` keys, as a relative error to add to ``eps_p`` (docs/theory.md §4.6).
 
-        ``eps_p`` is floored at :data:`EPS_MIN`: below it float64 rounding, not
-        the polynomial, limits the accuracy.
+        A true bound for the fused and the factors path, any summation order
+        and task split; ``float32`` adds the cast of the output. ``inf`` where
+        no bound holds (``n`` too large for this polynomial, or no certificate).
+        """
+        return self._rounding.delta(check_positive_int(n, "n"), float32=bool(float32))
+
+    def output_bound(self, V) -> float:
+        """Certified ``||T_code - Att||max``: ``output_eps_for_eps_p(eps_p + rounding(n)) ||V||max`` (docs/theory.md §4).
+
+        ``T_code`` is what :meth:`forward` returns for any ``Q``, ``K`` within
+        ``B`` and these values ``V`` (``n`` keys = rows of ``V``), ``Att`` the
+        exact attention; float32 ``V`` adds the output's cast (and ``2^-150``
+        for results in float32's subnormal range).
 
         Raises
         ------
         ValueError
-            For an uncertified plan (``certify=False`` and ``eps_p >= 1``):
-            there is no bound to give.
+            For an uncertified plan (``certify=False`` and ``eps_p >= 1``), or
+            where ``eps_p`` plus the rounding bound reaches 1: there is no bound to give.
         """
         if not self.certified:
             raise ValueError(f"this plan is uncertified (degree {self.degree} {self.kind} on [-R, R] with "
                              f"R={self.R:.6g} has eps_p={self.eps_p:.3e} >= 1): it has no output bound")
         V = as_float_array(V, "V")
-        return output_eps_for_eps_p(max(self.eps_p, EPS_MIN)) * _max_abs(V)
+        vmax = _max_abs(V)
+        if vmax == 0.0:
+            return 0.0  # forward returns exact zeros
+        n = V.shape[0] if V.ndim else 1
+        float32 = V.dtype == np.float32
+        delta = self.rounding(n, float32=float32)
+        if not self.eps_p + delta < 1.0:
+            raise ValueError(f"with n={n} keys the kernels' rounding (bound {delta:.3e}, docs/theory.md §4.6) plus "
+                             f"eps_p={self.eps_p:.3e} is not below 1 at R={self.R:.6g}: there is no output bound")
+        return output_eps_for_eps_p(self.eps_p + delta) * vmax + (ETA32 if float32 else 0.0)
 
     # -- input checks ------------------------------------------------------
     def _check(self, Q, K, V, G=None):
@@ -195,24 +229,66 @@ class PolyPlan:
                     f"the polynomial (eps_p={self.eps_p:.3e}) is made for |logits| <= R={self.R:.6g}; "
                     f"make a plan with B >= {b:.6g}"
                 )
+        self._check_keys(K.shape[0])
         dtype = np.result_type(*arrays)
+        if dtype == np.float32 and self.eps_p_target is not None:
+            total = self.eps_p + self.rounding(K.shape[0], float32=True)
+            if total > self.eps_p_target:
+                raise ValueError(
+                    f"float32 output: rounding the result to float32 (2^-24 relative) brings this plan's "
+                    f"eps_p plus rounding to {total:.3e}, above its {self._target()} (docs/theory.md §4.6); "
+                    f"pass float64 arrays or ask a looser target")
         return arrays, dtype
+
+    def _target(self) -> str:
+        return f"eps={self.eps:.3e}" if self.eps is not None else f"eps_p={self.eps_p_target:.3e}"
+
+    def _check_keys(self, n: int) -> None:
+        """Refuse ``n`` keys beyond :attr:`max_keys`, or where intermediate values could overflow."""
+        if self.max_keys is not None and n > self.max_keys:
+            raise ValueError(
+                f"{n} keys exceed the {self.max_keys} for which this plan's {self._target()} covers the kernels' "
+                f"float64 rounding, which grows with the number of keys (docs/theory.md §4.6); make the plan "
+                f"with keys={n}")
+        if self._rounding.overflows(n):
+            raise ValueError(
+                f"with {n} keys, B={self.B:.6g} and degree {self.degree}, intermediate values of the polynomial "
+                f"method could overflow float64 (docs/theory.md §4.6); use a smaller B, scale or degree")
 
     # -- forward -----------------------------------------------------------
     def forward(self, Q, K, V, *, method: str = "fused", variant: str = "softmax"):
         """Approximate attention ``D^-1 exp(s Q K^T) V`` (or Softmax_1), shape ``(n_q, d_v)``.
 
-        Within :meth:`output_bound` of :func:`promptlimits.exact_attention`.
-        float32 inputs are computed in float64 and returned as float32.
+        Within :meth:`output_bound` of exact attention, rounding included
+        (docs/theory.md §4.6). float32 inputs are computed in float64 and
+        returned as float32. Finite for every finite ``V`` (scaled by a power
+        of two inside); zero columns or ``V = 0`` give exact zeros.
+
+        Raises
+        ------
+        ValueError
+            Bad inputs; ``Q`` or ``K`` above ``B``; more keys than
+            :attr:`max_keys`; float32 arrays whose cast alone would break the
+            plan's target; inputs whose intermediate values could overflow.
         """
         check_choice(method, "method", METHODS)
         check_choice(variant, "attention variant", VARIANTS)
         (Q, K, V), dtype = self._check(Q, K, V)
         d0 = 1.0 if variant == "softmax1" else 0.0
+        vmax = _max_abs(V)
+        if vmax == 0.0:  # also d_v = 0: the output is exactly zero
+            return np.zeros((Q.shape[0], V.shape[1]), dtype=dtype)
+        # scale V by a power of two to ||V||max in [1/2, 1) (exact), so no intermediate value overflows
+        # (docs/theory.md §4.6); scale back exactly and clip into [-||V||max, ||V||max], where both the
+        # polynomial and the exact attention lie, so a result near the float maximum stays finite
+        e = math.frexp(vmax)[1]
+        Vs = np.ldexp(V.astype(np.float64), -e) if e else V
         if method == "factors":
-            T = self._forward_factors(Q, K, V, d0)
+            T = self._forward_factors(Q, K, Vs, d0)
         else:
-            T = self._forward_fused(Q, K, V, d0)
+            T = self._forward_fused(Q, K, Vs, d0)
+        if e:
+            T = np.clip(np.ldexp(T, e), -vmax, vmax)
         return T.astype(dtype, copy=False)
 
     __call__ = forward
@@ -274,6 +350,8 @@ class PolyPlan:
         d0 = 1.0 if variant == "softmax1" else 0.0
         n, dv = V.shape
         nq = Q.shape[0]
+        if dv == 0:  # T has no columns: every gradient is zero
+            return np.zeros(Q.shape, dtype), np.zeros(K.shape, dtype), np.zeros(V.shape, dtype)
         (runs, r), w = self._index, self.weights
         Kp, Vp = self._padded_keys(K, V)
         Sw, s1w = self._key_sums(Kp, Vp, n)
@@ -291,7 +369,11 @@ class PolyPlan:
 
 
 def _targets(eps, eps_p, degree, certify: bool):
-    """``(eps, eps_p target)`` from :func:`make_plan`'s arguments: which error was asked, converted once."""
+    """``(eps, eps_p target)`` from :func:`make_plan`'s arguments: which error was asked, converted once.
+
+    The ``eps_p`` target is what the polynomial's certificate and the
+    kernels' rounding together may spend (docs/theory.md §4.6).
+    """
     if eps is not None and eps_p is not None:
         raise ValueError(f"give eps (attention-output error, got {eps!r}) or eps_p (the polynomial's relative "
                          f"error, got {eps_p!r}), not both: one is computed from the other")
@@ -306,26 +388,42 @@ def _targets(eps, eps_p, degree, certify: bool):
         eps = DEFAULT_EPS
     if eps is not None:
         eps = check_real(eps, "eps", low=0.0, high=1.0, low_open=True, high_open=True)
-        target = eps_p_for_output(eps)
-        asked = f"eps={eps:.3e} asks eps_p={target:.3e}, which is"
-    else:
-        target = check_real(eps_p, "eps_p", low=0.0, high=1.0, low_open=True, high_open=True)
-        asked = f"eps_p={target:.3e} is"
-    if target < EPS_MIN:
-        raise ValueError(f"{asked} below {EPS_MIN:.0e}: float64 rounding in the attention sums (about 1e-15 "
-                         f"relative) would exceed the certificate; ask for eps_p >= {EPS_MIN:.0e}")
-    return eps, target
+        return eps, eps_p_for_output(eps)
+    return None, check_real(eps_p, "eps_p", low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+def _asked(eps, target) -> str:
+    return f"eps={eps:.3e} (eps_p={target:.3e})" if eps is not None else f"eps_p={target:.3e}"
+
+
+def _polynomial(d, B, R, scale, eps, target, degree, kind, keys) -> ExpApprox:
+    """The plan's polynomial: least degree for the target with the rounding, else the degree asked."""
+    if degree is None:
+        approx = least_certified(d, B, target, keys=keys, scale=scale, kind=kind)
+        if approx is None:
+            raise ValueError(uncertifiable_message(d, B, target, keys=keys, scale=scale, kind=kind,
+                                                   asked=_asked(eps, target)))
+        return approx
+    approx = exp_approximation(R, degree=degree, kind=kind)
+    if target is not None and approx.eps_p < 1.0:
+        delta = plan_rounding(d, approx, B, scale).delta(keys)
+        if not approx.eps_p + delta <= target:
+            better = least_certified(d, B, target, keys=keys, scale=scale, kind=kind)
+            hint = "no degree does" if better is None else f"use degree >= {better.degree}"
+            raise ValueError(
+                f"{_asked(eps, target)}: degree {degree} ({approx.kind}) on [-R, R] with R={R:.6g} certifies "
+                f"eps_p={approx.eps_p:.3e} and the kernels' rounding with {keys} key(s) adds {delta:.3e}, "
+                f"above the eps_p={target:.3e} asked; {hint}")
+    elif target is not None:
+        raise ValueError(f"{_asked(eps, target)}: degree {degree} ({approx.kind}) on [-R, R] with R={R:.6g} "
+                         f"certifies only eps_p={approx.eps_p:.3e}, above the eps_p={target:.3e} asked")
+    return approx
 
 
 @lru_cache(maxsize=256)
 def _make_plan_cached(d: int, B: float, R: float, scale: float, eps, eps_p_target, degree, kind: str,
-                      certify: bool) -> PolyPlan:
-    try:
-        approx = exp_approximation(R, eps_p=eps_p_target, degree=degree, kind=kind)
-    except ValueError as e:
-        if eps is None:
-            raise
-        raise ValueError(f"eps={eps:.3e} asks eps_p={eps_p_target:.3e} of the polynomial: {e}") from None
+                      certify: bool, keys: int) -> PolyPlan:
+    approx = _polynomial(d, B, R, scale, eps, eps_p_target, degree, kind, keys)
     certified = approx.eps_p < 1.0
     if certify and not certified:
         raise ValueError(
@@ -333,16 +431,22 @@ def _make_plan_cached(d: int, B: float, R: float, scale: float, eps, eps_p_targe
             f"on [-R, R] with R={R:.6g} (B={B:.6g}): the approximation is not certified "
             f"(make_plan(..., certify=False) runs it without a certificate)"
         )
-    basis = monomial_basis(d, approx.degree)
+    basis = monomial_basis(d, approx.degree)  # refuses a basis above the memory budget before building it
     w = feature_weights(basis, approx.coefficients, scale)
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"the feature weights c_j s^j |alpha|!/alpha! overflow float64 at scale={scale:.6g}, "
+                         f"degree {approx.degree}; use a smaller scale or degree")
     w.flags.writeable = False
     runs = basis.runs.astype(np.uint64)
+    rounding = plan_rounding(d, approx, B, scale)
+    max_keys = None if eps_p_target is None else rounding.max_keys(eps_p_target)
     return PolyPlan(d=d, B=B, scale=scale, R=R, eps=eps, eps_p_target=eps_p_target, certified=certified,
-                    approx=approx, basis=basis, weights=w, _index=(runs, basis.rank))
+                    approx=approx, basis=basis, weights=w, keys=keys, max_keys=max_keys, _rounding=rounding,
+                    _index=(runs, basis.rank))
 
 
 def make_plan(d, B, *, eps=None, eps_p=None, degree=None, scale=None, kind: str = "auto",
-              certify: bool = True) -> PolyPlan:
+              certify: bool = True, keys: int = 1) -> PolyPlan:
     """Make a polynomial-method plan, certified unless ``certify=False`` (docs/theory.md §3, §4).
 
     Give at most one target: ``eps`` for the attention output, or ``eps_p``
@@ -360,11 +464,11 @@ def make_plan(d, B, *, eps=None, eps_p=None, degree=None, scale=None, kind: str 
     eps : float in (0, 1), optional
         Attention-output target, ``||T - Att||max <= eps ||V||max``.
     eps_p : float in (0, 1), optional
-        Target for the certified relative error of ``p``. Either target must
-        come to ``eps_p >= EPS_MIN``. With ``degree=None`` the least certified
-        degree for the target is used.
+        Target for the relative error of the weights: the polynomial's
+        certificate plus the kernels' rounding (docs/theory.md §4.6). With
+        ``degree=None`` the least degree that meets the target is used.
     degree : int, optional
-        Fixed degree; must certify the target when one is given.
+        Fixed degree; must meet the target when one is given.
     scale : float, optional
         Logit scale; default ``1/d``.
     kind : {"auto", "chebyshev", "shifted_taylor", "taylor"}
@@ -375,13 +479,20 @@ def make_plan(d, B, *, eps=None, eps_p=None, degree=None, scale=None, kind: str 
         1`` and then has no :meth:`~PolyPlan.output_bound`. For experiments
         that need a degree below the certified one (the hardness reduction,
         docs/theory.md §6).
+    keys : int
+        Number of keys ``n`` the target must hold for: the kernels' rounding
+        grows with ``n``. The plan meets its target for up to
+        :attr:`~PolyPlan.max_keys` keys (at least ``keys``) and refuses more.
 
     Raises
     ------
     ValueError
         Bad arguments; both ``eps`` and ``eps_p``; an explicit degree whose
-        certified ``eps_p`` is above the target (both named); ``eps_p >= 1``
-        with ``certify=True``; a target that cannot be certified.
+        certified ``eps_p`` plus rounding is above the target (both named);
+        ``eps_p >= 1`` with ``certify=True``; a target that cannot be
+        certified, named with the largest norm that can (decided from closed
+        forms first, so a hopeless norm is refused at once); a basis above
+        the memory budget (:data:`promptlimits.features.BASIS_MEMORY_BUDGET`).
     """
     d = check_positive_int(d, "d")
     B = check_real(B, "B", low=0.0)
@@ -391,9 +502,10 @@ def make_plan(d, B, *, eps=None, eps_p=None, degree=None, scale=None, kind: str 
     if degree is not None:
         degree = check_positive_int(degree, "degree", minimum=0)
     check_choice(kind, "polynomial kind", ("auto",) + KINDS)
+    keys = check_positive_int(keys, "keys")
     R = logit_range(d, B, scale)
     scale = 1.0 / d if scale is None else scale
-    return _make_plan_cached(d, B, R, scale, eps, target, degree, kind, bool(certify))
+    return _make_plan_cached(d, B, R, scale, eps, target, degree, kind, bool(certify), keys)
 
 
 def _plan_for_inputs(Q, K, eps, degree, scale, B, kind):
@@ -405,7 +517,8 @@ def _plan_for_inputs(Q, K, eps, degree, scale, B, kind):
         raise ValueError(f"attention needs at least one feature, got Q {Qa.shape}")
     if B is None:
         B = max(_max_abs(Qa), _max_abs(Ka))
-    return make_plan(Qa.shape[1], B, eps=eps, degree=degree, scale=scale, kind=kind), Qa, Ka
+    keys = max(1, Ka.shape[0])
+    return make_plan(Qa.shape[1], B, eps=eps, degree=degree, scale=scale, kind=kind, keys=keys), Qa, Ka
 
 
 def poly_attention(Q, K, V, *, eps=1e-6, degree=None, scale=None, B=None, kind="auto",
@@ -419,8 +532,9 @@ def poly_attention(Q, K, V, *, eps=1e-6, degree=None, scale=None, B=None, kind="
     V : array, shape ``(n, d_v)``
     eps : float in (0, 1) or None
         Attention-output target: the output is certified within ``eps
-        ||V||max`` of exact attention (AAttC, docs/theory.md §4); the
-        polynomial is asked ``eps_p = eps_p_for_output(eps)``.
+        ||V||max`` of exact attention (AAttC, docs/theory.md §4), rounding
+        included; the polynomial and the rounding with these ``n`` keys
+        share ``eps_p = eps_p_for_output(eps)``.
     degree : int, optional
         Fixed degree (must certify ``eps`` unless ``eps=None``).
     scale : float, optional
