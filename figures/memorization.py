@@ -19,12 +19,18 @@ _LABELS = {"N": "number of grid inputs $N = k^{dL}$", "dL": "$dL$ (fixed $\\delt
 _X = {"N": "N", "dL": "dL", "tol": "inv_tol"}
 
 
+def _lines(ax, rows, x, key, style, c, label, **kw):
+    """One line per ``(d, L)`` shape (against ``d L``: one line), labelled once."""
+    shapes = sorted({(r["d"], r["L"]) for r in rows}) if x != "dL" else [None]
+    for i, shape in enumerate(shapes):
+        rs = sorted((r for r in rows if shape is None or (r["d"], r["L"]) == shape), key=lambda r: r[x])
+        ax.plot([r[x] for r in rs], [max(r[key], 1e-2) for r in rs], style, color=c, label=label if i == 0 else None,
+                **kw)
+
+
 def _series(ax, rows, x, model):
     c = _COLOURS[model]
-    rows = sorted(rows, key=lambda r: (r[x], r["N"]))
-    xs = [r[x] for r in rows]
-    ax.plot(xs, [max(r["bound_sample"], 1e-2) for r in rows], "-", color=c, lw=1.2,
-            label=f"{model}: counting bound (per sample)")
+    _lines(ax, rows, x, "bound_sample", "-", c, f"{model}: counting bound (per sample), one line per (d, L)", lw=1.2)
     ok = [r for r in rows if r["lin_least_Lp"] is not None]
     ax.plot([r[x] for r in ok], [r["lin_least_Lp"] for r in ok], "o", color=c, ms=4,
             label=f"{model}: least $L_p$, linear regime")
@@ -38,8 +44,7 @@ def _series(ax, rows, x, model):
                 label=f"{model}: least $L_p$, tuning")
     built = [r for r in rows if r.get("constr_Lp") is not None]
     if built:
-        ax.plot([r[x] for r in built], [r["constr_Lp"] for r in built], "s--", mfc="none", color=c, ms=4, lw=0.8,
-                label=f"{model}: construction $Lk^d$")
+        _lines(ax, built, x, "constr_Lp", "s--", c, f"{model}: construction $Lk^d$", mfc="none", ms=4, lw=0.8)
 
 
 def _panel(ax, rows, axis):
