@@ -59,8 +59,8 @@ and for a member drawn uniformly,
 ``Pr[some prompt of length Lp memorizes it] <= M^(D Lp) q^(-N L d)``; so a
 drawn member is memorized at some length below
 ``Lp_sample(alpha) = (N L d log q - log(1/alpha)) / (D log M)`` with
-probability at most ``alpha`` (the lengths below sum to at most the last
-term, as ``M^D >= 2``). ``proofs_check`` ``7a`` and ``7c`` prove both forms.
+probability at most ``alpha M^D / (M^D - 1) <= 2 alpha`` (a geometric sum
+whose largest term is below ``alpha``). ``proofs_check`` ``7a`` and ``7c`` prove both forms.
 """
 
 from __future__ import annotations
@@ -366,7 +366,7 @@ class CountingBound:
 
     @property
     def Lp_sample(self) -> float:
-        """``(N L d log q - log(1/alpha)) / (D log M)``: a drawn member is memorized below it with probability <= alpha."""
+        """``(N L d log q - log(1/alpha)) / (D log M)``: a drawn member is memorized below it w.p. <= alpha M^D/(M^D-1)."""
         if self.M == 1:
             return math.inf
         return max(0.0, (self.N * self.L * self.d * math.log(self.q) + math.log(self.alpha))

@@ -5,7 +5,7 @@ The rule (issue 14, item 7): **consistent** only if no measured least ``Lp``
 :data:`BITES` somewhere in the run (else **vacuous**), and every measured value
 on the constructed model is at most the construction's ``L k^d``. The lower
 bound compared is the per-sample form ``bound_sample`` (a sampled member is
-memorized below it with probability at most ``1e-6``, docs/theory.md §7.4).
+memorized below it with probability at most about ``1e-6``, docs/theory.md §7.4).
 "Not reached within budget" is no measured value. The numbers give the
 measured/bound ratio per point and its fitted exponent in ``N``.
 """
@@ -136,7 +136,7 @@ def verdicts(results) -> list[Verdict]:
               "for Lipschitz targets (Hu et al. 2025); here Lp >= N L d log q / (D log M) with its per-sample form, "
               "and a constructed transformer memorizes with L k^d tokens (docs/theory.md §7, §8.3).",
         status=status,
-        rule=f"no measured least Lp below its per-sample lower bound (probability 1e-6), the bound at least "
+        rule=f"no measured least Lp below its per-sample lower bound (probability about 1e-6), the bound at least "
              f"{BITES:g} somewhere, and every measured value on the constructed model at most L k^d; searches not "
              f"reached within budget give no value",
         falsifier="a measured least Lp below the bound, or above the construction's length on the constructed model",
