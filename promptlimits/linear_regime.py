@@ -33,14 +33,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import scipy.linalg
 
 from ._checks import check_positive_float, check_positive_int
 from .jacobian import prompt_jacobian
-from .memorization import NOT_REACHED, REACHED
+from .memorization import NOT_REACHED, REACHED, LeastLpResult
 
 __all__ = ["LinearTrial", "LinearResult", "least_lp_linear", "numerical_rank", "RANK_RTOL"]
 
@@ -76,25 +76,21 @@ class LinearTrial:
 
 
 @dataclass
-class LinearResult:
-    """Outcome of :func:`least_lp_linear`: ``least_Lp`` is ``None`` unless ``status`` is ``"reached"``."""
+class LinearResult(LeastLpResult):
+    """Outcome of :func:`least_lp_linear` (fields of :class:`~promptlimits.memorization.LeastLpResult`).
 
-    least_Lp: int | None
-    status: str
-    tol: float
-    rank_rtol: float
-    lo: int
-    max_Lp: int
-    trials: list = field(default_factory=list)
-    seconds: float = 0.0
-    P: np.ndarray | None = None
+    ``least_Lp`` is ``None`` unless ``status`` is ``"reached"``; ``lo`` is the
+    dimension count ``ceil(N L d / D)``, ``rank_rtol`` the rank's tolerance.
+    """
 
-    @property
-    def reached(self) -> bool:
-        return self.status == REACHED
+    rank_rtol: float = RANK_RTOL
+    lo: int = 1
 
     def trial(self, Lp: int) -> LinearTrial | None:
         return next((t for t in self.trials if t.Lp == Lp), None)
+
+    def best_err_by_Lp(self) -> dict:
+        return {t.Lp: t.max_err for t in sorted(self.trials, key=lambda t: t.Lp)}
 
     def trials_text(self) -> str:
         """``"Lp:rank/rows:err;..."`` sorted by ``Lp`` (for CSV cells)."""
@@ -235,8 +231,8 @@ def least_lp_linear(model, X, targets, tol, *, rho, out_cols=None, prompt_cols=N
             Lp = min(max_Lp, max(Lp + 1, math.ceil(GROWTH * Lp)))
     order = list(trials.values())
     status = NOT_REACHED if least is None else REACHED
-    return LinearResult(least, status, tol, rank_rtol, lo, max_Lp, order, time.perf_counter() - t0,
-                        None if least is None else prompts[least])
+    return LinearResult(least, status, tol, max_Lp, order, time.perf_counter() - t0,
+                        None if least is None else prompts[least], rank_rtol=rank_rtol, lo=lo)
 
 
 def _least(attempt, lo: int, max_Lp: int) -> int | None:
