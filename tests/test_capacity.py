@@ -201,7 +201,7 @@ def test_q_ary_bound_over_D_columns_closed_form():
     (dict(rho=0.0), "rho"), (dict(rho=-1.0), "rho"), (dict(D=0), "D \\(counted prompt columns\\)"),
     (dict(alpha=1.0), "alpha"),
 ])
-def test_counting_bound_bad_input(kw, match):
+def test_q_ary_counting_bound_bad_input(kw, match):
     args = {**dict(d=1, L=1, gamma=0.2, tol=0.05, rho=1.0, K_P=3.0, N=8), **kw}
     with pytest.raises(ValueError, match=match):
         counting_bound(**args)
