@@ -234,7 +234,7 @@ def q_ary_probabilistic() -> str:
     return f"identities proved; {cases} cases: Lp_min exact, probabilities exact, tail below Lp_sample <= alpha M^D/(M^D-1)"
 
 
-@check("7d.tightened-K_P",
+@check("7d.tightened-kp",
        statement="K_P with inactive FF units dropped, a shifted prompt box, exact grid inputs and compared columns "
                  "only: every Clarke Jacobian over the units possibly active is within c_ff; unit masks are sound at "
                  "sampled box points; random and worst-direction probes (||J||_(inf->inf) of the prompt Jacobian) "
