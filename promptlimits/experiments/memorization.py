@@ -129,17 +129,20 @@ OPTIONS = (
     *MODEL_OPTIONS,
 )
 
-#: Largest grid the sweep accepts.
-MAX_GRID = 1 << 16
+#: Largest tuning grid (:func:`check_grid`'s default, shared with :mod:`.universality`).
+MAX_GRID = 4096
+
+#: Largest grid of the memorization sweep (issue 14 raised the cap for the linear regime and the bound).
+SANDWICH_GRID = 1 << 16
 
 
-def check_grid(params: dict) -> None:
-    """``d``, ``L`` positive and ``G_delta`` whole cells with at most :data:`MAX_GRID` points."""
+def check_grid(params: dict, limit: int = MAX_GRID) -> None:
+    """``d``, ``L`` positive and ``G_delta`` whole cells with at most ``limit`` points."""
     d, L = check_positive_int(params.get("d"), "d"), check_positive_int(params.get("L"), "L")
     delta = check_positive_float(params.get("delta"), "delta")
     k = cells_per_side(delta)  # raises for delta not dividing [0, 1]
-    if k ** (d * L) > MAX_GRID:
-        raise ValueError(f"grid N = {k}^{d * L} is above the largest grid size {MAX_GRID}; use a larger delta")
+    if k ** (d * L) > limit:
+        raise ValueError(f"grid N = {k}^{d * L} is above the largest grid size {limit}; use a larger delta")
 
 
 def check_model(params: dict) -> None:
@@ -152,7 +155,7 @@ def check_model(params: dict) -> None:
 
 def check_point(params: dict) -> None:
     """Validate a point before anything runs (clear messages naming the numbers), its memory included."""
-    check_grid(params)
+    check_grid(params, SANDWICH_GRID)
     check_model(params)
     check_choice(params.get("model", _R), "model", MODELS)
     for key in ("max_Lp", "steps", "restarts"):
@@ -194,7 +197,7 @@ def _setup(params: dict, seed: int):
     """Model, inputs, targets, compared/counted columns, prompt box and tuning flag of a point."""
     d, L, k = int(params["d"]), int(params["L"]), cells_per_side(params["delta"])
     gamma, q = float(params["gamma"]), int(params["q"])
-    G = grid(1.0 / k, L, d, max_points=MAX_GRID)
+    G = grid(1.0 / k, L, d, max_points=SANDWICH_GRID)
     if params["model"] == _C:
         c = construct.build(d, L, k)
         model, X, rho = c.model, c.embed(G), float(params["rho_construct"])
