@@ -5,100 +5,62 @@ the prompt length needed for memorization (Hu et al. 2025: the required prompt
 length grows exponentially in ``d L`` and polynomially in ``1/tol``). The
 paper states it asymptotically; here every constant is computed from the
 frozen weights. ``tol`` is the memorization tolerance: the max-abs error
-allowed on the model's outputs (the paper's epsilon; docs/theory.md §1 keeps
-``eps`` for the attention-output error).
+allowed on the model's outputs (docs/theory.md §1.4 keeps ``eps`` for the
+attention-output error).
 
-The Lipschitz constant ``K_P``
-------------------------------
-Tokens are rows. For a row vector ``z`` and a matrix ``W``,
-``|(z W)_j| <= sum_i |W_ij| |z_i|``, so in the max norm
-``‖z W‖inf <= col(W) ‖z‖inf`` with ``col(W) = max_j sum_i |W_ij|`` (the largest
-absolute *column* sum; :func:`col_norm`). Write ``Yhat(P) = tau([P; X])[Lp:]``
-and perturb the prompt: ``‖P - P'‖max <= eta``, both in the box
-``‖P‖max, ‖P'‖max <= rho``, inputs ``X`` in ``[0, 1]^{L x d}``.
+Dimensions. The prompt ``P`` has ``Lp`` rows of the model's width ``D``
+(``model.d``: the token width of a random model, the residual width of the
+constructed one); the targets fix ``N`` inputs of ``L`` rows and ``d`` compared
+output columns (``out_cols``; all ``D`` for a random model, the ``x`` block for
+the constructed one). Columns of ``P`` that no weight reads change no output
+(:func:`promptlimits.jacobian.read_columns`) and are not counted.
 
-1. **FF1** acts row by row: ``h = z + relu(z W1 + b1) W2 + b2``. Its Clarke
-   Jacobian is ``I + W1 D W2`` with ``D`` diagonal in ``[0, 1]``, whose
-   entries are bounded by those of ``I + |W1| |W2|``; hence
-   ``‖Δh‖inf <= c_ff1 ‖Δz‖inf``, ``c_ff1 = 1 + col(|W1| |W2|)``. Only the
-   ``Lp`` prompt rows move; **the input rows ``h_i`` and so the queries
-   ``q_i = h_i WQ`` of the output rows do not move at all**.
-2. **Ranges.** Interval arithmetic through FF1 gives a box for every prompt
-   row ``h`` (from ``z`` in ``[-rho, rho]^d``) and every input row (from
-   ``[0, 1]^d`` shifted by the model's position rows ``E``, if any:
-   ``PromptedModel.input_box``), and from those boxes for ``q = h WQ`` (input rows) and for
-   the value-output rows ``u = h WV WO`` (all rows).
-3. **Logits.** A prompt row's logit against query ``q_i`` is
-   ``s_j = scale * h_j (WK q_i^T)``, so
-   ``|Δs_j| <= scale ‖WK q_i^T‖_1 ‖Δh_j‖inf <= logit_factor ‖Δh_j‖inf`` with
-   ``logit_factor = scale * sum(|WK| qabs)`` and ``qabs`` the largest ``|q|``
-   per coordinate over the input box. Input logits do not move.
-4. **Softmax.** With ``p = softmax(s)``, the Jacobian is ``diag(p) - p p^T``
-   and ``‖J x‖_1 = sum_j p_j |x_j - p.x|``: the mean absolute deviation of a
-   random variable with values in ``[-‖x‖inf, ‖x‖inf]``, at most its standard
-   deviation, at most ``‖x‖inf``. By the mean-value theorem along the segment
-   of logits, ``‖p - p'‖_1 <= softmax_factor ‖s - s'‖inf`` with
-   ``softmax_factor = 1``. Softmax_1 is the softmax over ``n + 1`` logits with
-   a fixed extra logit 0 whose probability is dropped; the same bound holds.
-5. **Attention output** of an output row:
-   ``a_i = h_i + sum_j p_ij u_j`` and
-   ``a_i - a'_i = sum_j (p_ij - p'_ij) u_j + sum_{j <= Lp} p'_ij (u_j - u'_j)``.
-   For softmax the ``p - p'`` sum to 0, so ``u_j`` may be centred: the first
-   term is at most ``‖p - p'‖_1 * value_spread`` with ``value_spread`` the
-   largest half-width of the ``u`` boxes per coordinate (Softmax_1: the largest
-   ``|u|``). The second term is at most ``(sum_{j<=Lp} p'_ij) col(WV WO) ‖Δh‖inf
-   <= value_factor ‖Δh‖inf`` since the weights of a convex (or sub-convex)
-   combination sum to at most 1.
-6. **FF2** row by row: ``c_ff2 = 1 + col(|W1| |W2|)``.
-
-So ``‖Yhat(P) - Yhat(P')‖max <= K_P ‖P - P'‖max`` with::
+The Lipschitz constant ``K_P`` (docs/theory.md §7.3)
+----------------------------------------------------
+Tokens are rows; ``col(W) = max_j sum_i |W_ij|`` is the max-norm factor of
+``z -> z W``. For prompts whose entries lie in a per-column box ``[lo, hi]``
+(default ``[-rho, rho]``) and inputs in ``[0, 1]`` (or exactly the given
+inputs ``X``), with ``Yhat(P) = tau([P; X])[Lp:]`` read on ``out_cols``::
 
     K_P = c_ff2 * (softmax_factor * logit_factor * value_spread + value_factor) * c_ff1
 
-a rigorous bound (inflated by a relative ``1e-9`` against floating-point
-rounding), valid for every batch and every number ``Lp`` of prompt rows: the
-prompt rows enter through a convex combination, so their number does not
-appear. The tests check it against random and gradient-ascent probing of the
-difference quotient; ``proofs_check`` verifies the per-layer factors
-(:class:`LipschitzFactors`).
+1. FF1 per prompt row: Clarke Jacobian ``I + W1 D W2``; units whose
+   pre-activation interval arithmetic proves ``<= 0`` on the box have
+   ``D = 0`` everywhere on it and are dropped: ``c_ff1 = 1 + col(|W1_A| |W2_A|)``
+   over the possibly active units ``A``. Input rows do not move.
+2. A prompt row's logit against query ``q`` moves by at most
+   ``scale ‖WK q^T‖_1 ‖Δh‖inf``: ``logit_factor`` is the largest
+   ``scale ‖WK q^T‖_1`` over the queries (exactly, over the given inputs;
+   else over the interval box of queries).
+3. ``‖p - p'‖_1 <= ‖s - s'‖inf`` (softmax Jacobian, ``softmax_factor = 1``).
+4. The output row moves by ``sum_j (p_j - p'_j) u_j + sum_{j <= Lp} p'_j
+   (u_j - u'_j)`` with ``u = h WV WO``: at most ``‖p - p'‖_1 value_spread
+   + col(WV WO) ‖Δh‖inf`` (``value_spread``: the largest half-width of the
+   value boxes, or the largest ``|u|`` for Softmax_1).
+5. FF2 on the compared columns: ``c_ff2 = max_{c in out_cols} (1 + sum_r
+   (|W1_A| |W2_A|)_rc)`` over the units possibly active on the box of
+   attention outputs ``h + T WO``.
 
-The counting bound
-------------------
-Hard family (docs/theory.md §7): targets in ``F + {0, gamma}^{L x d}`` at every
-one of the ``N = (1/delta)^(d L)`` grid inputs, for any fixed offset ``F``
-(``F = 0`` in the paper; this project also uses the prompt-free output of the
-model, see :mod:`promptlimits.memorization`): ``2^(N L d)`` datasets, any two
-differ by ``gamma`` in some entry. If a prompt ``P`` memorizes one within
-``tol`` (max-abs error) and ``P'`` another, then
-``gamma <= 2 tol + ‖Yhat(P) - Yhat(P')‖max <= 2 tol + K_P ‖P - P'‖max``.
-Cut the box ``[-rho, rho]^{Lp x d}`` into cubes of side ``2 eta`` with
-``eta < (gamma - 2 tol) / (2 K_P)``: two prompts in one cube are within
-``2 eta`` and so cannot memorize different datasets. There are
-``M^(d Lp)`` cubes with ``M = ceil(rho / eta)``; letting ``eta`` rise to its
-supremum ``eta* = (gamma - 2 tol) / (2 K_P)`` gives ``M = floor(rho / eta*) + 1``.
-If **every** dataset of the family is memorized by some prompt of length ``Lp``
-in the box, then ``2^(N L d) <= M^(d Lp)``, that is::
+The bound holds for every ``Lp`` and is inflated by a relative ``1e-9``
+against rounding. ``proofs_check`` ``7b`` verifies each factor.
 
-    Lp >= N L log 2 / log M,      M = floor(2 rho K_P / (gamma - 2 tol)) + 1.
+The counting bound (docs/theory.md §7.4)
+----------------------------------------
+Hard family: targets ``F + gamma B``, ``B in {0..q-1}^{N x L x d}``, spacing
+``gamma > 2 tol``; ``q^(N L d)`` datasets, any two ``gamma`` apart somewhere.
+Two prompts memorizing different members within ``tol`` are at least
+``2 eta* = (gamma - 2 tol) / K_P`` apart; cutting each prompt entry's interval
+of width ``2 rho`` into ``M = floor(2 rho K_P / (gamma - 2 tol)) + 1`` pieces
+gives ``M^(D Lp)`` cubes, each memorizing at most one member. Hence
 
-Assumptions: max-abs error ``tol`` at every grid input and entry;
-``gamma > 2 tol``; prompts in the box ``‖P‖max <= rho``; the frozen model's
-``K_P`` over that box and inputs in ``[0, 1]``. It bounds the worst case over
-the family: one sampled dataset may need fewer rows. ``M = 1`` (the whole box
-within one cube) means no prompt length memorizes the family: the bound is
-``inf``.
+    every member memorizable at length Lp  =>  Lp >= N L d log q / (D log M),
 
-Lipschitz targets (closed form): a ``K_f``-Lipschitz target (max norms) can
-place a bump of height ``gamma`` on a cell of side ``delta`` when
-``K_f >= 2 gamma / delta``; the bumps are disjoint, so the whole hard family on
-``G_delta`` with ``k = floor(K_f / (2 gamma))`` cells per side consists of
-``K_f``-Lipschitz targets. With ``gamma = c tol`` (``c > 2``)::
-
-    Lp >= k^(d L) L log 2 / log(floor(2 rho K_P / ((c - 2) tol)) + 1),
-    k = floor(K_f / (2 c tol)),
-
-exponential in ``d L`` and growing like ``tol^-(d L) / log(1/tol)`` in ``1/tol``
-(:func:`lipschitz_lower_bound`).
+and for a member drawn uniformly,
+``Pr[some prompt of length Lp memorizes it] <= M^(D Lp) q^(-N L d)``; so a
+drawn member is memorized at some length below
+``Lp_sample(alpha) = (N L d log q - log(1/alpha)) / (D log M)`` with
+probability at most ``alpha M^D / (M^D - 1) <= 2 alpha`` (a geometric sum
+whose largest term is below ``alpha``). ``proofs_check`` ``7a`` and ``7c`` prove both forms.
 """
 
 from __future__ import annotations
@@ -108,7 +70,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ._checks import check_positive_float, check_positive_int
+from ._checks import as_float_array, check_positive_float, check_positive_int, check_real
 from .datasets import cells_per_side
 
 __all__ = [
@@ -117,6 +79,9 @@ __all__ = [
     "ff_lipschitz",
     "ff_range",
     "linear_range",
+    "active_units",
+    "check_levels",
+    "ALPHA",
     "prompt_lipschitz",
     "counting_eta",
     "counting_cells",
@@ -136,9 +101,21 @@ def col_norm(W) -> float:
     return float(np.abs(W).sum(axis=0).max())
 
 
-def ff_lipschitz(ff) -> float:
-    """``c_ff = 1 + col(|W1| |W2|)``: Lipschitz factor (max norm, per row) of ``FF(z) = z + relu(z W1 + b1) W2 + b2``."""
-    return 1.0 + col_norm(np.abs(ff.W1) @ np.abs(ff.W2))
+def ff_lipschitz(ff, active=None, cols=None) -> float:
+    """``1 + max_{c in cols} sum_r (|W1_A| |W2_A|)_rc``: max-norm Lipschitz factor of ``FF(z) = z + relu(z W1 + b1) W2 + b2``.
+
+    ``active`` (a boolean mask of the units) keeps the units that may be
+    active; the others have derivative 0 wherever the factor is used.
+    ``cols`` restricts the output columns (default all): the factor of
+    ``z -> FF(z)[cols]``. With neither it is ``1 + col(|W1| |W2|)``.
+    """
+    W1, W2 = np.abs(ff.W1), np.abs(ff.W2)
+    if active is not None:
+        W1, W2 = W1[:, active], W2[active]
+    G = W1 @ W2
+    if cols is not None:
+        G = G[:, cols]
+    return 1.0 + (float(G.sum(axis=0).max()) if G.size else 0.0)
 
 
 def linear_range(lo, hi, W, b=None):
@@ -162,6 +139,11 @@ def ff_range(ff, lo, hi):
     return np.asarray(lo) + f_lo, np.asarray(hi) + f_hi
 
 
+def active_units(ff, lo, hi) -> np.ndarray:
+    """Mask of the units of ``ff`` whose pre-activation may be positive for some ``z`` in ``[lo, hi]``."""
+    return linear_range(lo, hi, ff.W1, ff.b1)[1] > 0.0
+
+
 @dataclass(frozen=True)
 class LipschitzFactors:
     """Per-layer factors of the prompt-Lipschitz constant ``K_P`` (see the module docstring).
@@ -169,12 +151,12 @@ class LipschitzFactors:
     Attributes
     ----------
     rho : float
-        Prompt box ``‖P‖max <= rho`` the factors hold on.
+        Half-width of the prompt box (the default box is ``[-rho, rho]`` per entry).
     c_ff1, c_ff2 : float
-        ``1 + col(|W1| |W2|)`` of FF1 and FF2.
+        FF1 and FF2 factors over the units possibly active on their boxes
+        (FF2: on the compared output columns only).
     logit_factor : float
-        ``scale * max_q ‖WK q^T‖_1`` over the queries of input rows: a prompt
-        row's logit moves by at most this times ``‖Δh‖inf``.
+        Largest ``scale ‖WK q^T‖_1`` over the queries of the input rows.
     softmax_factor : float
         ``‖p - p'‖_1 <= softmax_factor ‖s - s'‖inf`` (1 for both variants).
     value_spread : float
@@ -182,10 +164,12 @@ class LipschitzFactors:
         ``u = h WV WO`` over prompt and input rows; Softmax_1: largest ``|u|``.
     value_factor : float
         ``col(WV WO)``.
-    qabs_max : float
-        Largest ``|q|`` entry over input rows (for reports).
-    h_prompt_max, h_input_max : float
-        Largest ``|FF1(z)|`` entry over prompt rows / input rows (for reports).
+    active_ff1, active_ff2 : int
+        Units of FF1 / FF2 not proved inactive (of ``units_ff1``, ``units_ff2``).
+    qabs_max, h_prompt_max, h_input_max : float
+        Largest ``|q|`` entry, ``|FF1(z)|`` entry over prompt / input rows (for reports).
+    exact_inputs : bool
+        Input-row quantities taken exactly at the given inputs (else over ``[0, 1]``).
     K_P : float
         ``c_ff2 (softmax_factor logit_factor value_spread + value_factor) c_ff1``,
         times ``1 + 1e-9``.
@@ -199,59 +183,107 @@ class LipschitzFactors:
     softmax_factor: float
     value_spread: float
     value_factor: float
+    active_ff1: int
+    units_ff1: int
+    active_ff2: int
+    units_ff2: int
     qabs_max: float
     h_prompt_max: float
     h_input_max: float
+    exact_inputs: bool
     K_P: float
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def prompt_lipschitz(model, rho) -> LipschitzFactors:
-    """Rigorous ``K_P`` with ``‖Yhat(P) - Yhat(P')‖max <= K_P ‖P - P'‖max`` (docs/theory.md §7).
+def _prompt_box(model, rho, box):
+    """Per-column box ``(lo, hi)`` of the prompt entries: ``[-rho, rho]`` or the given one, checked."""
+    D = model.d
+    if box is None:
+        return np.full(D, -rho), np.full(D, rho)
+    lo, hi = (np.broadcast_to(as_float_array(a, "prompt box", ndim=(0, 1)), (D,)).astype(np.float64) for a in box)
+    if np.any(lo > hi):
+        raise ValueError("prompt box must have lo <= hi in every column")
+    return lo, hi
 
-    Valid for every prompt length, every batch, prompts with
-    ``‖P‖max, ‖P'‖max <= rho`` and inputs in ``[0, 1]^{L x d}``. The
-    derivation is in the module docstring.
+
+def _input_rows(model, X):
+    """FF1 of the input rows: exact rows ``(n, D)`` at the given ``X``, or the box of ``[0, 1]`` (rows ``lo, hi``)."""
+    if X is None:
+        return np.stack(ff_range(model.ff1, *model.input_box())), False
+    X = as_float_array(X, "inputs X", ndim=3, dtype=np.float64)
+    if X.shape[2] != model.d:
+        raise ValueError(f"inputs X must have {model.d} columns, got shape {X.shape}")
+    rows = X if model.E is None else X + model.E[: X.shape[1]]
+    return model.ff1.forward(rows.reshape(-1, model.d))[0], True
+
+
+def prompt_lipschitz(model, rho=None, *, box=None, X=None, out_cols=None, drop_inactive=True) -> LipschitzFactors:
+    """Rigorous ``K_P`` with ``‖Yhat(P) - Yhat(P')‖max <= K_P ‖P - P'‖max`` (docs/theory.md §7.3).
+
+    Valid for every prompt length and every pair of prompts whose entries lie
+    in the box; the derivation is in the module docstring.
 
     Parameters
     ----------
     model : PromptedModel
-    rho : float
-        Prompt box radius, ``> 0``.
-
-    Returns
-    -------
-    LipschitzFactors
+    rho : float, optional
+        The box ``[-rho, rho]`` per entry (when ``box`` is not given); recorded.
+    box : (lo, hi), optional
+        Per-column range of the prompt entries (arrays of length ``model.d``).
+    X : array ``(batch, L, model.d)``, optional
+        The inputs; the input-row factors are then exact at them (the bound
+        holds for these inputs), else over ``[0, 1]^d`` shifted by ``E``.
+    out_cols : sequence of int, optional
+        The compared output columns (default all).
+    drop_inactive : bool
+        Drop FF units that interval arithmetic proves inactive on their box
+        (``False``: every unit, the factor used before issue 14).
     """
-    rho = check_positive_float(rho, "rho")
-    d = model.d
-    c1 = ff_lipschitz(model.ff1)
-    c2 = ff_lipschitz(model.ff2)
-    hp_lo, hp_hi = ff_range(model.ff1, np.full(d, -rho), np.full(d, rho))
-    hx_lo, hx_hi = ff_range(model.ff1, *model.input_box())  # input rows X + E, X in [0, 1]
-    q_lo, q_hi = linear_range(hx_lo, hx_hi, model.WQ)
-    qabs = np.maximum(np.abs(q_lo), np.abs(q_hi))
-    logit_factor = model.scale * float((np.abs(model.WK) @ qabs).sum())  # max_q ‖WK q^T‖_1
+    if box is None:
+        rho = check_positive_float(rho, "rho")
+    elif rho is not None:
+        rho = check_positive_float(rho, "rho")
+    lo, hi = _prompt_box(model, rho, box)
+    act1 = active_units(model.ff1, lo, hi) if drop_inactive else None
+    c1 = ff_lipschitz(model.ff1, act1)
+    hp_lo, hp_hi = ff_range(model.ff1, lo, hi)
+    hx, exact = _input_rows(model, X)
     WVO = model.WV @ model.WO
     up_lo, up_hi = linear_range(hp_lo, hp_hi, WVO)
-    ux_lo, ux_hi = linear_range(hx_lo, hx_hi, WVO)
+    if exact:
+        q = hx @ model.WQ
+        logit_factor = model.scale * float(np.abs(q @ model.WK.T).sum(axis=1).max())
+        qabs = np.abs(q).max(axis=0)
+        ux = hx @ WVO
+        ux_lo, ux_hi = ux.min(axis=0), ux.max(axis=0)
+        hx_lo, hx_hi = hx.min(axis=0), hx.max(axis=0)
+    else:
+        hx_lo, hx_hi = hx
+        q_lo, q_hi = linear_range(hx_lo, hx_hi, model.WQ)
+        qabs = np.maximum(np.abs(q_lo), np.abs(q_hi))
+        logit_factor = model.scale * float((np.abs(model.WK) @ qabs).sum())  # max_q ‖WK q^T‖_1 over the box
+        ux_lo, ux_hi = linear_range(hx_lo, hx_hi, WVO)
     u_lo, u_hi = np.minimum(up_lo, ux_lo), np.maximum(up_hi, ux_hi)
     if model.variant == "softmax":
         spread = float(np.max((u_hi - u_lo) / 2.0))
+        t_lo, t_hi = u_lo, u_hi  # T WO is a convex combination of the rows u
     else:
         spread = float(np.max(np.maximum(np.abs(u_lo), np.abs(u_hi))))
-    softmax_factor = 1.0
+        t_lo, t_hi = np.minimum(u_lo, 0.0), np.maximum(u_hi, 0.0)  # sub-convex: weights sum to < 1
+    act2 = active_units(model.ff2, hx_lo + t_lo, hx_hi + t_hi) if drop_inactive else None
+    c2 = ff_lipschitz(model.ff2, act2, None if out_cols is None else np.asarray(out_cols))
     value_factor = col_norm(WVO)
-    K = c2 * (softmax_factor * logit_factor * spread + value_factor) * c1 * (1.0 + ROUNDING_SLACK)
+    K = c2 * (logit_factor * spread + value_factor) * c1 * (1.0 + ROUNDING_SLACK)
+    n1, n2 = model.ff1.W1.shape[1], model.ff2.W1.shape[1]
     return LipschitzFactors(
-        rho=rho, variant=model.variant, c_ff1=c1, c_ff2=c2, logit_factor=logit_factor,
-        softmax_factor=softmax_factor, value_spread=spread, value_factor=value_factor,
-        qabs_max=float(qabs.max()),
+        rho=float(rho) if rho is not None else float(np.max(hi - lo) / 2), variant=model.variant,
+        c_ff1=c1, c_ff2=c2, logit_factor=logit_factor, softmax_factor=1.0, value_spread=spread,
+        value_factor=value_factor, active_ff1=n1 if act1 is None else int(act1.sum()), units_ff1=n1,
+        active_ff2=n2 if act2 is None else int(act2.sum()), units_ff2=n2, qabs_max=float(qabs.max()),
         h_prompt_max=float(np.max(np.maximum(np.abs(hp_lo), np.abs(hp_hi)))),
-        h_input_max=float(np.max(np.maximum(np.abs(hx_lo), np.abs(hx_hi)))),
-        K_P=float(K),
+        h_input_max=float(np.max(np.maximum(np.abs(hx_lo), np.abs(hx_hi)))), exact_inputs=exact, K_P=float(K),
     )
 
 
@@ -261,8 +293,18 @@ def check_gap(gamma, tol) -> tuple[float, float]:
     gamma = check_positive_float(gamma, "gamma")
     tol = check_positive_float(tol, "tol")
     if not gamma > 2 * tol:
-        raise ValueError(f"the hard family needs gamma > 2 tol, got gamma = {gamma:.6g} <= 2 tol = {2 * tol:.6g}")
+        raise ValueError(f"the hard family needs spacing gamma > 2 tol, got gamma = {gamma:.6g} <= 2 tol = "
+                         f"{2 * tol:.6g}")
     return gamma, tol
+
+
+def check_levels(q) -> int:
+    """``q``, the number of target levels of a hard family: an integer ``>= 2``."""
+    if isinstance(q, bool) or not isinstance(q, (int, np.integer)):
+        raise TypeError(f"q (levels of the hard family) must be an integer, got {type(q).__name__}")
+    if q < 2:
+        raise ValueError(f"q (levels of the hard family) must be >= 2, got {q}")
+    return int(q)
 
 
 def counting_eta(gamma, tol, K_P) -> float:
@@ -281,18 +323,25 @@ def counting_cells(rho, gamma, tol, K_P) -> int:
     return int(math.floor(ratio)) + 1
 
 
+#: Default probability ``alpha`` of the per-sample form (docs/theory.md §7.4).
+ALPHA = 1e-6
+
+
 @dataclass(frozen=True)
 class CountingBound:
-    """The counting lower bound on the prompt length (docs/theory.md §7).
+    """The counting lower bound on the prompt length (docs/theory.md §7.4).
 
-    ``Lp_bound = N L log 2 / log M`` (``inf`` when ``M = 1``); any prompt
-    length that memorizes every dataset of the hard family within ``tol`` is
-    at least ``Lp_bound``, hence at least ``Lp_min = ceil(Lp_bound)``.
+    ``N`` inputs of ``L`` rows, ``d`` compared output columns, ``q`` levels:
+    ``q^(N L d)`` datasets; prompts of ``D`` counted columns. ``Lp_bound = N L
+    d log q / (D log M)`` (``inf`` when ``M = 1``); ``Lp_sample`` is the
+    per-sample form at probability ``alpha``.
     """
 
     N: int
     L: int
     d: int
+    D: int
+    q: int
     gamma: float
     tol: float
     rho: float
@@ -300,37 +349,78 @@ class CountingBound:
     eta: float
     M: int
     Lp_bound: float
-    log2_datasets: int
+    log2_datasets: float
+    alpha: float = ALPHA
 
     @property
     def Lp_min(self) -> float:
         """Least integer prompt length allowed by the bound (``inf`` when none is)."""
         return math.inf if math.isinf(self.Lp_bound) else float(max(1, math.ceil(self.Lp_bound - 1e-12)))
 
+    def log_probability(self, Lp) -> float:
+        """``ln min(1, M^(D Lp) q^(-N L d))``: a uniformly drawn member is memorizable at ``Lp`` at most this likely."""
+        Lp = check_positive_int(Lp, "Lp")
+        if self.M == 1:
+            return -math.inf
+        return min(0.0, self.D * Lp * math.log(self.M) - self.N * self.L * self.d * math.log(self.q))
+
+    @property
+    def Lp_sample(self) -> float:
+        """``(N L d log q - log(1/alpha)) / (D log M)``: a drawn member is memorized below it w.p. <= alpha M^D/(M^D-1)."""
+        if self.M == 1:
+            return math.inf
+        return max(0.0, (self.N * self.L * self.d * math.log(self.q) + math.log(self.alpha))
+                   / (self.D * math.log(self.M)))
+
     def as_dict(self) -> dict:
         out = asdict(self)
         out["Lp_min"] = self.Lp_min
+        out["Lp_sample"] = self.Lp_sample
         return out
 
 
-def counting_bound(*, d, L, gamma, tol, rho, K_P=None, model=None, delta=None, N=None) -> CountingBound:
-    """Counting bound ``Lp >= N L log 2 / log M`` for the hard family (docs/theory.md §7).
+def counting_bound(*, d, L, gamma, tol, rho, q=2, K_P=None, model=None, delta=None, N=None, D=None,
+                   alpha=ALPHA, **lipschitz) -> CountingBound:
+    """Counting bound ``Lp >= N L d log q / (D log M)`` for the hard family (docs/theory.md §7.4).
 
-    Give the grid by ``delta`` (``N = (1/delta)^(d L)``; ``delta`` must divide
-    ``[0, 1]`` into whole cells) or by ``N`` directly, and the Lipschitz
-    constant by ``K_P`` or by ``model`` (then ``K_P = prompt_lipschitz(model,
-    rho).K_P``, for the same ``rho``).
+    Parameters
+    ----------
+    d, L : int
+        Compared output columns per row and rows per input (the dataset's
+        ``L x d`` outputs).
+    gamma, tol : float
+        Spacing of the levels and memorization tolerance, ``gamma > 2 tol``.
+    rho : float
+        Each prompt entry ranges over an interval of width ``2 rho``.
+    q : int
+        Levels per target entry, ``>= 2``.
+    K_P, model :
+        The Lipschitz constant, or the model to compute it from
+        (:func:`prompt_lipschitz` with ``rho`` and the keyword arguments
+        ``lipschitz``: ``box``, ``X``, ``out_cols``, ``drop_inactive``).
+    delta, N :
+        The grid: side ``delta`` (``N = (1/delta)^(d L)``) or ``N`` directly.
+    D : int, optional
+        Counted prompt columns; default ``model.d`` (every column of the
+        model's prompt), or ``d`` when only ``K_P`` is given.
+    alpha : float
+        Probability of the per-sample form, in ``(0, 1)``.
 
     Raises
     ------
     ValueError
-        ``gamma <= 2 tol``, ``rho <= 0``, ``delta`` not dividing ``[0, 1]``,
-        neither or both of ``delta``/``N`` or of ``K_P``/``model``.
+        ``gamma <= 2 tol``, ``q < 2``, ``rho <= 0``, ``delta`` not dividing
+        ``[0, 1]``, neither or both of ``delta``/``N`` or of ``K_P``/``model``.
     """
     d = check_positive_int(d, "d")
     L = check_positive_int(L, "L")
     gamma, tol = check_gap(gamma, tol)
     rho = check_positive_float(rho, "rho")
+    q = check_levels(q)
+    alpha = check_real(alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True)
+    if D is None:
+        D = d if model is None else model.d  # every column of the model's prompt
+    D = check_positive_int(D, "D (counted prompt columns)")
     if (delta is None) == (N is None):
         raise ValueError("give exactly one of delta (grid side) and N (number of grid inputs)")
     if delta is not None:
@@ -339,15 +429,13 @@ def counting_bound(*, d, L, gamma, tol, rho, K_P=None, model=None, delta=None, N
     if (K_P is None) == (model is None):
         raise ValueError("give exactly one of K_P and model")
     if model is not None:
-        if model.d != d:
-            raise ValueError(f"model has d = {model.d}, but the bound was asked for d = {d}")
-        K_P = prompt_lipschitz(model, rho).K_P
+        K_P = prompt_lipschitz(model, rho, **lipschitz).K_P
     K_P = check_positive_float(K_P, "K_P")
     eta = counting_eta(gamma, tol, K_P)
     M = counting_cells(rho, gamma, tol, K_P)
-    Lp = math.inf if M == 1 else N * L * math.log(2.0) / math.log(M)
-    return CountingBound(N=N, L=L, d=d, gamma=gamma, tol=tol, rho=rho, K_P=float(K_P), eta=eta, M=M,
-                         Lp_bound=Lp, log2_datasets=N * L * d)
+    Lp = math.inf if M == 1 else N * L * d * math.log(q) / (D * math.log(M))
+    return CountingBound(N=N, L=L, d=d, D=D, q=q, gamma=gamma, tol=tol, rho=rho, K_P=float(K_P), eta=eta, M=M,
+                         Lp_bound=Lp, log2_datasets=N * L * d * math.log2(q), alpha=alpha)
 
 
 def lipschitz_lower_bound(*, d, L, tol, K_f, rho, K_P, gamma_over_tol=4.0) -> CountingBound:
@@ -373,7 +461,7 @@ def lipschitz_lower_bound(*, d, L, tol, K_f, rho, K_P, gamma_over_tol=4.0) -> Co
     gamma = c * tol
     k = int(math.floor(K_f / (2 * gamma) + 1e-12))
     if k == 0:
-        return CountingBound(N=0, L=L, d=d, gamma=gamma, tol=tol, rho=float(rho), K_P=float(K_P),
+        return CountingBound(N=0, L=L, d=d, D=d, q=2, gamma=gamma, tol=tol, rho=float(rho), K_P=float(K_P),
                              eta=counting_eta(gamma, tol, K_P), M=counting_cells(rho, gamma, tol, K_P),
-                             Lp_bound=0.0, log2_datasets=0)
+                             Lp_bound=0.0, log2_datasets=0.0)
     return counting_bound(d=d, L=L, gamma=gamma, tol=tol, rho=rho, K_P=K_P, N=k ** (d * L))

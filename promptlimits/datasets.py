@@ -8,7 +8,7 @@
   exactly the nominal one; :class:`SineTarget`: a smooth closed-form map with
   interactions between neighbouring coordinates; :func:`measured_lipschitz`:
   a lower estimate of any map's constant (for reports).
-- :func:`hard_family`: targets in ``{0, gamma}^{L x d}`` at every grid input.
+- :func:`hard_family`: targets in ``gamma {0, ..., q-1}^{L x d}`` at every grid input.
 - :func:`teacher`: targets produced by the model itself with a random prompt
   (realizable by construction).
 """
@@ -205,16 +205,20 @@ def measured_lipschitz(f, L, d, *, samples=512, starts=8, h=1e-6, seed=0) -> flo
     return best
 
 
-def hard_family(X, gamma, *, seed=0):
-    """One dataset of the hard family: targets in ``{0, gamma}`` drawn uniformly.
+def hard_family(X, gamma, *, q=2, seed=0):
+    """One dataset of the hard family: offsets ``gamma B``, ``B`` uniform in ``{0, ..., q-1}^(shape of X)``.
 
-    Any two members of the family differ by ``gamma`` in some entry, which is
-    what the counting bound of docs/theory.md §7 uses.
+    The family has ``q^(N L d)`` members, any two ``gamma`` apart in some
+    entry, which is what the counting bound of docs/theory.md §7.4 uses;
+    ``q = 2`` is the binary family ``{0, gamma}``.
     """
+    from .capacity import check_levels
+
     X = as_float_array(X, "X", ndim=3)
     gamma = check_positive_float(gamma, "gamma")
+    q = check_levels(q)
     rng = as_generator(seed)
-    return gamma * rng.integers(0, 2, size=X.shape).astype(np.float64)
+    return gamma * rng.integers(0, q, size=X.shape).astype(np.float64)
 
 
 def teacher(model, X, Lp, *, prompt_scale=1.0, seed=0):

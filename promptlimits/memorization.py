@@ -56,8 +56,8 @@ from ._checks import as_generator, check_choice, check_positive_float, check_pos
 from .datasets import hard_family
 from .tuning import OPTIMIZERS, init_prompt, tune_prompt
 
-__all__ = ["LpTrial", "LeastLpResult", "least_prompt_length", "relative_hard_family", "NOT_REACHED", "REACHED",
-           "STOPPED", "REFERENCE_ROWS"]
+__all__ = ["LpTrial", "LeastLpResult", "least_prompt_length", "relative_hard_family", "construction_reference",
+           "NOT_REACHED", "REACHED", "STOPPED", "REFERENCE_ROWS"]
 
 REACHED = "reached"
 NOT_REACHED = "not reached within budget"
@@ -121,26 +121,73 @@ class LeastLpResult:
                 "seconds": round(self.seconds, 3), "trials": [asdict(t) for t in self.trials]}
 
 
-def relative_hard_family(model, X, gamma, *, rho, seed=0, ref_seed=12345, max_rows=REFERENCE_ROWS):
+def relative_hard_family(model, X, gamma, *, rho, q=2, seed=0, ref_seed=12345, max_rows=REFERENCE_ROWS,
+                         reference=None, out_cols=None):
     """Hard-family targets on top of a reference prompt's output (see the module docstring).
 
-    Returns ``targets(Lp) -> (Y_Lp, R_Lp)`` for :func:`least_prompt_length`,
-    with bits ``B`` drawn once from ``seed`` and the reference rows from
-    ``ref_seed`` (nested: ``R_Lp`` is the first ``Lp`` rows of ``R_max``).
+    Returns ``targets(Lp) -> (Y_Lp, R_Lp)`` for :func:`least_prompt_length`
+    and :func:`promptlimits.linear_regime.least_lp_linear`, with levels ``B``
+    in ``{0..q-1}`` drawn once from ``seed`` and added to the compared
+    columns ``out_cols`` (default all). The reference ``R_Lp`` is
+    ``reference(Lp)`` when given (e.g. :func:`construction_reference`), else the
+    first ``Lp`` of ``max_rows`` rows drawn uniformly in ``[-rho/2, rho/2]``
+    from ``ref_seed``.
     """
     gamma = check_positive_float(gamma, "gamma")
     rho = check_positive_float(rho, "rho")
     X = np.asarray(X, dtype=np.float64)
-    offset = hard_family(X, gamma, seed=seed)
-    rows = as_generator(ref_seed).uniform(-rho / 2, rho / 2, size=(max_rows, model.d))
+    cols = np.arange(model.d) if out_cols is None else np.asarray(out_cols, dtype=np.int64)
+    offset = np.zeros(X.shape[:2] + (model.d,))
+    offset[..., cols] = hard_family(X[..., : cols.size], gamma, q=q, seed=seed)
+    if reference is None:
+        rows = as_generator(ref_seed).uniform(-rho / 2, rho / 2, size=(max_rows, model.d))
+
+        def reference(Lp):
+            if Lp > max_rows:
+                raise ValueError(f"Lp = {Lp} exceeds the {max_rows} reference rows")
+            return rows[:Lp].copy()
 
     def targets(Lp):
-        if Lp > max_rows:
-            raise ValueError(f"Lp = {Lp} exceeds the {max_rows} reference rows")
-        R = rows[:Lp].copy()
+        R = reference(Lp)
         return model.forward(R, X) + offset, R
 
     return targets
+
+
+def construction_reference(c, *, sigma=0.3, seed=0):
+    """Reference prompts of any length for the constructed model (docs/theory.md §7.6).
+
+    Token ``t`` of ``R_Lp``: ``-1`` in the ``x`` block (below every ramp of
+    FF1), keys ``N(0, sigma^2)`` clipped to ``[-3 sigma, 3 sigma]`` on every
+    slot, bias ``-ln Lp - d sigma^2 / 2`` (so the prompt's total weight against
+    a query is about 1, as for the matched token of the closed form, and the
+    gates of FF2 stay open), table entries uniform in ``[R/2, 3R/2]``; zeros
+    elsewhere. Returns ``(reference, lo, hi)``: ``reference(Lp)`` and a
+    per-column box ``[lo, hi]`` holding every reference of length up to
+    ``REFERENCE_ROWS``.
+    """
+    lay, d, R = c.layout, c.d, c.value_range
+    rng = as_generator(seed)
+    keys = np.clip(rng.normal(0.0, sigma, size=(REFERENCE_ROWS, lay.n_slots)), -3 * sigma, 3 * sigma)
+    table = rng.uniform(R / 2, 3 * R / 2, size=(REFERENCE_ROWS, d * lay.G))
+    bias = -d * sigma**2 / 2
+
+    def reference(Lp):
+        if Lp > REFERENCE_ROWS:
+            raise ValueError(f"Lp = {Lp} exceeds the {REFERENCE_ROWS} reference rows")
+        P = np.zeros((Lp, lay.D))
+        P[:, :d] = -1.0
+        P[:, lay.key: lay.key + lay.n_slots] = keys[:Lp]
+        P[:, lay.bias] = bias - np.log(Lp)
+        P[:, lay.table: lay.table + d * lay.G] = table[:Lp]
+        return P
+
+    lo, hi = np.zeros(lay.D), np.zeros(lay.D)
+    lo[:d] = hi[:d] = -1.0
+    lo[lay.key: lay.key + lay.n_slots], hi[lay.key: lay.key + lay.n_slots] = -3 * sigma, 3 * sigma
+    lo[lay.bias], hi[lay.bias] = bias - np.log(REFERENCE_ROWS), bias
+    lo[lay.table: lay.table + d * lay.G], hi[lay.table: lay.table + d * lay.G] = R / 2, 3 * R / 2
+    return reference, lo, hi
 
 
 def _as_targets(Y, X):

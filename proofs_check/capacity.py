@@ -16,7 +16,12 @@ Claims:
   (SymPy identity for ``J x`` and the chord inequality; all sign vectors at
   random ``p``, also for Softmax_1); ``logit_factor`` covers every vertex of the
   query box; and random probes of ``||Yhat(P) - Yhat(P')||max / ||P - P'||max``
-  never exceed ``K_P``.
+  never exceed ``K_P``;
+* (``7c``) the q-ary bound over prompts in ``R^(Lp x D)`` and outputs in
+  ``R^(N x L x d)`` and its per-sample form, against exact integers;
+* (``7d``) the tightened ``K_P`` (inactive units dropped, shifted box, exact
+  inputs, compared columns) against Clarke Jacobians and worst-direction
+  probes of the prompt Jacobian, on random and constructed models.
 """
 
 from __future__ import annotations
@@ -183,3 +188,97 @@ def lipschitz_factors() -> str:
                 worst_probe = max(worst_probe, q / fac.K_P)
     return (f"col_norm exact; worst col(I+W1 D W2)/c_ff = {worst_ff:.3f}; worst ||Jx||_1/||x||inf = {worst_sm:.3f}; "
             f"worst vertex/logit_factor = {worst_q:.3f}; worst probe/K_P = {worst_probe:.3g}")
+
+
+@check("7c.q-ary-probabilistic",
+       statement="q-ary family over prompts in R^(Lp x D), outputs in R^(N x L x d): q^(NLd) <= M^(D Lp) <=> "
+                 "Lp >= N L d log q/(D log M); Pr[uniform member memorizable at Lp] <= M^(D Lp) q^(-NLd); the sum over "
+                 "lengths below Lp_sample(alpha) is <= alpha M^D/(M^D-1); counting_bound's Lp_min, log_probability and Lp_sample "
+                 "match exact integers",
+       source="docs/theory.md §7.4; promptlimits.capacity (counting_bound, CountingBound)",
+       method="sympy identity + exhaustive integers")
+def q_ary_probabilistic() -> str:
+    import sympy as sp
+
+    cap = _capacity()
+    N, L, d, D, Lp, M, q = sp.symbols("N L d D L_p M q", positive=True)
+    diff = D * Lp * sp.log(M) - N * L * d * sp.log(q)
+    require(sp.simplify(diff - D * sp.log(M) * (Lp - N * L * d * sp.log(q) / (D * sp.log(M)))) == 0, "log form")
+    # geometric tail: sum_{l < x} M^(D l) <= M^(D x) / (M^D - 1) <= M^(D x) when M^D >= 2
+    r = sp.Symbol("r", positive=True)
+    for n in range(1, 9):  # (r - 1) sum_{l=1}^{n-1} r^l = r^n - r, so the tail is below r^n / (r - 1) <= r^n (r >= 2)
+        require(sp.expand((r - 1) * sum(r**l for l in range(1, n)) - (r**n - r)) == 0, f"geometric sum n={n}")
+    cases = 0
+    rng = np.random.default_rng(11)
+    for dd, LL, DD, qq in itertools.product((1, 2), (1, 2), (1, 3, 7), (2, 3, 16)):
+        for _ in range(3):
+            NN = int(rng.integers(1, 40))
+            eps = float(rng.uniform(1e-4, 1e-2))
+            gamma = float(eps * rng.uniform(2.5, 6))
+            KP, rho = float(rng.uniform(0.5, 50)), float(rng.uniform(0.1, 3))
+            cb = cap.counting_bound(d=dd, L=LL, gamma=gamma, tol=eps, rho=rho, q=qq, K_P=KP, N=NN, D=DD)
+            require(cb.M == math.floor(Fraction(rho) * 2 * Fraction(KP) / (Fraction(gamma) - 2 * Fraction(eps))) + 1,
+                    f"M = {cb.M}")
+            datasets = qq ** (NN * LL * dd)
+            least = next(lp for lp in itertools.count(1) if cb.M ** (DD * lp) >= datasets)
+            require(cb.Lp_min == least, f"Lp_min {cb.Lp_min} != least integer {least} (M={cb.M}, q={qq}, D={DD})")
+            for lp in (1, 2, least):
+                exact = min(Fraction(1), Fraction(cb.M ** (DD * lp), datasets))
+                require(abs(cb.log_probability(lp) - math.log(exact)) <= 1e-9 * max(1.0, abs(math.log(exact))),
+                        f"log_probability({lp})")
+            below = [lp for lp in range(1, least + 1) if lp < cb.Lp_sample]
+            total = sum(Fraction(cb.M ** (DD * lp), datasets) for lp in below)
+            ratio = Fraction(cb.M ** DD, cb.M ** DD - 1)  # geometric tail factor r / (r - 1)
+            require(total <= Fraction(cb.alpha) * ratio * (1 + Fraction(1, 10**9)), f"tail {float(total)}")
+            cases += 1
+    return f"identities proved; {cases} cases: Lp_min exact, probabilities exact, tail below Lp_sample <= alpha M^D/(M^D-1)"
+
+
+@check("7d.tightened-kp",
+       statement="K_P with inactive FF units dropped, a shifted prompt box, exact grid inputs and compared columns "
+                 "only: every Clarke Jacobian over the units possibly active is within c_ff; unit masks are sound at "
+                 "sampled box points; random and worst-direction probes (||J||_(inf->inf) of the prompt Jacobian) "
+                 "stay <= K_P, also on the constructed model",
+       source="docs/theory.md §7.3; promptlimits.capacity (prompt_lipschitz), promptlimits.jacobian",
+       method="exhaustive + brute force")
+def tightened_lipschitz() -> str:
+    from promptlimits import construct
+    from promptlimits.datasets import grid
+    from promptlimits.jacobian import prompt_jacobian, read_columns
+    from promptlimits.model import PromptedModel
+
+    cap = _capacity()
+    rng = np.random.default_rng(12)
+    worst = 0.0
+    for seed in range(3):
+        model = PromptedModel.from_seed(2, s=3, m=4, seed=seed, positions=2, weight_scale=1.5)
+        lo, hi = np.array([-2.0, 0.3]), np.array([-0.5, 1.5])
+        X = rng.uniform(size=(4, 2, 2))
+        fac = cap.prompt_lipschitz(model, box=(lo, hi), X=X, out_cols=[1])
+        act = cap.active_units(model.ff1, lo, hi)
+        Z = rng.uniform(lo, hi, size=(2000, 2))
+        require(not np.any((Z @ model.ff1.W1 + model.ff1.b1)[:, ~act] > 0), "a unit marked inactive is active")
+        for Dv in itertools.product((0.0, 1.0), repeat=int(act.sum())):
+            full = np.zeros(act.size)
+            full[act] = Dv
+            J = np.eye(2) + model.ff1.W1 @ np.diag(full) @ model.ff1.W2
+            require(cap.col_norm(J) <= fac.c_ff1 * (1 + 1e-12), "Clarke Jacobian above c_ff1")
+        for _ in range(30):
+            P = rng.uniform(lo, hi, size=(int(rng.integers(1, 4)), 2))
+            J = prompt_jacobian(model, P, X, out_cols=[1])
+            q = float(np.abs(J).sum(axis=1).max())
+            require(q <= fac.K_P, f"||J||inf {q} > K_P {fac.K_P}")
+            worst = max(worst, q / fac.K_P)
+    c = construct.build(1, 2, 3)
+    X = c.embed(grid(1 / 3, 2, 1))
+    cols = read_columns(c.model)
+    P = np.zeros((5, c.model.d))
+    P[:, 0] = -1.0
+    P[:, c.layout.table] = 1.0
+    lo, hi = P.min(axis=0) - 0.25, P.max(axis=0) + 0.25
+    fac = cap.prompt_lipschitz(c.model, box=(lo, hi), X=X, out_cols=[0])
+    for _ in range(20):
+        Q = P + rng.uniform(-0.25, 0.25, size=P.shape)
+        q = float(np.abs(prompt_jacobian(c.model, Q, X, out_cols=[0], prompt_cols=cols)).sum(axis=1).max())
+        require(q <= fac.K_P, f"construction: ||J||inf {q} > K_P {fac.K_P}")
+    return f"masks sound; Clarke Jacobians within c_ff1; worst probe/K_P = {worst:.3g} (random models)"

@@ -176,3 +176,73 @@ def test_lipschitz_bound_exponential_in_dL_and_growing_in_inverse_tol():
     assert lipschitz_lower_bound(d=1, L=1, tol=1.0, **kw).Lp_bound == 0.0  # k = floor(4 / 8) = 0
     with pytest.raises(ValueError, match="exceed 2"):
         lipschitz_lower_bound(d=1, L=1, tol=0.05, gamma_over_tol=2.0, **kw)
+
+
+# ----------------------------------------------------------------------------- issue 14: q levels, D columns, tightening
+def test_q_ary_bound_over_D_columns_closed_form():
+    # eta* = (1e-3 - 5e-4) / (2 * 5) = 5e-5; rho = 1: M = floor(2e4) + 1 = 20001
+    b = counting_bound(d=2, L=2, gamma=1e-3, tol=2.5e-4, rho=1.0, q=256, K_P=5.0, N=100, D=30)
+    assert b.M == 20001
+    assert b.Lp_bound == pytest.approx(100 * 2 * 2 * math.log(256) / (30 * math.log(20001)))
+    assert b.log2_datasets == 100 * 2 * 2 * 8
+    # per-sample form: M^(D Lp) q^(-NLd) <= alpha below Lp_sample, and the least Lp_min is exact
+    assert b.log_probability(1) == pytest.approx(30 * math.log(20001) - 400 * math.log(256))
+    x = b.Lp_sample
+    assert 30 * x * math.log(20001) - 400 * math.log(256) == pytest.approx(math.log(b.alpha))
+    lp = int(b.Lp_min)
+    assert 30 * (lp - 1) * math.log(20001) < 400 * math.log(256) <= 30 * lp * math.log(20001)
+    # q = 2 and D = d give the binary bound of issue 5
+    b2 = counting_bound(d=2, L=1, gamma=0.2, tol=0.05, rho=1.0, K_P=10.0, N=16)
+    assert b2.D == 2 and b2.q == 2 and b2.Lp_bound == pytest.approx(16 * math.log(2) / math.log(201))
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(q=1), "q \\(levels of the hard family\\) must be >= 2"), (dict(gamma=0.1, tol=0.05), "gamma > 2 tol"),
+    (dict(rho=0.0), "rho"), (dict(rho=-1.0), "rho"), (dict(D=0), "D \\(counted prompt columns\\)"),
+    (dict(alpha=1.0), "alpha"),
+])
+def test_q_ary_counting_bound_bad_input(kw, match):
+    args = {**dict(d=1, L=1, gamma=0.2, tol=0.05, rho=1.0, K_P=3.0, N=8), **kw}
+    with pytest.raises(ValueError, match=match):
+        counting_bound(**args)
+    with pytest.raises(TypeError, match="q"):
+        counting_bound(d=1, L=1, gamma=0.2, tol=0.05, rho=1.0, K_P=3.0, N=8, q=2.5)
+
+
+def test_hard_family_levels():
+    from promptlimits.datasets import hard_family
+
+    X = np.zeros((50, 2, 3))
+    Y = hard_family(X, 0.5, q=7, seed=1)
+    assert Y.shape == X.shape and set(np.unique(Y / 0.5)) == set(range(7))
+    with pytest.raises(ValueError, match="must be >= 2"):
+        hard_family(X, 0.5, q=1)
+
+
+def test_untightened_factor_is_the_issue_5_formula_and_tightening_only_lowers_it():
+    model = PromptedModel.from_seed(2, seed=5, s=3, positions=2)
+    old = prompt_lipschitz(model, 2.0, drop_inactive=False)
+    assert old.c_ff1 == pytest.approx(1 + col_norm(np.abs(model.ff1.W1) @ np.abs(model.ff1.W2)))
+    assert old.c_ff2 == pytest.approx(1 + col_norm(np.abs(model.ff2.W1) @ np.abs(model.ff2.W2)))
+    X = np.random.default_rng(0).uniform(size=(6, 2, 2))
+    new = prompt_lipschitz(model, 2.0, X=X, out_cols=[1])
+    assert new.K_P <= old.K_P and new.exact_inputs and new.active_ff1 <= new.units_ff1
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tightened_K_P_bounds_probes_on_its_box_and_inputs(seed):
+    """Units dropped, inputs exact, a shifted box: random and adversarial probes stay below K_P."""
+    model = PromptedModel.from_seed(2, seed=seed, s=4, positions=2, weight_scale=1.5)
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(size=(5, 2, 2))
+    lo, hi = np.array([-3.0, 0.5]), np.array([-1.0, 2.0])  # a box where some FF1 units are off
+    f = prompt_lipschitz(model, box=(lo, hi), X=X, out_cols=[0])
+    worst = 0.0
+    for _ in range(300):
+        Lp = int(rng.integers(1, 4))
+        P = rng.uniform(lo, hi, size=(Lp, 2))
+        P2 = np.clip(P + rng.normal(0, 10.0 ** rng.uniform(-4, 0), size=P.shape), lo, hi)
+        if np.abs(P - P2).max() > 0:
+            q = np.abs(model.forward(P, X)[..., 0] - model.forward(P2, X)[..., 0]).max() / np.abs(P - P2).max()
+            worst = max(worst, q)
+    assert 0 < worst <= f.K_P

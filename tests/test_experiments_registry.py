@@ -146,21 +146,24 @@ def test_approx_error_verdict_each_status():
     assert _statuses("approx_error", res(2e-3)) == [NOT_CONSISTENT]
 
 
-def _memorization_results(least_Lp, bound):
-    row = {"axis": "N", "N": 4, "d": 1, "L": 1, "delta": 0.25, "least_Lp": least_Lp, "bound": bound}
-    reached = int(least_Lp is not None)
-    summary = {"points": 1, "reached": reached, "below_bound": int(reached and least_Lp < bound),
-               "fit_least_Lp_vs_N": None}
-    return {"memorization": _res([row], summary)}
+def _memorization_results(least_Lp, bound, constr=None):
+    from promptlimits.experiments.memorization_verdict import summarize
+
+    row = {"axis": "N", "model": "construct" if constr else "random", "N": 64, "d": 1, "L": 1, "dL": 1, "D": 1,
+           "lin_least_Lp": least_Lp, "lin_status": "reached" if least_Lp else "not reached within budget",
+           "lin_rank": 1, "lin_rows": 64, "rank_rtol": 1e-7, "tune_least_Lp": None, "tune_status": "not run",
+           "constr_Lp": constr, "bound": bound, "bound_sample": bound, "ratio": least_Lp and least_Lp / bound,
+           "K_P": 2.0, "K_P_old": 4.0, "K_P_tightening": 2.0, "probe": 1.0, "seconds": 1.0}
+    return {"memorization": _res([row], summarize([row]))}
 
 
 def test_memorization_verdict_each_status_and_strength():
-    [v] = experiment("memorization").module.verdicts(_memorization_results(3, 0.4))
-    assert v.status == CONSISTENT and v.strength.startswith("cannot fail at these sizes")
-    [v] = experiment("memorization").module.verdicts(_memorization_results(3, 2.5))
-    assert v.status == CONSISTENT and v.strength.startswith("can fail at 1 of 1")
-    assert _statuses("memorization", _memorization_results(2, 2.5)) == [NOT_CONSISTENT]
-    assert _statuses("memorization", _memorization_results(None, 2.5)) == [NOT_CHECKED]
+    [v] = experiment("memorization").module.verdicts(_memorization_results(30, 12.0))
+    assert v.status == CONSISTENT and "reaches 12" in v.strength
+    assert _statuses("memorization", _memorization_results(3, 2.5)) == ["vacuous"]  # the bound never reaches 10
+    assert _statuses("memorization", _memorization_results(11, 12.0)) == [NOT_CONSISTENT]  # below the bound
+    assert _statuses("memorization", _memorization_results(30, 12.0, constr=20)) == [NOT_CONSISTENT]  # above L k^d
+    assert _statuses("memorization", _memorization_results(None, 12.0)) == [NOT_CHECKED]
 
 
 def _tuning_results(free_mse, boxed_mse, free_B, frontier=0.5):

@@ -91,7 +91,8 @@ def test_a_point_gives_its_row_or_fails_whatever_the_clock(monkeypatch):
     """On a machine an hour slower per clock reading: the same row without a limit, a failure with one."""
     import promptlimits.memorization as memorization
 
-    params = {**mem_exp.SETTINGS["tiny"], "axis": "N", "d": 1, "L": 1, "delta": 0.5}
+    params = {**mem_exp.SETTINGS["tiny"], "axis": "N", "model": "random", "d": 1, "L": 1, "delta": 0.5,
+              "tune_max_N": 2}
     for key in mem_exp.LAYOUT:
         params.pop(key)
     normal = mem_exp.least_lp_point({**params, "time_limit": None}, 7)
@@ -116,7 +117,8 @@ def test_a_stopped_search_fails_its_point_and_a_resume_recomputes_it(tmp_path, m
     import promptlimits.memorization as memorization
     from promptlimits.sweep import SweepError
 
-    sweep = mem_exp.make_sweep("tiny", shapes=((1, 1, 0.5), (1, 1, 0.25)), max_Lp=2, steps=30, time_limit=5.0)
+    sweep = mem_exp.make_sweep("tiny", shapes=(("random", 1, 1, 2), ("random", 1, 1, 4)), dL_shapes=(), tol_cells=(),
+                               max_Lp=2, steps=30, time_limit=5.0, tune_max_N=4)
     fresh = run_sweep(sweep, tmp_path / "fresh", workers=0, progress=False)
     calls = {"n": 0}
     real = memorization.least_prompt_length
@@ -156,13 +158,15 @@ def test_least_lp_bad_input(kwargs, match):
 
 @pytest.mark.parametrize("change, match", [
     (dict(delta=0.3), "whole cells"), (dict(gamma=0.01, tol=0.005), "gamma > 2 tol"), (dict(rho=0.0), "rho"),
-    (dict(variant="softmax2"), "attention variant"), (dict(delta=1 / 64, d=3), "above 4096 points"),
+    (dict(q=1), "q \\(levels of the hard family\\) must be >= 2"), (dict(variant="softmax2"), "attention variant"),
+    (dict(delta=1 / 64, d=3), "above the largest grid size 65536"), (dict(model="mlp"), "unknown model"),
     (dict(time_limit=-1.0), "time_limit"), (dict(time_limit=float("nan")), "time_limit"),
     (dict(max_Lp=10**12), "max_Lp must be <= 4096"), (dict(model_seed=-1), "model_seed must be >= 0"),
     (dict(s=10**6, max_Lp=4096, delta=1 / 64, L=2), "of memory"),
+    (dict(model="construct", rho_construct=0.0), "rho_construct"),
 ])
 def test_memorization_point_checks(change, match):
-    params = {**mem_exp.DEFAULTS, "axis": "N", "d": 1, "L": 1, "delta": 0.5, **change}
+    params = {**mem_exp.DEFAULTS, "axis": "N", "model": "random", "d": 1, "L": 1, "delta": 0.5, **change}
     with pytest.raises(ValueError, match=match):
         mem_exp.check_point(params)
 
@@ -177,18 +181,41 @@ def test_make_sweep_scales_and_bad_scale():
         mem_exp.make_sweep("tiny", bogus=1)
 
 
-def test_tiny_sweeps_run_and_respect_the_bound(tmp_path):
+def test_quick_and_full_sizes_reach_n_4096_and_the_tol_axis_ties_the_grid():
+    quick, full = mem_exp.make_sweep("quick"), mem_exp.make_sweep("full")
+    n = {round(1 / p["delta"]) ** (p["d"] * p["L"]) for p in full.points if p["axis"] == "N"}
+    assert min(n) >= 64 and max(n) >= 4096
+    assert {p["model"] for p in quick.points} == {"construct", "random"}
+    for p in quick.points:
+        if p["axis"] == "tol":
+            s = {**quick.fixed, **p}
+            assert mem_exp.tol_grid(p["tol"], K_f=s["K_f"], q=s["q"], gamma_over_tol=s["gamma_over_tol"]) == \
+                round(1 / p["delta"])
+            assert p["gamma"] == pytest.approx(4 * p["tol"])
+
+
+def test_tiny_sweep_sandwich(tmp_path):
     run_sweep(mem_exp.make_sweep("tiny"), tmp_path, workers=0, progress=False)
     res = read_results(tmp_path, name="memorization")
-    assert len(res.rows) == len(mem_exp.SETTINGS["tiny"]["shapes"])
+    assert {r["axis"] for r in res.rows} == {"N", "dL", "tol"}
     for r in res.rows:
-        assert r["status"] in (REACHED, NOT_REACHED)
-        if r["least_Lp"] is not None:
-            assert r["least_Lp"] >= r["bound"] and r["above_bound"] is True
+        assert r["lin_status"] in (REACHED, NOT_REACHED)
+        assert (r["lin_least_Lp"] is None) == (r["lin_status"] == NOT_REACHED)
+        for value in (r["lin_least_Lp"], r["tune_least_Lp"]):
+            if value is not None:
+                assert value >= r["bound_sample"]
+                assert r["constr_Lp"] is None or value <= r["constr_Lp"]
+        assert r["bound_sample"] <= r["bound"] and r["K_P"] >= r["probe"] > 0
+        assert r["K_P_tightening"] >= 1.0
+        if r["model"] == "construct":
+            assert r["constr_Lp"] == r["L"] * round(1 / r["delta"]) ** r["d"] and r["constr_err"] <= r["tol"]
+            assert r["D"] < r["width"]  # unread columns are not counted
         else:
-            assert r["above_bound"] is None
-    assert res.meta["summary"]["below_bound"] == 0
-    # figures from the saved results, deterministic (figure 7: tests/test_universality.py)
+            assert r["constr_Lp"] is None and r["D"] == r["d"]
+    s = res.meta["summary"]
+    assert s["below_bound"] == [] and s["above_construction"] == []
+    [v] = mem_exp.verdicts({"memorization": res})
+    assert v.status == "vacuous"  # tiny bounds stay below 10
     from figures import memorization as fig4
 
     p1 = fig4.draw(tmp_path, tmp_path / "f1")
@@ -216,12 +243,14 @@ def test_cli_least_lp(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "counting bound" in text and "least Lp" in text
     data = json.loads(out.read_text())
-    assert data["bound"]["N"] == 2 and "factors" in data and data["tol"] == 0.005
+    assert data["bound"]["N"] == 2 and "factors" in data and data["tol"] == 0.005 and data["bound"]["q"] == 2
+    assert "per sample" in text
 
 
 @pytest.mark.parametrize("argv, match", [
     (["least-lp", "--delta", "0.3"], "whole cells"),
     (["least-lp", "--gamma", "0.01", "--tol", "0.005"], "gamma > 2 tol"),
+    (["least-lp", "--q", "1"], "levels of the hard family) must be >= 2, got 1"),
     (["least-lp", "--rho", "0"], "rho"),
     (["least-lp", "--eps", "0.01"], "unrecognized arguments: --eps"),
     (["least-lp", "--variant", "softmax2"], "invalid choice: 'softmax2'"),
@@ -242,7 +271,8 @@ def test_cli_bad_input_one_line_exit_2(argv, match, tmp_path, capsys):
 
 
 def test_cli_memorize_sweep_takes_the_running_options(tmp_path, capsys):
-    argv = ["memorize", "sweep", "--scale", "tiny", "--set", "shapes=[[1, 1, 0.5]]", "--max-Lp", "4",
+    argv = ["memorize", "sweep", "--scale", "tiny", "--set", "shapes=[[\"random\", 1, 1, 2]]", "--set",
+            "dL_shapes=[]", "--set", "tol_cells=[]", "--max-Lp", "4",
             "--out", str(tmp_path), "--workers", "1", "--no-progress", "--seed", "3"]
     assert main(argv) == 0
     res = read_results(tmp_path, name="memorization")

@@ -4,21 +4,25 @@
   least memorizing prompt length found by tuning (every ``Lp`` tried is
   printed with its best error) beside the counting bound for the same model
   and ``rho``; the memorization tolerance is ``--tol`` (max-abs error).
-- ``sweep``: least ``Lp`` against ``N``, ``tol`` and ``rho`` (the experiment
-  ``memorization``; the same options as ``promptlimits sweep memorization``).
+- ``sweep``: the sandwich -- counting bound, least ``Lp`` measured (linear
+  regime, tuning) and the construction's ``L k^d`` -- against ``N``, ``d L``
+  and ``1/tol`` (the experiment ``memorization``; the same options as
+  ``promptlimits sweep memorization``).
 - ``universality``: held-out error of the constructed transformer's
   closed-form prompts against ``k`` and ``lambda`` beside the proved bound,
   and the tuning contrasts (as ``promptlimits sweep universality``).
 
 Every option is checked before any work: a bad value (``delta`` not dividing
-``[0, 1]``, ``gamma <= 2 tol``, ``rho <= 0``, a negative seed, an unwritable
+``[0, 1]``, ``gamma <= 2 tol``, ``q < 2``, ``rho <= 0``, a negative seed, an unwritable
 ``--json``, a search too large for the machine's memory) is a one-line error
 naming the option, exit 2. An exhausted search prints ``not reached within
 budget``. The result depends only on the counted budgets (``--max-Lp``,
 ``--steps``, ``--restarts``); ``--time-limit`` is a safety net that, when it
 fires, prints ``stopped by time limit`` and no least ``Lp`` (exit 1). Options
 not given take the values of the memorization experiment's settings
-(:data:`promptlimits.experiments.memorization.DEFAULTS`).
+(:data:`promptlimits.experiments.memorization.DEFAULTS` with
+:data:`~promptlimits.experiments.memorization.ONE_DATASET`: a tuning search on
+a random model, binary family).
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from .sweep import add_experiment_parser
 _LEAST_LP = {
     "--d": (int, COUNT, "token width"), "--L": (int, COUNT, "input length"),
     "--delta": (float, POSITIVE, "grid cell side; 1/delta must be an integer"),
-    "--gamma": (float, POSITIVE, "hard-family gap"),
+    "--gamma": (float, POSITIVE, "hard-family spacing"),
+    "--q": (int, COUNT, "hard-family levels (>= 2)"),
     "--tol": (float, POSITIVE, "memorization tolerance (max-abs error on outputs)"),
     "--rho": (float, POSITIVE, "prompt box ||P||max <= rho"),
     "--max-Lp": (int, COUNT, "largest prompt length tried"),
@@ -67,7 +72,7 @@ def register(subparsers) -> None:
     q.add_argument("--json", default=None, metavar="PATH", help="also write the result as JSON")
     q.set_defaults(func=run_least_lp)
     add_experiment_parser(sub, experiment("memorization"), "sweep",
-                          "least Lp against N, tol and rho with the counting bound")
+                          "counting bound, least Lp (linear regime, tuning) and construction against N, dL, 1/tol")
     add_experiment_parser(sub, experiment("universality"), "universality",
                           "constructed transformer: closed-form prompts against k and lambda, with the bound")
 
@@ -101,11 +106,13 @@ def run_least_lp(args) -> int:
     a = _least_lp_settings(args)
     model = frozen_model(vars(a))
     X = grid(a.delta, a.L, a.d)
-    bound = counting_bound(d=a.d, L=a.L, gamma=a.gamma, tol=a.tol, rho=a.rho, model=model, N=X.shape[0])
-    targets = relative_hard_family(model, X, a.gamma, rho=a.rho, seed=a.data_seed)
+    bound = counting_bound(d=a.d, L=a.L, gamma=a.gamma, tol=a.tol, rho=a.rho, q=a.q, model=model, N=X.shape[0],
+                           X=X)
+    targets = relative_hard_family(model, X, a.gamma, rho=a.rho, q=a.q, seed=a.data_seed)
     res = least_prompt_length(model, X, targets, a.tol, rho=a.rho, max_Lp=a.max_Lp, steps=a.steps,
                               restarts=a.restarts, seed=a.data_seed, time_limit=a.time_limit)
-    print(f"grid: d={a.d} L={a.L} delta={a.delta:g} N={X.shape[0]}; gamma={a.gamma:g} tol={a.tol:g} rho={a.rho:g}")
+    print(f"grid: d={a.d} L={a.L} delta={a.delta:g} N={X.shape[0]}; q={a.q} gamma={a.gamma:g} tol={a.tol:g} "
+          f"rho={a.rho:g}")
     print(f"{'Lp':>4}  {'best max err':>12}  reached")
     for t in res.trials:
         print(f"{t.Lp:>4}  {t.best_max_err:>12.5g}  {'yes' if t.reached else 'no'}")
@@ -115,10 +122,11 @@ def run_least_lp(args) -> int:
         print(f"least Lp: none, {STOPPED} ({a.time_limit:g} s): the search is incomplete, which is no result")
     else:
         print(f"least Lp: not reached within budget (max Lp {a.max_Lp}, {a.steps} steps, {a.restarts} restarts)")
-    f = prompt_lipschitz(model, a.rho)
+    f = prompt_lipschitz(model, a.rho, X=X)
     print(f"K_P = {f.K_P:.5g} (c_ff1 {f.c_ff1:.4g}, logit {f.logit_factor:.4g}, spread {f.value_spread:.4g}, "
           f"value {f.value_factor:.4g}, c_ff2 {f.c_ff2:.4g})")
-    print(f"counting bound: Lp >= N L log 2 / log M = {bound.Lp_bound:.4g} (M = {bound.M}, eta* = {bound.eta:.4g})")
+    print(f"counting bound: Lp >= N L d log q / (D log M) = {bound.Lp_bound:.4g} (D = {bound.D}, M = {bound.M}, "
+          f"eta* = {bound.eta:.4g}); per sample at probability {bound.alpha:g}: {bound.Lp_sample:.4g}")
     print(f"elapsed: {res.seconds:.2f} s")
     if args.json:
         out = res.summary()

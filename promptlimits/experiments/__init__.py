@@ -50,7 +50,8 @@ EXPERIMENTS = (
     Experiment("approx_error", f"{_PKG}.approx_error", ("fig3_approx_error",),
                "measured poly-attention error against degree beside the certificate (docs/theory.md §4)"),
     Experiment("memorization", f"{_PKG}.memorization", ("fig4_memorization",),
-               "least memorizing prompt length against N, tol, rho with the counting bound (docs/theory.md §7)"),
+               "counting bound, least prompt length measured and the construction against N, dL, 1/tol "
+               "(docs/theory.md §7)"),
     Experiment("tuning_curves", f"{_PKG}.tuning_curves", ("fig5_tuning",),
                "loss and induced norm during prompt tuning, free and norm-constrained (docs/theory.md §2, §5)"),
     Experiment("prompt-norm", f"{_PKG}.prompt_norm", ("fig5_prompt_norm",),
