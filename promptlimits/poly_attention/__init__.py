@@ -79,6 +79,7 @@ from ._cost import (
     poly_pays,
 )
 from ._error import eps_p_for_output, output_eps_for_eps_p
+from ._gradient import GradientBound
 from ._plan import DEFAULT_EPS, METHODS, VARIANTS, PolyPlan, make_plan, poly_attention, poly_attention_backward
 
 __all__ = [
@@ -91,6 +92,7 @@ __all__ = [
     "VARIANTS",
     "eps_p_for_output",
     "output_eps_for_eps_p",
+    "GradientBound",
     "logit_range",
     "certificate",
     "certified_degree",
