@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,7 @@ from . import __version__
 from ._checks import as_float_array, as_generator, check_choice, check_positive_float, check_positive_int, check_real
 from ._io import atomic_write_bytes
 from .attention import VARIANTS, exact_attention, exact_attention_backward
+from .gradient_bound import prompt_gradient_bound
 from .poly_attention import make_plan, poly_pays
 
 BACKENDS = ("exact", "poly", "auto")
@@ -81,7 +82,11 @@ class LossInfo:
     """Loss of a prompt on a dataset: MSE (trained), max-abs error, induced norm, backend used.
 
     ``attn_bound`` is the certified bound on the max error of the attention
-    output when the polynomial backend was used (0 for exact).
+    output when the polynomial backend was used (0 for exact). ``grad_bound``
+    bounds ``max |dMSE/dP (poly) - dMSE/dP (exact)|`` in exact arithmetic
+    (docs/theory.md §4.5, :mod:`promptlimits.gradient_bound`), set by
+    :meth:`PromptedModel.loss_and_grad` with the polynomial backend; 0 for
+    exact, ``None`` where no gradient was computed.
     """
 
     mse: float
@@ -89,6 +94,7 @@ class LossInfo:
     B: float
     backend: str = "exact"
     attn_bound: float = 0.0
+    grad_bound: float | None = 0.0
 
 
 @dataclass(frozen=True)
@@ -332,7 +338,8 @@ class PromptedModel:
 
         ``MSE = mean((Yhat - Y)^2)`` over every entry of the batch. With the
         polynomial backend the gradient is the exact gradient of the
-        polynomial model.
+        polynomial model, within ``info.grad_bound`` of the exact model's
+        (docs/theory.md §4.5).
 
         Returns
         -------
@@ -342,8 +349,14 @@ class PromptedModel:
         P, X, Y = self.check_inputs(P, X, Y)
         Yhat, cache = self._forward(P, X, backend, attn_eps)
         R = Yhat - Y
-        grad = self._backward(P, (2.0 / R.size) * R, cache)
-        return self._info(P, R, cache), grad
+        dY = (2.0 / R.size) * R
+        grad = self._backward(P, dY, cache)
+        info = self._info(P, R, cache)
+        U1p, _, Q, K, V, U2, plan = cache
+        if plan is not None:
+            bound = prompt_gradient_bound(self, P, Q, K, V, U1p, U2, dY, plan, 2.0 / R.size)
+            info = replace(info, grad_bound=float(bound.max()))
+        return info, grad
 
     def loss(self, P, X, Y, *, backend="exact", attn_eps=1e-6) -> LossInfo:
         """MSE loss, max-abs error, induced ``B`` and backend used (no gradient)."""
@@ -355,7 +368,7 @@ class PromptedModel:
         plan, V = cache[-1], cache[4]
         bound = 0.0 if plan is None else plan.output_bound(V.reshape(-1, V.shape[-1]))
         return LossInfo(float(np.mean(R * R)), float(np.max(np.abs(R))), self._induced(P, cache).B,
-                        "exact" if plan is None else "poly", bound)
+                        "exact" if plan is None else "poly", bound, 0.0 if plan is None else None)
 
     # ------------------------------------------------------------------ induced norm
     def _induced(self, P, cache) -> InducedNorm:

@@ -215,6 +215,72 @@ def _certified_at_current_precision(kind: str, g: int, R: float):
     return coeffs, _upper_float(total), _upper_float(approx), _upper_float(rounding)
 
 
+def derivative_bound_interval(kind: str, g: int, Ri):
+    """The kind's closed-form bound on ``|p*'(x) - e^x| / e^x`` on ``[-R, R]``, as an ``mpmath.iv`` interval.
+
+    The backward pass of the polynomial attention differentiates ``p``
+    (docs/theory.md §4.5), so its distance to exact attention's gradient
+    needs the derivative's relative error, which ``eps_p`` does not bound.
+    For the exact polynomial ``p*`` of each kind:
+
+    * ``taylor``: ``p*'`` is the Taylor polynomial of degree ``g - 1``:
+      ``e^R R^g / g!``;
+    * ``shifted_taylor``: ``p*'`` is the shifted Taylor polynomial of degree
+      ``g - 1``: ``(2R)^g / g!``;
+    * ``chebyshev``: with ``e = f - p* = f[x_0..x_g, x] w(x)`` (``w`` the node
+      polynomial), ``e' = f[x_0..x_g, x, x] w(x) + f[x_0..x_g, x] w'(x)``;
+      the divided differences of ``exp`` are at most ``e^R/(g+2)!`` and
+      ``e^R/(g+1)!``, ``|w| <= 2 (R/2)^(g+1)`` and, by Markov's inequality
+      ``|T'_(g+1)| <= (g+1)^2``, ``|w'| <= 2 (g+1)^2 (R/2)^(g+1) / R``; with
+      ``e^x >= e^-R``: ``2 e^(2R) (R/2)^(g+1) (1/(g+2)! + (g+1)^2/(R (g+1)!))``.
+
+    Degree 0 has ``p' = 0``: the bound is 1.
+    """
+    check_choice(kind, "polynomial kind", KINDS)
+    g = _check_degree(g)
+    if g == 0:
+        return iv.mpf(1)
+    if kind == "taylor":
+        return iv.exp(Ri) * Ri ** g / iv.mpf(math.factorial(g))
+    if kind == "shifted_taylor":
+        return (2 * Ri) ** g / iv.mpf(math.factorial(g))
+    node = 2 * iv.exp(2 * Ri) * (Ri / 2) ** (g + 1)
+    return node * (1 / iv.mpf(math.factorial(g + 2)) + (g + 1) ** 2 / (Ri * math.factorial(g + 1)))
+
+
+@lru_cache(maxsize=4096)
+def _certified_derivative(kind: str, g: int, R: float) -> float:
+    if R == 0.0 or g == 0:
+        return 1.0  # p = 1 (R = 0) or a constant: p' = 0 against e^0 = 1
+    coeffs = _certified(kind, g, R)[0]
+    saved = iv.prec
+    iv.dps = 40 + g + int(R)
+    try:
+        Ri = iv.mpf(R)
+        exact = _exact_coefficients_interval(kind, g, R)
+        rounding, Rpow = iv.mpf(0), iv.mpf(1)
+        for j in range(1, g + 1):  # p' - p*' = sum_j j (c_j - c*_j) x^(j-1)
+            rounding = rounding + j * abs(iv.mpf(float(coeffs[j])) - exact[j]).b * Rpow
+            Rpow = Rpow * Ri
+        return _upper_float(derivative_bound_interval(kind, g, Ri) + iv.exp(Ri) * rounding)
+    finally:
+        iv.prec = saved
+
+
+def certified_derivative_eps(kind: str, g: int, R: float) -> float:
+    """Certified bound ``eps_dp`` on ``sup_{|x|<=R} |p'(x) - e^x| / e^x`` for a kind and degree.
+
+    The closed form of :func:`derivative_bound_interval` for the exact
+    polynomial plus the rounding of the float64 coefficients,
+    ``e^R sum_j j delta_j R^(j-1)`` (as in :func:`certified_eps`), rounded
+    up. Typically 10 to 200 times ``eps_p`` for ``chebyshev``: the
+    derivative of an interpolant is a worse approximation than the
+    interpolant (docs/theory.md §4.5). May exceed 1.
+    """
+    check_choice(kind, "polynomial kind", KINDS)
+    return _certified_derivative(kind, _check_degree(g), _check_R(R))
+
+
 def _approx_log_bound(kind: str, g, R: float):
     """Natural log of the approximation bound in float (``g`` an int or an int array)."""
     if R == 0.0:
@@ -341,6 +407,11 @@ class ExpApprox:
     R: float
     eps_p: float
     coefficients: np.ndarray = field(compare=False, repr=False)
+
+    @property
+    def eps_dp(self) -> float:
+        """Certified ``sup |p'(x) - e^x| / e^x`` over ``[-R, R]`` (:func:`certified_derivative_eps`)."""
+        return certified_derivative_eps(self.kind, self.degree, self.R)
 
     def __call__(self, x):
         """Evaluate ``p(x)`` in float64 (Horner)."""

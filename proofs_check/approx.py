@@ -188,11 +188,16 @@ def coefficients() -> str:
     return f"{cases} (kind, g, R) cases: coefficients within 2^-50 relative; worst deviation/room = {worst:.9f} (<= 1: the rounding term is nearly exact)"
 
 
-def _true_rel_error(coeffs, R, npts=400):
-    """max_x |p(x) - e^x| / e^x on a grid of [-R, R] refined around the worst points, and max overshoot."""
+def _true_rel_error(coeffs, R, npts=400, derivative=False):
+    """max_x |p(x) - e^x| / e^x on a grid of [-R, R] refined around the worst points, and max overshoot.
+
+    With ``derivative=True`` the same for ``p'`` (coefficients ``j c_j``, exact in mpmath).
+    """
     import mpmath
 
-    cs = [mpmath.mpf(float(c)) for c in coeffs][::-1]
+    cs = [mpmath.mpf(float(c)) for c in coeffs]
+    cs = [j * c for j, c in enumerate(cs)][1:] if derivative else cs
+    cs = cs[::-1]
     Rm = mpmath.mpf(R)
 
     def rel(xv):

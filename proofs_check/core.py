@@ -32,7 +32,7 @@ NOT_VERIFIED = "not verified"
 
 #: Topic modules, imported (and so registered) in this order by :func:`load_checks`.
 TOPICS = ("features", "approx", "propagation", "jacobians", "threshold", "hardness", "capacity", "construct",
-          "rounding")
+          "rounding", "gradient")
 
 
 class Failed(Exception):

@@ -62,19 +62,33 @@ def naive_poly_attention(Q, K, V, coefficients, *, scale=None, variant="softmax"
     return (P @ V) / den[:, None]
 
 
-def naive_poly_attention_backward(Q, K, V, G, coefficients, *, scale=None, variant="softmax"):
-    """Gradients of <G, naive_poly_attention> by the n x n chain rule."""
-    Q, K, V, G = (np.asarray(a, dtype=np.float64) for a in (Q, K, V, G))
-    scale = 1.0 / Q.shape[1] if scale is None else scale
-    X = scale * (Q @ K.T)
-    P = naive_poly_eval(coefficients, X)
-    dP_dX = sum(j * c * X ** (j - 1) for j, c in enumerate(coefficients) if j > 0) if len(coefficients) > 1 else 0 * X
+def _weights_backward(Q, K, V, G, P, dP_dX, scale, variant):
+    """dQ, dK, dV of <G, D^-1 P V> for weights P(X) with derivative dP_dX, X = scale Q K^T (chain rule)."""
     D = P.sum(axis=1) + (1.0 if variant == "softmax1" else 0.0)
     T = (P @ V) / D[:, None]
     dV = (P / D[:, None]).T @ G
     dP = ((G @ V.T) - np.sum(G * T, axis=1, keepdims=True)) / D[:, None]
     dX = dP * dP_dX
     return scale * dX @ K, scale * dX.T @ Q, dV
+
+
+def naive_poly_attention_backward(Q, K, V, G, coefficients, *, scale=None, variant="softmax", dtype=np.float64):
+    """Gradients of <G, naive_poly_attention> by the n x n chain rule (in ``dtype``, e.g. ``np.longdouble``)."""
+    Q, K, V, G = (np.asarray(a, dtype=dtype) for a in (Q, K, V, G))
+    scale = dtype(1.0 / Q.shape[1] if scale is None else scale)  # the float64 scale the code uses
+    c = np.asarray(coefficients, dtype=dtype)
+    X = scale * (Q @ K.T)
+    P = naive_poly_eval(c, X)
+    dP_dX = naive_poly_eval(c[1:] * np.arange(1, c.size, dtype=dtype), X) if c.size > 1 else 0 * X
+    return _weights_backward(Q, K, V, G, P, dP_dX, scale, variant)
+
+
+def naive_attention_backward(Q, K, V, G, *, scale=None, variant="softmax", dtype=np.float64):
+    """Gradients of <G, naive_attention> by the n x n chain rule, without max-subtraction (in ``dtype``)."""
+    Q, K, V, G = (np.asarray(a, dtype=dtype) for a in (Q, K, V, G))
+    scale = dtype(1.0 / Q.shape[1] if scale is None else scale)
+    E = np.exp(scale * (Q @ K.T))
+    return _weights_backward(Q, K, V, G, E, E, scale, variant)
 
 
 # --- prompted model ---

@@ -17,6 +17,8 @@ def test_measured_error_stays_below_the_certificate_where_rounding_is_negligible
     for r in measured:
         if r["eps_p"] > 1e-12:
             assert r["measured_err"] <= r["bound"], r
+            assert approx_error.gradient_ratio(r) <= 1.0, r  # the backward within its bound (docs/theory.md §4.5)
+            assert max(r[f"grad_gap_{x}"] for x in "QKV") < 1e-3, r  # float64 rounding far below it
     # degrees whose certificate is >= 1 are recorded, not measured
     assert all(r["rank"] is None for r in res.rows if not r["certified"])
     # more degree, less error (until rounding): the error falls by orders of magnitude

@@ -19,7 +19,7 @@ def test_every_check_passes(results):
     assert not bad, bad
     names = {r.name.split(".")[0] for r in results}
     for topic in ("1a", "1b", "1c", "2a", "2e", "2f", "3a", "3b", "3c", "3d", "4a", "4b", "4c", "5", "5b", "6a", "6b", "6c",
-                  "7a", "7b", "7c", "7d", "8a", "8b", "8c", "8d"):
+                  "7a", "7b", "7c", "7d", "8a", "8b", "8c", "8d", "10a", "10b", "10c", "10d"):
         assert topic in names
     assert proofs_check.all_passed(results)
 
@@ -100,3 +100,22 @@ def test_a_crossing_off_its_root_fails_5b(monkeypatch):
     monkeypatch.setattr(th, "crossing", lambda *a, **k: real(*a, **k)._replace(R_star=real(*a, **k).R_star * 1.01))
     (r,) = proofs_check.run_all(["5b"])
     assert r.status == core.FAILED and "r* < n fails just below R*" in r.details
+
+
+def test_a_gradient_bound_too_small_fails(monkeypatch):
+    """Shrinking the score constants tenfold is caught by the perturbation search and the simulator (10c)."""
+    from promptlimits.poly_attention import _gradient
+
+    real = _gradient.score_constants
+    monkeypatch.setattr(_gradient, "score_constants", lambda e, ed: tuple(k / 10 for k in real(e, ed)))
+    (r,) = proofs_check.run_all(["10c"])
+    assert r.status == core.FAILED and "above 1" in r.details
+
+
+def test_a_derivative_certificate_too_small_fails(monkeypatch):
+    from promptlimits import polyapprox
+
+    real = polyapprox.certified_derivative_eps
+    monkeypatch.setattr(polyapprox, "certified_derivative_eps", lambda kind, g, R: real(kind, g, R) / 10)
+    (r,) = proofs_check.run_all(["10b"])
+    assert r.status == core.FAILED and "certified_derivative_eps" in r.details

@@ -40,10 +40,10 @@ def test_report_has_one_section_per_verdict(tiny_run):
     out, _ = tiny_run
     report = (out / "report.md").read_text()
     sections = re.findall(r"^## (\d)\. (.+)$", report, flags=re.M)
-    assert [int(i) for i, _ in sections] == list(range(1, 8))
+    assert [int(i) for i, _ in sections] == list(range(1, 9))
     for part in ("**Claim.**", "**Figure.**", "**Measured.**", "**Settings.**", "**Rule.**",
                  "**Would have failed if.**", "**Test strength.**", "**Verdict:"):
-        assert report.count(part) == 7, part
+        assert report.count(part) == 8, part
     verdicts = re.findall(r"\*\*Verdict: ([a-z ]+)\.\*\*", report)
     assert all(v in STATUSES for v in verdicts) and "not checked" not in verdicts, verdicts
     table = re.findall(r"^\| (\d) \| [^|]+ \| ([a-z ]+) \| [^|]+ \|$", report, flags=re.M)

@@ -39,6 +39,14 @@ certificate plus ``delta(n)`` fits it; where the rounding alone exceeds it the
 plan is refused, naming the largest certifiable norm, from closed forms
 before any interval arithmetic.
 
+Gradient (docs/theory.md §4.5). The backward differentiates ``p``, so its
+distance from exact attention's gradient needs the derivative's certificate
+``|p'(x) - e^x| <= eps_dp e^x`` (:attr:`ExpApprox.eps_dp
+<promptlimits.polyapprox.ExpApprox.eps_dp>`) besides ``eps_p``;
+:meth:`PolyPlan.gradient_bound` returns the bounds on ``||dX_p - dX||max``,
+``X = Q, K, V`` (:class:`GradientBound`), in exact arithmetic: the backward's
+float64 rounding is measured, not bounded.
+
 Cost (docs/theory.md §5): the least certified degree ``g*`` gives the rank
 ``r* = C(d + g*, g*)`` and the cost ratio ``r*/n`` against exact attention;
 :func:`least_cost`, :func:`least_rank`, :func:`frontier_B` and
@@ -62,8 +70,8 @@ materialises ``U1`` and ``U2`` (``n x r``) and uses BLAS; it is for small
 
 Layout: ``_kernels`` (the Numba kernels), ``_plan`` (:class:`PolyPlan`,
 :func:`make_plan`, the drivers), ``_error`` (the conversion), ``_cost`` (the
-cost model), ``_rounding`` (the kernels' rounding bound); the public names are
-re-exported here.
+cost model), ``_rounding`` (the kernels' rounding bound), ``_gradient`` (the
+gradient bound); the public names are re-exported here.
 """
 
 from ._cost import (
@@ -79,6 +87,7 @@ from ._cost import (
     poly_pays,
 )
 from ._error import eps_p_for_output, output_eps_for_eps_p
+from ._gradient import GradientBound
 from ._plan import DEFAULT_EPS, METHODS, VARIANTS, PolyPlan, make_plan, poly_attention, poly_attention_backward
 
 __all__ = [
@@ -91,6 +100,7 @@ __all__ = [
     "VARIANTS",
     "eps_p_for_output",
     "output_eps_for_eps_p",
+    "GradientBound",
     "logit_range",
     "certificate",
     "certified_degree",

@@ -20,6 +20,7 @@ from ..features import MonomialBasis, feature_weights, monomial_basis
 from ..polyapprox import KINDS, ExpApprox, exp_approximation
 from ._cost import least_certified, logit_range, plan_rounding, uncertifiable_message
 from ._error import eps_p_for_output, output_eps_for_eps_p
+from ._gradient import GradientBound, gradient_bound
 from ._kernels import _backward_key_pass, _backward_query_pass, _key_pass, _query_pass
 from ._rounding import ETA32, KernelRounding
 
@@ -366,6 +367,17 @@ class PolyPlan:
             dK, dV = _backward_key_pass(Kp, Vp, WVw, w1w, runs, r, _bounds(Kp.shape[0], _LANES))
         return (dQ[:nq].astype(dtype, copy=False), dK[:n].astype(dtype, copy=False),
                 dV[:n, :dv].astype(dtype, copy=False))
+
+    def gradient_bound(self, Q, K, V, G) -> GradientBound:
+        """Certified ``||dX_p - dX||max`` between :meth:`backward` and exact attention's gradients, X = Q, K, V.
+
+        In exact arithmetic, both variants (docs/theory.md §4.5; the
+        formulas are in :mod:`promptlimits.poly_attention._gradient`): from
+        ``eps_p``, the certificate ``eps_dp`` of ``p'``, ``scale``, the column
+        maxima of ``Q``, ``K``, ``V``, the row and column sums of ``|G|`` and
+        the largest attention weight. O((n_q + n) d) time.
+        """
+        return gradient_bound(self, Q, K, V, G)
 
 
 def _targets(eps, eps_p, degree, certify: bool):

@@ -1,0 +1,182 @@
+"""How far the polynomial backward is from exact attention's backward (docs/theory.md §4.5).
+
+:meth:`PolyPlan.backward` is the exact gradient of the polynomial attention
+``T_p``. Its distance to the gradient of exact attention, for the same
+``Q, K, V`` and upstream gradient ``G``, is bounded here in exact arithmetic
+(float64 rounding of either backward is not counted; docs/theory.md §4.5
+reports it as measured).
+
+Fix a query row ``i``; ``x_j = s q.k_j``, ``a_j`` the exact weights
+(``sum_j a_j <= 1``), ``u_j = G_i . v_j``, ``ubar = G_i . Att_i``. The
+polynomial's weights are ``p(x_j) = e^(x_j) (1 + e_j)``, ``|e_j| <= eps_p``,
+and the backward also uses ``p'(x_j) = e^(x_j) (1 + e'_j)``,
+``|e'_j| <= eps_dp`` (:func:`promptlimits.polyapprox.certified_derivative_eps`).
+With ``ebar = sum_k a_k e_k`` and ``uhat = G_i . T_p,i``:
+
+    ahat_j - a_j   = a_j (e_j - ebar) / (1 + ebar),
+    dShat_j - dS_j = a_j [ (e'_j - ebar)/(1 + ebar) (u_j - uhat) + (ubar - uhat) ],
+
+with ``|e'_j - ebar| / (1 + ebar) <= rho = (eps_p + eps_dp) / (1 - eps_p)``,
+``gamma_i = sum_c |G_ic| max_j |V_jc| >= max_j |u_j|``, ``|ubar - uhat| <=
+F(eps_p) gamma_i`` (the forward bound of docs/theory.md §4.2 applied to the
+values ``u``) and ``|u_j - uhat| <= 2 gamma_i``:
+
+    |dShat_j - dS_j|        <= a_j gamma_i kappa,     kappa     = 2 rho + F(eps_p),
+    sum_j |dShat_j - dS_j|  <= gamma_i kappa_row,      kappa_row = rho (1 + F(eps_p)) + F(eps_p),
+
+the second because ``sum_j a_j |u_j - ubar| <= gamma_i`` (the chord
+``|u - ubar| <= gamma_i - ubar u / gamma_i`` on ``[-gamma_i, gamma_i]``). Per weight,
+``|ahat_j - a_j| <= phi(a_j) = 2 eps_p a_j (1 - a_j) / (1 - eps_p |1 - 2 a_j|)``
+(sharp). Every weight is at most ``a_max = 1 / (1 + (n - 1) e^(-2 w))`` with
+``w = s max_i ||q_i||_2 max_j ||k_j - c||_2`` for any centre ``c``
+(``|x_ij - x_ik| <= 2 w``). Then, through ``dQ = s dS K``, ``dK = s dS^T Q``,
+``dV = A^T G``, entrywise in column ``c``:
+
+    |dQ_p - dQ|  <= s max_j |K_jc| kappa_row max_i gamma_i,
+    |dK_p - dK|  <= s max_i |Q_ic| kappa a_max sum_i gamma_i,
+    |dV_p - dV|  <= Phi(a_max) sum_i |G_ic|,      Phi(t) = max_{a <= t} phi(a) <= F(eps_p)/2.
+
+Cheap: O((n_q + n) d) from norms, no attention pass. The model's bound
+(:mod:`promptlimits.gradient_bound`) also needs how exact attention's
+backward moves with its upstream gradient, :func:`exact_backward_sensitivity`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._error import output_eps_for_eps_p
+
+
+@dataclass(frozen=True)
+class GradientBound:
+    """Certified ``||dX_p - dX||max`` for ``X = Q, K, V`` (exact arithmetic; module docstring).
+
+    ``dQ``, ``dK``, ``dV`` are the bounds; ``eps_p`` and ``eps_dp`` the
+    certificates of ``p`` and ``p'`` they use, ``a_max`` the bound on every
+    attention weight.
+    """
+
+    dQ: float
+    dK: float
+    dV: float
+    eps_p: float
+    eps_dp: float
+    a_max: float
+
+    @property
+    def largest(self) -> float:
+        return max(self.dQ, self.dK, self.dV)
+
+
+def weight_error(eps_p, a):
+    """``phi(a) = 2 eps_p a (1 - a) / (1 - eps_p |1 - 2a|)``: the sharp bound on ``|ahat_j - a_j|`` given ``a_j = a``."""
+    a = np.asarray(a, dtype=np.float64)
+    return 2.0 * eps_p * a * (1.0 - a) / (1.0 - eps_p * np.abs(1.0 - 2.0 * a))
+
+
+def weight_error_peak(eps_p: float) -> float:
+    """Where ``phi`` peaks on ``[0, 1/2]``: ``a* = (sqrt(1 - eps_p^2) - (1 - eps_p)) / (2 eps_p)``.
+
+    Evaluated as ``sqrt(1 - eps_p) / (sqrt(1 + eps_p) + sqrt(1 - eps_p))``, the same
+    number without cancellation (``a* -> 1/2`` as ``eps_p -> 0``).
+    """
+    lo, hi = math.sqrt(1.0 - eps_p), math.sqrt(1.0 + eps_p)
+    return lo / (hi + lo)
+
+
+def weight_error_cap(eps_p: float, a_max: float) -> float:
+    """``Phi(a_max) = max_{0 <= a <= a_max} phi(a)``: ``phi`` rises up to ``a*`` and ``phi(a*) = F(eps_p)/2``."""
+    return float(weight_error(eps_p, min(a_max, weight_error_peak(eps_p))))
+
+
+def score_constants(eps_p: float, eps_dp: float) -> tuple[float, float]:
+    """``(kappa_row, kappa)`` with ``rho = (eps_p + eps_dp) / (1 - eps_p)``, ``F = F(eps_p)``.
+
+    ``kappa = 2 rho + F`` bounds one score, ``|dShat_ij - dS_ij| <= a_ij
+    gamma_i kappa``; ``kappa_row = rho (1 + F) + F`` bounds a row,
+    ``sum_j |dShat_ij - dS_ij| <= gamma_i kappa_row`` (the weights' mean
+    absolute deviation of ``u`` is at most ``gamma_i``).
+    """
+    F = float(output_eps_for_eps_p(eps_p))
+    rho = (eps_p + eps_dp) / (1.0 - eps_p)
+    return rho * (1.0 + F) + F, 2.0 * rho + F
+
+
+def largest_weight(Q, K, scale: float) -> float:
+    """``a_max = 1 / (1 + (n - 1) e^(-2 w))``, a bound on every weight of softmax and Softmax_1 attention.
+
+    ``w = s max_i ||q_i||_2 max_j ||k_j - c||_2`` with ``c`` the centre of
+    ``K``'s bounding box: every two logits of a row differ by at most ``2 w``,
+    so a weight is at most ``e^x / (e^x + (n - 1) e^(x - 2w))``. ``w`` is
+    rounded up by a relative ``1e-12``, far above its float evaluation error.
+    """
+    n = K.shape[0]
+    if n <= 1:
+        return 1.0
+    centre = 0.5 * (K.max(axis=0) + K.min(axis=0))
+    qn = float(np.sqrt(np.max(np.einsum("ij,ij->i", Q, Q)))) if Q.size else 0.0
+    kn = float(np.sqrt(np.max(np.einsum("ij,ij->i", K - centre, K - centre))))
+    w = scale * qn * kn * (1.0 + 1e-12)
+    return 1.0 / (1.0 + (n - 1) * math.exp(-2.0 * w))
+
+
+def _column_max(X) -> np.ndarray:
+    return np.abs(X).max(axis=0) if X.shape[0] else np.zeros(X.shape[1])
+
+
+def _gammas(G, V) -> np.ndarray:
+    """``gamma_i = sum_c |G_ic| max_j |V_jc|``, a bound on every ``|G_i . v_j|`` (and on ``|G_i . T_i|``)."""
+    return np.abs(G) @ _column_max(V)
+
+
+def backward_distance_columns(eps_p, eps_dp, scale, Q, K, V, G, a_max):
+    """Per-column bounds ``(dQ (d,), dK (d,), dV (d_v,))`` on ``|dX_p - dX|`` (module docstring)."""
+    kappa_row, kappa = score_constants(eps_p, eps_dp)
+    gam = _gammas(G, V)
+    top = float(gam.max()) if gam.size else 0.0
+    dQ = scale * _column_max(K) * kappa_row * top
+    dK = scale * _column_max(Q) * kappa * a_max * float(gam.sum())
+    dV = weight_error_cap(eps_p, a_max) * np.abs(G).sum(axis=0)
+    return dQ, dK, dV
+
+
+def exact_backward_sensitivity(scale, Q, V, dG, a_max):
+    """Per-column bounds ``(dK (d,), dV (d_v,))`` on exact attention's ``dK, dV`` for an upstream gradient ``dG``.
+
+    Exact attention's backward is linear in ``G``: with ``dS_ij = a_ij (dG_i . v_j
+    - dG_i . T_i)``, ``|dS_ij| <= 2 a_ij gamma_i(dG)``, so ``|dK_jc| <= 2 s
+    max_i |Q_ic| a_max sum_i gamma_i(dG)`` and ``|dV_jc| <= a_max sum_i
+    |dG_ic|``. ``dG`` may be a bound (non-negative) rather than a gradient.
+    """
+    gam = _gammas(dG, V)
+    dK = 2.0 * scale * _column_max(Q) * a_max * float(gam.sum())
+    dV = a_max * np.abs(dG).sum(axis=0)
+    return dK, dV
+
+
+def gradient_bound(plan, Q, K, V, G) -> GradientBound:
+    """The certified distance of ``plan.backward(Q, K, V, G)`` from exact attention's gradients.
+
+    Exact arithmetic (module docstring); both variants. Arrays as for
+    :meth:`PolyPlan.backward` (checked by the plan); ``Q`` and ``K`` within
+    the plan's ``B``.
+
+    Raises
+    ------
+    ValueError
+        Bad inputs, or an uncertified plan (``eps_p >= 1``): there is no bound.
+    """
+    if not plan.certified:
+        raise ValueError(f"this plan is uncertified (eps_p={plan.eps_p:.3e} >= 1 at R={plan.R:.6g}): "
+                         "its backward has no bound")
+    (Q, K, V, G), _ = plan._check(Q, K, V, G)
+    Q, K, V, G = (np.asarray(a, dtype=np.float64) for a in (Q, K, V, G))
+    eps_p, eps_dp = plan.eps_p, plan.approx.eps_dp
+    a_max = largest_weight(Q, K, plan.scale)
+    cols = backward_distance_columns(eps_p, eps_dp, plan.scale, Q, K, V, G, a_max)
+    dQ, dK, dV = (float(c.max()) if c.size else 0.0 for c in cols)
+    return GradientBound(dQ=dQ, dK=dK, dV=dV, eps_p=eps_p, eps_dp=eps_dp, a_max=a_max)
