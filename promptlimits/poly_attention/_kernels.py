@@ -40,6 +40,15 @@ def _queries_tiles(M, Sw, N, s1w, E, r):
 
 
 @njit(cache=True, nogil=True)
+def _query_block(Q, i0, runs, Sw, s1w, d0, xb, M, N, D, r):
+    """For the eight queries ``i0..i0+7``: their monomials ``M``, ``N = M^T Sw`` and the denominators ``D = d0 + M^T s1w``."""
+    monomials(Q, i0, runs, xb, M)
+    _queries_tiles(M, Sw, N, s1w, D, r)
+    for b in range(LANES):
+        D[b] += d0
+
+
+@njit(cache=True, nogil=True)
 def key_task(K, V, runs, r, lo, hi, S, s1):
     """One task of the key pass: partial sums over the padded rows ``lo..hi``.
 
@@ -64,14 +73,12 @@ def query_task(Q, Sw, s1w, d0, runs, r, lo, hi, T):
     N = np.empty((LANES, LANES * Sw.shape[0]))
     xb = np.empty((Q.shape[1], LANES))
     M = np.empty((r, LANES))
-    E = np.empty(LANES)
+    D = np.empty(LANES)
     for i0 in range(lo, hi, LANES):
-        monomials(Q, i0, runs, xb, M)
-        _queries_tiles(M, Sw, N, s1w, E, r)
+        _query_block(Q, i0, runs, Sw, s1w, d0, xb, M, N, D, r)
         for b in range(LANES):
-            den = d0 + E[b]
             for c in range(T.shape[1]):
-                T[i0 + b, c] = N[b, c] / den
+                T[i0 + b, c] = N[b, c] / D[b]
 
 
 @njit(cache=True, nogil=True)
@@ -82,6 +89,13 @@ def _feature_gradient(Sw, s1w, YT, y, dm, r):
             dm[a, b] = s1w[a] * y[b]
     for t in range(Sw.shape[0]):
         rows_update(dm, Sw[t], YT, 8 * t, 0, r, None, None)
+
+
+@njit(cache=True, nogil=True)
+def _backward_buffers(d, r, Wv):
+    """Scratch of a backward block: ``xb (d, 8)``, ``M`` and ``dm (r, 8)``, ``N (8, Wv)``, a transpose ``(Wv, 8)``, ``(8,)``."""
+    return (np.empty((d, LANES)), np.empty((r, LANES)), np.empty((r, LANES)), np.empty((LANES, Wv)),
+            np.empty((Wv, LANES)), np.empty(LANES))
 
 
 @njit(cache=True, nogil=True)
@@ -97,26 +111,19 @@ def backward_query_task(Q, G, Sw, s1w, d0, runs, r, lo, hi, dQ, WV, w1):
     ``s_1``. Zero padding rows of ``G`` contribute nothing.
     """
     Wv = LANES * Sw.shape[0]
-    xb = np.empty((Q.shape[1], LANES))
-    M = np.empty((r, LANES))
-    dm = np.empty((r, LANES))
-    N = np.empty((LANES, Wv))
+    xb, M, dm, N, dNT, D = _backward_buffers(Q.shape[1], r, Wv)
     dN = np.empty((LANES, Wv))
-    dNT = np.empty((Wv, LANES))
-    E = np.empty(LANES)
     dD = np.empty(LANES)
     for i0 in range(lo, hi, LANES):
-        monomials(Q, i0, runs, xb, M)
-        _queries_tiles(M, Sw, N, s1w, E, r)
+        _query_block(Q, i0, runs, Sw, s1w, d0, xb, M, N, D, r)
         for b in range(LANES):
-            D = d0 + E[b]
             gT = 0.0
             for c in range(Wv):
-                g = G[i0 + b, c] / D
+                g = G[i0 + b, c] / D[b]
                 dN[b, c] = g
                 dNT[c, b] = g
                 gT += g * N[b, c]
-            dD[b] = -gT / D
+            dD[b] = -gT / D[b]
         _feature_gradient(Sw, s1w, dNT, dD, dm, r)
         _keys_into_tiles(M, dN, np.int64(0), WV, w1, dD, r)  # int64, not a literal: one signature
         monomials_backward(Q, i0, runs, xb, M, dm, dQ)
@@ -130,13 +137,8 @@ def backward_key_task(K, V, WVw, w1w, runs, r, lo, hi, dK, dV):
     the gradient with respect to ``m(k_j)`` is ``WVw v_j + w1w``, pulled back to
     ``k_j`` through the runs in reverse.
     """
-    Wv = LANES * WVw.shape[0]
-    xb = np.empty((K.shape[1], LANES))
-    M = np.empty((r, LANES))
-    dm = np.empty((r, LANES))
-    N = np.empty((LANES, Wv))
-    VT = np.empty((Wv, LANES))
-    E = np.empty(LANES)
+    xb, M, dm, N, VT, E = _backward_buffers(K.shape[1], r, LANES * WVw.shape[0])
+    Wv = VT.shape[0]
     ones = np.ones(LANES)
     for j0 in range(lo, hi, LANES):
         monomials(K, j0, runs, xb, M)
