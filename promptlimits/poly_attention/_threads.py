@@ -29,9 +29,9 @@ import numpy as np
 
 from ._kernels import LANES
 
-#: Multiply-adds of one task: about a millisecond of one core. Below this a
+#: Multiply-adds of one task: about a quarter of a millisecond of one core. Below this a
 #: problem runs as one task on the calling thread.
-TASK_WORK = 2**24
+TASK_WORK = 2**22
 
 #: Most tasks one call is split into (each key-side task keeps its own partial sums).
 MAX_TASKS = 16
