@@ -5,10 +5,11 @@ asks, at every forward, for the attention to use. For ``"poly"`` and
 ``"auto"`` it keeps one certified plan (:func:`promptlimits.poly_attention.make_plan`)
 and reuses it while the induced norm ``B`` (the largest absolute entry of the
 queries and keys) stays within the plan's bound; only when ``B`` crosses it is
-a new plan certified. A new plan's bound has headroom: ``B (1 + headroom)``,
-rounded up to a power of ``2^(1/16)`` (so plans made for nearby norms are the
-same cached plan), or ``B`` itself rounded up when the headroom cannot be
-certified. A norm that no plan can certify for the target makes the call run
+a new plan certified. Bounds are powers of ``2^(1/16)`` (so plans made for
+nearby norms are the same cached plan): ``B`` rounded up, raised by up to
+``headroom`` while that costs no rank (the largest grid point up to ``B (1 +
+headroom)`` whose plan has the rank of the plan for ``B``), so growing norms
+re-certify about once per degree. A norm that no plan can certify for the target makes the call run
 exact attention, with a note saying why: never an uncertified number.
 
 ``"auto"`` uses the plan only where it is predicted cheaper than exact
@@ -33,8 +34,8 @@ from .poly_attention import PolyPlan, make_plan, poly_pays
 
 BACKENDS = ("exact", "poly", "auto")
 
-#: Default headroom of a new plan's bound over the norm it is made for.
-HEADROOM = 0.125
+#: Default headroom: how far above the norm a new plan's bound may go (at no cost in rank).
+HEADROOM = 0.25
 
 _GRID = 16  # plan bounds are powers of 2^(1/_GRID)
 
@@ -52,9 +53,14 @@ class Choice:
         return "exact" if self.plan is None else "poly"
 
 
+def _grid_step(B: float) -> int:
+    """The least ``k`` with ``2^(k/16) >= B`` (``B`` at least ``2^-40``)."""
+    return math.ceil(_GRID * math.log2(max(float(B), 2.0**-40)))
+
+
 def plan_bound(B: float) -> float:
     """``B`` rounded up to a power of ``2^(1/16)`` (at least ``2^-40``)."""
-    return 2.0 ** (math.ceil(_GRID * math.log2(max(float(B), 2.0**-40))) / _GRID)
+    return 2.0 ** (_grid_step(B) / _GRID)
 
 
 class AttentionBackend:
@@ -67,7 +73,8 @@ class AttentionBackend:
         Attention-output error certified by the polynomial method,
         ``||T - Att||max <= attn_eps ||V||max`` (docs/theory.md §4).
     headroom : float >= 0
-        A new plan is made for ``B (1 + headroom)``.
+        A new plan's bound may exceed ``B`` by up to this fraction (where the
+        rank stays that of the plan for ``B``).
     """
 
     def __init__(self, mode: str = "exact", attn_eps: float = 1e-6, *, headroom: float = HEADROOM):
@@ -93,12 +100,9 @@ class AttentionBackend:
             if self.mode == "auto" and not self._cheaper(d, scale, plan.B, n_queries, n_keys):
                 return Choice(None, "exact: cheaper")
             return Choice(plan, "reused")
-        bounds = dict.fromkeys((plan_bound(B * (1.0 + self.headroom)), plan_bound(B)))
-        if self.mode == "auto":
-            bounds = [b for b in bounds if self._cheaper(d, scale, b, n_queries, n_keys)]
-            if not bounds:
-                return Choice(None, "exact: cheaper")
-        plan, why = self._certify(d, scale, bounds, n_keys)
+        if self.mode == "auto" and not self._cheaper(d, scale, plan_bound(B), n_queries, n_keys):
+            return Choice(None, "exact: cheaper")
+        plan, why = self._certify(d, scale, B, n_keys, (n_queries, n_keys) if self.mode == "auto" else None)
         if plan is None:
             return Choice(None, "exact: not certifiable", f"the {self.mode} backend ran exact attention where the "
                           f"induced norm could not be certified for attn_eps = {self.attn_eps:g}: {why}")
@@ -111,23 +115,33 @@ class AttentionBackend:
         return (plan is not None and plan.d == d and plan.scale == scale and B <= plan.B
                 and n_keys <= plan.max_keys)
 
-    def _certify(self, d, scale, bounds, n_keys):
-        """The plan for the first certifiable bound of ``bounds``, else ``(None, why)``.
+    def _certify(self, d, scale, B, n_keys, sizes=None):
+        """A plan for ``B`` with the headroom that costs no rank, else ``(None, why)``.
 
-        Certifiability only shrinks as the bound grows, so the least bound
-        refused for these sizes is remembered and never tried again.
+        The candidate bounds are the grid points from ``plan_bound(B)`` up to
+        ``plan_bound(B (1 + headroom))``; the largest whose plan has the rank of
+        the first is taken (with ``sizes``, only while it stays cheaper than
+        exact). Certifiability only shrinks as the bound grows, so the least
+        bound refused for these sizes is remembered and never tried again.
         """
         key = (d, scale, n_keys)
         refused, why = self._refused.get(key, (math.inf, ""))
-        for bound in bounds:
-            if bound >= refused:
-                continue
+        best = None
+        for k in range(_grid_step(B), _grid_step(B * (1.0 + self.headroom)) + 1):
+            bound = 2.0 ** (k / _GRID)
+            if bound >= refused or (sizes is not None and not self._cheaper(d, scale, bound, *sizes)):
+                break
+                break
             try:
-                return make_plan(d, bound, eps=self.attn_eps, scale=scale, keys=n_keys), ""
+                plan = make_plan(d, bound, eps=self.attn_eps, scale=scale, keys=n_keys)
             except ValueError as exc:
                 refused, why = bound, str(exc)
                 self._refused[key] = (refused, why)
-        return None, why
+                break
+            if best is not None and plan.rank > best.rank:
+                break
+            best = plan
+        return best, why
 
     def _cheaper(self, d, scale, bound, n_queries, n_keys) -> bool:
         """Is a plan certified at ``bound`` cheaper than exact attention for these sizes (:func:`poly_pays`)? Cached."""

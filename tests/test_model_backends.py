@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from promptlimits import PromptedModel, exact_attention
+from promptlimits import PromptedModel, exact_attention, make_plan
 from promptlimits.backend import AttentionBackend, plan_bound
 from promptlimits.tuning import tune_prompt
 
@@ -87,7 +87,10 @@ def test_plan_is_reused_below_its_bound_and_recertified_when_the_norm_crosses_it
     first, _ = model.loss_and_grad(P, X, Y, backend=backend)
     plan = backend.plan
     assert first.plan_event == "built" and first.backend == "poly" and first.plan_B == plan.B
-    assert plan_bound(first.B * 1.25) == plan.B >= 1.25 * first.B
+    # headroom at no cost: the largest grid bound up to 1.25 B with the rank of the plan for B
+    grid = [plan_bound(first.B) * 2 ** (k / 16) for k in range(6)]
+    ranks = [make_plan(3, b, eps=1e-6, scale=model.scale, keys=9).rank for b in grid if b <= plan_bound(1.25 * first.B)]
+    assert plan.rank == ranks[0] and np.isclose(plan.B, grid[ranks.count(ranks[0]) - 1]) and plan.B >= first.B
     again, _ = model.loss_and_grad(1.05 * P, X, Y, backend=backend)  # the norm grows, still within the bound
     assert again.plan_event == "reused" and backend.plan is plan and first.B < again.B <= plan.B
     big = 1.5 * P
