@@ -9,9 +9,10 @@ sequence) and predicts ``Yhat = tau(Z)[Lp:]``::
 
 Attention runs on one of three backends (docs/theory.md §2.3): ``"exact"``
 (chunked, stable), ``"poly"`` (the polynomial method of docs/theory.md §3, with a plan
-certified for the current induced norm) or ``"auto"`` (poly where a plan
-certified at ``attn_eps`` is cheaper than exact, else exact). The backend
-used is reported in :class:`LossInfo`.
+certified for the induced norm, kept while the norm stays within its bound) or
+``"auto"`` (poly where a plan certified at ``attn_eps`` is cheaper than exact,
+else exact); :mod:`promptlimits.backend`. The backend used, the plan's bound
+and whether it was reused or re-certified are reported in :class:`LossInfo`.
 
 Only ``P`` is trained; the weights are frozen. Because ``Attn`` and ``FF2`` act
 on each query row separately, only the ``L`` output rows need queries: the
@@ -50,10 +51,9 @@ from . import __version__
 from ._checks import as_float_array, as_generator, check_choice, check_positive_float, check_positive_int, check_real
 from ._io import atomic_write_bytes
 from .attention import VARIANTS, exact_attention, exact_attention_backward
+from .backend import BACKENDS, AttentionBackend, as_backend
 from .gradient_bound import prompt_gradient_bound
-from .poly_attention import make_plan, poly_pays
 
-BACKENDS = ("exact", "poly", "auto")
 
 _WEIGHT_NAMES = ("W1a", "b1a", "W2a", "b2a", "WQ", "WK", "WV", "WO", "W1b", "b1b", "W2b", "b2b")
 
@@ -86,7 +86,12 @@ class LossInfo:
     bounds ``max |dMSE/dP (poly) - dMSE/dP (exact)|`` in exact arithmetic
     (docs/theory.md §4.5, :mod:`promptlimits.gradient_bound`), set by
     :meth:`PromptedModel.loss_and_grad` with the polynomial backend; 0 for
-    exact, ``None`` where no gradient was computed.
+    exact, ``None`` where no gradient was computed. ``plan_B`` is
+    the bound of the plan used (0 for exact) and ``plan_event`` what the
+    backend did (:class:`promptlimits.backend.AttentionBackend`): ``"built"``,
+    ``"reused"``, ``"recertified"`` (the norm crossed the previous plan's
+    bound), ``"exact: cheaper"``, ``"exact: not certifiable"`` (then ``note``
+    says why) or ``"exact"``.
     """
 
     mse: float
@@ -95,6 +100,9 @@ class LossInfo:
     backend: str = "exact"
     attn_bound: float = 0.0
     grad_bound: float | None = 0.0
+    plan_B: float = 0.0
+    plan_event: str = "exact"
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -267,8 +275,8 @@ class PromptedModel:
         return self.E.min(axis=0), 1.0 + self.E.max(axis=0)
 
     def _forward(self, P, X, backend="exact", attn_eps=1e-6):
-        """Forward pass keeping what the backward needs."""
-        check_choice(backend, "attention backend", BACKENDS)
+        """Forward pass keeping what the backward needs (``backend``: a name or an :class:`AttentionBackend`)."""
+        backend = as_backend(backend, attn_eps)
         # FF1 is row-wise and the prompt rows carry no E, so FF1, K and V of the
         # prompt rows are computed once and shared by every sequence of the batch
         Hp, U1p = self.ff1.forward(P)  # (Lp, d)
@@ -277,42 +285,31 @@ class PromptedModel:
         Q = Hx @ self.WQ  # queries of the output rows only
         K = np.concatenate([self._prompt_rows(Hp @ self.WK, b), Hx @ self.WK], axis=1)
         V = np.concatenate([self._prompt_rows(Hp @ self.WV, b), Hx @ self.WV], axis=1)
-        plan = self._plan(backend, attn_eps, Hp, Q, K)
+        choice = self._choose(backend, Hp, Q, K)
+        plan = choice.plan
         if plan is None:
             T = exact_attention(Q, K, V, scale=self.scale, variant=self.variant)
         else:
             T = np.stack([plan.forward(Q[i], K[i], V[i], variant=self.variant) for i in range(b)])
         A = Hx + T @ self.WO
         Yhat, U2 = self.ff2.forward(A)
-        return Yhat, (U1p, Hp, Q, K, V, U2, plan)
+        return Yhat, (U1p, Hp, Q, K, V, U2, choice)
 
-    def _plan(self, backend, attn_eps, Hp, Q, K):
-        """The polynomial plan to use, or ``None`` for exact attention."""
-        if backend == "exact":
-            return None
-        attn_eps = check_real(attn_eps, "attn_eps", low=0.0, high=1.0, low_open=True, high_open=True)
-        B = max(np.abs(Hp @ self.WQ).max(), np.abs(Q).max(), np.abs(K).max())
-        # round B up to a power of 2^(1/16) so one certified plan serves many steps
-        B_plan = 2.0 ** (np.ceil(16 * np.log2(max(B, 1e-12))) / 16)
-        if backend == "auto" and not self._poly_pays(B_plan, attn_eps, Q.shape[1], K.shape[1]):
-            return None
-        return make_plan(self.s, B_plan, eps=attn_eps, scale=self.scale)
-
-    def _poly_pays(self, B, attn_eps, n_queries, n_keys) -> bool:
-        """Is the least rank certified for the output error ``attn_eps`` cheaper than exact attention?
-
-        Cost model per sequence (:func:`promptlimits.poly_attention.poly_pays`,
-        docs/theory.md §5): exact ``n_queries * n_keys``, poly ``r * (n_queries
-        + n_keys)`` multiply-adds per head dimension, ``r = C(s + g*, g*)``.
-        """
-        return poly_pays(self.s, B, eps=attn_eps, n_queries=n_queries, n_keys=n_keys, scale=self.scale)
+    def _choose(self, backend: AttentionBackend, Hp, Q, K):
+        """The backend's :class:`~promptlimits.backend.Choice` for the induced norm of these queries and keys."""
+        if backend.mode == "exact":
+            return backend.choose(d=self.s, scale=self.scale, B=0.0, n_queries=0, n_keys=0)
+        B = float(max(np.abs(Hp @ self.WQ).max(), np.abs(Q).max(), np.abs(K).max()))
+        return backend.choose(d=self.s, scale=self.scale, B=B, n_queries=Q.shape[1], n_keys=K.shape[1])
 
     def forward(self, P, X, *, backend="exact", attn_eps=1e-6):
         """Predictions ``tau([P; X])[Lp:]`` of shape ``(batch, L, d)``.
 
-        ``backend`` is ``"exact"``, ``"poly"`` or ``"auto"``; ``attn_eps`` is the
-        attention-output error certified by the polynomial method,
-        ``||T - Att||max <= attn_eps ||V||max`` (docs/theory.md §4).
+        ``backend`` is ``"exact"``, ``"poly"``, ``"auto"`` or an
+        :class:`~promptlimits.backend.AttentionBackend` (which keeps its plan
+        across calls); ``attn_eps`` is the attention-output error certified by
+        the polynomial method, ``||T - Att||max <= attn_eps ||V||max``
+        (docs/theory.md §4), for a backend given by name.
         """
         P, X = self.check_inputs(P, X)
         return self._forward(P, X, backend, attn_eps)[0]
@@ -320,7 +317,8 @@ class PromptedModel:
     def _backward(self, P, dYhat, cache):
         """Gradient with respect to ``P`` given ``dL/dYhat``."""
         Lp = P.shape[0]
-        U1p, _, Q, K, V, U2, plan = cache
+        U1p, _, Q, K, V, U2, choice = cache
+        plan = choice.plan
         dA = self.ff2.backward(dYhat, U2)  # (batch, L, d)
         dT = dA @ self.WO.T
         if plan is None:
@@ -352,7 +350,8 @@ class PromptedModel:
         dY = (2.0 / R.size) * R
         grad = self._backward(P, dY, cache)
         info = self._info(P, R, cache)
-        U1p, _, Q, K, V, U2, plan = cache
+        U1p, _, Q, K, V, U2, choice = cache
+        plan = choice.plan
         if plan is not None:
             bound = prompt_gradient_bound(self, P, Q, K, V, U1p, U2, dY, plan, 2.0 / R.size)
             info = replace(info, grad_bound=float(bound.max()))
@@ -365,10 +364,13 @@ class PromptedModel:
         return self._info(P, Yhat - Y, cache)
 
     def _info(self, P, R, cache) -> LossInfo:
-        plan, V = cache[-1], cache[4]
-        bound = 0.0 if plan is None else plan.output_bound(V.reshape(-1, V.shape[-1]))
+        choice, V = cache[-1], cache[4]
+        plan = choice.plan
+        # every sequence has its own keys: the bound of the one with the largest values
+        bound = 0.0 if plan is None else plan.output_bound(V[np.argmax(np.abs(V).max(axis=(1, 2)))])
         return LossInfo(float(np.mean(R * R)), float(np.max(np.abs(R))), self._induced(P, cache).B,
-                        "exact" if plan is None else "poly", bound, 0.0 if plan is None else None)
+                        choice.backend, bound, 0.0 if plan is None else None,
+                        0.0 if plan is None else plan.B, choice.event, choice.note)
 
     # ------------------------------------------------------------------ induced norm
     def _induced(self, P, cache) -> InducedNorm:

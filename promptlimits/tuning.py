@@ -21,6 +21,7 @@ from scipy.optimize import minimize
 from tqdm.auto import tqdm
 
 from ._checks import SCORE_BLOCK, as_generator, check_choice, check_memory, check_positive_float, check_positive_int
+from .backend import as_backend
 
 OPTIMIZERS = ("adam", "lbfgs")
 INITS = ("uniform", "normal", "tokens")
@@ -51,8 +52,12 @@ class TuneResult:
     """Outcome of :func:`tune_prompt`.
 
     ``history`` holds one entry per optimizer step (for L-BFGS-B, per
-    iteration) of ``mse``, ``max_err`` and the induced norm ``B``; index 0 is the
-    initial prompt.
+    iteration) of ``mse``, ``max_err``, the induced norm ``B``, the
+    ``backend`` used and the attention plan's bound ``plan_B`` and event
+    (:class:`promptlimits.model.LossInfo`); index 0 is the initial prompt.
+    ``certifications`` counts the polynomial plans certified during the run
+    (one, plus one per time the norm crossed the plan's bound); ``notes``
+    lists, once each, why a step ran exact attention where poly was asked.
     """
 
     P: np.ndarray
@@ -64,6 +69,8 @@ class TuneResult:
     reached_target: bool
     optimizer: str
     history: dict = field(default_factory=dict)
+    certifications: int = 0
+    notes: list = field(default_factory=list)
 
     @property
     def Lp(self) -> int:
@@ -74,7 +81,7 @@ class TuneResult:
         return {
             "optimizer": self.optimizer, "Lp": self.Lp, "steps": self.steps,
             "seconds": round(self.seconds, 4), "mse": self.mse, "max_err": self.max_err,
-            "B": self.B, "reached_target": self.reached_target,
+            "B": self.B, "reached_target": self.reached_target, "certifications": self.certifications,
         }
 
 
@@ -131,12 +138,15 @@ def tune_prompt(model, X, Y, *, Lp=None, P0=None, optimizer="adam", steps=500, l
         Seeds the initial prompt; the optimizers are deterministic.
     progress : bool, optional
         Show a progress bar (default: only on a terminal).
-    backend : {"exact", "poly", "auto"}
+    backend : {"exact", "poly", "auto"} or AttentionBackend
         Attention backend for every loss and gradient (see
-        :class:`promptlimits.model.PromptedModel`); ``history["backend"]``
-        records the one used at each step.
+        :class:`promptlimits.model.PromptedModel`). One
+        :class:`~promptlimits.backend.AttentionBackend` serves the whole run,
+        so its certified plan is reused from step to step and re-certified
+        only when the induced norm crosses the plan's bound;
+        ``history["backend"]`` records the attention used at each step.
     attn_eps : float
-        Certified relative error asked of the polynomial method.
+        Attention-output error certified by the polynomial method.
 
     Returns
     -------
@@ -156,9 +166,8 @@ def tune_prompt(model, X, Y, *, Lp=None, P0=None, optimizer="adam", steps=500, l
     P0, X, Y = model.check_inputs(P0, X, Y)
     if rho is not None and np.abs(P0).max() > rho:
         raise ValueError(f"initial prompt has ‖P0‖max = {np.abs(P0).max():.6g} above rho = {rho:.6g}")
-    check_choice(backend, "attention backend", ("exact", "poly", "auto"))
     run = _adam if optimizer == "adam" else _lbfgs
-    objective = _Objective(model, X, Y, backend, attn_eps)
+    objective = _Objective(model, X, Y, as_backend(backend, attn_eps))
     t0 = time.perf_counter()
     with tqdm(total=steps, desc=f"tune {optimizer} Lp={P0.shape[0]}", leave=False,
               disable=None if progress is None else not progress) as bar:
@@ -166,31 +175,34 @@ def tune_prompt(model, X, Y, *, Lp=None, P0=None, optimizer="adam", steps=500, l
     seconds = time.perf_counter() - t0
     final = objective.loss(P)
     reached = target_max_err is not None and final.max_err <= target_max_err
-    return TuneResult(P, final.mse, final.max_err, final.B, n_steps, seconds, reached, optimizer, history)
+    return TuneResult(P, final.mse, final.max_err, final.B, n_steps, seconds, reached, optimizer, history,
+                      objective.backend.certifications, list(dict.fromkeys(n for n in history["note"] if n)))
 
 
 class _Objective:
-    """The model's loss on one dataset with a fixed backend."""
+    """The model's loss on one dataset with one backend (which keeps its plan across steps)."""
 
-    def __init__(self, model, X, Y, backend, attn_eps):
-        self.model, self.X, self.Y, self.kw = model, X, Y, {"backend": backend, "attn_eps": attn_eps}
+    def __init__(self, model, X, Y, backend):
+        self.model, self.X, self.Y, self.backend = model, X, Y, backend
 
     def loss_and_grad(self, P):
-        return self.model.loss_and_grad(P, self.X, self.Y, **self.kw)
+        return self.model.loss_and_grad(P, self.X, self.Y, backend=self.backend)
 
     def loss(self, P):
-        return self.model.loss(P, self.X, self.Y, **self.kw)
+        return self.model.loss(P, self.X, self.Y, backend=self.backend)
+
+
+#: The fields of :class:`promptlimits.model.LossInfo` kept per step.
+_HISTORY = ("mse", "max_err", "B", "backend", "plan_B", "plan_event", "note")
 
 
 def _new_history():
-    return {"mse": [], "max_err": [], "B": [], "backend": []}
+    return {key: [] for key in _HISTORY}
 
 
 def _record(history, info):
-    history["mse"].append(info.mse)
-    history["max_err"].append(info.max_err)
-    history["B"].append(info.B)
-    history["backend"].append(info.backend)
+    for key in _HISTORY:
+        history[key].append(getattr(info, key))
 
 
 def _adam(objective, P, steps, lr, rho, target, bar, beta1=0.9, beta2=0.999, tiny=1e-8):

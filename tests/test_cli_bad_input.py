@@ -1,6 +1,6 @@
 """Every user error is one line and exit 2, before any work, naming the option (issue 12 item 6).
 
-27 bad command lines across every command, run in-process through
+30 bad command lines across every command, run in-process through
 ``promptlimits.cli.main`` (the full table of 100+ lines is
 ``/work/plan/bad_inputs.sh``). Each must fail before any work: nothing is
 computed (a point, a tuning step or a benchmark would take seconds and is
@@ -43,6 +43,9 @@ CASES = [  # (argv, text the one line must hold: the option as spelt on the comm
     (["sweep", "hardness", "--n", BIG, "--out", "TMP/o"], "of memory, more than"),
     (["bench", "attention", "--quick", "--exact-rows", "0"], "--exact-rows must be >= 1, got 0"),
     (["bench", "tuning-step", "--repeats", "0"], "--repeats must be >= 1, got 0"),
+    (["bench", "tuning-step", "--backend", "fast"], "argument --backend: invalid choice: 'fast'"),
+    (["bench", "tuning-step", "--weight-scale", "0"], "--weight-scale must be finite and > 0, got 0.0"),
+    (["tune", "--backend", "fast"], "argument --backend: invalid choice: 'fast'"),
     (["reproduce", "--out", "/proc/promptlimits-r"], "--out /proc/promptlimits-r cannot be written"),
     (["memorize", "sweep", "--out", "/proc/promptlimits-m"], "--out /proc/promptlimits-m cannot be written"),
     (["sweep", "phase", "--workers", "100000", "--out", "TMP/o"], "--workers 100000 (about 0.4 GB per worker"),
@@ -59,7 +62,7 @@ def no_work(monkeypatch):
     monkeypatch.setattr(sweep_run, "_compute", refuse)
     monkeypatch.setattr(tune_command, "tune_prompt", refuse)
     monkeypatch.setattr(bench_attention, "make_plan", refuse)
-    monkeypatch.setattr(bench_step, "time_step", refuse)
+    monkeypatch.setattr(bench_step, "_row", refuse)
 
 
 @pytest.mark.parametrize("argv, text", CASES, ids=[" ".join(a)[:60] for a, _ in CASES])

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from promptlimits import PromptedModel
+from promptlimits import PromptedModel, exact_attention, make_plan
+from promptlimits.backend import AttentionBackend, plan_bound
 from promptlimits.tuning import tune_prompt
 
 
@@ -38,8 +39,7 @@ def test_poly_backend_gradient_matches_finite_differences_of_the_poly_model():
     model = PromptedModel.from_seed(2, seed=1)
     rng = np.random.default_rng(1)
     P, X, Y = rng.uniform(size=(3, 2)), rng.uniform(size=(2, 3, 2)), rng.uniform(size=(2, 3, 2))
-    kw = {"backend": "poly", "attn_eps": 1e-3}
-    # one fixed plan for every evaluation: the plan's B is rounded up to a power of 2^(1/16)
+    kw = {"backend": AttentionBackend("poly", 1e-3)}  # one plan for every evaluation: the FD steps stay within it
     _, g = model.loss_and_grad(P, X, Y, **kw)
     num = np.zeros_like(P)
     h = 1e-6
@@ -49,6 +49,7 @@ def test_poly_backend_gradient_matches_finite_differences_of_the_poly_model():
         Pm[i] -= h
         num[i] = (model.loss(Pp, X, Y, **kw).mse - model.loss(Pm, X, Y, **kw).mse) / (2 * h)
     assert np.abs(g - num).max() / np.abs(num).max() < 1e-6
+    assert kw["backend"].certifications == 1
     _, g_exact = model.loss_and_grad(P, X, Y)
     assert np.abs(g - g_exact).max() / np.abs(g_exact).max() < 1e-2
 
@@ -75,3 +76,62 @@ def test_tuning_runs_on_the_poly_backend_and_records_it():
     assert res.history["mse"][-1] < res.history["mse"][0]
     with pytest.raises(ValueError, match="unknown attention backend 'fast'"):
         model.forward(X[0][:2], X, backend="fast")
+
+
+def test_plan_is_reused_below_its_bound_and_recertified_when_the_norm_crosses_it():
+    model = PromptedModel.from_seed(3, seed=2, weight_scale=0.5)
+    rng = np.random.default_rng(4)
+    P, X = 1.0 + rng.uniform(size=(4, 3)), rng.uniform(size=(2, 5, 3))  # the prompt rows set the norm
+    Y = np.zeros_like(X)
+    backend = AttentionBackend("poly", 1e-6, headroom=0.25)
+    first, _ = model.loss_and_grad(P, X, Y, backend=backend)
+    plan = backend.plan
+    assert first.plan_event == "built" and first.backend == "poly" and first.plan_B == plan.B
+    # headroom at no cost: the largest grid bound up to 1.25 B with the rank of the plan for B
+    grid = [plan_bound(first.B) * 2 ** (k / 16) for k in range(6)]
+    ranks = [make_plan(3, b, eps=1e-6, scale=model.scale, keys=9).rank for b in grid if b <= plan_bound(1.25 * first.B)]
+    assert plan.rank == ranks[0] and np.isclose(plan.B, grid[ranks.count(ranks[0]) - 1]) and plan.B >= first.B
+    again, _ = model.loss_and_grad(1.05 * P, X, Y, backend=backend)  # the norm grows, still within the bound
+    assert again.plan_event == "reused" and backend.plan is plan and first.B < again.B <= plan.B
+    big = 1.5 * P
+    crossed, _ = model.loss_and_grad(big, X, Y, backend=backend)
+    assert crossed.B > plan.B and crossed.plan_event == "recertified" and crossed.plan_B >= crossed.B
+    assert backend.plan is not plan and backend.certifications == 2
+    assert model.loss(P, X, Y, backend=backend).plan_event == "reused"  # a smaller norm keeps the larger plan
+
+
+def test_a_norm_no_plan_certifies_runs_exact_attention_and_says_why():
+    model = PromptedModel.from_seed(2, seed=0)
+    rng = np.random.default_rng(5)
+    X = rng.uniform(size=(2, 3, 2))
+    P = 30 * rng.uniform(size=(3, 2))
+    backend = AttentionBackend("poly", 1e-6)
+    info = model.loss(P, X, np.zeros_like(X), backend=backend)
+    assert info.backend == "exact" and info.plan_event == "exact: not certifiable" and info.attn_bound == 0.0
+    assert "cannot be certified" in info.note and "largest norm certifiable" in info.note
+    np.testing.assert_array_equal(model.forward(P, X, backend=backend), model.forward(P, X))  # exact, bit for bit
+    assert backend.plan is None and backend.certifications == 0
+    res = tune_prompt(model, X, model.forward(P, X), P0=P, optimizer="adam", steps=3, backend="poly", progress=False)
+    assert set(res.history["backend"]) == {"exact"} and len(res.notes) == 1 and res.certifications == 0
+
+
+def test_auto_keeps_exact_where_it_is_cheaper_and_the_exact_numbers():
+    model = PromptedModel.from_seed(2, seed=0)
+    rng = np.random.default_rng(6)
+    P, X = rng.uniform(size=(4, 2)), rng.uniform(size=(4, 2, 2))
+    info = model.loss(P, X, np.zeros_like(X), backend="auto")
+    assert info.backend == "exact" and info.plan_event == "exact: cheaper"  # n = 6: no rank beats 2 x 6 scores
+    np.testing.assert_array_equal(model.forward(P, X, backend="auto"), model.forward(P, X))
+
+
+def test_the_poly_step_uses_the_plan_and_its_attention_is_within_the_certificate():
+    model = PromptedModel.from_seed(3, seed=4)
+    rng = np.random.default_rng(7)
+    P, X = rng.uniform(size=(6, 3)), rng.uniform(size=(2, 4, 3))
+    backend = AttentionBackend("poly", 1e-5)
+    info = model.loss(P, X, np.zeros_like(X), backend=backend)
+    H = model.ff1.forward(np.concatenate([np.broadcast_to(P, (2, 6, 3)), X], axis=1))[0]
+    Q, K, V = H[:, 6:] @ model.WQ, H @ model.WK, H @ model.WV
+    for b in range(2):
+        err = np.abs(backend.plan(Q[b], K[b], V[b]) - exact_attention(Q[b], K[b], V[b], scale=model.scale)).max()
+        assert err <= backend.plan.output_bound(V[b]) <= info.attn_bound

@@ -10,7 +10,18 @@ that compiles. It prints the measured max error beside the certified bound
 ``output_eps_for_eps_p(eps_p) ||V||max``), the degree and rank of the plan, the fused
 kernel's GFLOP/s (``4 n r d`` flops forward, ``12 n r d`` backward) beside a
 float64 BLAS matmul measured in the same run, and log-log slopes of time
-against ``n``.
+against ``n``. Before the tables it prints the per-call time at ``n = 256``
+(forward and backward), where a fixed cost per call would show.
+
+Beside the certified method, a random-features baseline at matched time:
+FAVOR+ positive orthogonal random features
+(:func:`promptlimits.random_features.random_feature_attention`, numpy and
+BLAS), with the feature count ``m`` that takes as long as the polynomial
+forward on the same inputs (started from the flop-matched count
+:func:`~promptlimits.random_features.matched_features`, scaled once by the
+measured time ratio until within 10 %, at most three times; capped where its
+``n x m`` features would pass ``2^26`` entries, marked ``cap``). Its error is measured on the same query
+rows as the polynomial's, and ``rf/poly`` is the ratio of the two.
 
 Exact attention costs ``n^2``; above ``--exact-full-max`` it is timed on a
 sample of ``--exact-rows`` query rows and scaled by ``n / rows`` (its cost is
@@ -29,9 +40,17 @@ from .._checks import attention_bytes, check_memory, check_open_interval, check_
 from ..attention import exact_attention, exact_attention_backward
 from ..measure import best_time, loglog_slope
 from ..poly_attention import make_plan
+from ..random_features import draw_projection, matched_features, random_feature_attention
+from ._table import print_table
 
 #: Seconds after which a best-of-k timing stops repeating.
 _BUDGET = 3.0
+
+#: Largest ``n x m`` of the random-features baseline (its feature matrices are ``n x m``).
+_RF_ENTRIES = 2**26
+
+#: Rows at which the per-call time is reported.
+_SMALL_N = 256
 
 
 def add_arguments(parser) -> None:
@@ -84,50 +103,60 @@ def _blas_gflops(rng, repeats: int):
     return 2 * 2048**3 / t / 1e9
 
 
-def _blas_skinny_gflops(rng, n: int, r: int, d: int, repeats: int):
-    U = rng.standard_normal((n, r))
-    W = rng.standard_normal((r, d))
-    U @ W
-    t, _ = _best_time(lambda: U @ W, repeats)
-    return 2 * n * r * d / t / 1e9
-
-
 def _fmt_t(t):
     return "-" if not np.isfinite(t) else f"{t:.4g}"
 
 
-def _row(cells, widths):
-    return "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))
+def _exact_rows(args, n: int) -> int:
+    """Query rows on which exact attention runs at size ``n`` (all up to --exact-full-max)."""
+    return n if n <= args.exact_full_max else min(n, args.exact_rows)
 
 
-def _print_table(title, header, rows):
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(header)]
-    print(title)
-    print(_row(header, widths))
-    for r in rows:
-        print(_row(r, widths))
-    print()
+def _random_features(args, plan, Q, K, V, tp, E, rows, rng):
+    """The baseline at the polynomial's time ``tp``: ``(m, capped, t_rf, error on the exact rows)``."""
+    n, d = Q.shape
+    cap = max(1, _RF_ENTRIES // n)
+    m = min(cap, matched_features(plan.rank, n_q=n, n_k=n, d=d, d_v=V.shape[1]))
+    for attempt in range(4):  # flop-matched, then scaled by the measured time ratio until within 10 %
+        W = draw_projection(m, d, seed=rng)
+        t, T = _best_time(lambda: random_feature_attention(Q, K, V, projection=W), args.repeats)
+        m_next = min(cap, max(1, round(m * tp / t)))
+        if attempt == 3 or m_next == m or abs(t / tp - 1.0) < 0.1:
+            break
+        m = m_next
+    err = math.nan if E is None else float(np.max(np.abs(T[:rows] - E)))
+    return m, m == cap, t, err
 
 
-def _forward_row(args, plan, Q, K, V, blas_sq):
+def _forward_row(args, plan, Q, K, V, blas_sq, rng):
     """One row of the forward table and ``(t_poly, t_exact)`` (``nan`` when exact is not run)."""
     n, d = Q.shape
     tp, T = _best_time(lambda: plan(Q, K, V), args.repeats)
     flops = 4 * n * plan.rank * d
-    te, err, mark = math.nan, math.nan, ""
+    te, err, E, rows = math.nan, math.nan, None, _exact_rows(args, n)
     if n <= args.exact_max:
-        rows = n if n <= args.exact_full_max else min(n, args.exact_rows)
-        mark = "" if rows == n else "~"
         te_rows, E = _best_time(lambda: exact_attention(Q[:rows], K, V), args.repeats)
         te = te_rows * n / rows
         err = float(np.max(np.abs(T[:rows] - E)))
+    m, capped, t_rf, rf_err = _random_features(args, plan, Q, K, V, tp, E, rows, rng)
     bound = plan.output_bound(V)
-    row = [f"{plan.B:g}", n, plan.degree, plan.rank, _fmt_t(te) + mark, _fmt_t(tp),
+    mark = "" if rows == n else "~"
+    row = [f"{plan.B:g}", n, plan.degree, plan.rank, _fmt_t(te) + mark if n <= args.exact_max else "-", _fmt_t(tp),
            "-" if not np.isfinite(te) else f"{te / tp:.1f}",
            "-" if not np.isfinite(err) else f"{err:.2e}", f"{bound:.2e}",
            "-" if not np.isfinite(err) else ("yes" if err <= bound else "NO"),
-           f"{flops / tp / 1e9:.2f}", f"{flops / tp / 1e9 / blas_sq:.2f}"]
+           f"{flops / tp / 1e9:.2f}", f"{flops / tp / 1e9 / blas_sq:.2f}",
+           f"{m}" + (" cap" if capped else ""), _fmt_t(t_rf), "-" if not np.isfinite(rf_err) else f"{rf_err:.2e}",
+           "-" if not (np.isfinite(rf_err) and err > 0) else f"{rf_err / err:.1e}"]
     return row, tp, te
+
+
+def _per_call(args, plan, rng):
+    """Forward and backward seconds of one call at ``n = 256`` (best of many): the fixed cost per call."""
+    Q, K, V = (rng.uniform(-plan.B, plan.B, (_SMALL_N, args.d)) for _ in range(3))
+    fwd = best_time(lambda: plan(Q, K, V), max(20, args.repeats), budget=_BUDGET).seconds
+    bwd = best_time(lambda: plan.backward(Q, K, V, V), max(20, args.repeats), budget=_BUDGET).seconds
+    return fwd, bwd
 
 
 def _backward_row(args, plan, Q, K, V, G, blas_sq):
@@ -155,21 +184,20 @@ def _backward_row(args, plan, Q, K, V, G, blas_sq):
 def _bench_one_B(args, rng, B, ns, blas_sq):
     """Forward rows, backward rows and the slopes row for one norm bound ``B``."""
     d = args.d
-    plan = make_plan(d, B, eps_p=args.eps_p)
-    n_skinny = min(args.n_max, 2**16)
-    blas_sk = _blas_skinny_gflops(rng, n_skinny, plan.rank, d, args.repeats)
-    print(f"B={B:g}: R={plan.R:.4g}, {plan.kind} degree {plan.degree}, rank {plan.rank}, "
-          f"eps_p={plan.eps_p:.3e}; BLAS ({n_skinny} x {plan.rank}) @ ({plan.rank} x {d}): {blas_sk:.2f} GFLOP/s")
+    plan = make_plan(d, B, eps_p=args.eps_p, keys=args.n_max)
     Q0 = rng.uniform(-B, B, (8, d))
     plan(Q0, Q0, Q0)  # compile / load the kernels
     plan.backward(Q0, Q0, Q0, Q0)
+    fwd, bwd = _per_call(args, plan, rng)
+    print(f"B={B:g}: R={plan.R:.4g}, {plan.kind} degree {plan.degree}, rank {plan.rank}, eps_p={plan.eps_p:.3e}; "
+          f"one call at n = {_SMALL_N}: forward {1e3 * fwd:.3f} ms, backward {1e3 * bwd:.3f} ms", flush=True)
     fwd, bwd, t = [], [], {"fwd": [], "exact_fwd": [], "bwd": [], "exact_bwd": []}
     for n in ns:
         Q = rng.uniform(-B, B, (n, d))
         K = rng.uniform(-B, B, (n, d))
         V = rng.standard_normal((n, d))
         G = rng.standard_normal((n, d))
-        row, tp, te = _forward_row(args, plan, Q, K, V, blas_sq)
+        row, tp, te = _forward_row(args, plan, Q, K, V, blas_sq, rng)
         fwd.append(row)
         t["fwd"].append(tp)
         t["exact_fwd"].append(te)
@@ -209,15 +237,16 @@ def run(args) -> int:
         bwd_rows += bwd
         slopes.append(sl)
     print()
-    _print_table(
+    print_table(
         "Forward (times in s; ~ = exact timed on sampled query rows and scaled; GFLOP/s = 4 n r d / t_poly; "
-        "of_BLAS = GFLOP/s / square BLAS GFLOP/s)",
-        ["B", "n", "g", "r", "t_exact", "t_poly", "speedup", "max_err", "bound", "ok", "GFLOP/s", "of_BLAS"],
-        fwd_rows)
+        "of_BLAS = GFLOP/s / square BLAS GFLOP/s; rf = positive random features at the polynomial's time, "
+        "m features, error on the same rows)",
+        ["B", "n", "g", "r", "t_exact", "t_poly", "speedup", "max_err", "bound", "ok", "GFLOP/s", "of_BLAS",
+         "rf_m", "t_rf", "rf_err", "rf/poly"], fwd_rows)
     if bwd_rows:
-        _print_table(
+        print_table(
             "Backward (grad_err = max |poly - exact| / max |exact grad|; GFLOP/s = 12 n r d / t_poly)",
             ["B", "n", "r", "t_exact", "t_poly", "speedup", "grad_err", "GFLOP/s", "of_BLAS"], bwd_rows)
-    _print_table("Log-log slopes of time against n (poly on 2^12..2^18 within the range; exact where measured)",
+    print_table("Log-log slopes of time against n (poly on 2^12..2^18 within the range; exact where measured)",
                  ["B", "poly_fwd", "exact_fwd", "poly_bwd", "exact_bwd"], slopes)
     return 0

@@ -55,9 +55,12 @@ def run(args) -> int:
     summary.update({"backend": "+".join(used), "d": model.d, "L": X.shape[1], "N": X.shape[0], "dataset": args.dataset,
                     "variant": model.variant, "scale": model.scale})
     width = max(len(k) for k in summary)
-    for key in ("dataset", "d", "L", "N", "Lp", "optimizer", "backend", "steps", "mse", "max_err", "B", "seconds",
-                "reached_target"):
+    keys = ("dataset", "d", "L", "N", "Lp", "optimizer", "backend", "steps", "mse", "max_err", "B", "seconds",
+            "reached_target") + (("certifications",) if args.backend != "exact" else ())
+    for key in keys:
         print(f"{key:<{width}}  {summary[key]}")
+    for note in res.notes:
+        print(f"note: {note}")
     if args.json:
         summary["P"] = res.P.tolist()
         summary["history"] = res.history

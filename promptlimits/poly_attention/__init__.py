@@ -54,24 +54,27 @@ Cost (docs/theory.md §5): the least certified degree ``g*`` gives the rank
 
 Kernels
 -------
-``method="fused"`` never forms an ``n x r`` or ``n x n`` matrix: one parallel
-pass over keys (``prange`` over pre-split key ranges, one partial ``S`` per
-range, serial reduction) and one parallel pass over queries. Keys and queries
-go four at a time: the four monomial vectors are built by runs of the parent
-recursion (one contiguous multiply loop per run, :mod:`promptlimits.features`)
-into an ``r x 4`` buffer, and the updates ``S[a, c:c+8] += sum_b m[a, b]
-v_b[c:c+8]`` and ``N_b[c:c+8] += m[a, b] S[a, c:c+8]`` (eight columns per pass
-over the buffer, then four for an odd tile) are written with scalar
-accumulators so that LLVM keeps them in vector registers; ``a * b + c`` may
-become one FMA. Extra memory per range is O(r (d_v + 4)). The backward pass
+``method="fused"`` never forms an ``n x r`` or ``n x n`` matrix: a key pass
+accumulates ``S_V`` and ``s_1``, a query pass forms ``N_i`` and ``D_i``, both
+eight rows at a time. The eight rows' monomials fill an ``r x 8`` block (one
+vector multiply per monomial, by the runs of :mod:`promptlimits.features`); the
+columns of ``V`` go in tiles of eight, and the blocks that meet them are LLVM
+vector code on eight doubles (``_simd``): per monomial row, one chain of eight
+FMAs into a row of ``S_V``, or nine eight-lane accumulators for ``N`` and ``D``.
+The rows are split into tasks by the problem's size alone and the tasks' partial
+sums added in task order, so results are bitwise the same on any number of
+threads; one-task problems run on the calling thread, larger ones on up to
+``numba.get_num_threads()`` threads that never wait for a busy core
+(``_threads``). Extra memory is O(r (d_v + 16)) per task. The backward pass
 reuses these blocks (:meth:`PolyPlan.backward`). ``method="factors"``
-materialises ``U1`` and ``U2`` (``n x r``) and uses BLAS; it is for small
-``n`` and for tests.
+materialises ``U1`` and ``U2`` (``n x r``) and uses BLAS; it is for small ``n``
+and for tests.
 
-Layout: ``_kernels`` (the Numba kernels), ``_plan`` (:class:`PolyPlan`,
-:func:`make_plan`, the drivers), ``_error`` (the conversion), ``_cost`` (the
-cost model), ``_rounding`` (the kernels' rounding bound), ``_gradient`` (the
-gradient bound); the public names are re-exported here.
+Layout: ``_kernels`` (the Numba kernels, one task each), ``_simd`` (their
+eight-wide vector blocks), ``_threads`` (the task split and the threads),
+``_plan`` (:class:`PolyPlan`, :func:`make_plan`, the drivers), ``_error`` (the
+conversion), ``_cost`` (the cost model), ``_rounding`` (the kernels' rounding
+bound), ``_gradient`` (the gradient bound); the public names are re-exported here.
 """
 
 from ._cost import (

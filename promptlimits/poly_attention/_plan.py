@@ -8,11 +8,9 @@ mathematics is in :mod:`promptlimits.poly_attention`, the kernels in
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import numba
 import numpy as np
 
 from .._checks import as_float_array, check_choice, check_positive_int, check_real
@@ -21,8 +19,9 @@ from ..polyapprox import KINDS, ExpApprox, exp_approximation
 from ._cost import least_certified, logit_range, plan_rounding, uncertifiable_message
 from ._error import eps_p_for_output, output_eps_for_eps_p
 from ._gradient import GradientBound, gradient_bound
-from ._kernels import _backward_key_pass, _backward_query_pass, _key_pass, _query_pass
+from ._kernels import LANES, backward_key_task, backward_query_task, key_task, query_task
 from ._rounding import ETA32, KernelRounding
+from ._threads import run_tasks, split
 
 METHODS = ("fused", "factors")
 VARIANTS = ("softmax", "softmax1")
@@ -30,25 +29,7 @@ VARIANTS = ("softmax", "softmax1")
 #: Attention-output target of :func:`make_plan` and :func:`poly_attention` when none is given.
 DEFAULT_EPS = 1e-6
 
-_LANES = 4  # rows handled together by the kernels; also the column tile width
-
-
-@contextmanager
-def _slp_vectorize():
-    """Turn on LLVM's SLP vectorizer while the kernels compile.
-
-    Numba leaves it off by default (``NUMBA_SLP_VECTORIZE=0``); the kernels'
-    4 x 4 blocks of scalar accumulators only become vector registers with it.
-    The flag is read when a function is compiled, so it has no effect on
-    kernels loaded from the cache, and it never changes results (SLP does not
-    reassociate floating-point operations).
-    """
-    old = numba.config.SLP_VECTORIZE
-    numba.config.SLP_VECTORIZE = 1
-    try:
-        yield
-    finally:
-        numba.config.SLP_VECTORIZE = old
+_TILE = 8  # the kernels' column tile: columns of V (and G) are padded to a multiple of it
 
 
 def _round_up(n: int, k: int) -> int:
@@ -62,14 +43,16 @@ def _pad(X, rows: int, cols: int) -> np.ndarray:
     return out
 
 
-def _bounds(n_rows: int, step: int, tasks: int | None = None) -> np.ndarray:
-    """Split ``n_rows`` (a multiple of ``step``) into contiguous ranges of whole steps."""
-    if tasks is None:
-        tasks = numba.get_num_threads()
-    blocks = n_rows // step
-    tasks = max(1, min(tasks, blocks))
-    cuts = (np.arange(tasks + 1, dtype=np.int64) * blocks) // tasks
-    return cuts * step
+def _run(kernel, bounds, args, outputs):
+    """``kernel(*args, lo, hi, *outputs(t))`` for every task ``t`` of ``bounds`` (:mod:`._threads`).
+
+    ``outputs(t)`` gives task ``t``'s output arrays: its own partial sums, or
+    arrays the tasks share, each writing only its rows ``lo..hi``.
+    """
+    def task(t):
+        kernel(*args, bounds[t], bounds[t + 1], *outputs(t))
+
+    run_tasks(task, len(bounds) - 1)
 
 
 def _max_abs(X) -> float:
@@ -296,26 +279,34 @@ class PolyPlan:
 
     @staticmethod
     def _padded_keys(K, V):
-        """``K`` and ``V`` as float64 C arrays, rows padded to a multiple of 4, ``V``'s columns too."""
-        n4 = _round_up(K.shape[0], _LANES)
-        return _pad(K, n4, K.shape[1]), _pad(V, n4, _round_up(V.shape[1], _LANES))
+        """``K`` and ``V`` as float64 C arrays, rows and ``V``'s columns padded to multiples of 8."""
+        n8 = _round_up(K.shape[0], LANES)
+        return _pad(K, n8, K.shape[1]), _pad(V, n8, _round_up(V.shape[1], _TILE))
 
     def _key_sums(self, Kp, Vp, n):
-        """``S_V * w`` tile-major ``(Wv/4, r, 4)`` and ``s_1 * w`` (r) over the first ``n`` padded keys."""
-        with _slp_vectorize():
-            S, s1 = _key_pass(Kp, Vp, *self._index, _bounds(Kp.shape[0], _LANES))
+        """``S_V * w`` tile-major ``(Wv/8, r, 8)`` and ``s_1 * w`` (r) over the first ``n`` padded keys.
+
+        Each task adds its keys into its own partial sums; they are added in
+        task order, so the result does not depend on the number of threads.
+        """
+        runs, r = self._index
+        bounds = split(Kp.shape[0], r * Vp.shape[1])
+        S = np.zeros((len(bounds) - 1, Vp.shape[1] // _TILE, r, _TILE))
+        s1 = np.zeros((len(bounds) - 1, r, LANES))
+        _run(key_task, bounds, (Kp, Vp, runs, r), lambda t: (S[t], s1[t]))
         s1 = s1.sum(axis=(0, 2))
         s1[0] -= Kp.shape[0] - n  # each zero padding key added the constant monomial 1
         w = self.weights
         return S.sum(axis=0) * w[None, :, None], s1 * w
 
     def _forward_fused(self, Q, K, V, d0):
-        Sw, s1w = self._key_sums(*self._padded_keys(K, V), K.shape[0])
+        Kp, Vp = self._padded_keys(K, V)
+        Sw, s1w = self._key_sums(Kp, Vp, K.shape[0])
+        runs, r = self._index
         nq = Q.shape[0]
-        nq4 = _round_up(nq, _LANES)
-        Qp = _pad(Q, nq4, Q.shape[1])
-        with _slp_vectorize():
-            T = _query_pass(Qp, Sw, s1w, d0, *self._index, _bounds(nq4, _LANES), V.shape[1])
+        Qp = _pad(Q, _round_up(nq, LANES), Q.shape[1])
+        T = np.empty((Qp.shape[0], V.shape[1]))
+        _run(query_task, split(Qp.shape[0], r * Vp.shape[1]), (Qp, Sw, s1w, d0, runs, r), lambda t: (T,))
         return T[:nq]
 
     def factors(self, Q, K):
@@ -356,15 +347,18 @@ class PolyPlan:
         (runs, r), w = self._index, self.weights
         Kp, Vp = self._padded_keys(K, V)
         Sw, s1w = self._key_sums(Kp, Vp, n)
-        nq4 = _round_up(nq, _LANES)
-        Qp = _pad(Q, nq4, Q.shape[1])
-        Gp = _pad(G, nq4, Vp.shape[1])
-        with _slp_vectorize():
-            dQ, WV, w1 = _backward_query_pass(Qp, Gp, Sw, s1w, d0, runs, r, _bounds(nq4, _LANES))
-        WVw = WV.sum(axis=0) * w[None, :, None]  # tile-major (ntile, r, 4)
+        nq8 = _round_up(nq, LANES)
+        Qp, Gp = _pad(Q, nq8, Q.shape[1]), _pad(G, nq8, Vp.shape[1])
+        bounds = split(nq8, 3 * r * Vp.shape[1])
+        dQ = np.zeros(Qp.shape)
+        WV = np.zeros((len(bounds) - 1,) + Sw.shape)
+        w1 = np.zeros((len(bounds) - 1, r, LANES))
+        _run(backward_query_task, bounds, (Qp, Gp, Sw, s1w, d0, runs, r), lambda t: (dQ, WV[t], w1[t]))
+        WVw = WV.sum(axis=0) * w[None, :, None]  # tile-major (ntile, r, 8), added in task order
         w1w = w1.sum(axis=(0, 2)) * w
-        with _slp_vectorize():
-            dK, dV = _backward_key_pass(Kp, Vp, WVw, w1w, runs, r, _bounds(Kp.shape[0], _LANES))
+        dK, dV = np.zeros(Kp.shape), np.empty(Vp.shape)
+        _run(backward_key_task, split(Kp.shape[0], 3 * r * Vp.shape[1]), (Kp, Vp, WVw, w1w, runs, r),
+             lambda t: (dK, dV))
         return (dQ[:nq].astype(dtype, copy=False), dK[:n].astype(dtype, copy=False),
                 dV[:n, :dv].astype(dtype, copy=False))
 

@@ -91,9 +91,11 @@ The folder is created only when the first point is saved, so an early error
 nothing behind. All checks that need no computation run first.
 
 ``workers``: ``None`` = one process per CPU, ``0`` or ``1`` = in this process
-(tests, tiny runs), ``k >= 2`` = a ``ProcessPoolExecutor`` of ``k`` spawned
-workers, each with ``OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS=1`` in its environment
-before it imports anything; they exit when this process dies (even by
+(tests, tiny runs), ``k >= 2`` = a ``ProcessPoolExecutor`` of ``min(k, cores)``
+spawned workers, each with ``OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS`` set to its
+share of the cores (``cores // processes``, at least 1) in its environment
+before it imports anything, so the workers never start more kernel threads
+than the machine has cores; they exit when this process dies (even by
 ``kill -9``). ``scheduler="tcp://HOST:PORT"`` runs the points on a Dask
 cluster through ``dask.distributed.Client(address).get_executor()`` (Dask is
 imported only then; an unreachable scheduler fails within a few seconds).

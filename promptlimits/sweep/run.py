@@ -25,13 +25,10 @@ from .definition import RESERVED, SweepDef, SweepError, expand_points, plain, po
 from .journal import Journal, read_journal, row_problem
 from .results import Results, csv_text, read_results, tidy_rows
 
-#: Environment variables that pin BLAS / OpenMP / Numba to one thread per worker.
-THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "NUMBA_NUM_THREADS": "1",
-}
+#: Environment variables that set how many threads BLAS / OpenMP / Numba (the
+#: polynomial kernels) start in a worker; :data:`THREAD_ENV` is one thread.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+THREAD_ENV = dict.fromkeys(THREAD_VARIABLES, "1")
 
 #: Seconds to wait for a Dask scheduler before giving up.
 DASK_CONNECT_TIMEOUT = 3.0
@@ -81,9 +78,9 @@ def exit_with_parent(parent_pid: int, *, use_prctl: bool = True, poll: float = P
         os._exit(1)
 
 
-def _worker_init(parent_pid: int) -> None:
-    """ProcessPool initializer: one thread per worker (env is inherited too), and die with the parent."""
-    os.environ.update(THREAD_ENV)
+def _worker_init(parent_pid: int, env: dict) -> None:
+    """ProcessPool initializer: the worker's thread limits (inherited too), and die with the parent."""
+    os.environ.update(env)
     exit_with_parent(parent_pid)
 
 
@@ -126,11 +123,25 @@ class _InProcessExecutor(cf.Executor):
         return fut
 
 
+def local_processes(workers: int) -> int:
+    """Processes of a local pool asked for ``workers``: at most one per core (points are CPU-bound)."""
+    return max(1, min(workers, os.cpu_count() or 1))
+
+
+def worker_threads(processes: int) -> int:
+    """Threads each of ``processes`` local workers may start: the cores shared out, at least one.
+
+    With :func:`local_processes`, the workers of a pool never start more
+    kernel (or BLAS) threads together than the machine has cores.
+    """
+    return max(1, (os.cpu_count() or 1) // max(1, processes))
+
+
 @contextlib.contextmanager
-def _thread_env():
-    """Set THREAD_ENV in os.environ while workers are spawned (they inherit it)."""
-    old = {k: os.environ.get(k) for k in THREAD_ENV}
-    os.environ.update(THREAD_ENV)
+def _thread_env(env: dict):
+    """Set ``env`` (thread limits) in os.environ while workers are spawned (they inherit it)."""
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         yield
     finally:
@@ -178,11 +189,13 @@ def _executor(workers: int, scheduler: str | None):
     if workers <= 1:
         yield _InProcessExecutor(), 1  # one point at a time, each journaled before the next starts
         return
-    with _thread_env():
+    processes = local_processes(workers)
+    env = dict.fromkeys(THREAD_VARIABLES, str(worker_threads(processes)))
+    with _thread_env(env):
         ctx = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                                    initargs=(os.getpid(),)) as ex:
-            yield ex, 2 * workers
+        with cf.ProcessPoolExecutor(max_workers=processes, mp_context=ctx, initializer=_worker_init,
+                                    initargs=(os.getpid(), env)) as ex:
+            yield ex, 2 * processes
 
 
 # ----------------------------------------------------------------------------
@@ -411,8 +424,11 @@ def run_sweep(
         created (with its parents) only when the first point is saved.
     workers : int, optional
         ``None``: one process per CPU; ``0``/``1``: in this process;
-        ``k >= 2``: ``k`` spawned processes, one thread each, that exit when
-        this process dies.
+        ``k >= 2``: ``min(k, cores)`` spawned processes that exit when this
+        process dies, each limited to ``cores // processes`` threads (at least
+        one), so together they never start more kernel threads than the
+        machine has cores. Results do not depend on this (the kernels split
+        their work by problem size, not by thread count).
     scheduler : str, optional
         ``"tcp://HOST:PORT"`` of a Dask scheduler; overrides ``workers``.
     resume : bool

@@ -1,0 +1,121 @@
+"""How the kernels' work is split into tasks and run on threads (docs/theory.md §3.9).
+
+Two rules:
+
+* **The split depends on the problem only.** :func:`split` cuts the rows into
+  tasks from their number and the work per row, never from the number of
+  threads, and the partial sums of the tasks are added in task order. So a
+  result is bitwise the same whatever ``numba.set_num_threads`` says (and on
+  one thread or in a sweep worker).
+* **Threads by work, and no waiting on a busy core.** A problem of one task runs
+  on the calling thread. Larger ones take up to ``numba.get_num_threads()``
+  threads: the caller and helpers from a small pool claim tasks one at a time
+  under a lock; the caller waits only for tasks already claimed, never for a
+  helper that has not been scheduled yet (it finds no task left and returns).
+  Threads block on a condition variable; nothing spins.
+
+The kernels are serial Numba functions that release the GIL
+(:mod:`._kernels`, :mod:`._kernels_backward`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+
+from ._kernels import LANES
+
+#: Multiply-adds of one task: about a quarter of a millisecond of one core. Below this a
+#: problem runs as one task on the calling thread.
+TASK_WORK = 2**22
+
+#: Most tasks one call is split into (each key-side task keeps its own partial sums).
+MAX_TASKS = 16
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_pid: int | None = None
+
+
+def split(n_rows: int, work_per_row: int) -> np.ndarray:
+    """Task bounds over ``n_rows`` padded rows (a multiple of :data:`LANES`): ``bounds[t]..bounds[t+1]``.
+
+    The number of tasks is ``n_rows * work_per_row / TASK_WORK`` rounded up,
+    between 1 and :data:`MAX_TASKS` (and at most one per block of rows); it
+    does not depend on the number of threads.
+    """
+    blocks = n_rows // LANES
+    tasks = max(1, min(MAX_TASKS, blocks, -(-n_rows * work_per_row // TASK_WORK)))
+    return (np.arange(tasks + 1, dtype=np.int64) * blocks // tasks) * LANES
+
+
+class _Tasks:
+    """Tasks ``0..n-1`` of one call, claimed one at a time by whichever thread asks first."""
+
+    def __init__(self, run, n: int):
+        self.run, self.n = run, n
+        self.claimed = self.finished = 0
+        self.error: BaseException | None = None
+        self.cond = threading.Condition()
+
+    def _claim(self) -> int | None:
+        with self.cond:
+            if self.claimed == self.n or self.error is not None:
+                return None
+            self.claimed += 1
+            return self.claimed - 1
+
+    def work(self) -> None:
+        """Run tasks until none is left (the caller and every helper run this)."""
+        while (t := self._claim()) is not None:
+            try:
+                self.run(t)
+            except BaseException as exc:  # handed to the caller in wait()
+                with self.cond:
+                    self.error = self.error or exc
+            with self.cond:
+                self.finished += 1
+                self.cond.notify_all()
+
+    def wait(self) -> None:
+        """Block until every claimed task has finished; re-raise the first error."""
+        with self.cond:
+            while self.finished < self.claimed:
+                self.cond.wait()
+        if self.error is not None:
+            raise self.error
+
+
+def _helpers() -> ThreadPoolExecutor:
+    """The pool of helper threads (one fewer than Numba's thread limit), made anew after a fork."""
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():
+            size = max(1, int(numba.config.NUMBA_NUM_THREADS) - 1)
+            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="promptlimits-kernel")
+            _pool_pid = os.getpid()
+        return _pool
+
+
+def threads_for(n_tasks: int) -> int:
+    """Threads for a call of ``n_tasks`` tasks: ``min(numba.get_num_threads(), n_tasks)``."""
+    return max(1, min(numba.get_num_threads(), n_tasks))
+
+
+def run_tasks(run, n_tasks: int) -> None:
+    """Call ``run(t)`` for ``t = 0..n_tasks-1``, on :func:`threads_for` threads (module docstring)."""
+    threads = threads_for(n_tasks) if n_tasks > 1 else 1
+    if threads == 1:
+        for t in range(n_tasks):
+            run(t)
+        return
+    tasks = _Tasks(run, n_tasks)
+    pool = _helpers()
+    for _ in range(threads - 1):
+        pool.submit(tasks.work)
+    tasks.work()
+    tasks.wait()
