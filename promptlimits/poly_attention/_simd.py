@@ -15,13 +15,14 @@ results depend only on its inputs.
 
 Arrays are float64 and C-contiguous (``runs`` uint64); indices are not
 checked: the drivers in :mod:`._plan` pad rows to multiples of 8 and column
-tiles to 8 columns.
+tiles to 8 columns. Without the JIT (``NUMBA_DISABLE_JIT=1``) the same
+blocks come from :mod:`._simd_python`.
 """
 
 from __future__ import annotations
 
 from llvmlite import ir
-from numba import types
+from numba import config, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -216,3 +217,7 @@ def monomials_backward(typingctx, X, i0, runs, xb, M, dm, dX):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+if config.DISABLE_JIT:  # intrinsics need the JIT: run the NumPy blocks, operation for operation
+    from ._simd_python import monomials, monomials_backward, rows_reduce, rows_update  # noqa: F811

@@ -1,0 +1,58 @@
+"""The eight-wide blocks of :mod:`._simd` in plain NumPy, operation for operation (docs/theory.md §3.9).
+
+Numba intrinsics cannot run without the JIT, so under ``NUMBA_DISABLE_JIT=1``
+:mod:`._simd` exports these instead, and the kernels' logic runs as Python.
+They are also the reference the intrinsics are tested against: the same sums
+in the same order, with ``a * b + c`` rounded twice here where the intrinsics
+use one FMA, so the two agree to a few units in the last place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+WIDTH = 8
+
+
+def rows_update(OUT, IN, COEF, k0, c0, r, LANE_SUMS, y):
+    """``OUT[a, :] += sum_k IN[a, k] COEF[k0+k, c0:c0+8]`` for ``a < r``; ``LANE_SUMS[a, :] += IN[a, :] * y`` unless ``None``."""
+    coef = COEF[k0:k0 + WIDTH, c0:c0 + WIDTH]
+    for a in range(r):
+        if LANE_SUMS is not None:
+            LANE_SUMS[a, :] = IN[a, :] * y[:WIDTH] + LANE_SUMS[a, :]
+        acc = OUT[a, :].copy()
+        for k in range(WIDTH):
+            acc = IN[a, k] * coef[k] + acc
+        OUT[a, :] = acc
+
+
+def rows_reduce(M, S, w, r, N, ct, E):
+    """``N[b, ct:ct+8] = sum_a M[a, b] S[a, :]`` and ``E = sum_a M[a, :] w[a]`` over ``a < r``, in order."""
+    accs = np.zeros((WIDTH + 1, WIDTH))
+    for a in range(r):
+        accs[WIDTH] = M[a, :] * w[a] + accs[WIDTH]
+        for b in range(WIDTH):
+            accs[b] = M[a, b] * S[a, :] + accs[b]
+    N[:, ct:ct + WIDTH] = accs[:WIDTH]
+    E[:WIDTH] = accs[WIDTH]
+
+
+def monomials(X, i0, runs, xb, M):
+    """``M[a, :] = x_{i0..i0+7}^alpha_a`` by the runs of the basis; ``xb[c, :]`` gets column ``c`` of the rows."""
+    xb[:, :] = X[i0:i0 + WIDTH, :].T
+    M[0, :] = 1.0
+    for out, par, length, coord in runs:
+        for i in range(int(length)):
+            M[int(out) + i, :] = M[int(par) + i, :] * xb[int(coord), :]
+
+
+def monomials_backward(X, i0, runs, xb, M, dm, dX):
+    """Pull ``dm`` back into ``dX[i0:i0+8]`` through the runs in reverse (``dm`` is overwritten)."""
+    for out, par, length, coord in runs[::-1]:
+        out, par, coord = int(out), int(par), int(coord)
+        acc = np.zeros(WIDTH)
+        for i in range(int(length)):
+            g = dm[out + i, :].copy()
+            acc = g * M[par + i, :] + acc
+            dm[par + i, :] = g * xb[coord, :] + dm[par + i, :]
+        dX[i0:i0 + WIDTH, coord] += acc
