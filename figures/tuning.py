@@ -47,7 +47,7 @@ def _curves(ax, rows, ns):
     ax.set_xlabel("L-BFGS-B iteration")
     ax.set_ylabel("MSE / MSE at the start")
     ax.set_title("(a) tuning curves", fontsize=9)
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper right", ncol=2, fontsize=6.5, frameon=True, framealpha=0.95, edgecolor="0.8")
 
 
 def _point(ax, run, i, value, offset):
@@ -65,6 +65,11 @@ def _norms(ax, runs, ns):
     ax.plot(ns, [first[n]["B_input"] for n in ns], "--", color="0.5", lw=1, label="inputs' own $B$ (floor)")
     for r in tuned:
         _point(ax, r, ns.index(r["n"]), r["B_final"], 0.93 if _kind(r) == "free" else 1.07)
+    capped = [n for n in ns if first[n]["B_star"] >= 0.99 * first[n]["B_certifiable"]]
+    if capped:
+        ax.annotate("here the frontier is the float64\nceiling, not the rank", (capped[0], first[capped[0]]["B_star"]),
+                    xytext=(0.38, 0.6), textcoords="axes fraction", fontsize=6.5, va="bottom",
+                    arrowprops={"arrowstyle": "->", "lw": 0.6})
     ax.plot([], [], "ko", mfc="k", label="free, fitted")
     ax.plot([], [], "ks", mfc="k", label="boxed, fitted")
     ax.set_xscale("log", base=2)

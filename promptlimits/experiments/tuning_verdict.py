@@ -65,16 +65,22 @@ def box_violations(runs: list[dict]) -> list[str]:
     return bad
 
 
-def _run_line(r: dict) -> str:
-    head = f"n={r['n']} (Lp={r['Lp']}), box {r['box']}"
+def _run_part(r: dict) -> str:
+    """One run of an ``n``: its box, the fitted norm, the loss, the backend, the time."""
     if r["status"] != "tuned":
-        return f"{head}: {r['status']} (inputs' B {fmt(r['B_input'])}, B*(n) {fmt(r['B_star'])})"
-    box = "" if r["rho"] is None else f" (rho={fmt(r['rho'])}, bound {fmt(r['box_bound'])})"
+        return f"box {r['box']}: {r['status']}"
+    box = "free" if r["rho"] is None else f"box {r['box']} (rho = {fmt(r['rho'])}, bound {fmt(r['box_bound'])})"
     side = "above" if r["B_final"] > r["B_star"] else "at or below"
-    return (f"{head}{box}: fitted B(P, X) = {fmt(r['B_final'])}, {side} B*(n) = {fmt(r['B_star'])} "
-            f"(certifiable up to about {fmt(r['B_certifiable'])}; inputs' B {fmt(r['B_input'])}, teacher's "
-            f"{fmt(r['B_teacher'])}); MSE {fmt(r['mse'])} = {fmt(r['rel_mse'])} of the start; "
-            f"{r['poly_steps']}/{r['iterations']} iterations on the polynomial backend; {fmt(r['seconds'])} s")
+    return (f"{box}: fitted B(P, X) = {fmt(r['B_final'])} ({side} B*), MSE {fmt(r['mse'])} = {fmt(r['rel_mse'])} of "
+            f"the start, {r['poly_steps']}/{r['iterations']} iterations on poly, {fmt(r['seconds'], 2)} s")
+
+
+def _n_line(runs: list[dict]) -> str:
+    """The runs of one ``n``: the norms that frame them, then each run."""
+    r = runs[0]
+    head = (f"n={r['n']} (Lp={r['Lp']}): B*(n) = {fmt(r['B_star'])} (certifiable up to about "
+            f"{fmt(r['B_certifiable'])}), inputs' B {fmt(r['B_input'])}, teacher's {fmt(r['B_teacher'])}")
+    return "; ".join([head] + [_run_part(x) for x in runs])
 
 
 def _prompt_norm_line(ps: dict) -> str:
@@ -109,7 +115,10 @@ def verdicts(results) -> list[Verdict]:
     meaningful = [r for r in runs if r["B_star"] > r["B_input"]]
     violations = box_violations(runs)
     status, why = _status(free, boxed, meaningful, violations, ps.get("monotone", True))
-    numbers = [_run_line(r) for r in runs] + ([_prompt_norm_line(ps)] if ps else [])
+    by_n: dict = {}
+    for r in runs:
+        by_n.setdefault(r["n"], []).append(r)
+    numbers = [_n_line(group) for group in by_n.values()] + ([_prompt_norm_line(ps)] if ps else [])
     ns = sorted({r["n"] for r in meaningful})
     stars = [r["B_star"] for r in meaningful]
     teacher = sorted({fmt(r["B_teacher"]) for r in runs})
