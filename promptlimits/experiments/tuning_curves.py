@@ -10,8 +10,9 @@ with the tuning backend, so a fit exists; where the fit's induced norm lands
 is set by this teacher, not by any theorem.
 
 A point ``(n, box)`` tunes a prompt with L-BFGS-B on the attention backend
-``backend`` (default the polynomial method, certified to the output error
-``eps``) from a shared initial prompt:
+``backend`` (default ``auto``: the polynomial method, certified to the output
+error ``eps``, wherever its certified rank makes it cheaper than exact
+attention; docs/theory.md §2.3) from a shared initial prompt:
 
 * ``box = "free"``: unconstrained;
 * ``box = "frontier"``: in the largest box ``‖P‖max <= rho`` whose bound on the
