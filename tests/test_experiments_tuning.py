@@ -154,3 +154,12 @@ def test_warm_started_reachable_loss_never_rises_with_rho():
     assert all(b <= a for a, b in pairwise(losses))
     assert all(r["mse_tuned"] <= r["mse_cold"] for r in rows) and rows[0]["tuned_from"] == "cold"
     assert prompt_norm.summarize([r | {"n_ref": params["n_ref"]} for r in rows])["monotone"] is True
+
+
+def test_boxes_are_text_in_the_grid_and_bad_ones_are_refused():
+    sweep = tuning_curves.make_sweep("tiny", boxes=["free", 0.5, "frontier", "2"])
+    assert sweep.grid["box"] == ("free", "0.5", "frontier", "2.0")  # one column type
+    with pytest.raises(ValueError, match="box must be 'free', 'frontier' or a number rho > 0, got 'wide'"):
+        tuning_curves.make_sweep("tiny", boxes=["wide"])
+    with pytest.raises(ValueError, match="box radius rho must be finite and > 0"):
+        tuning_curves.make_sweep("tiny", boxes=[-1.0])

@@ -88,6 +88,12 @@ def _box(box):
     return check_positive_float(rho, "box radius rho")
 
 
+def _box_label(box) -> str:
+    """The grid value of a box: its name, or its checked radius as text (a CSV column holds one type)."""
+    box = _box(box)
+    return box if isinstance(box, str) else repr(box)
+
+
 def _sizes(params) -> tuple[int, int]:
     """``(Lp, L)`` of a point: the prompt is ``n // share`` rows (at least one), the input the rest."""
     n, share = params["n"], params["share"]
@@ -194,7 +200,7 @@ def make_sweep(scale: str = "quick", *, seed: int = 0, **overrides) -> SweepDef:
     return SweepDef(
         name="tuning_curves",
         point="promptlimits.experiments.tuning_curves:curve_point",
-        grid={"n": [check_positive_int(n, "n", minimum=2) for n in c["ns"]], "box": [_box(b) for b in c["boxes"]]},
+        grid={"n": [check_positive_int(n, "n", minimum=2) for n in c["ns"]], "box": [_box_label(b) for b in c["boxes"]]},
         fixed={k: c[k] for k in ("d", "weight_scale", "model_seed", "eps", "share", "teacher_B", "init_scale",
                                  "backend", "steps")} | {"data_seed": int(seed)},
         seed=seed,
