@@ -113,7 +113,7 @@ def test_summary_reads_the_final_state_and_the_largest_norm_of_each_run():
 
 def test_capacity_verdict_each_status():
     [v] = _claim5()
-    assert v.status == ILLUSTRATION and "above B*(n) at n = [1024]" in v.why and "either side" in v.strength
+    assert v.status == ILLUSTRATION and "above it at n = [1024]" in v.why and "either side" in v.strength
     assert _claim5(boxed_B=(1.0, 1.41))[0].status == NOT_CONSISTENT  # an iterate above the box's bound
     assert _claim5(box_bound=1.6)[0].status == NOT_CONSISTENT  # a frontier box whose bound exceeds B*(n)
     assert _claim5(monotone=False)[0].status == NOT_CONSISTENT  # the warm-started loss rose with rho

@@ -89,6 +89,11 @@ def _prompt_norm_line(ps: dict) -> str:
             f"at rho = {fmt(ps['best_rho'])}; warm-started loss non-increasing in rho: {ps['monotone']}")
 
 
+def _span(values) -> str:
+    lo, hi = fmt(min(values)), fmt(max(values))
+    return lo if lo == hi else f"{lo}..{hi}"
+
+
 def _status(free, boxed, meaningful, violations, monotone) -> tuple[str, str]:
     if not free or not boxed:
         return NOT_CHECKED, "the illustration needs both free and boxed tuning runs"
@@ -97,11 +102,12 @@ def _status(free, boxed, meaningful, violations, monotone) -> tuple[str, str]:
     if violations or not monotone:
         what = violations + ([] if monotone else ["the warm-started prompt-norm loss rose with rho"])
         return NOT_CONSISTENT, "the box's own guarantee failed: " + "; ".join(what)
-    above = [r["n"] for r in free if r["B_final"] > r["B_star"]]
-    below = [r["n"] for r in free if r["B_final"] <= r["B_star"]]
+    counted = [r for r in free if r["B_star"] > r["B_input"]]  # elsewhere every prompt is above B*(n)
+    above = [r["n"] for r in counted if r["B_final"] > r["B_star"]]
+    below = [r["n"] for r in counted if r["B_final"] <= r["B_star"]]
     costs = ", ".join(f"n={r['n']}: {fmt(r['rel_mse'])}" for r in boxed)
-    return ILLUSTRATION, (f"free tuning lands above B*(n) at n = {above or 'none'} and at or below it at n = "
-                          f"{below or 'none'}; the boxed runs stay within their boxes and end at {costs} of the "
+    return ILLUSTRATION, (f"where B*(n) exceeds the inputs' own B, free tuning lands above it at n = "
+                          f"{above or 'none'} and at or below it at n = {below or 'none'}; the boxed runs stay within their boxes and end at {costs} of the "
                           f"starting loss; the paper states nothing about where tuned prompts land")
 
 
@@ -134,8 +140,8 @@ def verdicts(results) -> list[Verdict]:
              "frontier box's bound is at most B*(n), and the warm-started prompt-norm loss does not rise with rho",
         falsifier="a boxed iterate with B(P, X) above its box's bound, a frontier box whose bound exceeds B*(n), or a "
                   "warm-started prompt-norm loss that rises with rho",
-        strength=(f"illustration: at n = {', '.join(map(str, ns))} the frontier B*(n) = "
-                  f"{fmt(min(stars))}..{fmt(max(stars))} lies above the inputs' own B, so a tuned prompt can land on "
+        strength=(f"illustration: at n = {', '.join(map(str, ns))} the frontier B*(n) = {_span(stars)} lies above "
+                  f"the inputs' own B, so a tuned prompt can land on "
                   f"either side; which side is set by the task (the teacher's prompt induces B = {', '.join(teacher)})"
                   if meaningful else "none: the frontier lies below the inputs' own induced norm at every n run"),
         numbers=numbers, figures=("fig5_tuning", "fig5_prompt_norm"), why=why,
