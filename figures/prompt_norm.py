@@ -1,14 +1,30 @@
-"""Figure 5 (induced-norm part): ``B(P, X)`` against the frontier as the prompt norm grows.
+"""Figure 5 (induced-norm part): ``B(P, X)`` and the reachable loss as the prompt box ``rho`` grows.
 
-From the prompt-norm sweep (docs/theory.md §5.6, §9.8): left, the induced ``B`` of
-the scaled prompt and of the norm-constrained tuned prompt against ``rho``,
-with the frontier ``B*(n_ref)`` of the polynomial method; right, the loss
-that constrained tuning reaches at each ``rho``.
+From the prompt-norm sweep (docs/theory.md §5.6, §9.8): left, the induced ``B``
+of the random prompt scaled to ``rho``, of the prompt tuned from it (cold) and
+of the best prompt found in the box (warm-started from the previous ``rho``),
+beside the inputs' own norm (the floor of ``B(P, X)``) and the frontier
+``B*(n_ref)``; right, the loss of the same three prompts. The best loss never
+rises with ``rho``; the cold starts show why warm starts are needed.
 """
 
 from __future__ import annotations
 
 from figures._style import load, new_figure, save
+
+_SERIES = (("init", "o-", "C0", "random prompt scaled to $\\|P\\|_{max}=\\rho$"),
+           ("cold", "v--", "C1", "tuned from it (cold start)"),
+           ("tuned", "s-", "C2", "best in the box (warm start from the previous $\\rho$)"))
+
+
+def _warm_note(rows) -> str:
+    """Where the warm start (or the previous box's prompt) beat the cold start; elsewhere the two tuned curves coincide."""
+    warm = [r["rho"] for r in rows if r["tuned_from"] != "cold"]
+    if not warm:
+        return "the cold start was best at every $\\rho$"
+    where = f"$\\rho \\geq {warm[0]:g}$" if warm == [r["rho"] for r in rows][-len(warm):] else \
+        "$\\rho$ = " + ", ".join(f"{w:g}" for w in warm)
+    return f"warm start better at {where};\nelsewhere the two tuned curves coincide"
 
 
 def draw(results, out_dir) -> list:
@@ -17,23 +33,27 @@ def draw(results, out_dir) -> list:
     if not rows:
         raise ValueError(f"no prompt-norm rows in {res.csv_path}")
     rho = [r["rho"] for r in rows]
-    fig, axes = new_figure(ncols=2, size=(8.5, 3.6))
+    fig, axes = new_figure(ncols=2, size=(9.5, 3.8))
     ax, bx = axes[0]
-    ax.plot(rho, [r["B_init"] for r in rows], "-o", ms=3, label="$B(P,X)$, prompt scaled to $\\rho$")
-    ax.plot(rho, [r["B_tuned"] for r in rows], "-s", ms=3, label="$B(P,X)$ after tuning, $\\|P\\|_{max}\\leq\\rho$")
-    ax.axhline(rows[0]["B_star"], color="k", ls="--", lw=1,
-               label=f"frontier $B^*(n={rows[0]['n_ref']})$, head size {rows[0]['s']}")
+    for series, style, colour, label in _SERIES:
+        ax.plot(rho, [r[f"B_{series}"] for r in rows], style, ms=4, color=colour, lw=1.2, label=label)
+        bx.plot(rho, [r[f"mse_{series}"] for r in rows], style, ms=4, color=colour, lw=1.2, label=label)
+    ax.plot(rho, [r["B_input_init"] for r in rows], ":", color="0.4", lw=1.2,
+            label="inputs' own $B$: the floor (curves on it coincide)")
+    ax.axhline(rows[0]["B_star"], color="k", ls="-.", lw=1,
+               label=f"frontier $B^*(n_{{ref}}={rows[0]['n_ref']})$, head size {rows[0]['s']}")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("prompt norm $\\rho$")
-    ax.set_ylabel("induced norm $B$")
-    ax.legend(loc="upper left")
-    bx.plot(rho, [r["mse_init"] for r in rows], "-o", ms=3, label="scaled prompt")
-    bx.plot(rho, [r["mse_tuned"] for r in rows], "-s", ms=3, label="tuned, $\\|P\\|_{max}\\leq\\rho$")
+    ax.set_xlabel("prompt box $\\rho$")
+    ax.set_ylabel("induced norm $B(P, X)$")
+    ax.set_title(f"induced norm (sequences of $n = {rows[0]['Lp'] + rows[0]['L']}$ rows)", fontsize=9)
+    ax.legend(loc="upper left", fontsize=6.5)
     bx.set_xscale("log")
     bx.set_yscale("log")
-    bx.set_xlabel("prompt norm $\\rho$")
+    bx.set_xlabel("prompt box $\\rho$")
     bx.set_ylabel("MSE")
-    bx.legend(loc="lower left")
-    fig.suptitle("Fig. 5 (part): prompt-induced norm against the efficiency frontier", fontsize=9)
+    bx.set_title("loss reached in the box", fontsize=9)
+    bx.text(0.5, 0.72, _warm_note(rows), transform=bx.transAxes, fontsize=6.5, va="top")
+    bx.legend(loc="lower left", fontsize=6.5)
+    fig.suptitle("Fig. 5 (norm): prompt-induced norm and reachable loss against the prompt box", fontsize=9)
     return save(fig, out_dir, "fig5_prompt_norm")

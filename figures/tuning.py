@@ -1,45 +1,113 @@
-"""Figure 5 (tuning part): loss curves for several prompt lengths and the induced norm during tuning.
+"""Figure 5: prompts tuned at long sequences, free and in the frontier's box, beside ``B*(n)``.
 
-From the ``tuning_curves`` sweep (docs/theory.md §2.5, §5.6, §9.7): left, the MSE
-against L-BFGS-B iterations for each ``Lp``, free (solid) and in the box
-``||P||max <= rho`` (dashed); right, the induced ``B(P, X)`` along the same
-runs, with the frontier ``B*(n)`` of the polynomial method (largest ``B`` whose
-certified rank is below ``n``) for the longest sequence.
+From the ``tuning_curves`` sweep (docs/theory.md §5.6, §9.7), one colour per
+sequence length ``n = Lp + L``:
+
+(a) the loss relative to the shared start against L-BFGS-B iterations, free
+    (solid) and boxed (dashed);
+(b) the induced norm ``B(P, X)`` of the fitted prompts against ``n``, free and
+    boxed, beside the frontier ``B*(n)`` of the polynomial method, the largest
+    norm it can certify at ``n`` keys, the inputs' own norm (a floor no prompt
+    lowers) and the teacher's;
+(c) the loss reached against ``n``, free and boxed.
+
+Markers are filled where every iteration ran on the polynomial backend and
+hollow otherwise. Runs that end at the same value are drawn side by side and
+said so in the panel.
 """
 
 from __future__ import annotations
 
 from figures._style import load, new_figure, save
 
+_MARK = {"free": ("o", "-"), "boxed": ("s", "--")}
+
+
+def _runs(res):
+    runs = (res.meta.get("summary") or {}).get("runs") or []
+    if not runs:
+        raise ValueError(f"no tuning_curves runs in {res.csv_path}")
+    return runs
+
+
+def _kind(run) -> str:
+    return "free" if run["box"] == "free" else "boxed"
+
+
+def _curves(ax, rows, ns):
+    for i, n in enumerate(ns):
+        for kind in ("free", "boxed"):
+            run = sorted((r for r in rows if r["n"] == n and _kind(r) == kind and r["status"] == "tuned"),
+                         key=lambda r: r["step"])
+            if run:
+                ax.semilogy([r["step"] for r in run], [r["rel_mse"] for r in run], _MARK[kind][1], color=f"C{i}",
+                            lw=1.2, label=f"$n={n}$ ($L_p={run[0]['Lp']}$)" if kind == "free" else None)
+    ax.plot([], [], "k-", lw=1, label="free")
+    ax.plot([], [], "k--", lw=1, label="box $B(P,X)\\leq B^*(n)$")
+    ax.set_xlabel("L-BFGS-B iteration")
+    ax.set_ylabel("MSE / MSE at the start")
+    ax.set_title("(a) tuning curves", fontsize=9)
+    ax.legend(loc="upper right", ncol=2, fontsize=6.5, frameon=True, framealpha=0.95, edgecolor="0.8")
+
+
+def _point(ax, run, i, value, offset):
+    marker = _MARK[_kind(run)][0]
+    full = run["poly_steps"] == run["iterations"]
+    ax.plot(run["n"] * offset, value, marker, ms=6, color=f"C{i}", mfc=f"C{i}" if full else "white", mew=1.3)
+
+
+def _norms(ax, runs, ns):
+    tuned = [r for r in runs if r["status"] == "tuned"]
+    first = {n: next(r for r in runs if r["n"] == n) for n in ns}
+    ax.plot(ns, [first[n]["B_star"] for n in ns], "k-", lw=1.5, label="frontier $B^*(n)$: $r^* < n$")
+    ax.plot(ns, [first[n]["B_certifiable"] for n in ns], "k:", lw=1, label="largest certifiable $B$")
+    ax.plot(ns, [first[n]["B_teacher"] for n in ns], "-.", color="0.5", lw=1, label="teacher's $B(P,X)$")
+    ax.plot(ns, [first[n]["B_input"] for n in ns], "--", color="0.5", lw=1, label="inputs' own $B$ (floor)")
+    for r in tuned:
+        _point(ax, r, ns.index(r["n"]), r["B_final"], 0.93 if _kind(r) == "free" else 1.07)
+    capped = [n for n in ns if first[n]["B_star"] >= 0.99 * first[n]["B_certifiable"]]
+    if capped:
+        ax.annotate("here the frontier is the float64\nceiling, not the rank", (capped[0], first[capped[0]]["B_star"]),
+                    xytext=(0.38, 0.6), textcoords="axes fraction", fontsize=6.5, va="bottom",
+                    arrowprops={"arrowstyle": "->", "lw": 0.6})
+    ax.plot([], [], "ko", mfc="k", label="free, fitted")
+    ax.plot([], [], "ks", mfc="k", label="boxed, fitted")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("sequence length $n = L_p + L$")
+    ax.set_ylabel("induced norm $B(P, X)$")
+    ax.set_title("(b) fitted prompts against the frontier", fontsize=9)
+    top = max(max(r["B_certifiable"], r["B_teacher"], r.get("B_final") or 0.0) for r in runs)
+    ax.set_ylim(top=1.45 * top)  # room for the legend above every line
+    ax.legend(loc="upper left", ncol=2, fontsize=6.5)
+
+
+def _losses(ax, runs, ns):
+    tuned = [r for r in runs if r["status"] == "tuned"]
+    for r in tuned:
+        _point(ax, r, ns.index(r["n"]), r["rel_mse"], 0.93 if _kind(r) == "free" else 1.07)
+    ax.plot([], [], "ko", mfc="k", label="free")
+    ax.plot([], [], "ks", mfc="k", label="boxed")
+    ax.plot([], [], "ko", mfc="white", label="some iterations on exact")
+    missing = [r["n"] for r in runs if r["status"] != "tuned"]
+    if missing:
+        ax.text(0.02, 0.02, f"no box at n = {missing}: the inputs alone exceed $B^*(n)$", transform=ax.transAxes,
+                fontsize=6.5)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("sequence length $n = L_p + L$")
+    ax.set_ylabel("MSE / MSE at the start, final")
+    ax.set_title("(c) loss reached", fontsize=9)
+    ax.legend(loc="upper right", fontsize=6.5)
+
 
 def draw(results, out_dir) -> list:
     res = load(results, "tuning_curves")
-    rows = res.rows
-    if not rows:
-        raise ValueError(f"no tuning_curves rows in {res.csv_path}")
-    fig, axes = new_figure(ncols=2, size=(8.5, 3.6))
-    ax, bx = axes[0]
-    Lps = sorted({r["Lp"] for r in rows})
-    rhos = sorted({r["rho"] for r in rows if r["rho"] is not None})
-    for i, Lp in enumerate(Lps):
-        for rho, ls in [(None, "-")] + [(v, "--") for v in rhos]:
-            run = sorted((r for r in rows if r["Lp"] == Lp and r["rho"] == rho), key=lambda r: r["step"])
-            if not run:
-                continue
-            label = f"$L_p={Lp}$" + ("" if rho is None else f", $\\rho={rho:g}$")
-            steps = [r["step"] for r in run]
-            ax.semilogy(steps, [r["mse"] for r in run], ls, color=f"C{i}", lw=1, label=label)
-            bx.plot(steps, [r["B"] for r in run], ls, color=f"C{i}", lw=1, label=label)
-    frontier = res.meta.get("summary", {}).get("frontier", {})
-    if frontier:
-        n = max(frontier, key=int)
-        bx.axhline(frontier[n], color="k", ls=":", lw=1, label=f"frontier $B^*(n={n})$")
-    ax.set_xlabel("L-BFGS-B iteration")
-    ax.set_ylabel("MSE")
-    ax.legend(ncol=2)
-    bx.set_yscale("log")
-    bx.set_xlabel("L-BFGS-B iteration")
-    bx.set_ylabel("induced norm $B(P, X)$")
-    bx.legend(ncol=2, loc="center right")
-    fig.suptitle("Fig. 5: prompt tuning, free (solid) and norm-constrained (dashed)", fontsize=9)
+    runs = _runs(res)
+    ns = sorted({r["n"] for r in runs})
+    fig, axes = new_figure(ncols=3, size=(12.0, 3.8))
+    _curves(axes[0][0], res.rows, ns)
+    _norms(axes[0][1], runs, ns)
+    _losses(axes[0][2], runs, ns)
+    fig.suptitle("Fig. 5: prompt tuning at long sequences, free and in the box that keeps $B(P,X)$ at or below "
+                 "the frontier $B^*(n)$", fontsize=9)
     return save(fig, out_dir, "fig5_tuning")

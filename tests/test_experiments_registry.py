@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from test_experiments_tuning import claim5_results
 from test_phase import _summary as phase_summary
 from test_runtime import _results as runtime_results
 from test_runtime import _rows as runtime_rows
@@ -104,7 +105,7 @@ def test_parse_set_refuses(text):
     (["sweep", "approx_error", "--kind", "auto"], "invalid choice: 'auto'"),
     (["sweep", "hardness", "--kappa", "-1"], "kappa = lambda/sqrt(ln n) must be finite and > 0"),
     (["sweep", "prompt-norm", "--rho", "0"], "rho must be finite and > 0"),
-    (["sweep", "tuning_curves", "--rho", "big"], "rho must be a number > 0 or 'free'"),
+    (["sweep", "tuning_curves", "--box", "big"], "box must be 'free', 'frontier' or a number rho > 0"),
     (["sweep", "universality", "--variant", "relu"], "invalid choice: 'relu'"),
     (["sweep", "memorization", "--tol", "0.02"], "gamma > 2 tol"),
     (["sweep", "phase"], "the following arguments are required: --out"),
@@ -179,23 +180,6 @@ def test_memorization_verdict_each_status_and_strength():
     assert _statuses("memorization", _memorization_results(None, 12.0)) == [NOT_CHECKED]
 
 
-def _tuning_results(free_mse, boxed_mse, free_B, frontier=0.5):
-    summary = {"Lp=4,rho=None": {"mse": free_mse, "max_err": 0.1, "B_max": free_B},
-               "Lp=4,rho=1.0": {"mse": boxed_mse, "max_err": 0.1, "B_max": 1.0}, "frontier": {"6": frontier}}
-    pn = {"B_star": 2.0, "largest_rho_tuned_below_frontier": 1.0, "best_mse": 0.1, "best_rho": 1.0}
-    return {"tuning_curves": _res([{"d": 2}], summary), "prompt-norm": _res([], pn)}
-
-
-def test_capacity_verdict_each_status():
-    assert _statuses("tuning_curves", _tuning_results(1e-4, 1.0, 5.0)) == [CONSISTENT]
-    assert _statuses("tuning_curves", _tuning_results(1.0, 1e-4, 5.0)) == [NOT_CONSISTENT]
-    assert _statuses("tuning_curves", _tuning_results(1e-4, 1.0, 0.4)) == [NOT_CONSISTENT]  # below the frontier
-    res = _tuning_results(1e-4, 1.0, 5.0)
-    del res["tuning_curves"].meta["summary"]["Lp=4,rho=1.0"]
-    assert _statuses("tuning_curves", res) == [NOT_CHECKED]
-    assert experiment("prompt-norm").module.verdicts(res) == []  # its numbers are claim 5's
-
-
 def _hardness_results(exact_above_min=True, poly_decides=()):
     case = {"gap": 0.1, "n": 256, "m": 48, "t": 10, "t_far": 11, "d": 75, "kappa_min": 9.5,
             "kappa_exact_perfect_from": 2.5, "exact_decides_above_kappa_min": exact_above_min, "max_rank": 1024,
@@ -225,7 +209,7 @@ def test_universality_verdict_each_status():
 
 
 def test_every_verdict_names_its_rule_falsifier_strength_and_registered_figures():
-    results = {**phase_summary([0.2, 0.25, 0.29]), **runtime_results(runtime_rows()), **_tuning_results(1e-4, 1.0, 5.0), **_hardness_results(),
+    results = {**phase_summary([0.2, 0.25, 0.29]), **runtime_results(runtime_rows()), **claim5_results(), **_hardness_results(),
                **_universality_results(-1.0), **_memorization_results(3, 0.4),
                "approx_error": _res([_approx_row(1e-4, 1e-3)])}
     verdicts = [v for e in EXPERIMENTS for v in e.module.verdicts(results)]
