@@ -205,8 +205,8 @@ def _certified_at_current_precision(kind: str, g: int, R: float):
     # delta_j bounds |c_j - c*_j| for every c*_j in the interval I_j.
     rounding = iv.mpf(0)
     Rpow = iv.mpf(1)
-    for cj, I in zip(coeffs, exact):
-        delta = abs(iv.mpf(float(cj)) - I).b  # upper end of |c_j - I_j|
+    for cj, Ij in zip(coeffs, exact):
+        delta = abs(iv.mpf(float(cj)) - Ij).b  # upper end of |c_j - I_j|
         rounding = rounding + delta * Rpow
         Rpow = Rpow * Ri
     rounding = iv.exp(Ri) * rounding

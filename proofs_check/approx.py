@@ -24,15 +24,14 @@ what gets checked.
 
 from __future__ import annotations
 
-import math
-from functools import lru_cache
+from functools import cache
 
 from .core import check, require
 
 KINDS = ("taylor", "shifted_taylor", "chebyshev")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _remainder_integral(g: int):
     """``(x, int_0^x e^t (x-t)^g/g! dt)`` computed by SymPy (shared by 2a and 2b)."""
     import sympy as sp
@@ -98,7 +97,7 @@ def shifted_taylor() -> str:
     y = sp.Symbol("y", positive=True)
     R = sp.Symbol("R", positive=True)
     for g in range(0, 9):
-        Ty = lambda z: sum(z**j / sp.factorial(j) for j in range(g + 1))  # noqa: E731
+        Ty = lambda z, g=g: sum(z**j / sp.factorial(j) for j in range(g + 1))  # noqa: E731
         p = sp.expand(sp.exp(-R) * Ty(x + R))
         poly = sp.Poly(p, x)
         for j in range(g + 1):

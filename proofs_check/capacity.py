@@ -207,7 +207,7 @@ def q_ary_probabilistic() -> str:
     # geometric tail: sum_{l < x} M^(D l) <= M^(D x) / (M^D - 1) <= M^(D x) when M^D >= 2
     r = sp.Symbol("r", positive=True)
     for n in range(1, 9):  # (r - 1) sum_{l=1}^{n-1} r^l = r^n - r, so the tail is below r^n / (r - 1) <= r^n (r >= 2)
-        require(sp.expand((r - 1) * sum(r**l for l in range(1, n)) - (r**n - r)) == 0, f"geometric sum n={n}")
+        require(sp.expand((r - 1) * sum(r**j for j in range(1, n)) - (r**n - r)) == 0, f"geometric sum n={n}")
     cases = 0
     rng = np.random.default_rng(11)
     for dd, LL, DD, qq in itertools.product((1, 2), (1, 2), (1, 3, 7), (2, 3, 16)):

@@ -267,7 +267,7 @@ def _perturbation_search(rng):
                 V = np.array(list(itertools.product((-1.0, 1.0), repeat=3 * n)))
                 E, Fd, U = eps * V[:, :n], epd * V[:, n:2 * n], V[:, 2 * n:]
 
-                def worst(logw, which=None, E=E, Fd=Fd, U=U, d0=d0):
+                def worst(logw, which=None, E=E, Fd=Fd, U=U, d0=d0, eps=eps, epd=epd):
                     r = np.array([x.max() for x in _perturbation_ratios(logw, E, Fd, U, eps, epd, d0)])
                     return r if which is None else -r[which]
 
@@ -376,7 +376,7 @@ def _simulator_search(rng):
             scored.append((max(np.abs(x - y).max() / b for x, y, b in zip(got, ref, (bound.dQ, bound.dK, bound.dV))),
                            Q, K, V, G, bound, got))
         scored.sort(key=lambda item: -item[0])
-        for _, Q, K, V, G, bound, got in scored[:6]:
+        for _, Q, K, V, G, bound, _got in scored[:6]:
             for variant, d0 in (("softmax", 0), ("softmax1", 1)):
                 exact = _mp_backward(Q, K, V, G, mpmath.mpf(plan.scale), mpmath.exp, mpmath.exp, d0)
                 poly = _mp_backward(Q, K, V, G, mpmath.mpf(plan.scale), p, dp, d0)

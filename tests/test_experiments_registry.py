@@ -3,7 +3,6 @@
 from types import SimpleNamespace
 
 import pytest
-
 from test_experiments_tuning import claim5_results
 from test_phase import _summary as phase_summary
 from test_runtime import _results as runtime_results

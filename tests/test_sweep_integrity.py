@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from test_sweep_engine import toy_sweep
 
 from promptlimits import _io
 from promptlimits.sweep import SweepDef, SweepError, read_results, run_sweep
-from test_sweep_engine import toy_sweep
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent

@@ -55,8 +55,13 @@ from promptlimits.capacity import check_gap, check_levels, counting_bound, promp
 from promptlimits.datasets import cells_per_side, grid
 from promptlimits.jacobian import read_columns
 from promptlimits.linear_regime import least_lp_linear
-from promptlimits.memorization import (REFERENCE_ROWS, STOPPED, construction_reference, least_prompt_length,
-                                       relative_hard_family)
+from promptlimits.memorization import (
+    REFERENCE_ROWS,
+    STOPPED,
+    construction_reference,
+    least_prompt_length,
+    relative_hard_family,
+)
 from promptlimits.model import PromptedModel
 from promptlimits.sweep import SweepDef
 from promptlimits.tuning import check_tuning_memory

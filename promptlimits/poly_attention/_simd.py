@@ -220,4 +220,7 @@ def monomials_backward(typingctx, X, i0, runs, xb, M, dm, dX):
 
 
 if config.DISABLE_JIT:  # intrinsics need the JIT: run the NumPy blocks, operation for operation
-    from ._simd_python import monomials, monomials_backward, rows_reduce, rows_update  # noqa: F811
+    from . import _simd_python as _python
+
+    rows_update, rows_reduce = _python.rows_update, _python.rows_reduce
+    monomials, monomials_backward = _python.monomials, _python.monomials_backward
