@@ -193,7 +193,8 @@ def lipschitz_factors() -> str:
 @check("7c.q-ary-probabilistic",
        statement="q-ary family over prompts in R^(Lp x D), outputs in R^(N x L x d): q^(NLd) <= M^(D Lp) <=> "
                  "Lp >= N L d log q/(D log M); Pr[uniform member memorizable at Lp] <= M^(D Lp) q^(-NLd); the sum over "
-                 "lengths below Lp_sample(alpha) is <= alpha M^D/(M^D-1); counting_bound's Lp_min, log_probability and Lp_sample "
+                 "lengths below Lp_sample(alpha) is <= alpha M^D/(M^D-1); "
+                 "counting_bound's Lp_min, log_probability and Lp_sample "
                  "match exact integers",
        source="docs/theory.md §7.4; promptlimits.capacity (counting_bound, CountingBound)",
        method="sympy identity + exhaustive integers")
@@ -231,7 +232,8 @@ def q_ary_probabilistic() -> str:
             ratio = Fraction(cb.M ** DD, cb.M ** DD - 1)  # geometric tail factor r / (r - 1)
             require(total <= Fraction(cb.alpha) * ratio * (1 + Fraction(1, 10**9)), f"tail {float(total)}")
             cases += 1
-    return f"identities proved; {cases} cases: Lp_min exact, probabilities exact, tail below Lp_sample <= alpha M^D/(M^D-1)"
+    return (f"identities proved; {cases} cases: Lp_min exact, probabilities exact, "
+            "tail below Lp_sample <= alpha M^D/(M^D-1)")
 
 
 @check("7d.tightened-kp",

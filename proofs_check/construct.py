@@ -90,7 +90,8 @@ def retrieval_exhaustive() -> str:
         rng = np.random.default_rng(d + 7 * L + 49 * k)
         table = rng.integers(-4, 5, size=C.shape).astype(float)  # integers: every sum below is exact
         index = {tuple(np.round(p.ravel() * k - 0.5).astype(int)): n for n, p in enumerate(C)}
-        f = lambda X, table=table, index=index, k=k: table[[index[tuple(np.round(p.ravel() * k - 0.5).astype(int))] for p in X]]  # noqa: E731
+        f = lambda X, table=table, index=index, k=k: table[  # noqa: E731
+            [index[tuple(np.round(p.ravel() * k - 0.5).astype(int))] for p in X]]
         P = con.lookup_prompt(c, f)
         P2 = con.lookup_prompt(c.with_lam(2.5), f)
         cols = np.flatnonzero(np.any(P != P2, axis=0))

@@ -193,7 +193,8 @@ def frozen_model(params: dict, *, L=None) -> PromptedModel:
 
 
 def tol_grid(tol, *, K_f, q, gamma_over_tol) -> int:
-    """``k = floor(K_f / (2 (q-1) gamma))``, ``gamma = gamma_over_tol * tol``: cells whose family is ``K_f``-Lipschitz."""
+    """``k = floor(K_f / (2 (q-1) gamma))``, ``gamma = gamma_over_tol * tol``: cells whose family is
+    ``K_f``-Lipschitz."""
     gamma = gamma_over_tol * tol
     return int(math.floor(K_f / (2 * (q - 1) * gamma) * (1 + 1e-12)))
 

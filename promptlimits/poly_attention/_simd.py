@@ -68,7 +68,8 @@ def _vstore(builder, vec, ptr) -> None:
 def _splat(builder, x):
     """``(x, x, ..., x)``."""
     v = builder.insert_element(ir.Constant(_VEC, ir.Undefined), x, ir.Constant(_I32, 0))
-    return builder.shuffle_vector(v, ir.Constant(_VEC, ir.Undefined), ir.Constant(ir.VectorType(_I32, WIDTH), [0] * WIDTH))
+    return builder.shuffle_vector(v, ir.Constant(_VEC, ir.Undefined),
+                                  ir.Constant(ir.VectorType(_I32, WIDTH), [0] * WIDTH))
 
 
 def _broadcast(builder, ptr, k: int):
