@@ -11,8 +11,8 @@ experiment's results a figure reads is the experiment registry's business
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 __all__ = ["FIGURES", "draw_function", "draw"]
 

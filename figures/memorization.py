@@ -1,4 +1,5 @@
-"""Figure 4: the memorization sandwich -- lower bound, least prompt length measured, construction (docs/theory.md §7, §9.6).
+"""Figure 4: the memorization sandwich -- lower bound, least prompt length measured, construction
+(docs/theory.md §7, §9.6).
 
 Reads the ``memorization`` sweep (:mod:`promptlimits.experiments.memorization`).
 Three panels, one colour per model (constructed: blue, random: red): against

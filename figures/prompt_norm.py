@@ -18,7 +18,8 @@ _SERIES = (("init", "o-", "C0", "random prompt scaled to $\\|P\\|_{max}=\\rho$")
 
 
 def _warm_note(rows) -> str:
-    """Where the warm start (or the previous box's prompt) beat the cold start; elsewhere the two tuned curves coincide."""
+    """Where the warm start (or the previous box's prompt) beat the cold start; elsewhere the two tuned
+    curves coincide."""
     warm = [r["rho"] for r in rows if r["tuned_from"] != "cold"]
     if not warm:
         return "the cold start was best at every $\\rho$"

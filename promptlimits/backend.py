@@ -1,4 +1,5 @@
-"""The attention backend of a model run: exact, poly or auto, with the polynomial plan kept across calls (docs/theory.md §2.3).
+"""The attention backend of a model run: exact, poly or auto, with the polynomial plan kept across calls
+(docs/theory.md §2.3).
 
 A :class:`AttentionBackend` is what :class:`promptlimits.model.PromptedModel`
 asks, at every forward, for the attention to use. For ``"poly"`` and

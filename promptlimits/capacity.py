@@ -102,7 +102,8 @@ def col_norm(W) -> float:
 
 
 def ff_lipschitz(ff, active=None, cols=None) -> float:
-    """``1 + max_{c in cols} sum_r (|W1_A| |W2_A|)_rc``: max-norm Lipschitz factor of ``FF(z) = z + relu(z W1 + b1) W2 + b2``.
+    """``1 + max_{c in cols} sum_r (|W1_A| |W2_A|)_rc``: max-norm Lipschitz factor of
+    ``FF(z) = z + relu(z W1 + b1) W2 + b2``.
 
     ``active`` (a boolean mask of the units) keeps the units that may be
     active; the others have derivative 0 wherever the factor is used.
@@ -366,7 +367,8 @@ class CountingBound:
 
     @property
     def Lp_sample(self) -> float:
-        """``(N L d log q - log(1/alpha)) / (D log M)``: a drawn member is memorized below it w.p. <= alpha M^D/(M^D-1)."""
+        """``(N L d log q - log(1/alpha)) / (D log M)``: a drawn member is memorized below it w.p.
+        <= alpha M^D/(M^D-1)."""
         if self.M == 1:
             return math.inf
         return max(0.0, (self.N * self.L * self.d * math.log(self.q) + math.log(self.alpha))

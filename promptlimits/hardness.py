@@ -106,9 +106,9 @@ arithmetic), and the least degree lies between the cap and it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from collections.abc import Callable, Sequence
 
 import numpy as np
 

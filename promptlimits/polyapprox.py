@@ -29,8 +29,8 @@ bounding ``e^xi <= e^R`` and ``e^-x <= e^R`` separately (also valid, only looser
 ``y = x + R`` in ``[0, 2R]``. Lagrange: ``e^y - p(y) = e^eta y^(g+1)/(g+1)!``
 with ``0 < eta < y``, so the relative error is ``e^(eta-y) y^(g+1)/(g+1)! <=
 (2R)^(g+1)/(g+1)!`` and the remainder is ``>= 0``: this ``p`` never overshoots
-``e^x`` (its float64 version only by the coefficient rounding below). Monomial coefficients in ``x``: ``c_j = e^-R / j! sum_{m=0}^{g-j}
-R^m/m!``.
+``e^x`` (its float64 version only by the coefficient rounding below). Monomial coefficients in ``x``:
+``c_j = e^-R / j! sum_{m=0}^{g-j} R^m/m!``.
 
 ``"chebyshev"`` -- interpolation of ``e^x`` at the ``g+1`` Chebyshev nodes
 ``x_k = R cos(pi (k+1/2)/(g+1))``. The interpolation error theorem (e.g.
@@ -205,8 +205,8 @@ def _certified_at_current_precision(kind: str, g: int, R: float):
     # delta_j bounds |c_j - c*_j| for every c*_j in the interval I_j.
     rounding = iv.mpf(0)
     Rpow = iv.mpf(1)
-    for cj, I in zip(coeffs, exact):
-        delta = abs(iv.mpf(float(cj)) - I).b  # upper end of |c_j - I_j|
+    for cj, Ij in zip(coeffs, exact):
+        delta = abs(iv.mpf(float(cj)) - Ij).b  # upper end of |c_j - I_j|
         rounding = rounding + delta * Rpow
         Rpow = Rpow * Ri
     rounding = iv.exp(Ri) * rounding

@@ -147,7 +147,8 @@ class Crossing(NamedTuple):
 
 
 def crossing(log2_n: float, d: int, eps: float, *, kind: str = "auto") -> Crossing | None:
-    """The frontier ``B*(n)`` and ``c*(n)`` for head size ``d`` and output target ``eps``; ``None`` if ``g_max > 400``."""
+    """The frontier ``B*(n)`` and ``c*(n)`` for head size ``d`` and output target ``eps``; ``None`` if
+    ``g_max > 400``."""
     eps = check_real(eps, "eps", low=0.0, high=1.0, low_open=True, high_open=True)
     g_max = largest_cheap_degree(log2_n, d)
     if g_max is None:

@@ -24,15 +24,14 @@ what gets checked.
 
 from __future__ import annotations
 
-import math
-from functools import lru_cache
+from functools import cache
 
 from .core import check, require
 
 KINDS = ("taylor", "shifted_taylor", "chebyshev")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _remainder_integral(g: int):
     """``(x, int_0^x e^t (x-t)^g/g! dt)`` computed by SymPy (shared by 2a and 2b)."""
     import sympy as sp
@@ -57,7 +56,8 @@ def _closed_form(kind, g, R):
 
 @check("2a.taylor-remainder",
        statement="e^x - T_g(x) = int_0^x e^t (x-t)^g/g! dt, so |e^x - T_g(x)|/e^x <= e^max(0,-x) |x|^(g+1)/(g+1)! "
-                 "<= e^R R^(g+1)/(g+1)! on [-R, R] (g <= 8); the e^(2R) R^(g+1)/(g+1)! form (docs/theory.md §3.3) is looser",
+                 "<= e^R R^(g+1)/(g+1)! on [-R, R] (g <= 8); the e^(2R) R^(g+1)/(g+1)! form "
+                 "(docs/theory.md §3.3) is looser",
        source="docs/theory.md §3.3; polyapprox docstring (Lagrange remainder)",
        method="sympy identity + sign")
 def taylor_remainder() -> str:
@@ -78,7 +78,8 @@ def taylor_remainder() -> str:
         # x < 0: relative error <= e^u u^(g+1)/(g+1)!, increasing in u, so its max on (0, R] is at u = R
         dh = sp.factor(sp.diff(sp.exp(u) * u ** (g + 1), u))
         require(dh.is_positive, f"g={g}: d/du e^u u^(g+1) = {dh} not positive")
-        # x >= 0: relative error <= R^(g+1)/(g+1)! <= e^R R^(g+1)/(g+1)!; and e^R <= e^(2R) (the looser form of docs/theory.md §3.3)
+        # x >= 0: relative error <= R^(g+1)/(g+1)! <= e^R R^(g+1)/(g+1)!; and e^R <= e^(2R) (the looser form of
+        # docs/theory.md §3.3)
         # exp is increasing and 2R > R > 0, so 1 < e^R < e^(2R)
         require(R.is_positive and (2 * R - R).is_positive, "R > 0 and 2R > R")
     return ("g=0..8: remainder identity, both kernel integrals and the monotonicity of e^u u^(g+1) proved; "
@@ -98,7 +99,7 @@ def shifted_taylor() -> str:
     y = sp.Symbol("y", positive=True)
     R = sp.Symbol("R", positive=True)
     for g in range(0, 9):
-        Ty = lambda z: sum(z**j / sp.factorial(j) for j in range(g + 1))  # noqa: E731
+        Ty = lambda z, g=g: sum(z**j / sp.factorial(j) for j in range(g + 1))  # noqa: E731
         p = sp.expand(sp.exp(-R) * Ty(x + R))
         poly = sp.Poly(p, x)
         for j in range(g + 1):
@@ -185,7 +186,8 @@ def coefficients() -> str:
                             f"{kind} g={g} R={R}: c_{j} = {cj!r} vs exact {mpmath.nstr(rj, 20)}")
                 worst = max(worst, float(dev / room) if room > 0 else 0.0)
                 cases += 1
-    return f"{cases} (kind, g, R) cases: coefficients within 2^-50 relative; worst deviation/room = {worst:.9f} (<= 1: the rounding term is nearly exact)"
+    return (f"{cases} (kind, g, R) cases: coefficients within 2^-50 relative; worst deviation/room = {worst:.9f} "
+            "(<= 1: the rounding term is nearly exact)")
 
 
 def _true_rel_error(coeffs, R, npts=400, derivative=False):

@@ -193,7 +193,8 @@ def lipschitz_factors() -> str:
 @check("7c.q-ary-probabilistic",
        statement="q-ary family over prompts in R^(Lp x D), outputs in R^(N x L x d): q^(NLd) <= M^(D Lp) <=> "
                  "Lp >= N L d log q/(D log M); Pr[uniform member memorizable at Lp] <= M^(D Lp) q^(-NLd); the sum over "
-                 "lengths below Lp_sample(alpha) is <= alpha M^D/(M^D-1); counting_bound's Lp_min, log_probability and Lp_sample "
+                 "lengths below Lp_sample(alpha) is <= alpha M^D/(M^D-1); "
+                 "counting_bound's Lp_min, log_probability and Lp_sample "
                  "match exact integers",
        source="docs/theory.md §7.4; promptlimits.capacity (counting_bound, CountingBound)",
        method="sympy identity + exhaustive integers")
@@ -207,7 +208,7 @@ def q_ary_probabilistic() -> str:
     # geometric tail: sum_{l < x} M^(D l) <= M^(D x) / (M^D - 1) <= M^(D x) when M^D >= 2
     r = sp.Symbol("r", positive=True)
     for n in range(1, 9):  # (r - 1) sum_{l=1}^{n-1} r^l = r^n - r, so the tail is below r^n / (r - 1) <= r^n (r >= 2)
-        require(sp.expand((r - 1) * sum(r**l for l in range(1, n)) - (r**n - r)) == 0, f"geometric sum n={n}")
+        require(sp.expand((r - 1) * sum(r**j for j in range(1, n)) - (r**n - r)) == 0, f"geometric sum n={n}")
     cases = 0
     rng = np.random.default_rng(11)
     for dd, LL, DD, qq in itertools.product((1, 2), (1, 2), (1, 3, 7), (2, 3, 16)):
@@ -231,7 +232,8 @@ def q_ary_probabilistic() -> str:
             ratio = Fraction(cb.M ** DD, cb.M ** DD - 1)  # geometric tail factor r / (r - 1)
             require(total <= Fraction(cb.alpha) * ratio * (1 + Fraction(1, 10**9)), f"tail {float(total)}")
             cases += 1
-    return f"identities proved; {cases} cases: Lp_min exact, probabilities exact, tail below Lp_sample <= alpha M^D/(M^D-1)"
+    return (f"identities proved; {cases} cases: Lp_min exact, probabilities exact, "
+            "tail below Lp_sample <= alpha M^D/(M^D-1)")
 
 
 @check("7d.tightened-kp",

@@ -90,7 +90,8 @@ def retrieval_exhaustive() -> str:
         rng = np.random.default_rng(d + 7 * L + 49 * k)
         table = rng.integers(-4, 5, size=C.shape).astype(float)  # integers: every sum below is exact
         index = {tuple(np.round(p.ravel() * k - 0.5).astype(int)): n for n, p in enumerate(C)}
-        f = lambda X: table[[index[tuple(np.round(p.ravel() * k - 0.5).astype(int))] for p in X]]  # noqa: E731
+        f = lambda X, table=table, index=index, k=k: table[  # noqa: E731
+            [index[tuple(np.round(p.ravel() * k - 0.5).astype(int))] for p in X]]
         P = con.lookup_prompt(c, f)
         P2 = con.lookup_prompt(c.with_lam(2.5), f)
         cols = np.flatnonzero(np.any(P != P2, axis=0))
@@ -200,12 +201,12 @@ def bound_algebra() -> str:
     import sympy as sp
 
     con = _construct()
-    t, K, l, R, T, W, e = sp.symbols("t K ell R T W epsilon", positive=True)
-    L, k = 1 + l, 1 + K  # L >= 1, k >= 1 (limits by continuity)
+    t, K, ell, R, T, W, e = sp.symbols("t K ell R T W epsilon", positive=True)
+    L, k = 1 + ell, 1 + K  # L >= 1, k >= 1 (limits by continuity)
     for d in range(1, 6):  # x = e^-lambda = 1/(1+t) in (0, 1]
         x = 1 / (1 + t)
         eps = (1 + (k - 1) * x) ** d - 1 + (L - 1) * k**d * x**d
-        require(_positive_coefficients(sp.expand(((L * k**d - 1) * x - eps) * (1 + t) ** d), (t, K, l))
+        require(_positive_coefficients(sp.expand(((L * k**d - 1) * x - eps) * (1 + t) ** d), (t, K, ell))
                 or sp.expand((L * k**d - 1) * x - eps) == 0, f"eps_s <= (Lp-1) x, d={d}")
     S = L + 1 + e
     tau, eta, M = (L + 1) / S, e / S, 4 * R
@@ -213,7 +214,7 @@ def bound_algebra() -> str:
     for Tv, Wv in itertools.product((0, 2 * R), (0, 2 * R * e)):  # t~ - T is affine in (T, W): vertices suffice
         diff = tau * (Tv + Wv) - Tv
         for side in (BT - diff, BT + diff):
-            require(sp.simplify(side) == 0 or _positive_coefficients(side, (l, R, e)), f"vertex {(Tv, Wv)}: {side}")
+            require(sp.simplify(side) == 0 or _positive_coefficients(side, (ell, R, e)), f"vertex {(Tv, Wv)}: {side}")
     tt = tau * (T + W)
     dd = sp.Symbol("d", positive=True)
     n_ctx = (L - 1) * dd
@@ -228,7 +229,7 @@ def bound_algebra() -> str:
     total = BT + M * n_ctx * eta
     require(sp.simplify(total - 2 * R * (L + 1 + 2 * (L - 1) * dd) * e / S) == 0, "total leakage identity")
     simple = 2 * R * (1 + 2 * dd) * e - total  # e <= (Lp-1) e^-lambda is the line above
-    require(_positive_coefficients(simple, (l, R, e, dd)), f"simple form: {sp.factor(simple)}")
+    require(_positive_coefficients(simple, (ell, R, e, dd)), f"simple form: {sp.factor(simple)}")
     mpmath.mp.dps = 30
     worst = 0.0
     for (d, L_, k_), lam in itertools.product(((1, 1, 4), (2, 3, 5), (3, 2, 2), (1, 2, 64)), (0.7, 3.0, 12.0, 40.0)):

@@ -23,8 +23,8 @@ import json
 import textwrap
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 PASSED = "passed"
 FAILED = "failed"

@@ -123,8 +123,10 @@ def _check_phi():
 
 
 @check("10a.gradient-algebra",
-       statement="d/dx_j <G, T_p> = p'(x_j)/D (u_j - uhat); dShat_j - dS_j = a_j [(e'_j - ebar)/(1 + ebar) (u_j - uhat) "
-                 "+ (ubar - uhat)] (softmax, Softmax_1, n <= 3); |e' - ebar|/(1 + ebar) <= (eps_p + eps_dp)/(1 - eps_p); "
+       statement="d/dx_j <G, T_p> = p'(x_j)/D (u_j - uhat); "
+                 "dShat_j - dS_j = a_j [(e'_j - ebar)/(1 + ebar) (u_j - uhat) "
+                 "+ (ubar - uhat)] (softmax, Softmax_1, n <= 3); "
+                 "|e' - ebar|/(1 + ebar) <= (eps_p + eps_dp)/(1 - eps_p); "
                  "sum_j a_j |u_j - ubar| <= gamma (chord); |ahat_j - a_j| <= phi(a_j) = 2 eps a(1-a)/(1 - eps|1-2a|), "
                  "attained, peak F(eps)/2",
        source="docs/theory.md §4.5; poly_attention._gradient docstring",
@@ -140,7 +142,8 @@ def gradient_algebra() -> str:
             count += 1
     _check_rho_and_chord()
     _check_phi()
-    return (f"the score-error identity ({count} cases: softmax and Softmax_1, n = 1..3) and the logit gradient of T_p hold; "
+    return (f"the score-error identity ({count} cases: softmax and Softmax_1, n = 1..3) "
+            "and the logit gradient of T_p hold; "
             "rho is the max of |e' - ebar|/(1 + ebar); the chord gives the mean deviation; phi's vertex values, their "
             "decrease in the Softmax_1 weight a0, a* and phi(a*) = F(eps)/2 are exact")
 
@@ -177,7 +180,8 @@ def _check_derivative_forms():
         y = sp.Symbol("y", real=True)
         dT = sp.diff(sp.chebyshevt(n, y), y)
         require(dT.subs(y, 1) == n**2, f"T'_{n}(1) = {dT.subs(y, 1)} != {n**2}")
-        grid = float(np.abs(np.polynomial.chebyshev.Chebyshev.basis(n).deriv()(np.cos(np.pi * np.arange(401) / 400))).max())
+        grid = float(np.abs(np.polynomial.chebyshev.Chebyshev.basis(n).deriv()(
+            np.cos(np.pi * np.arange(401) / 400))).max())
         require(grid <= n**2 * (1 + 1e-12), f"Markov: max |T'_{n}| = {grid} > {n**2}")
     mpmath.mp.dps = 50
     worst = 0
@@ -193,13 +197,15 @@ def _check_derivative_forms():
                 lo, hi = mpmath.exp(-Rv), mpmath.exp(Rv)
                 one, two = dd(t), mpmath.diff(dd, t)
                 require(lo / mpmath.factorial(g + 1) <= one <= hi / mpmath.factorial(g + 1), f"f[..,x] at R={Rv} g={g}")
-                require(lo / mpmath.factorial(g + 2) <= two <= hi / mpmath.factorial(g + 2), f"f[..,x,x] at R={Rv} g={g}")
+                require(lo / mpmath.factorial(g + 2) <= two <= hi / mpmath.factorial(g + 2),
+                        f"f[..,x,x] at R={Rv} g={g}")
                 worst += 1
     return worst
 
 
 @check("10b.derivative-certificate",
-       statement="|p'(x) - e^x| <= eps_dp e^x on [-R, R]: p*' is Taylor (shifted Taylor) of degree g-1, bound e^R R^g/g! "
+       statement="|p'(x) - e^x| <= eps_dp e^x on [-R, R]: p*' is Taylor (shifted Taylor) of degree g-1, "
+                 "bound e^R R^g/g! "
                  "((2R)^g/g!); Chebyshev: e' = f[..,x,x] w + f[..,x] w' with |T'_(g+1)| <= (g+1)^2, bound 2 e^(2R) "
                  "(R/2)^(g+1) (1/(g+2)! + (g+1)^2/(R (g+1)!)); the simulator's p' (50 digits) never exceeds "
                  "certified_derivative_eps, which is never below the closed form",
@@ -257,7 +263,8 @@ def _perturbation_ratios(logw, E, Fd, U, eps, epd, d0):
 
 
 def _perturbation_search(rng):
-    """Largest ratios found (vertices of the e, e', u boxes; random and Nelder-Mead weights) and the explicit instances."""
+    """Largest ratios found (vertices of the e, e', u boxes; random and Nelder-Mead weights) and the explicit
+    instances."""
     from scipy.optimize import minimize
 
     found, explicit = np.zeros(3), np.zeros(3)
@@ -267,7 +274,7 @@ def _perturbation_search(rng):
                 V = np.array(list(itertools.product((-1.0, 1.0), repeat=3 * n)))
                 E, Fd, U = eps * V[:, :n], epd * V[:, n:2 * n], V[:, 2 * n:]
 
-                def worst(logw, which=None, E=E, Fd=Fd, U=U, d0=d0):
+                def worst(logw, which=None, E=E, Fd=Fd, U=U, d0=d0, eps=eps, epd=epd):
                     r = np.array([x.max() for x in _perturbation_ratios(logw, E, Fd, U, eps, epd, d0)])
                     return r if which is None else -r[which]
 
@@ -376,7 +383,7 @@ def _simulator_search(rng):
             scored.append((max(np.abs(x - y).max() / b for x, y, b in zip(got, ref, (bound.dQ, bound.dK, bound.dV))),
                            Q, K, V, G, bound, got))
         scored.sort(key=lambda item: -item[0])
-        for _, Q, K, V, G, bound, got in scored[:6]:
+        for _, Q, K, V, G, bound, _got in scored[:6]:
             for variant, d0 in (("softmax", 0), ("softmax1", 1)):
                 exact = _mp_backward(Q, K, V, G, mpmath.mpf(plan.scale), mpmath.exp, mpmath.exp, d0)
                 poly = _mp_backward(Q, K, V, G, mpmath.mpf(plan.scale), p, dp, d0)

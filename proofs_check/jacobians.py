@@ -121,7 +121,8 @@ def exact_backward() -> str:
 
 @check("4c.poly-backward",
        statement="PolyPlan.backward equals the SymPy gradient of <G, T_poly>, T_poly_i = sum_j p(s q_i.k_j) v_j / "
-                 "(d0 + sum_j p(s q_i.k_j)) with the plan's own coefficients (softmax, Softmax_1; n_q = 2, n = 3, d = 2, g = 3, 6)",
+                 "(d0 + sum_j p(s q_i.k_j)) with the plan's own coefficients "
+                 "(softmax, Softmax_1; n_q = 2, n = 3, d = 2, g = 3, 6)",
        source="docs/theory.md §3.10 (backward, Alman-Song 2024); poly_attention.PolyPlan.backward",
        method="sympy diff, exact rationals")
 def poly_backward() -> str:

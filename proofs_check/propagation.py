@@ -196,7 +196,8 @@ def _ulps(x, exact) -> float:
 @check("3d.propagation-conversion",
        statement="the simulator's one conversion is the sharp constant: output_eps_for_eps_p(eps_p) = F(eps_p) "
                  "and eps_p_for_output(eps) = 4 eps/(4 + eps^2), its exact inverse on 0 < eps < 2 (within 4 units "
-                 "of the last place; round trip on 0 < eps <= 1), and PolyPlan.output_bound is F(eps_p + rounding(n)) ||V||max",
+                 "of the last place; round trip on 0 < eps <= 1), "
+                 "and PolyPlan.output_bound is F(eps_p + rounding(n)) ||V||max",
        source="docs/theory.md §4.2; promptlimits/poly_attention/_error.py",
        method="sympy identity + mpmath 60 digits")
 def propagation_conversion() -> str:
@@ -229,6 +230,8 @@ def propagation_conversion() -> str:
             plan = make_plan(3, 0.5, eps_p=eps_p)
             X = mpmath.mpf(plan.eps_p) + mpmath.mpf(plan.rounding(V.shape[0]))
             got = _ulps(plan.output_bound(V), 2 * 2 * (1 - mpmath.sqrt(1 - X * X)) / X)
-            require(got <= 4, f"output_bound at eps_p={plan.eps_p:.3e} is {got:.1f} ulps from F(eps_p + rounding) ||V||max")
+            require(got <= 4,
+                    f"output_bound at eps_p={plan.eps_p:.3e} is {got:.1f} ulps from F(eps_p + rounding) ||V||max")
     return (f"F(4e/(4+e^2)) = e symbolically; largest deviation from 60-digit values: F {worst_f:.2f}, inverse "
-            f"{worst_g:.2f}, round trip {worst_trip:.2f} ulps; output_bound = F(eps_p + rounding(n)) ||V||max at 3 plans")
+            f"{worst_g:.2f}, round trip {worst_trip:.2f} ulps; "
+            "output_bound = F(eps_p + rounding(n)) ||V||max at 3 plans")

@@ -223,8 +223,8 @@ def refusals() -> str:
     from promptlimits.features import rank
     from promptlimits.poly_attention import eps_p_for_output, largest_certifiable_B, least_certified
     from promptlimits.poly_attention._cost import plan_rounding
-    from promptlimits.polyapprox import KINDS, exp_approximation, log_approximation_bound
     from promptlimits.poly_attention._rounding import log_rounding_floor
+    from promptlimits.polyapprox import KINDS, exp_approximation, log_approximation_bound
 
     tightest, pairs = math.inf, 0
     for d, R, n in itertools.product((1, 3), (0.5, 2.0, 6.0), (1, 512)):

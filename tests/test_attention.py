@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from naive import naive_attention
 
 from promptlimits import exact_attention, exact_attention_backward
-from naive import naive_attention
 
 
 def rand(shape, seed=0, scale=1.0):

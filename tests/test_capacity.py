@@ -178,7 +178,7 @@ def test_lipschitz_bound_exponential_in_dL_and_growing_in_inverse_tol():
         lipschitz_lower_bound(d=1, L=1, tol=0.05, gamma_over_tol=2.0, **kw)
 
 
-# ----------------------------------------------------------------------------- issue 14: q levels, D columns, tightening
+# ---------------------------------------------------------------------------- issue 14: q levels, D columns, tightening
 def test_q_ary_bound_over_D_columns_closed_form():
     # eta* = (1e-3 - 5e-4) / (2 * 5) = 5e-5; rho = 1: M = floor(2e4) + 1 = 20001
     b = counting_bound(d=2, L=2, gamma=1e-3, tol=2.5e-4, rho=1.0, q=256, K_P=5.0, N=100, D=30)

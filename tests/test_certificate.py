@@ -43,7 +43,8 @@ def test_reproducer_fused_anti_aligned_corner():
     B = 3.05
     Q, K, V = np.full((1, 3), -B), np.full((1, 3), B), np.array([[-0.9]])
     for kw in ({"eps": 1e-8}, {"eps_p": 1e-8}):
-        with pytest.raises(ValueError, match=r"B=3\.05 .* rounding of the kernels alone exceeds it .* about B = 2\.[12]"):
+        with pytest.raises(ValueError,
+                           match=r"B=3\.05 .* rounding of the kernels alone exceeds it .* about B = 2\.[12]"):
             make_plan(3, B, **kw)
     with pytest.raises(ValueError, match="rounding of the kernels alone exceeds it"):
         poly_attention(Q, K, V, eps=1e-8)

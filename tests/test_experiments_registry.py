@@ -3,7 +3,6 @@
 from types import SimpleNamespace
 
 import pytest
-
 from test_experiments_tuning import claim5_results
 from test_phase import _summary as phase_summary
 from test_runtime import _results as runtime_results
@@ -209,7 +208,8 @@ def test_universality_verdict_each_status():
 
 
 def test_every_verdict_names_its_rule_falsifier_strength_and_registered_figures():
-    results = {**phase_summary([0.2, 0.25, 0.29]), **runtime_results(runtime_rows()), **claim5_results(), **_hardness_results(),
+    results = {**phase_summary([0.2, 0.25, 0.29]), **runtime_results(runtime_rows()), **claim5_results(),
+               **_hardness_results(),
                **_universality_results(-1.0), **_memorization_results(3, 0.4),
                "approx_error": _res([_approx_row(1e-4, 1e-3)])}
     verdicts = [v for e in EXPERIMENTS for v in e.module.verdicts(results)]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from promptlimits.experiments.hardness import make_sweep as hardness_sweep
 from promptlimits.experiments.approx_error import make_sweep as approx_sweep
+from promptlimits.experiments.hardness import make_sweep as hardness_sweep
 from promptlimits.experiments.phase import make_sweep as phase_sweep
 from promptlimits.experiments.runtime import make_sweep as runtime_sweep
 from promptlimits.sweep import run_sweep

@@ -154,7 +154,7 @@ def test_sufficient_degree_is_sufficient_and_its_bound_is_the_stated_one():
         assert n * delta[1] < 0.2 <= n * delta[0]
         inputs = [encode(inst, lam) for inst in insts]
         c = make_plan(inputs[0][0].shape[1], lam, degree=g, kind="chebyshev", certify=False).approx.coefficients
-        assert within_margin(lambda Q, K, V: naive_poly_attention(Q, K, V, c), inputs,
+        assert within_margin(lambda Q, K, V, c=c: naive_poly_attention(Q, K, V, c), inputs,
                              [naive_attention(*x) for x in inputs])[0]
 
 

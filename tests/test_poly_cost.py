@@ -1,8 +1,7 @@
 """The error conversion and the cost model of promptlimits.poly_attention (docs/theory.md §4, §5)."""
 
-from fractions import Fraction
-
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest

@@ -35,7 +35,7 @@ def toy_sweep(**kw):
 
 
 def without(rows, cols=()):
-    return sorted((tuple(sorted((k, v) for k, v in r.items() if k not in cols)) for r in rows))
+    return sorted(tuple(sorted((k, v) for k, v in r.items() if k not in cols)) for r in rows)
 
 
 def test_expansion_order_fixed_and_repeats():
@@ -112,10 +112,10 @@ def test_kill_and_resume_gives_same_csv(tmp_path):
     ref = run_sweep(toy_sweep(), tmp_path / "ref", workers=1, progress=False)
     out = tmp_path / "killed"
     script = (
-        "import sys; sys.path.insert(0, %r)\n"
+        f"import sys; sys.path.insert(0, {str(TESTS)!r})\n"
         "from test_sweep_engine import toy_sweep\n"
         "from promptlimits.sweep import run_sweep\n"
-        "run_sweep(toy_sweep(), %r, workers=1, progress=False)\n" % (str(TESTS), str(out))
+        f"run_sweep(toy_sweep(), {str(out)!r}, workers=1, progress=False)\n"
     )
     env = {**os.environ, "SWEEP_TEST_CRASH_AT": "5"}
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=120)

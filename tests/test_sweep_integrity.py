@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from test_sweep_engine import toy_sweep
 
 from promptlimits import _io
 from promptlimits.sweep import SweepDef, SweepError, read_results, run_sweep
-from test_sweep_engine import toy_sweep
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent
@@ -74,7 +74,8 @@ def _row_edit(edit):
     (_row_edit(lambda rows: [{**rows[0], "x": 9}]), "row 0 of point 3 has x=9, the definition says 1"),
     (_row_edit(lambda rows: [{**rows[0], "scale": 1}]), "row 0 of point 3 has scale=1, the definition says 0.5"),
     (_row_edit(lambda rows: [{**rows[0], "seed": 1}]), "row 0 of point 3 has seed=1"),
-    (_row_edit(lambda rows: [{k: v for k, v in rows[0].items() if k != "tag"}]), "row 0 of point 3 has no 'tag', the definition says 't'"),
+    (_row_edit(lambda rows: [{k: v for k, v in rows[0].items() if k != "tag"}]),
+     "row 0 of point 3 has no 'tag', the definition says 't'"),
     (_row_edit(lambda rows: [{**rows[0], "value": [1, 2]}]), "column 'value' of row 0 of point 3 is not a scalar"),
     (_row_edit(lambda rows: [{**rows[0], "value": float("nan")}]), "column 'value' .* not a scalar: nan"),
 ])
@@ -136,7 +137,8 @@ def test_garbage_csv_without_journal_is_refused(finished, garbage):
     (lambda ls: ls[:5] + [ls[5].replace(b",t,1,", b",t,7,", 1)] + ls[6:],
      r"does not match its sweep definition: row 0 of point 2 has x=7, the definition says 1"),
     (lambda ls: ls[:2] + [ls[2].replace(b",b,", b",b,,", 1)] + ls[3:], "corrupt at line 3: 10 cells, expected 9"),
-    (lambda ls: ls[:2] + [ls[2].replace(b"True", b"1", 1)] + ls[3:], r"corrupt at line 3, column 'flag' \(bool\|None\)"),
+    (lambda ls: ls[:2] + [ls[2].replace(b"True", b"1", 1)] + ls[3:],
+     r"corrupt at line 3, column 'flag' \(bool\|None\)"),
 ])
 def test_csv_rows_that_do_not_match_the_sidecar_or_definition(finished, edit, message):
     _, csv, _, journal = finished

@@ -119,7 +119,7 @@ def _random_features(args, plan, Q, K, V, tp, E, rows, rng):
     m = min(cap, matched_features(plan.rank, n_q=n, n_k=n, d=d, d_v=V.shape[1]))
     for attempt in range(4):  # flop-matched, then scaled by the measured time ratio until within 10 %
         W = draw_projection(m, d, seed=rng)
-        t, T = _best_time(lambda: random_feature_attention(Q, K, V, projection=W), args.repeats)
+        t, T = _best_time(lambda W=W: random_feature_attention(Q, K, V, projection=W), args.repeats)
         m_next = min(cap, max(1, round(m * tp / t)))
         if attempt == 3 or m_next == m or abs(t / tp - 1.0) < 0.1:
             break

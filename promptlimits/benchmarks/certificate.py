@@ -4,7 +4,8 @@ docs/theory.md §4.6. Plans are made at ``R`` within 5 % of the largest
 certifiable for their target (``R = B^2`` in ``[0.95, 0.999]`` times the
 largest, :func:`~promptlimits.poly_attention.largest_certifiable_B`), over
 head sizes ``d <= 4``, output targets ``eps``, polynomial kinds and numbers of
-keys up to 4096 (fewer where ``n r`` would pass :data:`WORK`). Each plan then runs many cases: the corners of the box (all queries and
+keys up to 4096 (fewer where ``n r`` would pass :data:`WORK`). Each plan then runs many cases: the
+corners of the box (all queries and
 keys at ``+-B``, aligned, anti-aligned or mixed) and uniform inputs with one
 row at each corner, fused and factors paths, float64 and float32, softmax and
 Softmax_1. Each output is compared with exact attention computed in long
@@ -47,7 +48,8 @@ def add_arguments(parser) -> None:
 
 
 def _weights_ld(plan, Q, K):
-    """Exact-attention and polynomial weights ``e^x``, ``p(x)`` in long double, ``x = s q.k`` (``s`` the plan's float)."""
+    """Exact-attention and polynomial weights ``e^x``, ``p(x)`` in long double, ``x = s q.k`` (``s`` the
+    plan's float)."""
     x = LD(plan.scale) * (Q.astype(LD) @ K.astype(LD).T)
     p = np.zeros_like(x)
     for c in plan.approx.coefficients[::-1]:

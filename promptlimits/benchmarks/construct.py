@@ -81,6 +81,7 @@ def run(args) -> int:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(prog="python -m promptlimits.benchmarks.construct", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m promptlimits.benchmarks.construct",
+                                 description=__doc__.splitlines()[0])
     add_arguments(ap)
     raise SystemExit(run(ap.parse_args()))

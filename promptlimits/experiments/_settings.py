@@ -14,8 +14,9 @@ here imports argparse.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from promptlimits._checks import check_choice
 

@@ -5,7 +5,8 @@ entries uniform in ``[-B, B]`` (one entry of each set to ``B``, so the plan's
 bound is attained) and ``V`` uniform in ``[-1, 1]``, runs the fused polynomial
 kernel at that fixed degree (kind ``chebyshev``, or the kind asked) and records
 the measured ``||T - Att||max`` against exact attention beside the certified
-``F(eps_p) ||V||max`` (``F(eps_p) = 2 (1 - sqrt(1 - eps_p^2)) / eps_p``, docs/theory.md §4.2). Degrees whose certificate is ``>= 1`` are
+``F(eps_p) ||V||max`` (``F(eps_p) = 2 (1 - sqrt(1 - eps_p^2)) / eps_p``, docs/theory.md §4.2).
+Degrees whose certificate is ``>= 1`` are
 recorded with ``certified = False`` and no measurement: the kernel refuses them.
 
 The backward (docs/theory.md §4.5): with an upstream gradient ``G`` uniform in

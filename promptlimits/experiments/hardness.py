@@ -137,8 +137,12 @@ def _random_features(inputs, exact, seed: int, *, d: int, n: int, match_rank: in
     """The ``rf`` row: least feature count (powers of two up to the flop equivalent of the rank cap), and the
     outcome at the count matched in flops to ``match_rank``."""
     from promptlimits.hardness import least_level, within_margin
-    from promptlimits.random_features import draw_projection, equivalent_rank, matched_features
-    from promptlimits.random_features import random_feature_attention
+    from promptlimits.random_features import (
+        draw_projection,
+        equivalent_rank,
+        matched_features,
+        random_feature_attention,
+    )
 
     def rf_at(m):
         W = draw_projection(m, d, seed=np.random.SeedSequence((seed, m)))
@@ -157,6 +161,7 @@ def _random_features(inputs, exact, seed: int, *, d: int, n: int, match_rank: in
 
 def hardness_point(params: dict, seed: int) -> list[dict]:
     """Exact, polynomial and random-feature attention on the point's instances (module docstring)."""
+    from promptlimits.features import rank
     from promptlimits.hardness import (
         MARGIN,
         encode,
@@ -167,7 +172,6 @@ def hardness_point(params: dict, seed: int) -> list[dict]:
         least_poly_degree,
         sufficient_degree,
     )
-    from promptlimits.features import rank
 
     check_point(params)
     n, gap, kappa = params["n"], float(params["gap"]), float(params["kappa"])

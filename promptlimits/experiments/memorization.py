@@ -55,8 +55,13 @@ from promptlimits.capacity import check_gap, check_levels, counting_bound, promp
 from promptlimits.datasets import cells_per_side, grid
 from promptlimits.jacobian import read_columns
 from promptlimits.linear_regime import least_lp_linear
-from promptlimits.memorization import (REFERENCE_ROWS, STOPPED, construction_reference, least_prompt_length,
-                                       relative_hard_family)
+from promptlimits.memorization import (
+    REFERENCE_ROWS,
+    STOPPED,
+    construction_reference,
+    least_prompt_length,
+    relative_hard_family,
+)
 from promptlimits.model import PromptedModel
 from promptlimits.sweep import SweepDef
 from promptlimits.tuning import check_tuning_memory
@@ -188,7 +193,8 @@ def frozen_model(params: dict, *, L=None) -> PromptedModel:
 
 
 def tol_grid(tol, *, K_f, q, gamma_over_tol) -> int:
-    """``k = floor(K_f / (2 (q-1) gamma))``, ``gamma = gamma_over_tol * tol``: cells whose family is ``K_f``-Lipschitz."""
+    """``k = floor(K_f / (2 (q-1) gamma))``, ``gamma = gamma_over_tol * tol``: cells whose family is
+    ``K_f``-Lipschitz."""
     gamma = gamma_over_tol * tol
     return int(math.floor(K_f / (2 * (q - 1) * gamma) * (1 + 1e-12)))
 

@@ -8,7 +8,7 @@ time of each step and the table of ``python -m proofs_check``.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from .verdict import Verdict
 

@@ -114,17 +114,20 @@ def check_point(params: dict) -> None:
     _box(params.get("box"))
     Lp, L = _sizes(params)
     if L < 1:
-        raise ValueError(f"n = {params['n']} leaves no input rows after a prompt of Lp = {Lp} (share {params['share']})")
+        raise ValueError(f"n = {params['n']} leaves no input rows after a prompt of Lp = {Lp} "
+                         f"(share {params['share']})")
     d = params["d"]
     check_tuning_memory(d, d, 4 * d, batch=1, L=L, Lp=Lp)
     floor = rows_norm(_model(params), np.zeros((1, d)))
     if params["teacher_B"] <= floor:
-        raise ValueError(f"teacher_B = {params['teacher_B']} must be above {floor:.4g}, the norm of a zero prompt's rows")
+        raise ValueError(f"teacher_B = {params['teacher_B']} must be above {floor:.4g}, "
+                         "the norm of a zero prompt's rows")
 
 
 def _model(params) -> PromptedModel:
     """The frozen random model of a point."""
-    return PromptedModel.from_seed(params["d"], seed=int(params["model_seed"]), weight_scale=float(params["weight_scale"]))
+    return PromptedModel.from_seed(params["d"], seed=int(params["model_seed"]),
+                                   weight_scale=float(params["weight_scale"]))
 
 
 def _task(params):
@@ -200,7 +203,8 @@ def make_sweep(scale: str = "quick", *, seed: int = 0, **overrides) -> SweepDef:
     return SweepDef(
         name="tuning_curves",
         point="promptlimits.experiments.tuning_curves:curve_point",
-        grid={"n": [check_positive_int(n, "n", minimum=2) for n in c["ns"]], "box": [_box_label(b) for b in c["boxes"]]},
+        grid={"n": [check_positive_int(n, "n", minimum=2) for n in c["ns"]],
+              "box": [_box_label(b) for b in c["boxes"]]},
         fixed={k: c[k] for k in ("d", "weight_scale", "model_seed", "eps", "share", "teacher_B", "init_scale",
                                  "backend", "steps")} | {"data_seed": int(seed)},
         seed=seed,

@@ -85,7 +85,8 @@ def _n_line(runs: list[dict]) -> str:
 
 def _prompt_norm_line(ps: dict) -> str:
     return (f"prompt-norm sweep (frontier read at n_ref = {ps['n_ref']}): B* = {fmt(ps['B_star'])}; the tuned prompt "
-            f"stays below it up to rho = {fmt(ps['largest_rho_tuned_below_frontier'])}; best loss {fmt(ps['best_mse'])} "
+            f"stays below it up to rho = {fmt(ps['largest_rho_tuned_below_frontier'])}; "
+            f"best loss {fmt(ps['best_mse'])} "
             f"at rho = {fmt(ps['best_rho'])}; warm-started loss non-increasing in rho: {ps['monotone']}")
 
 
@@ -107,7 +108,8 @@ def _status(free, boxed, meaningful, violations, monotone) -> tuple[str, str]:
     below = [r["n"] for r in counted if r["B_final"] <= r["B_star"]]
     costs = ", ".join(f"n={r['n']}: {fmt(r['rel_mse'])}" for r in boxed)
     return ILLUSTRATION, (f"where B*(n) exceeds the inputs' own B, free tuning lands above it at n = "
-                          f"{above or 'none'} and at or below it at n = {below or 'none'}; the boxed runs stay within their boxes and end at {costs} of the "
+                          f"{above or 'none'} and at or below it at n = {below or 'none'}; the boxed runs stay within "
+                          f"their boxes and end at {costs} of the "
                           f"starting loss; the paper states nothing about where tuned prompts land")
 
 

@@ -289,7 +289,7 @@ def _random_weights(params: dict, g, rng) -> dict:
 
     Yg, Yt = f(Xg), f(Xt)
     best = None
-    for r in range(int(params["restarts"])):
+    for _ in range(int(params["restarts"])):
         res = tune_prompt(model, Xg, Yg, Lp=Lp, optimizer="lbfgs", steps=int(params["steps"]), rho=rho,
                           init="normal", init_scale=min(rho, 1.0), seed=int(rng.integers(2**32)), progress=False)
         if best is None or res.mse < best.mse:

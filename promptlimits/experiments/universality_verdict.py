@@ -61,7 +61,10 @@ def _bound_check(rows) -> dict:
     pts = [r for r in rows if r["kind"] in ("k", "lambda") and r["sup_err"] is not None]
     above = [r for r in pts if r["sup_err"] > r["bound"]]
     worst = max(pts, key=lambda r: r["ratio"], default=None)
-    where = (lambda r: {key: r[key] for key in ("kind", "d", "L", "k", "target", "lam", "sup_err", "bound")})
+
+    def where(r):
+        return {key: r[key] for key in ("kind", "d", "L", "k", "target", "lam", "sup_err", "bound")}
+
     return {"points": len(pts), "above_bound": [where(r) for r in above],
             "worst_ratio": None if worst is None else worst["ratio"],
             "worst_at": None if worst is None else where(worst),
@@ -170,7 +173,10 @@ def _status(s: dict) -> tuple[str, str]:
     series, above = s["k_series"], s["bound_check"]["above_bound"]
     off = [e for e in series if e["slope"] is not None and not lo <= e["slope"] <= hi]
     unfit = [e for e in series if e["slope"] is None]
-    name = (lambda e: f"({e['d']}, {e['L']}) {e['target']}")
+
+    def name(e):
+        return f"({e['d']}, {e['L']}) {e['target']}"
+
     if above:
         return NOT_CONSISTENT, (f"{len(above)} held-out point(s) outside the bands exceed the proved bound, e.g. "
                                 f"sup error {fmt(above[0]['sup_err'])} > bound {fmt(above[0]['bound'])}")

@@ -18,8 +18,9 @@ report (:mod:`promptlimits.experiments.report`) renders them.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from promptlimits._checks import check_choice
 

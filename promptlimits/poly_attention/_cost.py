@@ -99,7 +99,8 @@ class Cost(NamedTuple):
 
 
 def least_cost(n: int, d: int, B: float, *, eps: float, scale=None, kind: str = "auto") -> Cost | None:
-    """:class:`Cost` of the least degree certified for the output target ``eps`` with ``n`` keys; ``None`` if none is."""
+    """:class:`Cost` of the least degree certified for the output target ``eps`` with ``n`` keys; ``None`` if
+    none is."""
     cert = least_certified(d, B, eps_p_for_output(eps), keys=n, scale=scale, kind=kind)
     if cert is None:
         return None
@@ -108,7 +109,8 @@ def least_cost(n: int, d: int, B: float, *, eps: float, scale=None, kind: str = 
 
 
 def least_rank(d: int, B: float, *, eps: float, scale=None, kind: str = "auto", keys: int = 1) -> int | None:
-    """Rank ``C(d+g*, g*)`` of the least degree certified for the output target ``eps`` with ``keys`` keys; ``None`` if none is."""
+    """Rank ``C(d+g*, g*)`` of the least degree certified for the output target ``eps`` with ``keys`` keys;
+    ``None`` if none is."""
     cert = least_certified(d, B, eps_p_for_output(eps), keys=keys, scale=scale, kind=kind)
     return None if cert is None else rank(d, cert.degree)
 

@@ -22,6 +22,7 @@ check ``3c``), so no smaller constant is valid. ``F(eps_p) ~ eps_p`` for small
 
 from __future__ import annotations
 
+
 def output_eps_for_eps_p(eps_p):
     """The output error ``eps = F(eps_p) = 2 (1 - sqrt(1 - eps_p^2)) / eps_p`` that ``0 <= eps_p < 1`` certifies.
 

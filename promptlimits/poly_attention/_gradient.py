@@ -73,7 +73,8 @@ class GradientBound:
 
 
 def weight_error(eps_p, a):
-    """``phi(a) = 2 eps_p a (1 - a) / (1 - eps_p |1 - 2a|)``: the sharp bound on ``|ahat_j - a_j|`` given ``a_j = a``."""
+    """``phi(a) = 2 eps_p a (1 - a) / (1 - eps_p |1 - 2a|)``: the sharp bound on ``|ahat_j - a_j|`` given
+    ``a_j = a``."""
     a = np.asarray(a, dtype=np.float64)
     return 2.0 * eps_p * a * (1.0 - a) / (1.0 - eps_p * np.abs(1.0 - 2.0 * a))
 

@@ -41,7 +41,8 @@ def _queries_tiles(M, Sw, N, s1w, E, r):
 
 @njit(cache=True, nogil=True)
 def _query_block(Q, i0, runs, Sw, s1w, d0, xb, M, N, D, r):
-    """For the eight queries ``i0..i0+7``: their monomials ``M``, ``N = M^T Sw`` and the denominators ``D = d0 + M^T s1w``."""
+    """For the eight queries ``i0..i0+7``: their monomials ``M``, ``N = M^T Sw`` and the denominators
+    ``D = d0 + M^T s1w``."""
     monomials(Q, i0, runs, xb, M)
     _queries_tiles(M, Sw, N, s1w, D, r)
     for b in range(LANES):
@@ -93,7 +94,8 @@ def _feature_gradient(Sw, s1w, YT, y, dm, r):
 
 @njit(cache=True, nogil=True)
 def _backward_buffers(d, r, Wv):
-    """Scratch of a backward block: ``xb (d, 8)``, ``M`` and ``dm (r, 8)``, ``N (8, Wv)``, a transpose ``(Wv, 8)``, ``(8,)``."""
+    """Scratch of a backward block: ``xb (d, 8)``, ``M`` and ``dm (r, 8)``, ``N (8, Wv)``, a transpose ``(Wv, 8)``,
+    ``(8,)``."""
     return (np.empty((d, LANES)), np.empty((r, LANES)), np.empty((r, LANES)), np.empty((LANES, Wv)),
             np.empty((Wv, LANES)), np.empty(LANES))
 

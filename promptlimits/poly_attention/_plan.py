@@ -159,7 +159,8 @@ class PolyPlan:
         return self._rounding.delta(check_positive_int(n, "n"), float32=bool(float32))
 
     def output_bound(self, V) -> float:
-        """Certified ``||T_code - Att||max``: ``output_eps_for_eps_p(eps_p + rounding(n)) ||V||max`` (docs/theory.md §4).
+        """Certified ``||T_code - Att||max``: ``output_eps_for_eps_p(eps_p + rounding(n)) ||V||max``
+        (docs/theory.md §4).
 
         ``T_code`` is what :meth:`forward` returns for any ``Q``, ``K`` within
         ``B`` and these values ``V`` (``n`` keys = rows of ``V``), ``Att`` the

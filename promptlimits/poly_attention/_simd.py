@@ -68,7 +68,8 @@ def _vstore(builder, vec, ptr) -> None:
 def _splat(builder, x):
     """``(x, x, ..., x)``."""
     v = builder.insert_element(ir.Constant(_VEC, ir.Undefined), x, ir.Constant(_I32, 0))
-    return builder.shuffle_vector(v, ir.Constant(_VEC, ir.Undefined), ir.Constant(ir.VectorType(_I32, WIDTH), [0] * WIDTH))
+    return builder.shuffle_vector(v, ir.Constant(_VEC, ir.Undefined),
+                                  ir.Constant(ir.VectorType(_I32, WIDTH), [0] * WIDTH))
 
 
 def _broadcast(builder, ptr, k: int):
@@ -220,4 +221,7 @@ def monomials_backward(typingctx, X, i0, runs, xb, M, dm, dX):
 
 
 if config.DISABLE_JIT:  # intrinsics need the JIT: run the NumPy blocks, operation for operation
-    from ._simd_python import monomials, monomials_backward, rows_reduce, rows_update  # noqa: F811
+    from . import _simd_python as _python
+
+    rows_update, rows_reduce = _python.rows_update, _python.rows_reduce
+    monomials, monomials_backward = _python.monomials, _python.monomials_backward

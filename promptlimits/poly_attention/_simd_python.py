@@ -15,7 +15,8 @@ WIDTH = 8
 
 
 def rows_update(OUT, IN, COEF, k0, c0, r, LANE_SUMS, y):
-    """``OUT[a, :] += sum_k IN[a, k] COEF[k0+k, c0:c0+8]`` for ``a < r``; ``LANE_SUMS[a, :] += IN[a, :] * y`` unless ``None``."""
+    """``OUT[a, :] += sum_k IN[a, k] COEF[k0+k, c0:c0+8]`` for ``a < r``; ``LANE_SUMS[a, :] += IN[a, :] * y``
+    unless ``None``."""
     coef = COEF[k0:k0 + WIDTH, c0:c0 + WIDTH]
     for a in range(r):
         if LANE_SUMS is not None:

@@ -148,7 +148,7 @@ class Journal:
             self._open()
         self._write({"point_id": point_id, "rows": rows})
 
-    def __enter__(self) -> "Journal":
+    def __enter__(self) -> Journal:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -16,9 +16,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from .._io import atomic_write_text, write_json
 from .definition import RESERVED, SweepDef, SweepError, expand_points, plain, point_seeds, resolve
