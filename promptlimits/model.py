@@ -51,6 +51,7 @@ from . import __version__
 from ._checks import as_float_array, as_generator, check_choice, check_positive_float, check_positive_int, check_real
 from ._io import atomic_write_bytes
 from .attention import VARIANTS, exact_attention, exact_attention_backward
+from .backend import BACKENDS as BACKENDS  # re-exported: promptlimits.model.BACKENDS is public
 from .backend import AttentionBackend, as_backend
 from .gradient_bound import prompt_gradient_bound
 

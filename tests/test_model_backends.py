@@ -135,3 +135,9 @@ def test_the_poly_step_uses_the_plan_and_its_attention_is_within_the_certificate
     for b in range(2):
         err = np.abs(backend.plan(Q[b], K[b], V[b]) - exact_attention(Q[b], K[b], V[b], scale=model.scale)).max()
         assert err <= backend.plan.output_bound(V[b]) <= info.attn_bound
+
+
+def test_backends_name_still_importable_from_model():
+    from promptlimits import backend, model
+
+    assert model.BACKENDS is backend.BACKENDS == ("exact", "poly", "auto")

@@ -7,7 +7,7 @@ file, the output files and the memory one tuning step needs).
 from __future__ import annotations
 
 from .._io import write_json
-from ..model import BACKENDS
+from ..backend import BACKENDS
 from ..tuning import INITS, OPTIMIZERS, tune_prompt
 from ._common import (
     add_dataset_arguments,

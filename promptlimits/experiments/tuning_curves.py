@@ -39,7 +39,8 @@ import numpy as np
 from scipy.optimize import brentq
 
 from promptlimits._checks import check_choice, check_open_interval, check_positive_float, check_positive_int
-from promptlimits.model import BACKENDS, PromptedModel
+from promptlimits.backend import BACKENDS
+from promptlimits.model import PromptedModel
 from promptlimits.norm_box import induced_parts, largest_box, prompt_norm_bound, rows_norm
 from promptlimits.poly_attention import eps_p_for_output, frontier_B, largest_certifiable_B
 from promptlimits.sweep import SweepDef
