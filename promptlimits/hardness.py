@@ -114,7 +114,7 @@ import numpy as np
 
 from ._checks import as_generator, check_positive_float, check_positive_int, check_real
 from .features import rank
-from .poly_attention import make_plan
+from .poly_attention import FloatOverflow, make_plan
 
 __all__ = [
     "GAP_MAX",
@@ -456,11 +456,15 @@ def least_poly_degree(inputs: Sequence, exact_outputs: Sequence, lam: float, *, 
         levels.append((len(levels), rank(d, len(levels))))
 
     def plan_at(g):
-        plan = make_plan(d, lam, degree=g, kind=kind, certify=False)
+        try:
+            plan = make_plan(d, lam, degree=g, kind=kind, certify=False)
+        except FloatOverflow:  # p's feature weights overflow float64
+            plan = None
 
         def forward(Q, K, V):
-            with np.errstate(over="ignore", invalid="ignore"):  # an uncertified p may overflow: inf fails the margin
-                return plan.forward(Q, K, V)
+            if plan is None or plan.overflows(K.shape[0]):  # p cannot be evaluated in float64, so it decides
+                return np.full((Q.shape[0], V.shape[1]), np.inf)  # nothing: inf fails the margin
+            return plan.forward(Q, K, V)
 
         return forward
 

@@ -29,7 +29,7 @@ from promptlimits.hardness import (
     sufficient_degree,
     within_margin,
 )
-from promptlimits.poly_attention import make_plan
+from promptlimits.poly_attention import FloatOverflow, make_plan
 from promptlimits.sweep import run_sweep
 
 GAPS = (1.0, 0.5, 0.25, 0.1)
@@ -208,3 +208,18 @@ def test_small_hardness_sweep_and_its_verdict(tmp_path):
     assert all(c["crossing_kappa"] == 2.0 and c["kappas_exact_decides"] == [6.0] for c in cases)
     [v] = experiment("hardness").module.verdicts({"hardness": res})
     assert v.status == ILLUSTRATION and "passes n at kappa = 2 (0.45-0.54 of the derived kappa_min)" in v.why
+
+
+def test_degrees_that_overflow_float64_fail_the_margin_instead_of_stopping_the_search():
+    """Large lambda: degree 1 overflows with 12 keys, degree 2's weights overflow; the search reports both as failed."""
+    lam, d = 31.5, 3
+    assert make_plan(d, lam, degree=1, kind="chebyshev", certify=False).overflows(12)
+    with pytest.raises(FloatOverflow, match="feature weights"):
+        make_plan(d, lam, degree=2, kind="chebyshev", certify=False)
+    rng = np.random.default_rng(0)
+    inputs = [(rng.uniform(-lam, lam, (10, d)), rng.uniform(-lam, lam, (12, d)), rng.normal(0, 3, (12, 1)))]
+    exact = [naive_attention(*x) for x in inputs]
+    search = least_poly_degree(inputs, exact, lam, max_rank=rank(d, 2))
+    assert search.level is None
+    assert [(lv, ok) for lv, _, ok, _ in search.tried[1:]] == [(1, False), (2, False)]
+    assert all(err == np.inf for _, _, _, err in search.tried[1:])

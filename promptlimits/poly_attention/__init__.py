@@ -91,10 +91,20 @@ from ._cost import (
 )
 from ._error import eps_p_for_output, output_eps_for_eps_p
 from ._gradient import GradientBound
-from ._plan import DEFAULT_EPS, METHODS, VARIANTS, PolyPlan, make_plan, poly_attention, poly_attention_backward
+from ._plan import (
+    DEFAULT_EPS,
+    METHODS,
+    VARIANTS,
+    FloatOverflow,
+    PolyPlan,
+    make_plan,
+    poly_attention,
+    poly_attention_backward,
+)
 
 __all__ = [
     "PolyPlan",
+    "FloatOverflow",
     "make_plan",
     "poly_attention",
     "poly_attention_backward",

@@ -26,6 +26,11 @@ from ._threads import run_tasks, split
 METHODS = ("fused", "factors")
 VARIANTS = ("softmax", "softmax1")
 
+
+class FloatOverflow(ValueError):
+    """Feature weights, or intermediate values with the inputs given, that overflow float64 (docs/theory.md §4.6)."""
+
+
 #: Attention-output target of :func:`make_plan` and :func:`poly_attention` when none is given.
 DEFAULT_EPS = 1e-6
 
@@ -228,6 +233,10 @@ class PolyPlan:
     def _target(self) -> str:
         return f"eps={self.eps:.3e}" if self.eps is not None else f"eps_p={self.eps_p_target:.3e}"
 
+    def overflows(self, n: int) -> bool:
+        """Could intermediate values overflow float64 with ``n`` keys? Then :meth:`forward` refuses them."""
+        return self._rounding.overflows(check_positive_int(n, "n"))
+
     def _check_keys(self, n: int) -> None:
         """Refuse ``n`` keys beyond :attr:`max_keys`, or where intermediate values could overflow."""
         if self.max_keys is not None and n > self.max_keys:
@@ -236,7 +245,7 @@ class PolyPlan:
                 f"float64 rounding, which grows with the number of keys (docs/theory.md §4.6); make the plan "
                 f"with keys={n}")
         if self._rounding.overflows(n):
-            raise ValueError(
+            raise FloatOverflow(
                 f"with {n} keys, B={self.B:.6g} and degree {self.degree}, intermediate values of the polynomial "
                 f"method could overflow float64 (docs/theory.md §4.6); use a smaller B, scale or degree")
 
@@ -441,8 +450,8 @@ def _make_plan_cached(d: int, B: float, R: float, scale: float, eps, eps_p_targe
     basis = monomial_basis(d, approx.degree)  # refuses a basis above the memory budget before building it
     w = feature_weights(basis, approx.coefficients, scale)
     if not np.all(np.isfinite(w)):
-        raise ValueError(f"the feature weights c_j s^j |alpha|!/alpha! overflow float64 at scale={scale:.6g}, "
-                         f"degree {approx.degree}; use a smaller scale or degree")
+        raise FloatOverflow(f"the feature weights c_j s^j |alpha|!/alpha! overflow float64 at scale={scale:.6g}, "
+                            f"degree {approx.degree}; use a smaller scale or degree")
     w.flags.writeable = False
     runs = basis.runs.astype(np.uint64)
     rounding = plan_rounding(d, approx, B, scale)
