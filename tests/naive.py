@@ -120,3 +120,14 @@ def naive_attention_mp(Q, K, V, *, scale=None, variant="softmax", dps=50):
             for c in range(V.shape[1]):
                 out[i, c] = float(mpmath.fsum(wj * mpmath.mpf(V[j, c]) for j, wj in enumerate(w)) / den)
         return out
+
+
+def central_difference_prompt_gradient(model, P, X, Y, h=1e-6, **loss_kw):
+    """``d MSE / d P`` by central differences of ``model.loss``, one prompt entry at a time."""
+    num = np.zeros_like(P)
+    for i in np.ndindex(P.shape):
+        Pp, Pm = P.copy(), P.copy()
+        Pp[i] += h
+        Pm[i] -= h
+        num[i] = (model.loss(Pp, X, Y, **loss_kw).mse - model.loss(Pm, X, Y, **loss_kw).mse) / (2 * h)
+    return num
