@@ -278,3 +278,19 @@ def test_cli_memorize_sweep_takes_the_running_options(tmp_path, capsys):
     res = read_results(tmp_path, name="memorization")
     assert len(res.rows) == 1 and res.rows[0]["max_Lp"] == 4 and res.meta["definition"]["seed"] == 3
     assert "tol" in res.columns and "eps" not in res.columns
+
+
+def test_the_linear_search_stops_at_the_reference_prompts_rows(monkeypatch):
+    """Lengths beyond the reference prompt are not tried (full scale's N = 4096 needed 4 x 4096 rows)."""
+    params = {**mem_exp.SETTINGS["tiny"], "axis": "N", "model": "random", "d": 1, "L": 1, "delta": 0.25,
+              "tune_max_N": 0, "lin_budget": 4, "max_Lp": 2}
+    for key in mem_exp.LAYOUT:
+        params.pop(key)
+    free = mem_exp.sandwich_point(params, 3)
+    assert free["lin_lo"] == 4 and free["lin_max_Lp"] == 16
+    monkeypatch.setattr(mem_exp, "REFERENCE_ROWS", 6)
+    capped = mem_exp.sandwich_point(params, 3)
+    assert capped["lin_max_Lp"] == 6 and max(int(t.split(":")[0]) for t in capped["lin_trials"].split()) <= 6
+    monkeypatch.setattr(mem_exp, "REFERENCE_ROWS", 3)  # below the least length the outputs allow: nothing to try
+    none = mem_exp.sandwich_point(params, 3)
+    assert none["lin_least_Lp"] is None and none["lin_status"] == NOT_REACHED and none["lin_rank"] is None

@@ -130,7 +130,8 @@ OPTIONS = (
     Option("--gamma", "gamma", float, help="hard-family spacing"),
     Option("--q", "q", int, help="hard-family levels"),
     Option("--tol", "tol", float, help="memorization tolerance (max-abs error on outputs)"),
-    Option("--lin-budget", "lin_budget", int, help="linear regime tries lengths up to this times N L d / D"),
+    Option("--lin-budget", "lin_budget", int,
+           help="linear regime tries lengths up to this times N L d / D (at most the reference prompt's 4096 rows)"),
     *MODEL_OPTIONS,
 )
 
@@ -246,19 +247,21 @@ def sandwich_point(params: dict, seed: int) -> dict:
     out_cols = np.arange(d)
     lo = math.ceil(N * L * d / prompt_cols.size)
     lin = least_lp_linear(model, X, targets, tol, rho=rho, out_cols=out_cols, prompt_cols=prompt_cols,
-                          max_Lp=int(params["lin_budget"]) * lo, gn_steps=int(params["gn_steps"]),
+                          max_Lp=min(int(params["lin_budget"]) * lo, REFERENCE_ROWS), gn_steps=int(params["gn_steps"]),
                           rank_rtol=float(params["rank_rtol"]))
     fac = prompt_lipschitz(model, rho, box=box, X=X, out_cols=out_cols)
     old = prompt_lipschitz(model, rho, drop_inactive=False)
     b = counting_bound(d=d, L=L, gamma=gamma, tol=tol, rho=rho, q=q, K_P=fac.K_P, N=N, D=int(prompt_cols.size))
-    last = max(lin.trials, key=lambda t: t.Lp)
+    # None when even the least length the outputs allow exceeds the reference prompt's rows
+    last = max(lin.trials, key=lambda t: t.Lp, default=None)
     row = {
         "N": N, "dL": d * L, "D": int(prompt_cols.size), "width": model.d, "inv_tol": 1.0 / tol,
         "K_P": fac.K_P, "K_P_old": old.K_P, "K_P_tightening": old.K_P / fac.K_P,
-        "probe": max(t.probe for t in lin.trials), "c_ff1": fac.c_ff1, "c_ff2": fac.c_ff2,
+        "probe": max((t.probe for t in lin.trials), default=None), "c_ff1": fac.c_ff1, "c_ff2": fac.c_ff2,
         "M": b.M, "bound": b.Lp_bound, "bound_sample": b.Lp_sample,
         "lin_least_Lp": lin.least_Lp, "lin_status": lin.status, "lin_lo": lin.lo, "lin_max_Lp": lin.max_Lp,
-        "lin_rank": (lin.trial(lin.least_Lp) or last).rank, "lin_rows": last.rows,
+        "lin_rank": None if last is None else (lin.trial(lin.least_Lp) or last).rank,
+        "lin_rows": None if last is None else last.rows,
         "lin_trials": lin.trials_text(),
         "tune_least_Lp": None, "tune_status": "not run", "tune_trials": "",
         "constr_Lp": None, "constr_err": None,

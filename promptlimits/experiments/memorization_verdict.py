@@ -81,8 +81,8 @@ def summarize(rows: list) -> dict:
         "fit_bound_vs_N": fit_power([r["N"] for r in n_axis], [r["bound_sample"] for r in n_axis]),
         "K_P_tightening": [min((r["K_P_tightening"] for r in rows), default=None),
                            max((r["K_P_tightening"] for r in rows), default=None)],
-        "K_P_over_probe": [min((r["K_P"] / r["probe"] for r in rows if r["probe"] > 0), default=None),
-                           max((r["K_P"] / r["probe"] for r in rows if r["probe"] > 0), default=None)],
+        "K_P_over_probe": [min((r["K_P"] / r["probe"] for r in rows if (r["probe"] or 0) > 0), default=None),
+                           max((r["K_P"] / r["probe"] for r in rows if (r["probe"] or 0) > 0), default=None)],
         "largest": _largest(rows),
         "total_seconds": round(sum(r["seconds"] for r in rows), 2),
     }
