@@ -39,6 +39,7 @@ CASES = [  # (argv, text the one line must hold: the option as spelt on the comm
      "timing_repeats must be >= 1, got 0"),
     (["sweep", "runtime", "--timing-repeats", "0", "--out", "TMP/o"], "(option --timing-repeats)"),
     (["sweep", "phase", "--eps", "nan", "--out", "TMP/o"], "--eps must be a finite number, got nan"),
+    (["sweep", "phase", "--eps", "2", "--out", "TMP/o"], "eps must lie in (0, 1), got 2.0 (option --eps)"),
     (["sweep", "prompt-norm", "--eps", "0", "--out", "TMP/o"], "eps must lie in (0, 1), got 0.0 (option --eps)"),
     (["sweep", "hardness", "--n", BIG, "--out", "TMP/o"], "of memory, more than"),
     (["bench", "attention", "--quick", "--exact-rows", "0"], "--exact-rows must be >= 1, got 0"),

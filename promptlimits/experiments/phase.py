@@ -106,6 +106,8 @@ def check_point(params: dict) -> None:
     a = check_positive_float(params.get("eps_exponent", 0.0), "eps_exponent", allow_zero=True)
     if a * float(params["log2_n"]) > 1074:
         raise ValueError(f"eps = n^-a = 2^-{a * params['log2_n']:g} underflows float64: keep a log2 n <= 1074")
+    # eps itself too, even where eps = n^-a replaces it: a bad option is refused, never silently unused
+    check_real(params.get("eps"), "eps", low=0.0, high=1.0, low_open=True, high_open=True)
     check_real(target_eps(params), "eps", low=0.0, high=1.0, low_open=True, high_open=True)
     check_positive_float(params.get("kappa_step"), "kappa_step")
     check_positive_float(params.get("kappa_max"), "kappa_max", allow_zero=True)
