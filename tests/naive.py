@@ -94,14 +94,14 @@ def naive_attention_backward(Q, K, V, G, *, scale=None, variant="softmax", dtype
 # --- prompted model ---
 
 
-def central_difference_prompt_grad(model, P, X, Y, h=1e-6):
-    """d MSE / d P by central differences, one entry at a time."""
+def central_difference_prompt_grad(model, P, X, Y, h=1e-6, **loss_kw):
+    """d MSE / d P by central differences of ``model.loss(..., **loss_kw)``, one entry at a time."""
     num = np.zeros_like(P)
     for i in np.ndindex(P.shape):
         Pp, Pm = P.copy(), P.copy()
         Pp[i] += h
         Pm[i] -= h
-        num[i] = (model.loss(Pp, X, Y).mse - model.loss(Pm, X, Y).mse) / (2 * h)
+        num[i] = (model.loss(Pp, X, Y, **loss_kw).mse - model.loss(Pm, X, Y, **loss_kw).mse) / (2 * h)
     return num
 
 
@@ -120,14 +120,3 @@ def naive_attention_mp(Q, K, V, *, scale=None, variant="softmax", dps=50):
             for c in range(V.shape[1]):
                 out[i, c] = float(mpmath.fsum(wj * mpmath.mpf(V[j, c]) for j, wj in enumerate(w)) / den)
         return out
-
-
-def central_difference_prompt_gradient(model, P, X, Y, h=1e-6, **loss_kw):
-    """``d MSE / d P`` by central differences of ``model.loss``, one prompt entry at a time."""
-    num = np.zeros_like(P)
-    for i in np.ndindex(P.shape):
-        Pp, Pm = P.copy(), P.copy()
-        Pp[i] += h
-        Pm[i] -= h
-        num[i] = (model.loss(Pp, X, Y, **loss_kw).mse - model.loss(Pm, X, Y, **loss_kw).mse) / (2 * h)
-    return num

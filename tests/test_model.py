@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from naive import central_difference_prompt_gradient
+from naive import central_difference_prompt_grad
 
 from promptlimits import PromptedModel
 from promptlimits.datasets import teacher
@@ -24,7 +24,7 @@ def test_prompt_gradient_matches_central_differences(variant, scale):
     model = make(variant, scale=scale)
     P, X, Y = data()
     _, g = model.loss_and_grad(P, X, Y)
-    num = central_difference_prompt_gradient(model, P, X, Y)
+    num = central_difference_prompt_grad(model, P, X, Y)
     assert np.abs(g - num).max() / np.abs(num).max() < 1e-6
 
 

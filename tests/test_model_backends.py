@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from naive import central_difference_prompt_gradient
+from naive import central_difference_prompt_grad
 
 from promptlimits import PromptedModel, exact_attention, make_plan
 from promptlimits.backend import AttentionBackend, plan_bound
@@ -42,7 +42,7 @@ def test_poly_backend_gradient_matches_finite_differences_of_the_poly_model():
     P, X, Y = rng.uniform(size=(3, 2)), rng.uniform(size=(2, 3, 2)), rng.uniform(size=(2, 3, 2))
     kw = {"backend": AttentionBackend("poly", 1e-3)}  # one plan for every evaluation: the FD steps stay within it
     _, g = model.loss_and_grad(P, X, Y, **kw)
-    num = central_difference_prompt_gradient(model, P, X, Y, **kw)
+    num = central_difference_prompt_grad(model, P, X, Y, **kw)
     assert np.abs(g - num).max() / np.abs(num).max() < 1e-6
     assert kw["backend"].certifications == 1
     _, g_exact = model.loss_and_grad(P, X, Y)
