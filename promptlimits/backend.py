@@ -132,7 +132,6 @@ class AttentionBackend:
             bound = 2.0 ** (k / _GRID)
             if bound >= refused or (sizes is not None and not self._cheaper(d, scale, bound, *sizes)):
                 break
-                break
             try:
                 plan = make_plan(d, bound, eps=self.attn_eps, scale=scale, keys=n_keys)
             except ValueError as exc:
