@@ -155,7 +155,8 @@ def check_finite(value, name: str) -> float:
     return v
 
 
-#: Entries of one chunk of exact attention scores (``promptlimits.attention`` chunks its query rows so).
+#: Entries of one chunk of exact attention scores (4M = 32 MiB in float64): ``promptlimits.attention``
+#: chunks its query rows so, and the memory estimates count it.
 SCORE_BLOCK = 1 << 22
 
 

@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, check_choice, check_positive_float
+from ._checks import SCORE_BLOCK, as_float_array, check_choice, check_positive_float
 
 VARIANTS = ("softmax", "softmax1")
-
-#: Target number of score entries per chunk (4M entries = 32 MiB in float64).
-_CHUNK_ENTRIES = 1 << 22
 
 
 def _prepare(Q, K, V, scale, variant, G=None):
@@ -65,7 +62,7 @@ def _prepare(Q, K, V, scale, variant, G=None):
 def _chunk_rows(n_queries: int, n_keys: int, batch: int, chunk) -> int:
     if chunk is not None:
         return max(1, int(chunk))
-    return max(1, min(n_queries, _CHUNK_ENTRIES // max(1, n_keys * batch)))
+    return max(1, min(n_queries, SCORE_BLOCK // max(1, n_keys * batch)))
 
 
 def _exponent(X) -> int:
