@@ -36,14 +36,13 @@ instead of gathering through ``parent`` one monomial at a time.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 from numba import njit
 
-from ._checks import as_float_array, check_positive_int
+from ._checks import as_float_array, check_positive_int, physical_memory
 
 
 def rank(d: int, g: int) -> int:
@@ -107,10 +106,7 @@ def _available_memory() -> int:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return BASIS_MEMORY_BUDGET
+    return physical_memory() or BASIS_MEMORY_BUDGET
 
 
 def check_basis_size(d: int, g: int) -> None:

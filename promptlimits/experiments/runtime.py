@@ -36,12 +36,11 @@ constant at these sizes (docs/theory.md §5.5).
 from __future__ import annotations
 
 import math
-import os
 import time
 
 import numpy as np
 
-from promptlimits._checks import check_choice, check_positive_float, check_positive_int, check_real
+from promptlimits._checks import check_choice, check_positive_float, check_positive_int, check_real, physical_memory
 from promptlimits.measure import loglog_slope
 from promptlimits.polyapprox import KINDS
 from promptlimits.sweep import SweepDef
@@ -84,14 +83,11 @@ OPTIONS = (
 
 
 def _size(params: dict) -> tuple[int, int, float]:
-    """``(n, d, eps)`` of a point."""
+    """``(n, d, eps)`` of a point: ``d = ceil(c log2 n)``, ``eps = n^-a`` (``threshold.theorem_regime``)."""
+    from promptlimits.threshold import theorem_regime
+
     k = int(params["log2_n"])
-    return 1 << k, max(1, math.ceil(params["c"] * k - 1e-12)), 2.0 ** (-params["eps_exponent"] * k)
-
-
-def _memory_bytes() -> int:
-    """Physical memory of this machine (bytes)."""
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return (1 << k, *theorem_regime(k, c=params["c"], a=params["eps_exponent"]))
 
 
 def check_point(params: dict) -> None:
@@ -102,10 +98,10 @@ def check_point(params: dict) -> None:
     check_positive_float(params.get("eps_exponent"), "eps_exponent (eps = n^-a, a > 0)")
     n, d, eps = _size(params)
     check_real(eps, "eps = n^-a", low=1e-12, high=1.0, high_open=True)  # float certificates stop near 1e-12
-    need = 4 * n * d * 8
-    if need > _memory_bytes() // 2:
+    need, memory = 4 * n * d * 8, physical_memory()
+    if memory is not None and need > memory // 2:
         raise ValueError(f"n = 2^{params['log2_n']} with d = {d} needs about {need / 2**30:.1f} GiB for Q, K, V and "
-                         f"the output, more than half of this machine's {_memory_bytes() / 2**30:.1f} GiB")
+                         f"the output, more than half of this machine's {memory / 2**30:.1f} GiB")
     if params["algo"] == "poly":
         check_positive_float(params.get("kappa"), "kappa = B/sqrt(ln n)")
         check_choice(params.get("kind", "auto"), "polynomial kind", ("auto",) + KINDS)
