@@ -40,7 +40,7 @@ import scipy.linalg
 
 from ._checks import check_positive_float, check_positive_int
 from .jacobian import prompt_jacobian
-from .memorization import NOT_REACHED, REACHED, LeastLpResult
+from .memorization import NOT_REACHED, REACHED, LeastLpResult, double_then_bisect
 
 __all__ = ["LinearTrial", "LinearResult", "least_lp_linear", "numerical_rank", "RANK_RTOL"]
 
@@ -221,7 +221,7 @@ def least_lp_linear(model, X, targets, tol, *, rho, out_cols=None, prompt_cols=N
         return trials[Lp].reached
 
     least = None
-    Lp = _least(full_rank, lo, max_Lp) if lo <= max_Lp else None
+    Lp = double_then_bisect(full_rank, max_Lp, lo) if lo <= max_Lp else None
     while Lp is not None and least is None:  # Gauss--Newton from the least full-rank length upwards
         if solves(Lp):
             least = Lp
@@ -233,21 +233,3 @@ def least_lp_linear(model, X, targets, tol, *, rho, out_cols=None, prompt_cols=N
     status = NOT_REACHED if least is None else REACHED
     return LinearResult(least, status, tol, max_Lp, order, time.perf_counter() - t0,
                         None if least is None else prompts[least], rank_rtol=rank_rtol, lo=lo)
-
-
-def _least(attempt, lo: int, max_Lp: int) -> int | None:
-    """``lo, 2 lo, 4 lo, ...`` up to ``max_Lp`` until ``attempt`` holds, then bisect; the least such or ``None``."""
-    fail, Lp = lo - 1, lo
-    while not attempt(Lp):
-        fail = Lp
-        if Lp >= max_Lp:
-            return None
-        Lp = min(2 * Lp, max_Lp)
-    ok = Lp
-    while ok - fail > 1:
-        mid = (fail + ok) // 2
-        if attempt(mid):
-            ok = mid
-        else:
-            fail = mid
-    return ok

@@ -260,7 +260,7 @@ def least_prompt_length(model, X, Y, tol, *, rho, max_Lp=32, steps=300, adam_ste
         return trials[Lp]
 
     try:
-        hi_ok = _double_then_bisect(attempt, max_Lp)
+        hi_ok = double_then_bisect(lambda Lp: attempt(Lp).reached, max_Lp)
     except _TimeLimit:
         return LeastLpResult(None, STOPPED, tol, max_Lp, order, time.perf_counter() - t0, None)
     seconds = time.perf_counter() - t0
@@ -326,20 +326,21 @@ class _Runs:
         return trial, best_P
 
 
-def _double_then_bisect(attempt, max_Lp: int) -> int | None:
-    """``Lp = 1, 2, 4, ...`` up to ``max_Lp`` until one succeeds, then bisect; the least success or ``None``."""
-    lo_fail, Lp = 0, 1
-    while True:
-        if attempt(Lp).reached:
-            hi_ok = Lp
-            break
+def double_then_bisect(attempt, max_Lp: int, lo: int = 1) -> int | None:
+    """``Lp = lo, 2 lo, 4 lo, ...`` up to ``max_Lp`` until ``attempt(Lp)`` holds, then bisect; the least or ``None``.
+
+    Shared by the tuning search here and the linear regime (:mod:`promptlimits.linear_regime`).
+    """
+    lo_fail, Lp = lo - 1, lo
+    while not attempt(Lp):
         lo_fail = Lp
         if Lp >= max_Lp:
             return None
         Lp = min(2 * Lp, max_Lp)
+    hi_ok = Lp
     while hi_ok - lo_fail > 1:
         mid = (lo_fail + hi_ok) // 2
-        if attempt(mid).reached:
+        if attempt(mid):
             hi_ok = mid
         else:
             lo_fail = mid
