@@ -71,7 +71,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ._checks import as_float_array, check_positive_float, check_positive_int, check_real
-from .datasets import cells_per_side
+from .datasets import cells_per_side, check_levels
 
 __all__ = [
     "LipschitzFactors",
@@ -216,8 +216,7 @@ def _input_rows(model, X):
     X = as_float_array(X, "inputs X", ndim=3, dtype=np.float64)
     if X.shape[2] != model.d:
         raise ValueError(f"inputs X must have {model.d} columns, got shape {X.shape}")
-    rows = X if model.E is None else X + model.E[: X.shape[1]]
-    return model.ff1.forward(rows.reshape(-1, model.d))[0], True
+    return model.ff1.forward(model._positioned(X).reshape(-1, model.d))[0], True
 
 
 def prompt_lipschitz(model, rho=None, *, box=None, X=None, out_cols=None, drop_inactive=True) -> LipschitzFactors:
@@ -297,15 +296,6 @@ def check_gap(gamma, tol) -> tuple[float, float]:
         raise ValueError(f"the hard family needs spacing gamma > 2 tol, got gamma = {gamma:.6g} <= 2 tol = "
                          f"{2 * tol:.6g}")
     return gamma, tol
-
-
-def check_levels(q) -> int:
-    """``q``, the number of target levels of a hard family: an integer ``>= 2``."""
-    if isinstance(q, bool) or not isinstance(q, (int, np.integer)):
-        raise TypeError(f"q (levels of the hard family) must be an integer, got {type(q).__name__}")
-    if q < 2:
-        raise ValueError(f"q (levels of the hard family) must be >= 2, got {q}")
-    return int(q)
 
 
 def counting_eta(gamma, tol, K_P) -> float:

@@ -205,6 +205,11 @@ def measured_lipschitz(f, L, d, *, samples=512, starts=8, h=1e-6, seed=0) -> flo
     return best
 
 
+def check_levels(q) -> int:
+    """``q``, the number of target levels of a hard family: an integer ``>= 2``."""
+    return check_positive_int(q, "q (levels of the hard family)", minimum=2)
+
+
 def hard_family(X, gamma, *, q=2, seed=0):
     """One dataset of the hard family: offsets ``gamma B``, ``B`` uniform in ``{0, ..., q-1}^(shape of X)``.
 
@@ -212,8 +217,6 @@ def hard_family(X, gamma, *, q=2, seed=0):
     entry, which is what the counting bound of docs/theory.md §7.4 uses;
     ``q = 2`` is the binary family ``{0, gamma}``.
     """
-    from .capacity import check_levels
-
     X = as_float_array(X, "X", ndim=3)
     gamma = check_positive_float(gamma, "gamma")
     q = check_levels(q)

@@ -54,8 +54,7 @@ def induced_parts(model, P, X) -> tuple[float, float]:
     the expensive part.
     """
     P, X = model.check_inputs(P, X)
-    rows = X if model.E is None else X + model.E[: X.shape[1]]
-    return rows_norm(model, P), rows_norm(model, rows)
+    return rows_norm(model, P), rows_norm(model, model._positioned(X))
 
 
 def prompt_norm_bound(model, rho) -> float:
