@@ -82,8 +82,7 @@ def draw(results, out_dir) -> list:
             if not ex:
                 continue
             _cost_panel(top, po, "least_size", color, marker, shift, n)
-            rf_rows = [dict(r, least_size=r["equivalent_rank"]) for r in rf]
-            _cost_panel(mid, rf_rows, "least_size", color, marker, shift, n)
+            _cost_panel(mid, rf, "equivalent_rank", color, marker, shift, n)
             bot.plot([r["kappa"] * shift for r in ex], [r["accuracy"] for r in ex], "-", marker=marker, color=color,
                      ms=4, lw=1.2)
             for ax in (top, mid, bot):

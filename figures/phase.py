@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from figures._style import load, new_figure, save
-from promptlimits.experiments.phase import C_STAR_FACTOR, curve_label
+from promptlimits.experiments.phase import C_STAR_FACTOR, curve_label, power_model, sqrt_model
 
 
 def pretty(label: str) -> str:
@@ -132,9 +132,9 @@ def _panel_fits(ax, summary, theorem):
         ax.plot(L, [c["B_star"] for c in found], "o", ms=2.5, color=color, label=pretty(label))
         xx = np.linspace(L.min(), L.max(), 200)
         s, p = fit["sqrt"], fit["power"]
-        ax.plot(xx, np.sqrt(np.maximum(s["alpha"] * xx + s["beta"], 0)), "-", lw=1, color=color,
+        ax.plot(xx, sqrt_model(xx, s["alpha"], s["beta"]), "-", lw=1, color=color,
                 label=rf"  $\sqrt{{{s['alpha']:.3g}\,\ln n {s['beta']:+.3g}}}$, AIC {s['aic']:.0f}")
-        ax.plot(xx, p["c"] * np.exp(p["gamma"] * xx), "--", lw=1, color=color,
+        ax.plot(xx, power_model(xx, p["c"], p["gamma"]), "--", lw=1, color=color,
                 label=rf"  ${p['c']:.3g}\,n^{{{p['gamma']:.3g}}}$, AIC {p['aic']:.0f}")
     ax.set_yscale("log")
     ax.set_xlabel(r"$\ln n$")

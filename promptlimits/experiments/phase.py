@@ -198,6 +198,16 @@ def _aic(residuals: np.ndarray, n_params: int) -> float:
     return N * math.log(rss / N) + 2 * (n_params + 1)
 
 
+def sqrt_model(x, alpha, beta):
+    """``B*(n) = sqrt(alpha ln n + beta)`` at ``x = ln n`` (clipped at 0)."""
+    return np.sqrt(np.maximum(alpha * x + beta, 0.0))
+
+
+def power_model(x, c, gamma):
+    """``B*(n) = c n^gamma`` at ``x = ln n``."""
+    return c * np.exp(gamma * x)
+
+
 def fit_models(log2_ns, B_stars) -> dict | None:
     """Least squares on ``B*``: ``B* = sqrt(alpha ln n + beta)`` against ``B* = c n^gamma``, compared by AIC.
 
@@ -211,12 +221,6 @@ def fit_models(log2_ns, B_stars) -> dict | None:
     y = np.asarray(B_stars, dtype=float)
     if L.size < 3 or np.ptp(L) == 0:
         return None
-
-    def sqrt_model(x, alpha, beta):
-        return np.sqrt(np.maximum(alpha * x + beta, 0.0))
-
-    def power_model(x, c, gamma):
-        return c * np.exp(gamma * x)
 
     p_sqrt, _ = curve_fit(sqrt_model, L, y, p0=np.polyfit(L, y**2, 1), maxfev=20000)
     gamma0, lnc0 = np.polyfit(L, np.log(y), 1)
