@@ -122,6 +122,7 @@ __all__ = [
     "HammingInstance",
     "LevelSearch",
     "decide",
+    "degree_levels",
     "distance_counts",
     "encode",
     "exact_output",
@@ -439,6 +440,14 @@ def least_level(levels: Sequence[tuple[int, int]], attention_at: Callable, input
     return LevelSearch(None, None, None, tuple(tried))
 
 
+def degree_levels(d: int, max_rank: int) -> list[tuple[int, int]]:
+    """``(g, C(d+g, g))`` for every degree ``g = 0, 1, ...`` whose rank is within ``max_rank``."""
+    levels = []
+    while rank(d, len(levels)) <= max_rank:
+        levels.append((len(levels), rank(d, len(levels))))
+    return levels
+
+
 def least_poly_degree(inputs: Sequence, exact_outputs: Sequence, lam: float, *, max_rank: int,
                       kind: str = "chebyshev") -> LevelSearch:
     """Least degree whose polynomial method decides every instance, among ranks ``C(d+g, g) <= max_rank``.
@@ -451,9 +460,7 @@ def least_poly_degree(inputs: Sequence, exact_outputs: Sequence, lam: float, *, 
     lam = check_positive_float(lam, "lambda")
     max_rank = check_positive_int(max_rank, "max_rank")
     d = inputs[0][0].shape[1]
-    levels = []
-    while rank(d, len(levels)) <= max_rank:
-        levels.append((len(levels), rank(d, len(levels))))
+    levels = degree_levels(d, max_rank)
 
     def plan_at(g):
         try:

@@ -112,16 +112,6 @@ def _instances(n: int, m: int, t: int, t_far: int, count: int, seed: int) -> tup
     return tuple((inst, distance_counts(inst)) for inst in insts)
 
 
-def _degree_cap(d: int, max_rank: int) -> int:
-    """Largest degree whose rank ``C(d+g, g)`` is within ``max_rank``."""
-    from promptlimits.features import rank
-
-    g = 0
-    while rank(d, g + 1) <= max_rank:
-        g += 1
-    return g
-
-
 def _tried(search) -> dict:
     """The levels a search ran, as text cells: ``"size:error"`` separated by spaces."""
     return {"largest_size_tried": max((s for _, s, _, _ in search.tried), default=None),
@@ -164,6 +154,7 @@ def hardness_point(params: dict, seed: int) -> list[dict]:
     from promptlimits.features import rank
     from promptlimits.hardness import (
         MARGIN,
+        degree_levels,
         encode,
         exact_output,
         extra_dims,
@@ -192,7 +183,7 @@ def hardness_point(params: dict, seed: int) -> list[dict]:
               "t_far": t_far, "ratio": t_far / t, "d": d, "n_instances_run": len(insts), "max_rank": max_rank}
     rows = [
         {"method": "exact", "accuracy": right / len(insts), "margin_holds": margin},
-        _search_row("poly", poly, degree_cap=_degree_cap(d, max_rank), degree_sufficient=g_suff,
+        _search_row("poly", poly, degree_cap=degree_levels(d, max_rank)[-1][0], degree_sufficient=g_suff,
                     log10_rank_sufficient=math.log10(rank(d, g_suff))),
         _random_features(inputs, exact, seed, d=d, n=n, match_rank=poly.size or max_rank, cap_rank=max_rank),
     ]
