@@ -36,11 +36,12 @@ import math
 
 import numpy as np
 
-from .._checks import attention_bytes, check_memory, check_open_interval, check_positive_float, check_positive_int
+from .._checks import attention_bytes, check_memory, check_open_interval, check_positive_float
 from ..attention import exact_attention, exact_attention_backward
 from ..measure import best_time, loglog_slope
 from ..poly_attention import make_plan
 from ..random_features import draw_projection, matched_features, random_feature_attention
+from ._args import check_sizes
 from ._table import print_table
 
 #: Seconds after which a best-of-k timing stops repeating.
@@ -77,11 +78,8 @@ def check_args(args) -> None:
     """Every option's range and the memory of the largest ``n``, before any work (each message names its flag)."""
     import numba
 
-    for flag, minimum in (("--n-min", 4), ("--n-max", 4), ("--exact-rows", 1), ("--d", 1), ("--repeats", 1),
-                          ("--exact-max", 0), ("--exact-full-max", 0), ("--bwd-n-max", 0), ("--seed", 0)):
-        check_positive_int(getattr(args, flag[2:].replace("-", "_")), flag, minimum=minimum)
-    if args.n_max < args.n_min:
-        raise ValueError(f"--n-max must be >= --n-min, got {args.n_max} < {args.n_min}")
+    check_sizes(args, (("--n-min", 4), ("--n-max", 4), ("--exact-rows", 1), ("--d", 1), ("--repeats", 1),
+                       ("--exact-max", 0), ("--exact-full-max", 0), ("--bwd-n-max", 0), ("--seed", 0)))
     for B in args.B:
         check_positive_float(B, "--B")
     check_open_interval(args.eps_p, "--eps-p", 0.0, 1.0)

@@ -25,11 +25,12 @@ import sys
 
 import numpy as np
 
-from .._checks import check_memory, check_open_interval, check_positive_float, check_positive_int
+from .._checks import check_memory, check_open_interval, check_positive_float
 from ..backend import BACKENDS, AttentionBackend
 from ..measure import best_time, loglog_slope
 from ..model import PromptedModel
 from ..tuning import tuning_bytes
+from ._args import check_sizes
 from ._table import print_table
 
 #: Seconds after which a best-of-k timing stops repeating.
@@ -55,11 +56,8 @@ def add_arguments(p) -> None:
 
 def check_args(args) -> None:
     """Every option's range and the memory of the largest ``n``, before any work (each message names its flag)."""
-    for flag, minimum in (("--n-min", 4), ("--n-max", 4), ("--d", 1), ("--batch", 1), ("--repeats", 1),
-                          ("--exact-full-max", 0), ("--exact-max", 0), ("--exact-rows", 1), ("--seed", 0)):
-        check_positive_int(getattr(args, flag[2:].replace("-", "_")), flag, minimum=minimum)
-    if args.n_max < args.n_min:
-        raise ValueError(f"--n-max must be >= --n-min, got {args.n_max} < {args.n_min}")
+    check_sizes(args, (("--n-min", 4), ("--n-max", 4), ("--d", 1), ("--batch", 1), ("--repeats", 1),
+                       ("--exact-full-max", 0), ("--exact-max", 0), ("--exact-rows", 1), ("--seed", 0)))
     check_positive_float(args.weight_scale, "--weight-scale")
     check_open_interval(args.attn_eps, "--attn-eps", 0.0, 1.0)
     L = args.n_max // 2
