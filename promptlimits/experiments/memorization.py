@@ -175,8 +175,7 @@ def check_point(params: dict) -> None:
         check_positive_float(params["time_limit"], "time_limit")
     d, L = params["d"], params["L"]
     if params.get("model", _R) == _C:
-        check_positive_float(params.get("rho_construct"), "rho_construct")
-        construct.sizes(d, L, cells_per_side(params["delta"]))  # the memory budget is checked when built
+        check_positive_float(params.get("rho_construct"), "rho_construct")  # its memory budget: construct.build
     else:
         check_tuning_memory(d, params["s"], 4 * d, batch=cells_per_side(params["delta"]) ** (d * L), L=L,
                             Lp=params["max_Lp"])
