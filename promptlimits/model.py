@@ -386,11 +386,15 @@ class PromptedModel:
         return self._induced(P, self._forward(P, X)[1])
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path) -> Path:
-        """Write the weights and JSON metadata to one ``.npz`` file, atomically."""
+    @staticmethod
+    def file_for(path) -> Path:
+        """The file :meth:`save` writes for ``path``: ``path`` itself if it ends in ``.npz``, else with it appended."""
         path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_suffix(path.suffix + ".npz")
+        return path if path.suffix == ".npz" else path.with_suffix(path.suffix + ".npz")
+
+    def save(self, path) -> Path:
+        """Write the weights and JSON metadata to one ``.npz`` file (:meth:`file_for`), atomically."""
+        path = self.file_for(path)
         meta = {
             "format": "promptlimits.PromptedModel",
             "version": __version__,

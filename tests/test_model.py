@@ -148,3 +148,10 @@ def test_bad_options_name_the_problem():
         tune_prompt(model, X, Y, Lp=2, rho=-1.0)
     with pytest.raises(ValueError, match="unknown scale"):
         PromptedModel.from_seed(3, scale="1/d")
+
+
+def test_save_writes_the_file_that_file_for_names(tmp_path):
+    model = make()
+    assert PromptedModel.file_for(tmp_path / "m.npz") == tmp_path / "m.npz"
+    assert PromptedModel.file_for(tmp_path / "m.v1") == tmp_path / "m.v1.npz"
+    assert model.save(tmp_path / "m.v1") == tmp_path / "m.v1.npz" and (tmp_path / "m.v1.npz").exists()

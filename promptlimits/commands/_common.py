@@ -117,11 +117,8 @@ def check_model_and_dataset(args, *, Lp: int, outputs: dict) -> PromptedModel | 
 
 
 def _model_file(path):
-    """The file ``PromptedModel.save`` writes for ``path`` (it adds ``.npz``)."""
-    if path is None:
-        return None
-    p = Path(path)
-    return str(p if p.suffix == ".npz" else p.with_suffix(p.suffix + ".npz"))
+    """The file ``PromptedModel.save`` writes for ``path`` (``None``: no file)."""
+    return None if path is None else str(PromptedModel.file_for(path))
 
 
 def dataset_from_args(args, model):
