@@ -189,7 +189,7 @@ def test_model_gradient_bound_covers_a_relu_mask_flip():
     model = PromptedModel.from_seed(3, m=8, seed=1, weight_scale=0.4)
     rng = np.random.default_rng(3)
     P, X, Y = rng.normal(size=(2, 3)), rng.uniform(0, 1, (2, 3, 3)), rng.normal(size=(2, 3, 3))
-    flipped = _with_flip(model, P, X, Y, 1e-3)
+    flipped = _with_flip(model, P, X, 1e-3)
     dist, bound = _gradient_distance(flipped, P, X, Y, 1e-3)
     plain, plain_bound = _gradient_distance(model, P, X, Y, 1e-3)
     assert dist <= bound and dist > 10 * plain  # the flip moves the gradient far more than the weights' error
