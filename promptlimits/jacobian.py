@@ -79,7 +79,7 @@ def prompt_jacobian(model, P, X, *, out_cols=None, prompt_cols=None) -> np.ndarr
     Lp, nc, na = P.shape[0], out_cols.size, prompt_cols.size
     check_memory(8 * b * L * nc * Lp * na, f"a prompt Jacobian of {b * L * nc} x {Lp * na} entries")
     _, cache = model._forward(P, X)
-    U1p, Hp, Q, K, V, U2, _ = cache
+    U1p, Hp, Q, K, V, U2, _, _ = cache
     J1 = _ff_jacobian(model.ff1, U1p)[:, prompt_cols, :]  # (Lp, na, D): d h_j / d z_j[a]
     JV = J1 @ model.WV  # (Lp, na, s)
     JK = J1 @ model.WK  # (Lp, na, s)

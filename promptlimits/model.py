@@ -52,7 +52,7 @@ from ._checks import as_float_array, as_generator, check_choice, check_positive_
 from ._io import atomic_write_bytes
 from .attention import VARIANTS, exact_attention, exact_attention_backward
 from .backend import BACKENDS as BACKENDS  # re-exported: promptlimits.model.BACKENDS is public
-from .backend import AttentionBackend, as_backend
+from .backend import as_backend
 from .gradient_bound import prompt_gradient_bound
 
 _WEIGHT_NAMES = ("W1a", "b1a", "W2a", "b2a", "WQ", "WK", "WV", "WO", "W1b", "b1b", "W2b", "b2b")
@@ -285,7 +285,8 @@ class PromptedModel:
         Q = Hx @ self.WQ  # queries of the output rows only
         K = np.concatenate([self._prompt_rows(Hp @ self.WK, b), Hx @ self.WK], axis=1)
         V = np.concatenate([self._prompt_rows(Hp @ self.WV, b), Hx @ self.WV], axis=1)
-        choice = self._choose(backend, Hp, Q, K)
+        norm = self._induced(P.shape[0], Hp, Q, K)
+        choice = backend.choose(d=self.s, scale=self.scale, B=norm.B, n_queries=Q.shape[1], n_keys=K.shape[1])
         plan = choice.plan
         if plan is None:
             T = exact_attention(Q, K, V, scale=self.scale, variant=self.variant)
@@ -293,14 +294,7 @@ class PromptedModel:
             T = np.stack([plan.forward(Q[i], K[i], V[i], variant=self.variant) for i in range(b)])
         A = Hx + T @ self.WO
         Yhat, U2 = self.ff2.forward(A)
-        return Yhat, (U1p, Hp, Q, K, V, U2, choice)
-
-    def _choose(self, backend: AttentionBackend, Hp, Q, K):
-        """The backend's :class:`~promptlimits.backend.Choice` for the induced norm of these queries and keys."""
-        if backend.mode == "exact":
-            return backend.choose(d=self.s, scale=self.scale, B=0.0, n_queries=0, n_keys=0)
-        B = float(max(np.abs(Hp @ self.WQ).max(), np.abs(Q).max(), np.abs(K).max()))
-        return backend.choose(d=self.s, scale=self.scale, B=B, n_queries=Q.shape[1], n_keys=K.shape[1])
+        return Yhat, (U1p, Hp, Q, K, V, U2, choice, norm)
 
     def forward(self, P, X, *, backend="exact", attn_eps=1e-6):
         """Predictions ``tau([P; X])[Lp:]`` of shape ``(batch, L, d)``.
@@ -317,7 +311,7 @@ class PromptedModel:
     def _backward(self, P, dYhat, cache):
         """Gradient with respect to ``P`` given ``dL/dYhat``."""
         Lp = P.shape[0]
-        U1p, _, Q, K, V, U2, choice = cache
+        U1p, _, Q, K, V, U2, choice, _ = cache
         plan = choice.plan
         dA = self.ff2.backward(dYhat, U2)  # (batch, L, d)
         dT = dA @ self.WO.T
@@ -350,7 +344,7 @@ class PromptedModel:
         dY = (2.0 / R.size) * R
         grad = self._backward(P, dY, cache)
         info = self._info(P, R, cache)
-        U1p, _, Q, K, V, U2, choice = cache
+        U1p, _, Q, K, V, U2, choice, _ = cache
         plan = choice.plan
         if plan is not None:
             bound = prompt_gradient_bound(self, P, Q, K, V, U1p, U2, dY, plan, 2.0 / R.size)
@@ -364,18 +358,17 @@ class PromptedModel:
         return self._info(P, Yhat - Y, cache)
 
     def _info(self, P, R, cache) -> LossInfo:
-        choice, V = cache[-1], cache[4]
+        V, choice, norm = cache[4], cache[6], cache[7]
         plan = choice.plan
         # every sequence has its own keys: the bound of the one with the largest values
         bound = 0.0 if plan is None else plan.output_bound(V[np.argmax(np.abs(V).max(axis=(1, 2)))])
-        return LossInfo(float(np.mean(R * R)), float(np.max(np.abs(R))), self._induced(P, cache).B,
+        return LossInfo(float(np.mean(R * R)), float(np.max(np.abs(R))), norm.B,
                         choice.backend, bound, 0.0 if plan is None else None,
                         0.0 if plan is None else plan.B, choice.event, choice.note)
 
     # ------------------------------------------------------------------ induced norm
-    def _induced(self, P, cache) -> InducedNorm:
-        Lp = P.shape[0]
-        Hp, Q, K = cache[1], cache[2], cache[3]  # Hp: FF1 of the prompt rows, shared by every sequence
+    def _induced(self, Lp: int, Hp, Q, K) -> InducedNorm:
+        """From ``Hp`` (FF1 of the prompt rows, shared by every sequence), the queries and the keys."""
         bp = max(np.abs(Hp @ self.WQ).max(), np.abs(K[:, :Lp]).max())
         bx = max(np.abs(Q).max(), np.abs(K[:, Lp:]).max())
         return InducedNorm(float(max(bp, bx)), float(bp), float(bx))
@@ -383,7 +376,7 @@ class PromptedModel:
     def induced_norm(self, P, X) -> InducedNorm:
         """``B(P, X) = max(‖Q‖max, ‖K‖max)`` with ``Q = FF1(Z) WQ``, ``K = FF1(Z) WK``."""
         P, X = self.check_inputs(P, X)
-        return self._induced(P, self._forward(P, X)[1])
+        return self._forward(P, X)[1][-1]
 
     # ------------------------------------------------------------------ persistence
     @staticmethod
