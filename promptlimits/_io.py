@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 
@@ -49,6 +50,33 @@ def atomic_write_text(path, text: str) -> Path:
 def write_json(path, obj, *, sort_keys: bool = True) -> Path:
     """Write ``obj`` as indented JSON (keys sorted unless ``sort_keys=False``), atomically."""
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=sort_keys, default=jsonable) + "\n")
+
+
+def probe_new_file(folder, label: str) -> None:
+    """Refuse (``ValueError``, the message starting with ``label``) a ``folder`` that will not take a new file.
+
+    The probe is an unnamed temporary file where the OS allows, removed on close: nothing is left.
+    """
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{label} cannot be written: {folder} refuses a new file ({exc.strerror or exc})") from None
+
+
+def probe_folder(path, label: str) -> Path:
+    """Refuse an output folder that cannot be made or written, before any work; nothing is created.
+
+    The nearest existing ancestor must be a folder that accepts a new file
+    (the folder itself is made later, by the work that writes into it).
+    """
+    existing = Path(path)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{label}: {existing} exists and is not a folder")
+    probe_new_file(existing, label)
+    return Path(path)
 
 
 def json_line(obj) -> str:

@@ -18,11 +18,11 @@
 from __future__ import annotations
 
 import argparse
-import tempfile
 from functools import partial
 from pathlib import Path
 
 from .._checks import check_finite, check_open_interval, check_positive_float, check_positive_int
+from .._io import probe_folder, probe_new_file
 from ..cli import CommandLineError
 
 COUNT = check_positive_int
@@ -78,32 +78,13 @@ def probe_output_file(path, flag: str) -> Path:
         raise ValueError(f"{flag} {path} is a folder; give a file name")
     if not p.parent.is_dir():
         raise ValueError(f"{flag} {path}: folder {p.parent} does not exist")
-    _accepts_new_file(p.parent, flag, path)
+    probe_new_file(p.parent, f"{flag} {path}")
     return p
 
 
 def probe_output_folder(path, flag: str) -> Path:
-    """Refuse an output folder that cannot be made or written, before any work; nothing is created.
-
-    The nearest existing ancestor must be a folder that accepts a new file
-    (the folder itself is made later, by the work that writes into it).
-    """
-    p = existing = Path(path)
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ValueError(f"{flag} {path}: {existing} exists and is not a folder")
-    _accepts_new_file(existing, flag, path)
-    return p
-
-
-def _accepts_new_file(folder: Path, flag: str, path) -> None:
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        raise ValueError(f"{flag} {path} cannot be written: {folder} refuses a new file "
-                         f"({exc.strerror or exc})") from None
+    """Refuse an output folder that cannot be made or written, before any work; nothing is created."""
+    return probe_folder(path, f"{flag} {path}")
 
 
 def name_option(message: str, flags: dict, *, keep_key: bool = False) -> str:

@@ -13,14 +13,13 @@ import platform
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._io import atomic_write_text, write_json
+from .._io import atomic_write_text, probe_folder, write_json
 from .definition import RESERVED, SweepDef, SweepError, expand_points, plain, point_seeds, resolve
 from .journal import Journal, read_journal, row_problem
 from .results import Results, csv_text, read_results, tidy_rows
@@ -254,17 +253,10 @@ class _Run:
 
 def _check_out_dir(out_dir: Path) -> None:
     """Refuse an output folder that cannot be made, before any work (nothing is created here)."""
-    existing = out_dir
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise SweepError(f"output folder {out_dir}: {existing} exists and is not a folder")
     try:
-        with tempfile.TemporaryFile(dir=existing):  # unnamed where the OS allows; removed on close
-            pass
-    except OSError as exc:
-        raise SweepError(f"output folder {out_dir} cannot be written: {existing} refuses a new file "
-                         f"({exc.strerror or exc})") from None
+        probe_folder(out_dir, f"output folder {out_dir}")
+    except ValueError as exc:
+        raise SweepError(str(exc)) from None
 
 
 def _already_there(out_dir: Path, sweep: SweepDef) -> SweepError:
