@@ -135,20 +135,20 @@ class _Solver:
     def jacobian(self, P):
         return prompt_jacobian(self.model, P, self.X, out_cols=self.out_cols, prompt_cols=self.prompt_cols)
 
-    def rank(self, Lp, Y, R) -> tuple[LinearTrial, np.ndarray]:
-        """Step 1 at ``R``: the Jacobian and its numerical rank (no solve yet)."""
+    def rank(self, Lp, Y, R) -> tuple[LinearTrial, np.ndarray, np.ndarray]:
+        """Step 1 at ``R``: the Jacobian, its numerical rank and the residual (no solve yet)."""
         t0 = time.perf_counter()
         J = self.jacobian(R)
         rank, ratio = numerical_rank(J, self.rank_rtol)
-        err = float(np.abs(self.residual(R, Y)).max())
+        r = self.residual(R, Y)
         probe = float(np.abs(J).sum(axis=1).max())
-        return LinearTrial(Lp, J.shape[0], J.shape[1], rank, ratio, probe, err, 0.0, 0, False,
-                           time.perf_counter() - t0), J
+        return LinearTrial(Lp, J.shape[0], J.shape[1], rank, ratio, probe, float(np.abs(r).max()), 0.0, 0, False,
+                           time.perf_counter() - t0), J, r
 
-    def solve(self, trial, J, Y, R) -> tuple[LinearTrial, np.ndarray | None]:
-        """Step 2: Gauss--Newton from ``R``; the Jacobian is refreshed every ``REFRESH`` steps."""
+    def solve(self, trial, J, Y, R, r) -> tuple[LinearTrial, np.ndarray | None]:
+        """Step 2: Gauss--Newton from ``R`` (residual ``r`` there); the Jacobian refreshed every ``REFRESH`` steps."""
         t0 = time.perf_counter()
-        P, r = R.copy(), self.residual(R, Y)
+        P = R.copy()
         steps, factor = 0, None
         while np.abs(r).max() > self.tol and steps < self.gn_steps:
             if steps % REFRESH == 0:
@@ -204,20 +204,22 @@ def least_lp_linear(model, X, targets, tol, *, rho, out_cols=None, prompt_cols=N
     solver = _Solver(model, X, tol, rho, out_cols, prompt_cols, gn_steps, rank_rtol)
     trials: dict[int, LinearTrial] = {}
     prompts: dict[int, np.ndarray | None] = {}
-    jacobians: dict[int, np.ndarray] = {}
+    pending: dict[int, tuple] = {}  # full-rank lengths not solved yet: (J, Y, R, residual at R)
 
     def full_rank(Lp):
         if Lp not in trials:
             Y, R = targets(Lp)
-            trials[Lp], J = solver.rank(Lp, Y, R)
-            jacobians[Lp] = J if trials[Lp].full_rank else None
+            trials[Lp], J, r = solver.rank(Lp, Y, R)
+            if trials[Lp].full_rank:
+                pending[Lp] = (J, Y, R, r)
         return trials[Lp].full_rank
 
     def solves(Lp):
         if not full_rank(Lp):
             return False
-        if jacobians.get(Lp) is not None:
-            trials[Lp], prompts[Lp] = solver.solve(trials[Lp], jacobians.pop(Lp), *targets(Lp))
+        if Lp in pending:
+            J, Y, R, r = pending.pop(Lp)
+            trials[Lp], prompts[Lp] = solver.solve(trials[Lp], J, Y, R, r)
         return trials[Lp].reached
 
     least = None
