@@ -274,9 +274,8 @@ class PromptedModel:
             return np.zeros(self.d), np.ones(self.d)
         return self.E.min(axis=0), 1.0 + self.E.max(axis=0)
 
-    def _forward(self, P, X, backend="exact", attn_eps=1e-6):
-        """Forward pass keeping what the backward needs (``backend``: a name or an :class:`AttentionBackend`)."""
-        backend = as_backend(backend, attn_eps)
+    def _attention_inputs(self, P, X):
+        """``Hp, U1p`` (FF1 of the prompt rows and its pre-activation), ``Hx`` and the head's ``Q, K, V``."""
         # FF1 is row-wise and the prompt rows carry no E, so FF1, K and V of the
         # prompt rows are computed once and shared by every sequence of the batch
         Hp, U1p = self.ff1.forward(P)  # (Lp, d)
@@ -285,6 +284,13 @@ class PromptedModel:
         Q = Hx @ self.WQ  # queries of the output rows only
         K = np.concatenate([self._prompt_rows(Hp @ self.WK, b), Hx @ self.WK], axis=1)
         V = np.concatenate([self._prompt_rows(Hp @ self.WV, b), Hx @ self.WV], axis=1)
+        return Hp, U1p, Hx, Q, K, V
+
+    def _forward(self, P, X, backend="exact", attn_eps=1e-6):
+        """Forward pass keeping what the backward needs (``backend``: a name or an :class:`AttentionBackend`)."""
+        backend = as_backend(backend, attn_eps)
+        Hp, U1p, Hx, Q, K, V = self._attention_inputs(P, X)
+        b = X.shape[0]
         norm = self._induced(P.shape[0], Hp, Q, K)
         choice = backend.choose(d=self.s, scale=self.scale, B=norm.B, n_queries=Q.shape[1], n_keys=K.shape[1])
         plan = choice.plan
@@ -374,9 +380,10 @@ class PromptedModel:
         return InducedNorm(float(max(bp, bx)), float(bp), float(bx))
 
     def induced_norm(self, P, X) -> InducedNorm:
-        """``B(P, X) = max(‖Q‖max, ‖K‖max)`` with ``Q = FF1(Z) WQ``, ``K = FF1(Z) WK``."""
+        """``B(P, X) = max(‖Q‖max, ‖K‖max)`` with ``Q = FF1(Z) WQ``, ``K = FF1(Z) WK`` (no attention is computed)."""
         P, X = self.check_inputs(P, X)
-        return self._forward(P, X)[1][-1]
+        Hp, _, _, Q, K, _ = self._attention_inputs(P, X)
+        return self._induced(P.shape[0], Hp, Q, K)
 
     # ------------------------------------------------------------------ persistence
     @staticmethod

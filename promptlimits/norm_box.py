@@ -47,14 +47,12 @@ def rows_norm(model, Z) -> float:
 
 
 def induced_parts(model, P, X) -> tuple[float, float]:
-    """``(B_prompt, B_input)`` of ``B(P, X)`` (docs/theory.md §2.4) from FF1 alone, without the attention pass.
+    """``(B_prompt, B_input)`` of ``B(P, X)`` (docs/theory.md §2.4), from FF1 alone (no attention pass).
 
-    The same numbers as :meth:`promptlimits.model.PromptedModel.induced_norm`,
-    which runs the whole (exact) forward pass: at long sequences that pass is
-    the expensive part.
+    The prompt and input parts of :meth:`promptlimits.model.PromptedModel.induced_norm`.
     """
-    P, X = model.check_inputs(P, X)
-    return rows_norm(model, P), rows_norm(model, model._positioned(X))
+    ind = model.induced_norm(P, X)
+    return ind.B_prompt, ind.B_input
 
 
 def prompt_norm_bound(model, rho) -> float:
