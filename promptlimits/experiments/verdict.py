@@ -9,7 +9,9 @@ status (docs/theory.md §9):
 - ``vacuous``: the rule could not have failed at these sizes (e.g. a lower
   bound below 2 against prompt lengths of at least 1);
 - ``illustration``: the experiment shows a mechanism and tests no claim;
-- ``not checked``: too little data to apply the rule.
+- ``not checked``: too little data to apply the rule;
+- ``inconclusive``: the rule was applied to a measurement with a confidence
+  interval, and the interval straddles the rule's margin (neither passed nor failed).
 
 Each experiment module offers ``verdicts(results) -> list[Verdict]``; the
 report (:mod:`promptlimits.experiments.report`) renders them.
@@ -24,17 +26,18 @@ from typing import Any, Protocol
 
 from promptlimits._checks import check_choice
 
-__all__ = ["CONSISTENT", "NOT_CONSISTENT", "VACUOUS", "ILLUSTRATION", "NOT_CHECKED", "STATUSES", "Verdict",
-           "ResultsLike", "fmt"]
+__all__ = ["CONSISTENT", "NOT_CONSISTENT", "VACUOUS", "ILLUSTRATION", "NOT_CHECKED", "INCONCLUSIVE", "STATUSES",
+           "Verdict", "ResultsLike", "fmt"]
 
 CONSISTENT = "consistent"
 NOT_CONSISTENT = "not consistent"
 VACUOUS = "vacuous"
 ILLUSTRATION = "illustration"
 NOT_CHECKED = "not checked"
+INCONCLUSIVE = "inconclusive"
 
 #: Every status a verdict may take.
-STATUSES = (CONSISTENT, NOT_CONSISTENT, VACUOUS, ILLUSTRATION, NOT_CHECKED)
+STATUSES = (CONSISTENT, NOT_CONSISTENT, VACUOUS, ILLUSTRATION, NOT_CHECKED, INCONCLUSIVE)
 
 
 class ResultsLike(Protocol):
