@@ -10,7 +10,8 @@
   :data:`NONNEGATIVE`, :data:`FRACTION` (in ``(0, 1)``), :data:`FINITE` (any sign).
 - :func:`probe_output_file`, :func:`probe_output_folder`: an output file's
   folder (or an output folder's nearest existing ancestor) accepts a new file,
-  tried with a real temporary file (removed at once), before any work.
+  tried with a real temporary file (removed at once), before any work;
+  :func:`check_resume_folder`: ``--resume`` needs an existing folder.
 - :func:`name_option`: a library message about a setting, made to name the
   option that set it.
 """
@@ -85,6 +86,14 @@ def probe_output_file(path, flag: str) -> Path:
 def probe_output_folder(path, flag: str) -> Path:
     """Refuse an output folder that cannot be made or written, before any work; nothing is created."""
     return probe_folder(path, f"{flag} {path}")
+
+
+def check_resume_folder(path, resume: bool, flag: str = "--out") -> Path:
+    """With ``--resume``, refuse an output folder that does not exist (there is nothing to resume)."""
+    if resume and not Path(path).is_dir():
+        raise ValueError(f"--resume: {flag} {path} is not an existing folder; nothing to resume "
+                         "(leave out --resume to start a new run)")
+    return Path(path)
 
 
 def name_option(message: str, flags: dict, *, keep_key: bool = False) -> str:

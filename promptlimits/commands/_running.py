@@ -29,7 +29,7 @@ import tomllib
 from .._checks import check_memory
 from ..experiments import Experiment, experiment
 from ..experiments._settings import DEFAULT_SCALE, SCALES
-from ._options import FINITE, NATURAL, checked, name_option, probe_output_folder
+from ._options import FINITE, NATURAL, check_resume_folder, checked, name_option, probe_output_folder
 
 _BARE_WORD = re.compile(r"[A-Za-z0-9_.^+\-/]+")
 _PREFIX = "setting_"
@@ -139,6 +139,7 @@ def run_sweep_from_args(sweep, args, *, command=None):
     from ..sweep import run_sweep
 
     probe_output_folder(args.out, "--out")
+    check_resume_folder(args.out, args.resume)
     t0 = time.perf_counter()
     meta = {"command": list(command)} if command else None
     res = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
