@@ -1,5 +1,6 @@
 """``promptlimits reproduce`` at the tiny scale, driven by the registries; its resume and its bad input."""
 
+import json
 import re
 
 import pytest
@@ -42,18 +43,48 @@ def test_report_has_one_section_per_verdict(tiny_run):
     sections = re.findall(r"^## (\d)\. (.+)$", report, flags=re.M)
     assert [int(i) for i, _ in sections] == list(range(1, 9))
     for part in ("**Claim.**", "**Figure.**", "**Measured.**", "**Settings.**", "**Rule.**",
-                 "**Would have failed if.**", "**Test strength.**", "**Verdict:"):
+                 "**Would have failed if.**", "**Test strength.**", "**Smoke test, not a verdict: the rule gave"):
         assert report.count(part) == 8, part
-    verdicts = re.findall(r"\*\*Verdict: ([a-z ]+)\.\*\*", report)
-    assert all(v in STATUSES for v in verdicts) and "not checked" not in verdicts, verdicts
+    # tiny is a smoke test: the header, the table and every status line say so, and no line calls it a verdict
+    assert report.startswith("# promptlimits report (smoke test)") and "**Smoke test.** At the `tiny` scale" in report
+    assert "**Verdict:" not in report and "| smoke test: the rule gave |" in report
+    statuses = re.findall(r"\*\*Smoke test, not a verdict: the rule gave ([a-z ]+)\.\*\*", report)
+    assert all(v in STATUSES for v in statuses) and "not checked" not in statuses, statuses
     table = re.findall(r"^\| (\d) \| [^|]+ \| ([a-z ]+) \| [^|]+ \|$", report, flags=re.M)
-    assert [s for _, s in table] == verdicts  # the table agrees with the sections
+    assert [s for _, s in table] == statuses  # the table agrees with the sections
     assert "## proofs_check" in report and "every check holds" in report
     for stem in STEMS:
         assert f"figures/{stem}.png" in report
+    # provenance in the header, before the claims
+    head = report[:report.index("## Claims")]
+    for part in ("## Provenance", "- Commit: ", "- Versions: python ", "numpy ", "scipy ", "numba ", "sympy ",
+                 "matplotlib ", "promptlimits ", "- CPU: ", "- BLAS: ", "- Numba: threading layer ",
+                 "- Scale `tiny`, seed 0"):
+        assert part in head, part
+    assert "## Timing" in report and "| total |" in report
 
 
-def test_resume_reuses_finished_results_and_a_plain_rerun_is_refused(tiny_run, capsys, monkeypatch):
+def test_the_run_folder_holds_each_part_once_and_the_verdict_table(tiny_run):
+    out, _ = tiny_run
+    assert sorted(p.name for p in out.iterdir()) == ["figures", "report.md", "results", "verdicts.json"]
+    assert not (out / "results" / "results").exists() and not (out / "figures" / "figures").exists()
+    assert not any(p.is_dir() for p in (out / "results").iterdir())  # sweep files only, nothing nested
+    doc = json.loads((out / "verdicts.json").read_text())
+    assert (doc["scale"], doc["seed"], doc["smoke_test"], doc["proofs_check"]) == ("tiny", 0, True,
+                                                                                  "every check holds")
+    assert set(doc["provenance"]) >= {"commit", "versions", "cpu", "blas", "numba"}
+    report = (out / "report.md").read_text()
+    titles = re.findall(r"^## \d\. (.+)$", report, flags=re.M)
+    statuses = re.findall(r"the rule gave ([a-z ]+)\.\*\*", report)
+    assert [(v["title"], v["status"]) for v in doc["verdicts"]] == list(zip(titles, statuses))
+    for v in doc["verdicts"]:
+        assert set(v) == {"claim_id", "title", "status", "scale", "seed"} and (v["scale"], v["seed"]) == ("tiny", 0)
+    assert len({v["claim_id"] for v in doc["verdicts"]}) == len(doc["verdicts"])
+    assert doc["seconds"]["total"] >= max(t for k, t in doc["seconds"].items() if k != "total")
+
+
+def test_resume_reuses_finished_results_and_a_plain_rerun_is_refused(tiny_run, capsys, monkeypatch,
+                                                                      tmp_path):
     import promptlimits.sweep.run as sweep
 
     out, _ = tiny_run
@@ -75,8 +106,21 @@ def test_resume_reuses_finished_results_and_a_plain_rerun_is_refused(tiny_run, c
     journal.write_text("".join(lines[:-1]))
     figure = out / "figures" / "fig6_hardness.pdf"
     old_figure = figure.read_bytes()
+    # the other run of --compare: this run's verdict table with one status changed
+    other = tmp_path / "other"
+    other.mkdir()
+    doc = json.loads((out / "verdicts.json").read_text())
+    changed = doc["verdicts"][2]
+    changed["status"] = "not consistent" if changed["status"] != "not consistent" else "consistent"
+    (other / "verdicts.json").write_text(json.dumps(doc))
     assert main(["reproduce", "--scale", "tiny", "--out", str(out), "--resume", "--workers", "1",
-                 "--no-progress"]) == 0
+                 "--no-progress", "--compare", str(other)]) == 0
+    printed = capsys.readouterr().out
+    assert f"compared with {other}: {changed['claim_id']}: " in printed
+    report = (out / "report.md").read_text()
+    part = report[report.index(f"## Compared with `{other}`"):report.index("## 1. ")]
+    assert "1 claim differs in status" in part and changed["title"] in part
+    assert part.count("\n| ") == 2  # the header row and the one claim that differs
     assert computed == [("promptlimits.experiments.hardness:hardness_point", computed[0][1])]  # only the lost one
     assert csv.read_bytes() == before
     assert figure.read_bytes() == old_figure  # the recomputed point gives the same figure, byte for byte
@@ -86,6 +130,17 @@ def test_resume_reuses_finished_results_and_a_plain_rerun_is_refused(tiny_run, c
     (["reproduce", "--scale", "huge"], "invalid choice: 'huge'"),
     (["reproduce", "--workers", "two"], "invalid int value: 'two'"),
     (["reproduce", "--out", "/proc/promptlimits-cannot-write"], "cannot be written"),
+    (["reproduce", "--check-stability", "0"], "--check-stability must be >= 1, got 0"),
+    (["reproduce", "--check-stability", "-2"], "--check-stability must be >= 1, got -2"),
+    (["reproduce", "--check-stability", "2.5"], "invalid int value: '2.5'"),
+    (["reproduce", "--out", "/nonexistent/promptlimits-run", "--resume"],
+     "--out /nonexistent/promptlimits-run is not an existing folder; nothing to resume"),
+    (["sweep", "phase", "--scale", "tiny", "--out", "/nonexistent/promptlimits-run", "--resume"],
+     "--out /nonexistent/promptlimits-run is not an existing folder; nothing to resume"),
+    (["reproduce", "--compare", "/nonexistent/promptlimits-other"],
+     "--compare: folder /nonexistent/promptlimits-other does not exist"),
+    (["reproduce", "--compare", "/proc/self"], "(not a finished reproduce run)"),
+    (["reproduce", "--check-stability", "2", "--compare", "/tmp"], "cannot be combined"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2
