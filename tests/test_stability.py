@@ -176,7 +176,11 @@ def test_check_stability_runs_each_seed_in_its_folder_and_reports_flips(tmp_path
     assert sorted(p.name for p in out.iterdir()) == ["stability", "stability.md"]
     assert sorted(p.name for p in (out / "stability").iterdir()) == ["seed-4", "seed-5", "seed-6"]
     printed = capsys.readouterr().out
-    assert "1 of 2 claims kept one status over 3 runs; flips: b" in printed
+    assert "stability at scale tiny (a smoke test: statuses, not verdicts), seeds 4..6: 1 of 2 claims kept one " \
+           "status over 3 runs; flips: b" in printed
+    assert "b                      FLIPS   consistent 2 (seeds 4, 6); not consistent 1 (seed 5)" not in printed
+    assert [line.split()[:2] for line in printed.splitlines() if line.startswith(("a ", "b "))] == [
+        ["a", "stable"], ["b", "FLIPS"]]
     text = (out / "stability.md").read_text()
     assert "| 1 | title of a | consistent 3 (seeds 4, 5, 6) | stable |" in text
     assert "| 2 | title of b | consistent 2 (seeds 4, 6); not consistent 1 (seed 5) | FLIPS |" in text

@@ -167,7 +167,7 @@ def _reusable(folder: Path, scale: str, seed: int) -> dict | None:
 def check_stability(args, out: Path) -> int:
     """``--check-stability K``: K runs with seeds ``seed..seed+K-1``, tallied into ``OUT/stability.md``."""
     from ..experiments.provenance import provenance
-    from ..experiments.report import render_stability
+    from ..experiments.report import is_smoke, render_stability
     from ..experiments.stability import tally
 
     scale, k = args.scale or DEFAULT_SCALE, args.check_stability
@@ -190,7 +190,8 @@ def check_stability(args, out: Path) -> int:
     t = tally(docs)
     atomic_write_text(out / "stability.md", render_stability(t, docs, scale=scale, folders=folders,
                                                              provenance=provenance()))
-    print(f"stability at scale {scale}, seeds {base}..{base + k - 1}: {t.summary()}")
+    smoke = " (a smoke test: statuses, not verdicts)" if is_smoke(scale) else ""
+    print(f"stability at scale {scale}{smoke}, seeds {base}..{base + k - 1}: {t.summary()}")
     print("\n".join(t.text()))
     print(f"wrote {out / 'stability.md'}")
     return 0
