@@ -122,13 +122,14 @@ def reproduce_once(args, out: Path, *, seed: int, resume: bool, full: bool = Tru
     seconds: dict[str, float] = {}
     t_all = time.perf_counter()
     run_experiments(args, sweeps, results, seconds, resume=resume)
-    written, proofs = [], None
+    written, proofs, passed = [], None, True
     if full:
         from proofs_check import all_passed, run_all
 
         written = _timed(seconds, "figures", draw_figures, results, figdir)
         print("proofs_check ...", flush=True)
         proofs = _timed(seconds, "proofs_check", run_all)
+        passed = all_passed(proofs)
     verdicts = _timed(seconds, "verdicts", collect_verdicts, results)
     seconds["total"] = time.perf_counter() - t_all
     prov = provenance()
@@ -137,7 +138,6 @@ def reproduce_once(args, out: Path, *, seed: int, resume: bool, full: bool = Tru
         comparison = (other[0], compare(verdicts, other[1]))
     atomic_write_text(out / "report.md", render(scale, verdicts, seconds, proofs, seed=seed, provenance=prov,
                                                 figures=full, comparison=comparison))
-    passed = proofs is None or all_passed(proofs)
     proofs_text = "not run" if proofs is None else ("every check holds" if passed else "some checks fail")
     doc = verdicts_document(verdicts, scale=scale, seed=seed, provenance=prov, seconds=seconds,
                             proofs_check=proofs_text)
