@@ -2,7 +2,7 @@
 Certified polynomial attention against exact attention
 =======================================================
 
-The polynomial method (docs/theory.md §3) replaces ``exp(q.k / d)`` by a polynomial whose
+The polynomial method (:doc:`/theory`, §3) replaces ``exp(q.k / d)`` by a polynomial whose
 relative error on the logit range is certified. :func:`promptlimits.make_plan` picks the
 least degree whose certificate meets a requested output error ``eps``; the plan's
 ``output_bound`` bounds the error of every output entry, rounding included. Here we draw
