@@ -7,6 +7,7 @@ Every experiment is a sweep whose results are saved as a CSV with a JSON sidecar
 :func:`promptlimits.sweep.read_results` and drawn with the report's own figure code,
 ``figures.draw(stem, results, out_dir)``. Here the approximation-error experiment runs at
 its ``tiny`` scale into a temporary folder, and figure 3 is drawn from what was saved.
+On the command line the same is ``promptlimits plot DIR``.
 """
 
 import tempfile
