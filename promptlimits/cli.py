@@ -20,7 +20,7 @@ import os
 import sys
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("reproduce", "tune", "sweep", "memorize", "bench")
+COMMANDS = ("reproduce", "tune", "sweep", "plot", "memorize", "bench")
 
 
 class UserError(Exception):

@@ -2,7 +2,7 @@
 
 For a polynomial ``p(x) = sum_{j<=g} c_j x^j`` and logits ``x = s q.k``
 (``s`` the attention scale), the multinomial theorem
-``(q.k)^j = sum_{|alpha|=j} (j!/alpha!) q^alpha k^alpha`` gives
+``(q.k)^j = sum_{|alpha|=j} (j!/alpha!) q^alpha k^alpha`` gives::
 
     p(s q.k) = sum_{|alpha|<=g} w_alpha q^alpha k^alpha = phi_L(q) . phi_R(k),
 

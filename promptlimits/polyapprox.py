@@ -1,7 +1,7 @@
 """Polynomial approximations of ``exp`` on ``[-R, R]`` with certified relative error.
 
 docs/theory.md §3 (the polynomial method, AAttC): Alman and Song replace
-``exp(x)`` by a polynomial ``p`` of degree ``g`` with
+``exp(x)`` by a polynomial ``p`` of degree ``g`` with::
 
     |p(x) - e^x| <= eps_p e^x   for every x in [-R, R],
 
@@ -57,7 +57,7 @@ Let ``p*`` be the exact polynomial of a kind (coefficients ``c*_j``) and
 coefficients ``c*_j`` are enclosed in intervals by ``mpmath.iv`` (Chebyshev
 nodes, values of ``exp`` and the Chebyshev-to-monomial conversion with exact
 integer coefficients of ``T_m``), so ``delta_j = max |c_j - I_j|`` bounds
-``|c_j - c*_j|`` rigorously. Then for ``|x| <= R``
+``|c_j - c*_j|`` rigorously. Then for ``|x| <= R``::
 
     |p(x) - p*(x)| / e^x <= e^R sum_j delta_j R^j,
 

@@ -2,17 +2,17 @@ r"""Positive random features for softmax attention, FAVOR+ style (Choromanski et
 
 Choromanski et al., "Rethinking Attention with Performers" (ICLR 2021,
 arXiv:2009.14794), estimate the softmax kernel ``exp(s q.k)`` without bias by
-*positive* random features. With ``x' = sqrt(s) x`` and ``w ~ N(0, I_d)``,
+*positive* random features. With ``x' = sqrt(s) x`` and ``w ~ N(0, I_d)``::
 
     E_w[ exp(w.q' - |q'|^2/2) exp(w.k' - |k'|^2/2) ] = exp(|q'+k'|^2/2 - |q'|^2/2 - |k'|^2/2)
                                                     = exp(q'.k') = exp(s q.k),
 
-so with ``m`` draws ``w_1..w_m`` (the rows of ``W``) and
+so with ``m`` draws ``w_1..w_m`` (the rows of ``W``) and::
 
     phi(x) = exp(W x' - |x'|^2/2) / sqrt(m)        (m positive entries)
 
 the product ``phi(q).phi(k)`` is an unbiased estimate of ``exp(s q.k)``. For
-independent rows its variance is (one draw, divided by ``m``)
+independent rows its variance is (one draw, divided by ``m``)::
 
     Var = exp(2 s q.k) (exp(s |q+k|^2) - 1) / m             (:func:`kernel_variance`),
 
