@@ -60,7 +60,7 @@ MIN_RULE_SIZES = 3
 SETTINGS = scale_table(
     {"log2_ns": tuple(range(8, 65)), "kappa_step": 0.02, "kappa_max": 0.6, "d_fixed": (8,), "c": (1.0,),
      "regimes": REGIMES, "eps": 1e-6, "eps_exponent": 1.0, "kind": "auto", "beyond": tuple(range(72, 1025, 8))},
-    tiny={"log2_ns": (8, 12, 16, 20, 24, 32), "kappa_step": 0.1, "kappa_max": 0.5, "beyond": (64, 128, 1024)},
+    tiny={"log2_ns": (8, 12, 16, 20, 24, 32), "kappa_step": 0.1, "kappa_max": 0.5, "beyond": (64, 128, 512)},
     quick={},
     full={"kappa_step": 0.01, "d_fixed": (4, 8, 16)},
 )
