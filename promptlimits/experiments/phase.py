@@ -395,7 +395,8 @@ def _curve_numbers(label: str, cv: dict) -> list[str]:
                    f"(C1 ln ln n + D)/ln n, C1 = {fmt(b['C1'])}; {_band_text(b)}")
     fit = cv["fit"]
     if fit:
-        out.append(f"{label}: B*^2 = {fmt(fit['sqrt']['alpha'])} ln n + {fmt(fit['sqrt']['beta'])} "
+        beta = fit["sqrt"]["beta"]
+        out.append(f"{label}: B*^2 = {fmt(fit['sqrt']['alpha'])} ln n {'-' if beta < 0 else '+'} {fmt(abs(beta))} "
                    f"(AIC {fmt(fit['sqrt']['aic'], 4)}) against B* = {fmt(fit['power']['c'])} "
                    f"n^{fmt(fit['power']['gamma'])} (AIC {fmt(fit['power']['aic'], 4)}) over the "
                    f"{fit['n_points']} sizes of the map: {'sqrt(ln n)' if fit['winner'] == 'sqrt' else 'power law'} "
