@@ -1,4 +1,4 @@
-"""Where the certified polynomial method stops beating exact attention, exactly (docs/theory.md §5.2-§5.4).
+"""Where the certified polynomial method stops beating exact attention, exactly (docs/theory.md §5.2-§5.5).
 
 The theorem's regime is ``d = ceil(log2 n)`` and ``eps = 1/n`` (Alman and Song
 2023), with ``B = kappa sqrt(ln n)``. There the output target reaches ``2^-64``
@@ -27,7 +27,9 @@ certifies ``g_max``, that is when ``R <= R*``, the largest root in ``R`` of
 logit range is ``R = B^2``, so ``B*(n) = sqrt(R*)`` and ``c*(n) = B*/sqrt(ln n)``.
 Roots are found in float64 on the log of the bound (to about ``1e-13``
 relative); :func:`verify_crossing` brackets each crossing with ``mpmath``
-intervals.
+intervals. :func:`convergence_band` gives how ``c*(n)`` approaches its limit
+``c_inf`` (:func:`limit_c_star`): ``c*/c_inf = 1 + (C1 ln ln n + D)/ln n`` to
+first order, with ``C1`` and the range of ``D`` derived (docs/theory.md §5.5).
 """
 
 from __future__ import annotations
