@@ -1,4 +1,4 @@
-"""Where the certified polynomial method stops beating exact attention, exactly (docs/theory.md §5.2-§5.4).
+"""Where the certified polynomial method stops beating exact attention, exactly (docs/theory.md §5.2-§5.5).
 
 The theorem's regime is ``d = ceil(log2 n)`` and ``eps = 1/n`` (Alman and Song
 2023), with ``B = kappa sqrt(ln n)``. There the output target reaches ``2^-64``
@@ -27,7 +27,9 @@ certifies ``g_max``, that is when ``R <= R*``, the largest root in ``R`` of
 logit range is ``R = B^2``, so ``B*(n) = sqrt(R*)`` and ``c*(n) = B*/sqrt(ln n)``.
 Roots are found in float64 on the log of the bound (to about ``1e-13``
 relative); :func:`verify_crossing` brackets each crossing with ``mpmath``
-intervals.
+intervals. :func:`convergence_band` gives how ``c*(n)`` approaches its limit
+``c_inf`` (:func:`limit_c_star`): ``c*/c_inf = 1 + (C1 ln ln n + D)/ln n`` to
+first order, with ``C1`` and the range of ``D`` derived (docs/theory.md §5.5).
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ from .poly_attention import eps_p_for_output
 from .polyapprox import KINDS, MAX_DEGREE, approximation_bound_interval, log_approximation_bound
 
 __all__ = ["theorem_regime", "largest_cheap_degree", "degree_reach", "exact_least_degree", "rank_exponent",
-           "Crossing", "crossing", "verify_crossing", "limit_c_star", "MAX_LOG2_N"]
+           "Crossing", "crossing", "verify_crossing", "limit_c_star", "MAX_LOG2_N", "Band", "convergence_band",
+           "BAND_MIN_LOG2_N"]
 
 #: Largest ``log2 n`` accepted: ``eps = n^-1`` must stay a positive float64 (2^-1074 is the smallest).
 MAX_LOG2_N = 1024.0
@@ -198,17 +201,8 @@ def _beta(kind: str, kappa2: float, a: float) -> float:
     return brentq(f, lo, hi, xtol=1e-15)
 
 
-def limit_c_star(c: float = 1.0, a: float = 1.0, kind: str = "auto") -> float:
-    """Leading-order limit of ``c*(n)`` as ``n -> inf`` for ``d = c log2 n`` and ``eps = n^-a`` (docs/theory.md §5.2).
-
-    With ``L = ln n``, ``g = beta L`` and ``R = kappa^2 L``, Stirling gives
-    ``ln C(d+g, g) / L -> h(beta) = (delta+beta) ln(delta+beta) - delta ln delta
-    - beta ln beta`` (``delta = c / ln 2``) and ``ln b / L ->``
-    ``kappa^2 + beta ln(e kappa^2/beta)`` (taylor), ``beta ln(2 e kappa^2/beta)``
-    (shifted_taylor), ``2 kappa^2 + beta ln(e kappa^2/(2 beta))`` (chebyshev).
-    The least certified ``beta`` solves ``ln b / L = -a``; the limit is the
-    ``kappa`` at which ``h(beta) = 1`` (rank ``= n``).
-    """
+def _limit(c: float, a: float, kind: str) -> tuple[float, float, str]:
+    """``(kappa_inf^2, beta_inf, kind)``: the leading-order crossing and the kind setting it (:func:`limit_c_star`)."""
     c = check_real(c, "c", low=0.0, low_open=True)
     a = check_real(a, "a", low=0.0, low_open=True)
     kinds = _kinds(kind)
@@ -221,4 +215,102 @@ def limit_c_star(c: float = 1.0, a: float = 1.0, kind: str = "auto") -> float:
     hi = 0.1
     while excess(hi) < 0:
         hi *= 2
-    return math.sqrt(brentq(excess, 1e-9, hi, xtol=1e-15))
+    kappa2 = brentq(excess, 1e-9, hi, xtol=1e-16, rtol=4 * 2.0**-52)
+    best = min(kinds, key=lambda k: _beta(k, kappa2, a))
+    return kappa2, _beta(best, kappa2, a), best
+
+
+def limit_c_star(c: float = 1.0, a: float = 1.0, kind: str = "auto") -> float:
+    """Leading-order limit of ``c*(n)`` as ``n -> inf`` for ``d = c log2 n`` and ``eps = n^-a`` (docs/theory.md §5.2).
+
+    With ``L = ln n``, ``g = beta L`` and ``R = kappa^2 L``, Stirling gives
+    ``ln C(d+g, g) / L -> h(beta) = (delta+beta) ln(delta+beta) - delta ln delta
+    - beta ln beta`` (``delta = c / ln 2``) and ``ln b / L ->``
+    ``kappa^2 + beta ln(e kappa^2/beta)`` (taylor), ``beta ln(2 e kappa^2/beta)``
+    (shifted_taylor), ``2 kappa^2 + beta ln(e kappa^2/(2 beta))`` (chebyshev).
+    The least certified ``beta`` solves ``ln b / L = -a``; the limit is the
+    ``kappa`` at which ``h(beta) = 1`` (rank ``= n``).
+    """
+    return math.sqrt(_limit(c, a, kind)[0])
+
+
+# -- how c*(n) approaches its limit (docs/theory.md §5.5) ------------------------------
+
+#: The convergence band is derived and applied for ``n >= 2^BAND_MIN_LOG2_N`` (``ln ln n > 0`` there and beyond).
+BAND_MIN_LOG2_N = 8.0
+
+#: Per kind, ``(A, s, K)`` with ``ln b(g, R) = A R + m ln(s R) - ln m! + K``, ``m = g + 1`` (docs/theory.md §3.3-§3.5).
+_BOUND_FORM = {"taylor": (1.0, 1.0, 0.0), "shifted_taylor": (0.0, 2.0, 0.0), "chebyshev": (2.0, 0.5, math.log(2))}
+
+
+class Band(NamedTuple):
+    """First-order expansion of ``c*(n)/c_inf`` (docs/theory.md §5.5): with ``L = ln n``,
+
+    ``c*(n)/c_inf = 1 + (C1 ln L + D)/L + O((ln L/L)^2)``, ``D_lo <= D <= D_hi``
+    (``D`` moves with the integer part of ``g_max`` and the ceiling of ``d``),
+    and the rule's band for ``n >= 2^log2_n0``:
+    ``lower(n) <= c*(n)/c_inf <= 1 + C ln L / L``, ``C = C1 + max(D_hi, 0) / ln L0``.
+    """
+
+    c: float  # d = c log2 n
+    a: float  # eps = n^-a
+    kind: str  # the kind that sets the limit
+    c_inf: float  # limit of c*(n)
+    beta_inf: float  # limit of g_max / ln n
+    C1: float  # coefficient of ln ln n / ln n
+    D_lo: float  # the O(1/ln n) term at its least (g_max just past a step, d rounded up by almost 1)
+    D_hi: float  # the O(1/ln n) term at its largest (g_max just below a step, d = c log2 n)
+    log2_n0: float  # smallest n of the band's domain
+    C: float  # the band's constant: C1 + max(D_hi, 0) / ln ln n0
+
+    def upper(self, log2_n: float) -> float:
+        """``1 + C ln ln n / ln n``."""
+        L = float(log2_n) * math.log(2)
+        return 1.0 + self.C * math.log(L) / L
+
+    def lower(self, log2_n: float) -> float:
+        """``1 + min(0, C1 ln ln n + D_lo) / ln n``: 1 whenever the first-order term cannot be negative."""
+        L = float(log2_n) * math.log(2)
+        return 1.0 + min(0.0, self.C1 * math.log(L) + self.D_lo) / L
+
+
+def convergence_band(c: float = 1.0, a: float = 1.0, kind: str = "auto", *,
+                     log2_n0: float = BAND_MIN_LOG2_N) -> Band:
+    """The band ``c*(n)/c_inf`` lies in to first order for ``d = ceil(c log2 n)``, ``eps = n^-a`` (docs/theory.md §5.5).
+
+    Derived, not fitted. ``g_max + 1 = m`` and ``R* = kappa^2 L`` solve, with
+    Stirling's ``ln m! = m ln(m/e) + (1/2) ln(2 pi m) + O(1/m)``,
+
+    ``L h(beta_g) + phi ln((delta+beta)/delta) + (1/2) ln((delta+beta)/(2 pi delta beta L)) = L`` (rank ``= n``),
+    ``m = beta_g L + 1 - theta`` (``theta`` in ``[0, 1)``: the floor of ``g_max``),
+    ``L f(m/L, kappa^2) - (1/2) ln(2 pi m) + K = -a L`` (bound ``= eps_p``),
+
+    ``f(beta, kappa^2) = A kappa^2 + beta ln(e s kappa^2/beta)`` the kind's
+    leading term, ``d = delta L + phi`` (``phi`` in ``[0, 1)``: the ceiling).
+    Linearising at ``(beta_inf, kappa_inf^2)`` and ``c*/c_inf = 1 + dkappa^2 /
+    (2 kappa^2) + ...`` gives ``C1 = (1 - f_beta/h') / (4 kappa^2 f_kappa2)`` and
+    ``D = [(1/2) ln(2 pi beta) - K - f_beta ((1/2) ln(2 pi delta beta/(delta+beta)) / h'
+    - phi ln((delta+beta)/delta) / h' + 1 - theta)] / (2 kappa^2 f_kappa2)``,
+    with ``f_beta = ln(s kappa^2/beta) < 0``, ``f_kappa2 = A + beta/kappa^2`` and
+    ``h' = ln((delta+beta)/beta)``. The second-order remainder is not bounded
+    here; ``python -m proofs_check`` (check ``5c``) verifies the band on every
+    ``n = 2^8..2^1024`` of the theorem's regime.
+    """
+    log2_n0 = check_real(log2_n0, "log2 n0", low=2.0, high=MAX_LOG2_N)
+    kappa2, beta, k = _limit(c, a, kind)
+    A, s, K = _BOUND_FORM[k]
+    delta = float(c) / math.log(2)
+    f_beta = math.log(s * kappa2 / beta)
+    f_k2 = A + beta / kappa2
+    h1 = math.log((delta + beta) / beta)
+    scale = 2 * kappa2 * f_k2
+    C1 = (1 - f_beta / h1) / (2 * scale)
+
+    def D(theta, phi):
+        degree = 0.5 * math.log(2 * math.pi * delta * beta / (delta + beta)) / h1 + 1 - theta
+        degree -= phi * math.log((delta + beta) / delta) / h1
+        return (0.5 * math.log(2 * math.pi * beta) - K - f_beta * degree) / scale
+
+    D_hi, D_lo = D(0.0, 0.0), D(1.0, 1.0)
+    C = C1 + max(D_hi, 0.0) / math.log(log2_n0 * math.log(2))
+    return Band(float(c), float(a), k, math.sqrt(kappa2), beta, C1, D_lo, D_hi, log2_n0, C)

@@ -197,3 +197,113 @@ def crossing_theorem_regime() -> str:
     shown = ", ".join(f"2^{k}:{c:.4f}(g_max={gm})" for k, c, gm in cs if k % 8 == 0)
     return (f"each bound's d log b/dR > 0; 57 crossings bracketed to 1e-9 in R; c*(n) [n:c*]: {shown}; c* in "
             f"[{lo:.4f}, {hi:.4f}], max/min {hi / lo:.3f}")
+
+
+def _smooth_uL(L, theta, phi, delta, beta, k2, c_inf):
+    """(c(n)/c_inf - 1) ln n of the smooth model: C(d+x, x) = n with log-Gamma (no Stirling), d = delta L + phi,
+    m = x + 1 - theta, and the Chebyshev bound with log-Gamma equal to 1/n; mpmath at the caller's precision."""
+    from mpmath import findroot, log, loggamma, mpf, sqrt
+
+    L = mpf(L)
+    d = delta * L + phi
+    x = findroot(lambda x: loggamma(d + x + 1) - loggamma(d + 1) - loggamma(x + 1) - L, beta * L)
+    m = x + 1 - theta
+    R = findroot(lambda R: log(2) + 2 * R + m * log(R / 2) - loggamma(m + 1) + L, k2 * L)
+    return (sqrt(R / L) / c_inf - 1) * L
+
+
+@check("5c.crossing-convergence-band",
+       statement="with d = log2 n, eps = 1/n: the first-order constants of c*(n)/c_inf = 1 + (C1 ln ln n + D)/ln n "
+                 "(promptlimits.threshold.convergence_band) equal their SymPy derivation and an exact smooth model "
+                 "at ln n = 1e6..1e7; and 1 <= c*(n)/c_inf <= 1 + C ln ln n/ln n, C = C1 + D_hi/ln ln 2^8, at every "
+                 "n = 2^8..2^1024 with c*(n) bracketed in interval arithmetic",
+       source="docs/theory.md §5.5 (the rate of c*(n)); §5.2, §5.4; Alman-Song 2023",
+       method="sympy + mpmath 40 digits + exact integers + mpmath interval")
+def crossing_convergence_band() -> str:
+    import sympy as sp
+    from mpmath import iv, mp, mpf
+
+    from promptlimits import polyapprox as pa
+    from promptlimits.threshold import convergence_band, crossing
+
+    band = convergence_band()
+    require(band.kind == "chebyshev", f"the limit is set by {band.kind}, not chebyshev")
+    # 1. the limit and the first-order constants, derived afresh in SymPy and solved at 40 digits
+    b, k2, dl, L0 = sp.symbols("beta kappa2 delta L0", positive=True)
+    theta, phi = sp.symbols("theta phi", nonnegative=True)
+    f = 2 * k2 + b * sp.log(sp.E * k2 / (2 * b))  # chebyshev: ln b / ln n to leading order
+    h = (dl + b) * sp.log(dl + b) - dl * sp.log(dl) - b * sp.log(b)  # ln C(d+g, g) / ln n to leading order
+    f_b, f_k, h1 = sp.diff(f, b), sp.diff(f, k2), sp.diff(h, b)
+    # rank = n: beta_m - beta = (ln L/2 + ln(2 pi delta beta/(delta+beta))/2 - phi ln((delta+beta)/delta))/(h' L)
+    #          + (1 - theta)/L;  bound = eps: f_b dbeta + f_k dk2 = (ln L/2 + ln(2 pi beta)/2 - ln 2)/L
+    lnL = sp.Symbol("lnL")
+    dbeta = (lnL / 2 + sp.log(2 * sp.pi * dl * b / (dl + b)) / 2 - phi * sp.diff(h, dl)) / h1 + 1 - theta
+    dk2 = (lnL / 2 + sp.log(2 * sp.pi * b) / 2 - sp.log(2) - f_b * dbeta) / f_k
+    uL = sp.expand(dk2 / (2 * k2))  # c*/c_inf - 1 = dk2/(2 kappa2), times L
+    C1_sym, D_sym = uL.coeff(lnL), uL.subs(lnL, 0)
+    require(sp.simplify(sp.diff(h, dl) - sp.log((dl + b) / dl)) == 0, "dh/ddelta is not ln((delta+beta)/delta)")
+    saved = mp.dps
+    mp.dps = 40
+    try:
+        delta = 1 / mp.log(2)
+        beta = mp.findroot(lambda x: sp.lambdify(b, h.subs(dl, delta), "mpmath")(x) - 1, mpf("0.4"))
+        kap2 = mp.findroot(lambda x: sp.lambdify(k2, f.subs(b, beta), "mpmath")(x) + 1, mpf("0.03"))
+        c_inf = mp.sqrt(kap2)
+        at = {b: beta, k2: kap2, dl: delta}
+        C1 = sp.N(C1_sym.subs(at), 30)
+        D_hi = sp.N(D_sym.subs({**at, theta: 0, phi: 0}), 30)
+        D_lo = sp.N(D_sym.subs({**at, theta: 1, phi: 1}), 30)
+        C = C1 + D_hi / sp.log(8 * sp.log(2))
+        for name, exact, code in (("c_inf", c_inf, band.c_inf), ("beta_inf", beta, band.beta_inf),
+                                  ("C1", C1, band.C1), ("D_hi", D_hi, band.D_hi), ("D_lo", D_lo, band.D_lo),
+                                  ("C", sp.N(C, 30), band.C)):
+            require(abs(float(exact) - code) <= 1e-9 * abs(float(exact)), f"{name}: SymPy {exact}, code {code}")
+        # 2. the expansion against the smooth model (log-Gamma, no Stirling): second order ~ (ln L)^2 / L
+        u6, u7 = (_smooth_uL(10**e, 0, 0, delta, beta, kap2, c_inf) for e in (6, 7))
+        C1_model = (u7 - u6) / mp.log(10)
+        D_hi_model = u7 - C1 * mp.log(10**7)
+        D_lo_model = _smooth_uL(10**7, 1, 1, delta, beta, kap2, c_inf) - C1 * mp.log(10**7)
+        for name, model, code in (("C1", C1_model, band.C1), ("D_hi", D_hi_model, band.D_hi),
+                                  ("D_lo", D_lo_model, band.D_lo)):
+            require(abs(float(model) - code) < 1e-3, f"{name}: smooth model {float(model):.6f}, band {code:.6f}")
+    finally:
+        mp.dps = saved
+    # 3. the band on every n = 2^8..2^1024, each crossing bracketed: r* < n at R*(1 - 1e-9) (cr.kind certifies
+    #    g_max) and r* >= n at R*(1 + 1e-9) (no kind certifies g_max, so none certifies a lower degree, §5.4)
+    saved = iv.dps
+    iv.dps = 40
+    worst_up, worst_low, Ds = (None, None), (None, None), []
+    try:
+        ci = iv.mpf([float(c_inf) * (1 - 1e-15), float(c_inf) * (1 + 1e-15)])  # the SymPy-derived limit
+        for k in range(8, 1025):
+            n = 2**k
+            cr = crossing(k, k, 2.0**-k)
+            g = cr.g_max
+            require(math.comb(k + g, g) < n <= math.comb(k + g + 1, g + 1), f"n=2^{k}: g_max {g} is not exact")
+            E = iv.mpf(2) ** (-k)
+            eps_p = 4 * E / (4 + E * E)
+            R_lo, R_hi = iv.mpf(cr.R_star * (1 - 1e-9)), iv.mpf(cr.R_star * (1 + 1e-9))
+            require(pa.approximation_bound_interval(cr.kind, g, R_lo).b <= eps_p.a,
+                    f"n=2^{k}: {cr.kind} does not certify g_max = {g} just below R*")
+            require(all(pa.approximation_bound_interval(kd, g, R_hi).a > eps_p.b for kd in pa.KINDS),
+                    f"n=2^{k}: some kind certifies g_max = {g} just above R*")
+            Li = k * iv.log(2)
+            ratio = iv.sqrt(iv.mpf([cr.R_star * (1 - 1e-9), cr.R_star * (1 + 1e-9)]) / Li) / ci
+            upper = 1 + band.C * iv.log(Li) / Li
+            require(ratio.a >= 1 and ratio.b <= upper.a,
+                    f"n=2^{k}: c*/c_inf in [{ratio.a}, {ratio.b}] outside [1, {upper.a}]")
+            room = float(((upper.a - ratio.b) / (upper.a - 1)).mid)
+            if worst_up[0] is None or room < worst_up[0]:
+                worst_up = (room, k)
+            if worst_low[0] is None or float(ratio.a.mid) - 1 < worst_low[0]:
+                worst_low = (float(ratio.a.mid) - 1, k)
+            Lf = k * math.log(2)
+            Ds.append((float(ratio.mid.mid) - 1) * Lf - band.C1 * math.log(Lf))
+    finally:
+        iv.dps = saved
+    return (f"c_inf = {float(c_inf):.10f}, beta_inf = {float(beta):.10f}; C1 = {float(C1):.6f}, D in "
+            f"[{float(D_lo):.4f}, {float(D_hi):.4f}] (SymPy = code to 1e-9; smooth model at ln n = 1e7: C1 "
+            f"{float(C1_model):.6f}, D {float(D_lo_model):.4f}..{float(D_hi_model):.4f}); C = {band.C:.6f}; 1017 "
+            f"crossings n = 2^8..2^1024 bracketed and inside the band: least room to the upper edge "
+            f"{worst_up[0]:.3f} of the band at 2^{worst_up[1]}, least c*/c_inf - 1 = {worst_low[0]:.4f} at "
+            f"2^{worst_low[1]}; D(n) = (c*/c_inf - 1) ln n - C1 ln ln n in [{min(Ds):.3f}, {max(Ds):.3f}]")

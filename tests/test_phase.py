@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from promptlimits.cli import main
-from promptlimits.experiments.phase import C_STAR_FACTOR, fit_models, make_sweep, phase_point, verdicts
-from promptlimits.experiments.verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT
+from promptlimits.experiments.phase import SETTINGS, band_check, fit_models, make_sweep, phase_point, verdicts
+from promptlimits.experiments.verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT, VACUOUS
 from promptlimits.polyapprox import KINDS, log_approximation_bound
 from promptlimits.sweep import read_results, run_sweep
+from promptlimits.threshold import convergence_band, crossing, theorem_regime
 
 POINT = {"regime": "log", "d_fixed": 0, "c": 1.0, "log2_n": 20.0, "beyond": False, "eps": 1e-6,
          "eps_exponent": 1.0, "kind": "auto", "kappa_step": 0.05, "kappa_max": 0.5}
@@ -68,29 +69,106 @@ def test_aic_is_the_gaussian_likelihood_with_two_parameters():
     assert math.isclose(fit["delta_aic"], fit["power"]["aic"] - fit["sqrt"]["aic"])
 
 
-# ----------------------------------------------------------------------------- the verdict
-def _summary(c_stars, winner="sqrt", theorem=True):
-    cross = [{"log2_n": 8.0 + i, "d": 8 + i, "g_max": 3, "kind_star": "chebyshev", "B_star": c, "c_star": c,
-              "verified": True} for i, c in enumerate(c_stars)]
-    fit = None if len(c_stars) < 3 else {
-        "sqrt": {"alpha": 0.03, "beta": 0.5, "rss": 1.0, "aic": -10.0 if winner == "sqrt" else 0.0},
-        "power": {"c": 0.8, "gamma": 0.01, "rss": 1.0, "aic": 0.0 if winner == "sqrt" else -10.0},
-        "n_points": len(c_stars), "winner": winner, "delta_aic": 10.0 if winner == "sqrt" else -10.0}
-    cv = {"regime": "log" if theorem else "fixed", "theorem": theorem, "crossings": cross, "beyond": [],
-          "c_star_min": min(c_stars), "c_star_max": max(c_stars), "c_star_ratio": max(c_stars) / min(c_stars),
-          "all_verified": True, "fit": fit, "limit_c_star": 0.16 if theorem else None, "collapse": {}}
-    rows = [{"log2_n": c["log2_n"], "beyond": False, "kappa_step": 0.02, "kappa_max": 0.6} for c in cross]
-    return {"phase": SimpleNamespace(rows=rows, meta={"summary": {"curves": {"d = ceil(log2 n), eps = 1/n": cv}}})}
+# ----------------------------------------------------------------------------- the convergence rule
+BAND = convergence_band()
+KS = [8.0, 12.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0]
+
+
+def _ln(k):
+    return k * math.log(2)
+
+
+def _inside(k):
+    """A synthetic c*(n) halfway up the band."""
+    return BAND.c_inf * (1 + 0.5 * BAND.C * math.log(_ln(k)) / _ln(k))
+
+
+def test_band_check_passes_inside_and_fails_outside():
+    inside = band_check(KS, [_inside(k) for k in KS], BAND)
+    assert inside["passes"] and inside["n_outside"] == 0 and inside["n_sizes"] == len(KS)
+    assert math.isclose(inside["C_n_max"], 0.5 * BAND.C)
+    # just above the band at one size: fails there and only there
+    above = [_inside(k) for k in KS]
+    above[4] = BAND.c_inf * BAND.upper(64.0) * 1.001
+    chk = band_check(KS, above, BAND)
+    assert not chk["passes"] and chk["outside"] == [64.0] and chk["worst"]["log2_n"] == 64.0
+    # converging to a limit 2% too low: below the lower edge at large n
+    low = band_check(KS, [0.98 * _inside(k) for k in KS], BAND)
+    assert not low["passes"] and 1024.0 in low["outside"] and low["worst"]["ratio"] < 1
+    # a constant c* (no convergence: B* = 0.35 sqrt(ln n)) leaves the band once it narrows
+    flat = band_check(KS, [0.35] * len(KS), BAND)
+    assert not flat["passes"] and flat["outside"][0] > 8.0
+    # a power law, the fixed-d control's shape: B* = 0.8 n^0.07
+    power = [0.8 * math.exp(0.07 * _ln(k)) / math.sqrt(_ln(k)) for k in KS]
+    assert not band_check(KS, power, BAND)["passes"]
+
+
+def test_band_check_leaves_out_small_n_and_missing_crossings():
+    chk = band_check([4.0, 6.0] + KS, [5.0, 5.0] + [_inside(k) for k in KS[:-1]] + [None], BAND)
+    assert chk["passes"] and chk["n_sizes"] == len(KS) - 1 and chk["log2_n_range"] == [8.0, 512.0]
+    assert not band_check(KS[:2], [_inside(k) for k in KS[:2]], BAND)["applied"]  # fewer than MIN_RULE_SIZES
+
+
+def test_the_real_crossings_pass_and_the_fixed_d_control_fails():
+    """The rule on the quick grid's own crossings (theorem's regime to 2^1024; d = 8 as far as it certifies)."""
+    quick = SETTINGS["quick"]
+    ks = sorted(set(quick["log2_ns"]) | set(quick["beyond"]))
+    assert ks[0] == 8 and ks[-1] == 1024
+    theorem = [crossing(k, *theorem_regime(k)).c_star for k in ks]
+    chk = band_check(ks, theorem, BAND)
+    assert chk["passes"] and chk["n_sizes"] == len(ks)
+    fixed = [(cr.c_star if (cr := crossing(k, 8, 2.0**-k)) else None) for k in quick["log2_ns"]]
+    control = band_check(quick["log2_ns"], fixed, BAND)
+    assert control["applied"] and control["n_outside"] > control["n_sizes"] // 2
+
+
+def _curve(ks, c_stars, theorem):
+    cross = [{"log2_n": float(k), "d": int(k) if theorem else 8, "g_max": 3, "kind_star": "chebyshev",
+              "B_star": c * math.sqrt(_ln(k)) if c else None, "c_star": c, "verified": True}
+             for k, c in zip(ks, c_stars)]
+    return {"regime": "log" if theorem else "fixed", "theorem": theorem, "crossings": cross, "beyond": [],
+            "c_star_min": min(c_stars), "c_star_max": max(c_stars), "c_star_ratio": max(c_stars) / min(c_stars),
+            "all_verified": True, "fit": None, "limit_c_star": BAND.c_inf if theorem else None,
+            "band": BAND._asdict() if theorem else None, "collapse": {},
+            "band_reference": "d = ceil(log2 n), eps = 1/n", "band_check": band_check(ks, c_stars, BAND)}
+
+
+THEOREM, CONTROL = "d = ceil(log2 n), eps = 1/n", "d = 8, eps = 1/n"
+
+
+def _results(theorem=None, control=None):
+    curves = {}
+    if theorem is not None:
+        curves[THEOREM] = _curve(KS, theorem, True)
+    if control is not None:
+        curves[CONTROL] = _curve(KS, control, False)
+    rows = [{"log2_n": k, "beyond": k > 64, "kappa_step": 0.02, "kappa_max": 0.6} for k in KS]
+    return {"phase": SimpleNamespace(rows=rows, meta={"summary": {"curves": curves}})}
+
+
+def _summary(c_stars):
+    """Phase results with a theorem-regime curve ``c_stars`` at n = 2^8, 2^12, ... and a power-law control (shared
+    with tests/test_experiments_registry.py)."""
+    ks = KS[: len(c_stars)]
+    power = [0.8 * math.exp(0.07 * _ln(k)) / math.sqrt(_ln(k)) for k in ks]
+    curves = {THEOREM: _curve(ks, list(c_stars), True), CONTROL: _curve(ks, power, False)}
+    rows = [{"log2_n": k, "beyond": k > 64, "kappa_step": 0.02, "kappa_max": 0.6} for k in ks]
+    return {"phase": SimpleNamespace(rows=rows, meta={"summary": {"curves": curves}})}
 
 
 def test_verdict_takes_each_status_by_its_rule():
-    assert verdicts(_summary([0.2, 0.25, 0.29]))[0].status == CONSISTENT
-    wide = verdicts(_summary([0.2, 0.25, 0.2 * C_STAR_FACTOR * 1.1]))[0]
-    assert wide.status == NOT_CONSISTENT and "varies by a factor 1.65 > 1.5" in wide.why
-    power = verdicts(_summary([0.2, 0.25, 0.29], winner="power"))[0]
-    assert power.status == NOT_CONSISTENT and "power law wins on AIC" in power.why
-    assert verdicts(_summary([0.2, 0.25]))[0].status == NOT_CHECKED
-    assert verdicts(_summary([0.2, 0.25, 0.29], theorem=False))[0].status == NOT_CHECKED  # a contrast tests nothing
+    good = [_inside(k) for k in KS]
+    power = [0.8 * math.exp(0.07 * _ln(k)) / math.sqrt(_ln(k)) for k in KS]
+    v = verdicts(_results(good, power))[0]
+    assert v.status == CONSISTENT and "control" in v.why and "sizes outside" in v.why
+    assert any("negative control" in line and "outside the band" in line for line in v.numbers)
+    bad = verdicts(_results([0.35] * len(KS), power))[0]
+    assert bad.status == NOT_CONSISTENT and "above the upper edge" in bad.why
+    vac = verdicts(_results(good, good))[0]  # a control inside the band: the rule had no power
+    assert vac.status == VACUOUS and CONTROL in vac.why
+    assert verdicts(_results(good, None))[0].status == NOT_CHECKED  # no control run
+    assert verdicts(_results(None, power))[0].status == NOT_CHECKED  # a control alone tests nothing
+    assert "C1 ln ln n" in v.numbers[1] and "c_inf" in v.rule and "sqrt(log n)" in v.claim
 
 
 # ----------------------------------------------------------------------------- the sweep and its command line
@@ -104,6 +182,8 @@ def test_tiny_sweep_summary(tmp_path):
     assert [c["log2_n"] for c in th["crossings"]] == [8, 16, 24, 32] and [b["log2_n"] for b in th["beyond"]] == [64]
     assert fixed["beyond"] == [] and fixed["c_star_max"] > th["c_star_max"]  # fixed d: B* outgrows sqrt(ln n)
     assert th["limit_c_star"] < th["c_star_min"]
+    assert th["band_check"]["passes"] and th["band_check"]["n_sizes"] == 5  # 2^8..2^32 and 2^64
+    assert fixed["band_reference"] == "d = ceil(log2 n), eps = 1/n" and fixed["band_check"]["n_outside"] >= 2
     rows = read_results(tmp_path).rows
     assert len(rows) == 2 * 4 * 3 + 1
 

@@ -7,6 +7,7 @@ import pytest
 
 from promptlimits.polyapprox import KINDS, MAX_DEGREE, log_approximation_bound
 from promptlimits.threshold import (
+    convergence_band,
     crossing,
     degree_reach,
     exact_least_degree,
@@ -91,3 +92,72 @@ def test_theorem_regime_and_bad_input():
         theorem_regime(1000, a=2.0)
     with pytest.raises(ValueError, match="polynomial kind"):
         crossing(20, 20, 1e-6, kind="bessel")
+
+
+# ----------------------------------------------------------------------------- the convergence band (§5.5)
+def _limit_mp(delta):
+    """(beta_inf, kappa_inf^2) for the Chebyshev certificate and eps = 1/n, solved afresh in mpmath."""
+    from mpmath import e, findroot, log, mpf
+
+    beta = findroot(lambda b: (delta + b) * log(delta + b) - delta * log(delta) - b * log(b) - 1, mpf("0.4"))
+    k2 = findroot(lambda k: 2 * k + beta * log(e * k / (2 * beta)) + 1, mpf("0.03"))
+    return beta, k2
+
+
+def _smooth_c(L, theta, phi, delta, guess):
+    """c(n) of the smooth model: the rank and the Chebyshev bound with log-Gamma for the factorials (no Stirling),
+    g_max + 1 = x + 1 - theta where C(d+x, x) = n exactly, d = delta L + phi (docs/theory.md §5.5)."""
+    from mpmath import findroot, log, loggamma, mpf, sqrt
+
+    L = mpf(L)
+    d = delta * L + phi
+    x = findroot(lambda x: loggamma(d + x + 1) - loggamma(d + 1) - loggamma(x + 1) - L, guess[0] * L)
+    m = x + 1 - theta
+    R = findroot(lambda R: log(2) + 2 * R + m * log(R / 2) - loggamma(m + 1) + L, guess[1] * L)
+    return sqrt(R / L)
+
+
+def test_band_constants_match_an_independent_smooth_model():
+    """c_inf, C1, D_hi and D_lo against the exact smooth model at L = 1e6, 1e7 (second-order terms ~ 1e-3)."""
+    from mpmath import log, mp, sqrt
+
+    band = convergence_band()
+    saved, mp.dps = mp.dps, 40
+    try:
+        delta = 1 / log(2)
+        beta, k2 = _limit_mp(delta)
+        c_inf = sqrt(k2)
+        assert band.kind == "chebyshev" and math.isclose(band.c_inf, float(c_inf), rel_tol=1e-12)
+        assert math.isclose(band.beta_inf, float(beta), rel_tol=1e-12)
+
+        def uL(L, theta, phi):
+            return (_smooth_c(L, theta, phi, delta, (beta, k2)) / c_inf - 1) * L
+
+        L1, L2 = 10**6, 10**7
+        C1 = (uL(L2, 0, 0) - uL(L1, 0, 0)) / log(mp.mpf(L2) / L1)
+        assert abs(float(C1) - band.C1) < 0.01
+        assert abs(float(uL(L2, 0, 0) - band.C1 * log(L2)) - band.D_hi) < 0.01
+        assert abs(float(uL(L2, 1, 1) - band.C1 * log(L2)) - band.D_lo) < 0.01
+    finally:
+        mp.dps = saved
+    assert band.C == pytest.approx(band.C1 + band.D_hi / math.log(8 * math.log(2)))
+    assert band.lower(8) == 1.0 and band.upper(8) == pytest.approx(1 + band.C * math.log(8 * math.log(2)) / (
+        8 * math.log(2)))
+
+
+@pytest.mark.parametrize("k", [8, 9, 10, 11, 64, 65, 300, 1023, 1024])
+def test_band_holds_on_the_theorem_crossings(k):
+    band = convergence_band()
+    ratio = crossing(k, *theorem_regime(k)).c_star / band.c_inf
+    assert band.lower(k) <= ratio <= band.upper(k)
+
+
+def test_band_for_other_regimes_and_bad_input():
+    b2 = convergence_band(c=2.0)
+    assert b2.c_inf == pytest.approx(limit_c_star(c=2.0)) and b2.C1 > 0 and b2.D_lo < b2.D_hi
+    ratio = crossing(40, *theorem_regime(40, c=2.0)).c_star / b2.c_inf
+    assert b2.lower(40) <= ratio <= b2.upper(40)
+    with pytest.raises(ValueError, match="log2 n0 must"):
+        convergence_band(log2_n0=1.0)
+    with pytest.raises(ValueError, match="c must"):
+        convergence_band(c=0.0)

@@ -20,12 +20,17 @@ whether interval arithmetic verified it. ``B*`` is the cost frontier of the
 certified polynomial method, an upper-bound algorithm: above it this algorithm
 loses to exact attention, which says nothing about other algorithms.
 
-Points with ``beyond = True`` (``log2 n`` past the grid, e.g. ``2^1024``) record
-the crossing only: they show where ``c*(n)`` is heading and enter no rule.
+Points with ``beyond = True`` (``log2 n`` past the map, up to ``2^1024``)
+record the crossing only (no ``kappa`` rows): exact and cheap, they carry the
+convergence rule to ``n = 2^1024``.
 
-:func:`summarize` collects, per curve, ``c*(n)`` and its range, and fits
-``B*^2 = alpha ln n + beta`` against the power law ``B* = c n^gamma`` by least
-squares on ``B*``, compared by AIC (:func:`fit_models`).
+:func:`summarize` collects, per curve, ``c*(n)`` and its range; applies the
+convergence rule (:func:`band_check`): every theorem-regime curve must keep
+``c*(n)/c_inf`` inside the band of :func:`promptlimits.threshold.convergence_band`
+(derived in docs/theory.md §5.5), and the fixed-``d`` curves, the negative
+control, are held to the same band, which they must leave; and fits ``B*^2 =
+alpha ln n + beta`` against the power law ``B* = c n^gamma`` by least squares on
+``B*``, compared by AIC (:func:`fit_models`, reported, in no rule).
 """
 
 from __future__ import annotations
@@ -39,22 +44,23 @@ from promptlimits.polyapprox import KINDS
 from promptlimits.sweep import SweepDef
 
 from ._settings import Option, resolve, scale_table
-from .verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT, Verdict, fmt
+from .verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT, VACUOUS, Verdict, fmt
 
 __all__ = ["phase_point", "check_point", "summarize", "make_sweep", "verdicts", "fit_models", "curve_label",
-           "head_dim", "target_eps", "kappa_grid", "summary_lines", "SETTINGS", "OPTIONS", "C_STAR_FACTOR"]
+           "head_dim", "target_eps", "kappa_grid", "summary_lines", "band_check", "SETTINGS", "OPTIONS",
+           "MIN_RULE_SIZES"]
 
 REGIMES = ("log", "fixed")
 POLY_KINDS = ("auto",) + KINDS
 
-#: The rule's bound on max c*(n) / min c*(n) over the grid.
-C_STAR_FACTOR = 1.5
+#: A curve enters the convergence rule with at least this many crossings at ``n >= 2^8``.
+MIN_RULE_SIZES = 3
 
-#: Grids per scale (keys are the overrides ``make_sweep`` accepts).
+#: Grids per scale (keys are the overrides ``make_sweep`` accepts). ``beyond``: crossing-only sizes up to 2^1024.
 SETTINGS = scale_table(
     {"log2_ns": tuple(range(8, 65)), "kappa_step": 0.02, "kappa_max": 0.6, "d_fixed": (8,), "c": (1.0,),
-     "regimes": REGIMES, "eps": 1e-6, "eps_exponent": 1.0, "kind": "auto", "beyond": (128, 256, 512, 1024)},
-    tiny={"log2_ns": (8, 12, 16, 20, 24, 32), "kappa_step": 0.1, "kappa_max": 0.5, "beyond": (128,)},
+     "regimes": REGIMES, "eps": 1e-6, "eps_exponent": 1.0, "kind": "auto", "beyond": tuple(range(72, 1025, 8))},
+    tiny={"log2_ns": (8, 12, 16, 20, 24, 32), "kappa_step": 0.1, "kappa_max": 0.5, "beyond": (64, 128, 512)},
     quick={},
     full={"kappa_step": 0.01, "d_fixed": (4, 8, 16)},
 )
@@ -70,7 +76,7 @@ OPTIONS = (
     Option("--eps", "eps", float, help="attention-output error target when --eps-exponent is 0"),
     Option("--eps-exponent", "eps_exponent", float, help="a > 0: eps = n^-a (default 1)"),
     Option("--kind", "kind", str, None, POLY_KINDS, help="polynomial kind"),
-    Option("--beyond", "beyond", float, "*", help="log2 n past the grid: crossing only, in no rule"),
+    Option("--beyond", "beyond", float, "*", help="log2 n past the map: crossing only (up to 1024)"),
 )
 
 
@@ -247,9 +253,41 @@ def _collapse(rows: list[dict], kappas=(0.1, 0.2, 0.3), min_log2_n: float = 16) 
     return out
 
 
+def band_check(log2_ns, c_stars, band) -> dict:
+    """The convergence rule on one curve: ``band.lower(n) <= c*(n)/c_inf <= band.upper(n)`` at every size.
+
+    ``band`` is a :class:`promptlimits.threshold.Band` (derived in docs/theory.md
+    §5.5). Sizes below ``2^band.log2_n0`` and sizes without a crossing are left
+    out. Returns the sizes checked, those outside, the worst one (largest
+    ``(ratio - 1) / (upper - 1)``, or the least ratio where one falls below the
+    lower edge), the largest ``C(n) = (ratio - 1) ln n / ln ln n`` (the band's
+    ``C`` bounds it) and the range of the first-order term ``D(n) = (ratio - 1)
+    ln n - C1 ln ln n`` (``[band.D_lo, band.D_hi]`` to first order).
+    """
+    pts = []
+    for k, c in zip(log2_ns, c_stars):
+        if c is None or k < band.log2_n0:
+            continue
+        L = k * math.log(2)
+        ratio = c / band.c_inf
+        pts.append({"log2_n": float(k), "ratio": ratio, "lower": band.lower(k), "upper": band.upper(k),
+                    "C_n": (ratio - 1) * L / math.log(L), "D_n": (ratio - 1) * L - band.C1 * math.log(L)})
+    outside = [p for p in pts if not p["lower"] <= p["ratio"] <= p["upper"]]
+    low = [p for p in outside if p["ratio"] < p["lower"]]
+    worst = (min(low, key=lambda p: p["ratio"]) if low else
+             max(pts, key=lambda p: (p["ratio"] - 1) / (p["upper"] - 1), default=None))
+    return {"n_sizes": len(pts), "n_outside": len(outside), "passes": len(pts) >= MIN_RULE_SIZES and not outside,
+            "applied": len(pts) >= MIN_RULE_SIZES,
+            "log2_n_range": [pts[0]["log2_n"], pts[-1]["log2_n"]] if pts else None,
+            "ratio_range": [min(p["ratio"] for p in pts), max(p["ratio"] for p in pts)] if pts else None,
+            "outside": [p["log2_n"] for p in outside], "worst": worst,
+            "C_n_max": max((p["C_n"] for p in pts), default=None),
+            "D_n_range": [min(p["D_n"] for p in pts), max(p["D_n"] for p in pts)] if pts else None}
+
+
 def _curve_summary(rows: list[dict]) -> dict:
-    """Crossings, their range, the fits and the collapse of one curve."""
-    from promptlimits.threshold import limit_c_star
+    """Crossings, their range, the fits and the collapse of one curve; the band of a theorem-regime curve."""
+    from promptlimits.threshold import convergence_band
 
     first = {}
     for r in rows:
@@ -258,26 +296,48 @@ def _curve_summary(rows: list[dict]) -> dict:
     cross = [{k: r[k] for k in keys} for (_, beyond), r in sorted(first.items()) if not beyond]
     beyond = [{k: r[k] for k in keys} for (_, b), r in sorted(first.items()) if b]
     found = [c for c in cross if c["c_star"] is not None]
-    cs = [c["c_star"] for c in found]
+    every = [c for c in sorted(cross + beyond, key=lambda c: c["log2_n"]) if c["c_star"] is not None]
+    cs = [c["c_star"] for c in every]
     r0 = rows[0]
     theorem = r0["regime"] == "log" and bool(r0.get("eps_exponent"))
+    band = convergence_band(r0["c"], r0["eps_exponent"], r0.get("kind", "auto")) if theorem else None
     return {
         "regime": r0["regime"], "theorem": theorem, "crossings": cross, "beyond": beyond,
         "c_star_min": min(cs, default=None), "c_star_max": max(cs, default=None),
         "c_star_ratio": max(cs) / min(cs) if cs else None,
-        "all_verified": all(c["verified"] for c in found) and bool(found),
+        "all_verified": all(c["verified"] for c in every) and bool(every),
         "fit": fit_models([c["log2_n"] for c in found], [c["B_star"] for c in found]),
-        "limit_c_star": limit_c_star(r0["c"], r0["eps_exponent"], r0.get("kind", "auto")) if theorem else None,
+        "limit_c_star": band.c_inf if band else None,
+        "band": band._asdict() if band else None,
         "collapse": _collapse(rows),
     }
 
 
 def summarize(rows: list[dict]) -> dict:
-    """Per curve (:func:`curve_label`): crossings ``c*(n)``, their range, the AIC comparison, the collapse."""
-    curves: dict[str, list[dict]] = {}
+    """Per curve (:func:`curve_label`): crossings ``c*(n)``, their range, the band rule, the AIC comparison, the
+    collapse.
+
+    Each theorem-regime curve is checked against its own band; every other
+    curve (the fixed-``d`` negative control) against the band of the first
+    theorem-regime curve, recorded as ``band_reference``.
+    """
+    from promptlimits.threshold import Band
+
+    groups: dict[str, list[dict]] = {}
     for r in rows:
-        curves.setdefault(curve_label(r), []).append(r)
-    return _finite({"curves": {label: _curve_summary(rs) for label, rs in curves.items()}})
+        groups.setdefault(curve_label(r), []).append(r)
+    curves = {label: _curve_summary(rs) for label, rs in groups.items()}
+    reference = next((lab for lab, cv in curves.items() if cv["theorem"]), None)
+    for label, cv in curves.items():
+        ref = label if cv["theorem"] else reference
+        if ref is None:
+            cv["band_reference"], cv["band_check"] = None, None
+            continue
+        band = Band(**curves[ref]["band"])
+        pts = sorted(cv["crossings"] + cv["beyond"], key=lambda c: c["log2_n"])
+        cv["band_reference"] = ref
+        cv["band_check"] = band_check([c["log2_n"] for c in pts], [c["c_star"] for c in pts], band)
+    return _finite({"curves": curves})
 
 
 def _finite(obj):
@@ -296,89 +356,133 @@ def _finite(obj):
 # ----------------------------------------------------------------------------
 
 
+def _band_text(b: dict) -> str:
+    n0, lnln0 = f"2^{b['log2_n0']:g}", math.log(b["log2_n0"] * math.log(2))
+    return (f"C = C1 + D_hi / ln ln {n0} = {fmt(b['C1'])} + {fmt(b['D_hi'])} / {fmt(lnln0)} = {fmt(b['C'])}, "
+            f"c_inf = {fmt(b['c_inf'], 4)} ({b['kind']} certificate)")
+
+
+def _check_text(label: str, cv: dict, role: str) -> str:
+    chk = cv.get("band_check")
+    if not chk or not chk["n_sizes"]:
+        return f"{label} ({role}): no crossing at n >= 2^8, the rule does not apply"
+    lo, hi = chk["log2_n_range"]
+    w = chk["worst"]
+    where = (f"{chk['n_outside']} of {chk['n_sizes']} sizes outside the band (first 2^{chk['outside'][0]:g})"
+             if chk["n_outside"] else f"all {chk['n_sizes']} sizes inside the band")
+    return (f"{label} ({role}): c*(n)/c_inf in [{fmt(chk['ratio_range'][0], 4)}, {fmt(chk['ratio_range'][1], 4)}] "
+            f"over n = 2^{lo:g}..2^{hi:g}; {where}; closest to an edge (or farthest outside): 2^{w['log2_n']:g}, "
+            f"c*/c_inf = {fmt(w['ratio'], 4)} against [{fmt(w['lower'], 4)}, {fmt(w['upper'], 4)}]; largest "
+            f"(c*/c_inf - 1) ln n / ln ln n = {fmt(chk['C_n_max'], 4)}; D(n) = (c*/c_inf - 1) ln n - C1 ln ln n in "
+            f"[{fmt(chk['D_n_range'][0])}, {fmt(chk['D_n_range'][1])}]")
+
+
 def _curve_numbers(label: str, cv: dict) -> list[str]:
     """The numbers of one curve, as report lines."""
     found = [c for c in cv["crossings"] if c["c_star"] is not None]
     if not found:
         return [f"{label}: no crossing within the certificates' degrees"]
-    lo, hi = found[0]["log2_n"], found[-1]["log2_n"]
+    every = sorted([c for c in cv["crossings"] + cv["beyond"] if c["c_star"] is not None],
+                   key=lambda c: c["log2_n"])
+    lo, hi = every[0]["log2_n"], every[-1]["log2_n"]
     out = [f"{label}: c*(n) = B*(n)/sqrt(ln n) in [{fmt(cv['c_star_min'])}, {fmt(cv['c_star_max'])}] "
-           f"(max/min {fmt(cv['c_star_ratio'])}) over n = 2^{lo:g}..2^{hi:g}; c*(2^{lo:g}) = "
-           f"{fmt(found[0]['c_star'])}, c*(2^{hi:g}) = {fmt(found[-1]['c_star'])}; B* from "
-           f"{fmt(found[0]['B_star'])} to {fmt(found[-1]['B_star'])}; "
+           f"over n = 2^{lo:g}..2^{hi:g}; c*(2^{lo:g}) = {fmt(every[0]['c_star'])}, c*(2^{hi:g}) = "
+           f"{fmt(every[-1]['c_star'])}; B* from {fmt(every[0]['B_star'])} to {fmt(every[-1]['B_star'])}; "
            f"{'every crossing' if cv['all_verified'] else 'NOT every crossing'} bracketed by interval arithmetic"]
+    if cv.get("band"):
+        b = cv["band"]
+        out.append(f"{label}: derived band {fmt(b['D_lo'])} <= D <= {fmt(b['D_hi'])} for c*/c_inf = 1 + "
+                   f"(C1 ln ln n + D)/ln n, C1 = {fmt(b['C1'])}; {_band_text(b)}")
     fit = cv["fit"]
     if fit:
-        out.append(f"{label}: B*^2 = {fmt(fit['sqrt']['alpha'])} ln n + {fmt(fit['sqrt']['beta'])} "
+        beta = fit["sqrt"]["beta"]
+        out.append(f"{label}: B*^2 = {fmt(fit['sqrt']['alpha'])} ln n {'-' if beta < 0 else '+'} {fmt(abs(beta))} "
                    f"(AIC {fmt(fit['sqrt']['aic'], 4)}) against B* = {fmt(fit['power']['c'])} "
-                   f"n^{fmt(fit['power']['gamma'])} (AIC {fmt(fit['power']['aic'], 4)}): "
-                   f"{'sqrt(ln n)' if fit['winner'] == 'sqrt' else 'power law'} wins by "
-                   f"{fmt(abs(fit['delta_aic']))} over {fit['n_points']} sizes")
-    if cv["beyond"]:
-        far = ", ".join(f"c*(2^{b['log2_n']:g}) = {fmt(b['c_star'])}" for b in cv["beyond"])
-        out.append(f"{label}, beyond the grid (in no rule): {far}; leading-order limit c*(inf) = "
-                   f"{fmt(cv['limit_c_star'])}")
+                   f"n^{fmt(fit['power']['gamma'])} (AIC {fmt(fit['power']['aic'], 4)}) over the "
+                   f"{fit['n_points']} sizes of the map: {'sqrt(ln n)' if fit['winner'] == 'sqrt' else 'power law'} "
+                   f"wins by {fmt(abs(fit['delta_aic']))} (reported, in no rule)")
     if cv["collapse"]:
         spread = "; ".join(f"kappa = {k}: [{fmt(v[0])}, {fmt(v[1])}]" for k, v in cv["collapse"].items())
         out.append(f"{label}: collapse, log_n r* over n >= 2^16 at fixed kappa: {spread}")
     return out
 
 
+CLAIM = ("Alman and Song (2023), for d = O(log n) and additive error 1/poly(n): if B = o(sqrt(log n)), attention "
+         "is computable in almost-linear time n^(1+o(1)) (the polynomial method); if B >= C_b sqrt(log n) for some "
+         "constant C_b, no algorithm runs in truly subquadratic time n^(2-Omega(1)) under SETH. Hu et al. (2025) "
+         "carry this over to prompt-induced norms (docs/theory.md §5.1). Tested here: in the theorem's regime "
+         "(d = ceil(log2 n), eps = 1/n) the crossing c*(n) = B*(n)/sqrt(ln n) of the certified polynomial method, an "
+         "upper-bound algorithm, converges to its proved limit c_inf at the derived rate ln ln n / ln n "
+         "(docs/theory.md §5.2, §5.5); the SETH half no finite computation can test.")
+
+
 def verdicts(results) -> list[Verdict]:
-    """The phase transition (claim 1), from ``results["phase"]``."""
+    """The phase transition (claim 1), from ``results["phase"]``: the convergence band and its negative control."""
     res = results["phase"]
     curves = res.meta["summary"]["curves"]
-    numbers, passes, checked = [], [], []
+    numbers, ks = [], sorted({r["log2_n"] for r in res.rows})
+    top = f"2^{max(ks, default=0):g}"
     for label, cv in curves.items():
         numbers += _curve_numbers(label, cv)
-        if cv["theorem"] and cv["fit"]:
-            checked.append(label)
-            passes.append(cv["c_star_ratio"] <= C_STAR_FACTOR and cv["fit"]["winner"] == "sqrt")
-    rule = (f"for every curve in the theorem's regime (d = ceil(c log2 n), eps = n^-a) with at least 3 sizes: "
-            f"max c*(n) / min c*(n) <= {C_STAR_FACTOR} over the grid, and B*^2 = alpha ln n + beta has a smaller "
-            "AIC than B* = c n^gamma (both fitted by least squares on B*)")
-    if not checked:
-        status, why = NOT_CHECKED, "no theorem-regime curve with 3 or more crossings"
-    elif all(passes):
-        status, why = CONSISTENT, ("c*(n) stays within the factor and sqrt(ln n) fits the frontier better than "
-                                   "any power of n")
-    else:
-        bad = [lab for lab, ok in zip(checked, passes) if not ok]
-        why = "; ".join(_why_not(lab, curves[lab]) for lab in bad)
+    for label, cv in curves.items():
+        numbers.append(_check_text(label, cv, "theorem regime" if cv["theorem"] else "negative control"))
+    theorem = {lab: cv for lab, cv in curves.items() if cv["theorem"] and (cv.get("band_check") or {}).get("applied")}
+    controls = {lab: cv for lab, cv in curves.items()
+                if not cv["theorem"] and (cv.get("band_check") or {}).get("n_sizes")}
+    rule = (f"for every theorem-regime curve (d = ceil(c log2 n), eps = n^-a) with at least {MIN_RULE_SIZES} "
+            f"crossings at n >= 2^8, at every size n >= 2^8 of the grid (2^8..{top} here): 1 <= c*(n)/c_inf <= "
+            "1 + C ln ln n / "
+            "ln n, with c_inf the proved limit and C = C1 + D_hi / ln ln 2^8 derived from the first-order expansion "
+            "of the crossing (docs/theory.md §5.5), not fitted; the fixed-d curves, held to the same band, must "
+            "leave it (negative control)")
+    if not theorem:
+        status, why = NOT_CHECKED, f"no theorem-regime curve with {MIN_RULE_SIZES} or more crossings at n >= 2^8"
+    elif not all(cv["band_check"]["passes"] for cv in theorem.values()):
+        bad = [lab for lab, cv in theorem.items() if not cv["band_check"]["passes"]]
         status = NOT_CONSISTENT
-    ks = sorted({r["log2_n"] for r in res.rows if not r["beyond"]})
+        why = "; ".join(_why_outside(lab, theorem[lab]) for lab in bad)
+    elif not controls:
+        status, why = NOT_CHECKED, ("the theorem-regime crossings stay in the band, but no negative control ran "
+                                    "(regime 'fixed'), so the rule's power is not shown")
+    elif any(cv["band_check"]["n_outside"] == 0 for cv in controls.values()):
+        passing = [lab for lab, cv in controls.items() if cv["band_check"]["n_outside"] == 0]
+        status, why = VACUOUS, (f"the theorem-regime crossings stay in the band, but so does the negative control "
+                                f"{', '.join(passing)}: at these sizes the rule cannot tell the sqrt(ln n) law from "
+                                "a power of n")
+    else:
+        status = CONSISTENT
+        why = (f"c*(n)/c_inf stays in the derived band at every size up to {top}, and every fixed-d control leaves "
+               "it: " + "; ".join(f"{lab}: {cv['band_check']['n_outside']} of {cv['band_check']['n_sizes']} "
+                                  f"sizes outside, up to c*/c_inf = {fmt(cv['band_check']['worst']['ratio'], 3)}"
+                                  for lab, cv in controls.items()))
     return [Verdict(
         claim_id="phase-transition", title="Efficiency phase transition at B ~ sqrt(ln n)",
-        claim="With d = O(log n) and eps = 1/poly(n), attention has an n^(1+o(1)) algorithm for B = o(sqrt(log n)) "
-              "and none much faster than n^2 for B = Theta(sqrt(log n)) under SETH (Alman and Song 2023; Hu et al. "
-              "2025 for prompt-induced norms; docs/theory.md §5). Tested here: the cost frontier B*(n) of the "
-              "certified polynomial method, an upper-bound algorithm, in that regime.",
-        status=status, rule=rule,
-        falsifier=f"c*(n) varying by more than a factor {C_STAR_FACTOR} over the grid, or a power law in n fitting "
-                  "B*(n) better (the fixed-d contrast is such a curve: its B* grows like a power of n)",
-        strength=f"a frontier computed exactly for n = 2^{min(ks, default=0):g}..2^{max(ks, default=0):g} from the "
-                 "certificates; it tests this algorithm's arithmetic, not SETH (no finite computation can), and "
-                 "a slowly converging c*(n) fails the factor test even if c*(n) has a limit",
+        claim=CLAIM, status=status, rule=rule,
+        falsifier="a theorem-regime crossing with c*(n) < c_inf, or above 1 + C ln ln n / ln n (a frontier growing "
+                  "faster or slower than sqrt(ln n), or converging to another constant); the fixed-d control, whose "
+                  "B* grows like a power of n, is such a curve and must fail (if it passed, the status is vacuous)",
+        strength=f"exact crossings (interval-bracketed) at n = 2^{min(ks, default=0):g}..2^{max(ks, default=0):g}; "
+                 "the band is the first-order expansion with its constant taken at n = 2^8 (the second-order "
+                 "remainder is not bounded in general; check 5c verifies the band at every n = 2^8..2^1024 of the "
+                 "theorem's regime); it "
+                 "tests this upper-bound algorithm's arithmetic, not SETH",
         numbers=numbers, figures=("fig1_phase",), why=why,
-        settings=f"{len(ks)} sizes n = 2^k; kappa grid step {res.rows[0]['kappa_step']:g} up to "
-                 f"{res.rows[0]['kappa_max']:g}; certificates without float rounding (exact arithmetic), "
-                 "crossings bracketed with mpmath intervals",
-        values={label: {k: cv[k] for k in ("c_star_min", "c_star_max", "c_star_ratio", "fit", "limit_c_star")}
+        settings=f"{len({r['log2_n'] for r in res.rows if not r['beyond']})} map sizes with a kappa grid (step "
+                 f"{res.rows[0]['kappa_step']:g} up to {res.rows[0]['kappa_max']:g}) and "
+                 f"{len({r['log2_n'] for r in res.rows if r['beyond']})} crossing-only sizes; certificates without "
+                 "float rounding (exact arithmetic), crossings bracketed with mpmath intervals; nothing random",
+        values={label: {k: cv.get(k) for k in ("c_star_min", "c_star_max", "limit_c_star", "band", "band_check",
+                                                "fit")}
                 for label, cv in curves.items()},
     )]
 
 
-def _why_not(label: str, cv: dict) -> str:
-    parts = []
-    if cv["c_star_ratio"] > C_STAR_FACTOR:
-        parts.append(f"c*(n) varies by a factor {fmt(cv['c_star_ratio'])} > {C_STAR_FACTOR}")
-    if cv["fit"]["winner"] != "sqrt":
-        parts.append(f"the power law wins on AIC by {fmt(-cv['fit']['delta_aic'])}")
-    trend = ""
-    if cv.get("limit_c_star") is not None and cv["beyond"]:
-        trend = (f" (c*(n) falls towards its leading-order limit {fmt(cv['limit_c_star'])}: "
-                 f"c*(2^{cv['beyond'][-1]['log2_n']:g}) = {fmt(cv['beyond'][-1]['c_star'])})")
-    return f"{label}: {' and '.join(parts)}{trend}"
+def _why_outside(label: str, cv: dict) -> str:
+    chk = cv["band_check"]
+    w = chk["worst"]
+    side = "below the lower edge" if w["ratio"] < w["lower"] else "above the upper edge"
+    return (f"{label}: {chk['n_outside']} of {chk['n_sizes']} sizes outside the band, worst 2^{w['log2_n']:g} "
+            f"{side}: c*/c_inf = {fmt(w['ratio'], 4)} against [{fmt(w['lower'], 4)}, {fmt(w['upper'], 4)}]")
 
 
 # ----------------------------------------------------------------------------
@@ -396,4 +500,5 @@ def summary_lines(s: dict) -> list[str]:
                          f"  B*={fmt(c['B_star'], 4):>7}"
                          f"  c*={fmt(c['c_star'], 4):>7}  verified={c['verified']}")
         lines += ["  " + x for x in _curve_numbers(label, cv)]
+        lines.append("  " + _check_text(label, cv, "theorem regime" if cv["theorem"] else "negative control"))
     return lines
