@@ -42,6 +42,15 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def reason_lines(reasons: dict) -> list[str]:
+    """Why each backend was used (:attr:`promptlimits.tuning.TuneResult.reasons`): one line per backend."""
+    if len(reasons) == 1:
+        return [entry["reason"] for entry in reasons.values()]
+    total = sum(entry["steps"] for entry in reasons.values())
+    return [f"{backend} at {entry['steps']} of {total} evaluations: {entry['reason']}"
+            for backend, entry in reasons.items()]
+
+
 def run(args) -> int:
     loaded = check_model_and_dataset(args, Lp=args.Lp, outputs={"--json": args.json})
     model = model_from_args(args, loaded)
@@ -59,9 +68,13 @@ def run(args) -> int:
             "reached_target") + (("certifications",) if args.backend != "exact" else ())
     for key in keys:
         print(f"{key:<{width}}  {summary[key]}")
+        if key == "backend":
+            for line in reason_lines(res.reasons):
+                print(f"{'why':<{width}}  {line}")
     for note in res.notes:
         print(f"note: {note}")
     if args.json:
+        summary["backend_reasons"] = res.reasons
         summary["P"] = res.P.tolist()
         summary["history"] = res.history
         write_json(args.json, summary)
