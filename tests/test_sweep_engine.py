@@ -319,6 +319,27 @@ def test_no_live_dask_worker_is_reported_and_given_up_on(tmp_path, monkeypatch):
         run_sweep(toy_sweep(), tmp_path, scheduler=address, no_worker_timeout=0)
 
 
+def test_without_a_timeout_the_run_waits_for_a_dask_worker_and_says_when_one_is_back(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed", reason="dask.distributed not installed")
+    import promptlimits.sweep.run as engine
+
+    monkeypatch.setattr(engine, "NO_WORKER_WARNING", 0.3)
+    monkeypatch.setattr(engine, "DASK_POLL_SECONDS", 0.1)
+    said = []
+    with distributed.LocalCluster(n_workers=0, processes=False, threads_per_worker=1,
+                                  dashboard_address=None) as cluster:
+        def say(text):  # the warning starts a worker, as a user would
+            said.append(text)
+            if "no live Dask worker" in text:
+                cluster.scale(1)
+
+        res = run_sweep(toy_sweep(), tmp_path, scheduler=cluster.scheduler_address, progress=False, say=say)
+    address = cluster.scheduler_address
+    assert said[0].startswith(f"toy: no live Dask worker at {address} for ")
+    assert said[0].endswith("waiting for one (Ctrl-C to stop; the finished points are saved)")
+    assert said[1:] == [f"toy: a Dask worker is back at {address}"] and res.meta["complete"]
+
+
 def test_unreachable_scheduler_fails_fast(tmp_path):
     pytest.importorskip("distributed", reason="dask.distributed not installed")
     import time

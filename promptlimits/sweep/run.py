@@ -387,7 +387,7 @@ def _compute(run: _Run, workers, scheduler, progress: bool, no_worker_timeout=No
                     break
                 finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED,
                                       timeout=None if live is None else DASK_POLL_SECONDS)
-                if not finished:
+                if not finished or watch.warned:  # an idle poll, or a warning to take back
                     watch(run)
                 for fut in sorted(finished, key=pending.get):
                     i = pending.pop(fut)
