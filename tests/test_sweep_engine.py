@@ -349,3 +349,17 @@ def test_unreachable_scheduler_fails_fast(tmp_path):
         run_sweep(toy_sweep(), tmp_path, scheduler="tcp://127.0.0.1:9", progress=False)
     assert time.time() - t0 < 20
     assert not (tmp_path / "toy.journal.jsonl").exists()
+
+
+def test_changes_of_explicit_points_name_the_parameter_and_its_values():
+    from promptlimits.experiments.phase import make_sweep
+    from promptlimits.sweep.definition import definition_changes
+
+    tiny = make_sweep("tiny").to_dict()
+    assert definition_changes(tiny, make_sweep("tiny", log2_ns=(8, 12)).to_dict()) == [
+        "points: 13 -> 5 explicit points",
+        "points' log2_n: [8.0, 12.0, 16.0, ..., 32.0, 128.0] -> [8.0, 12.0, 128.0]"]
+    assert definition_changes(tiny, make_sweep("tiny", kappa_step=0.2).to_dict()) == ["fixed.kappa_step: 0.1 -> 0.2"]
+    assert definition_changes(tiny, make_sweep("tiny").to_dict()) == []
+    reordered = {**tiny, "points": tiny["points"][::-1]}  # the same values in another order: the first point
+    assert definition_changes(tiny, reordered) == ["points[0]: log2_n 8.0 -> 128.0, beyond False -> True"]

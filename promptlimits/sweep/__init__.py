@@ -89,7 +89,8 @@ its result lands in the sidecar (fits, frontiers, ...).
 Running it
 ----------
 ``run_sweep(sweep, out_dir, workers=None, scheduler=None, resume=False,
-progress=True)`` writes, under ``out_dir``:
+progress=True, extra_meta=None, no_worker_timeout=None, say=None)`` writes,
+under ``out_dir``:
 
 * ``<name>.csv`` -- the tidy table, one or more rows per point, sorted in point
   order; columns ``point_id``, the parameters, ``seed``, then the result

@@ -258,16 +258,31 @@ def definition_changes(old: Mapping, new: Mapping) -> list[str]:
             if a.get(k, _MISSING) != b.get(k, _MISSING):
                 out.append(f"{table}.{k}: {_shown(a.get(k, _MISSING))} -> {_shown(b.get(k, _MISSING))}")
     a, b = list(old.get("points") or []), list(new.get("points") or [])
-    if len(a) != len(b):
-        out.append(f"points: {len(a)} -> {len(b)} explicit points")
-    else:
-        for j, (p, q) in enumerate(zip(a, b)):
-            if p != q:
-                keys = [k for k in list(p) + [k for k in q if k not in p] if p.get(k, _MISSING) != q.get(k, _MISSING)]
-                out.append(f"points[{j}]: " + ", ".join(f"{k} {_shown(p.get(k, _MISSING))} -> "
-                                                         f"{_shown(q.get(k, _MISSING))}" for k in keys))
-                break
+    if a != b:
+        out += _points_changes(a, b)
     return out
+
+
+def _points_changes(a: list, b: list) -> list[str]:
+    """How two lists of explicit points differ: their count, each parameter's values, else the first point."""
+    out = [] if len(a) == len(b) else [f"points: {len(a)} -> {len(b)} explicit points"]
+    for k in dict.fromkeys([k for p in a + b for k in p]):
+        va = list(dict.fromkeys(p.get(k, _MISSING) for p in a))
+        vb = list(dict.fromkeys(p.get(k, _MISSING) for p in b))
+        if set(map(repr, va)) != set(map(repr, vb)):
+            out.append(f"points' {k}: {_values(va)} -> {_values(vb)}")
+    if len(out) == (len(a) != len(b)):  # same values, other combinations or order: the first point that differs
+        j = next((j for j, (p, q) in enumerate(zip(a, b)) if p != q), min(len(a), len(b)))
+        if j < min(len(a), len(b)):
+            keys = [k for k in dict.fromkeys(list(a[j]) + list(b[j])) if a[j].get(k, _MISSING) != b[j].get(k, _MISSING)]
+            out.append(f"points[{j}]: " + ", ".join(f"{k} {_shown(a[j].get(k, _MISSING))} -> "
+                                                     f"{_shown(b[j].get(k, _MISSING))}" for k in keys))
+    return out
+
+
+def _values(values: list) -> str:
+    shown = [_shown(v) for v in values]
+    return "[" + ", ".join(shown if len(shown) <= 6 else shown[:3] + ["..."] + shown[-2:]) + "]"
 
 
 _MISSING = object()
