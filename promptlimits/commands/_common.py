@@ -53,8 +53,8 @@ def add_model_arguments(p) -> None:
     g.add_argument("--scale", default=None, **checked(_logit_scale),
                    help="logit scale: a number, 1/s (default) or 1/sqrt(s)")
     g.add_argument("--load-model", default=None, metavar="PATH",
-                   help="load frozen weights from PATH (PATH.npz if PATH does not end in .npz, as --save-model "
-                        "writes)")
+                   help="load the frozen weights --save-model PATH wrote (PATH.npz; PATH itself if only it "
+                        "exists)")
     g.add_argument("--save-model", default=None, metavar="PATH",
                    help="save the frozen weights to PATH (.npz appended unless PATH ends in it)")
 

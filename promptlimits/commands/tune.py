@@ -1,7 +1,12 @@
 """``promptlimits tune``: build a frozen model and a dataset, tune a soft prompt, print a summary.
 
 Every option is checked before any work (values when read; then the model
-file, the output files and the memory one tuning step needs).
+file, a model option that disagrees with ``--load-model``, the output files
+and the memory one tuning step needs). The summary names the attention
+backend used and, on a ``why`` line per backend, the reason the backend gave
+(:attr:`promptlimits.backend.Choice.reason`): the plan certified (and, for
+``auto``, predicted cheaper), exact predicted cheaper at these sizes, or the
+norm above the range a plan certifies.
 """
 
 from __future__ import annotations
