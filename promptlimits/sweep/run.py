@@ -350,7 +350,11 @@ class _Watch:
     def __call__(self, run: _Run) -> None:
         if self.live is None:
             return
-        if self.live() > 0:
+        try:
+            workers = self.live()
+        except Exception:  # a scheduler that stopped answering has no worker to offer either
+            workers = 0
+        if workers > 0:
             if self.warned:
                 self.say(f"{run.sweep.name}: a Dask worker is back at {self.scheduler}")
             self.since, self.warned = None, False
@@ -407,6 +411,10 @@ def _compute(run: _Run, workers, scheduler, progress: bool, no_worker_timeout=No
                 f.cancel()
     if failure is not None:
         i, exc = failure
+        if scheduler is not None and isinstance(exc, cf.CancelledError):  # the cluster dropped it, not the point
+            raise SweepError(f"the Dask cluster at {scheduler} cancelled point {i} (the scheduler stopped or lost "
+                             f"it) ({len(run.done)}/{len(run.params)} points saved in {run.out_dir}; resume it when "
+                             "the cluster is back)", options="--resume") from exc
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if not run.done:  # nothing to resume: the point or its parameters are at fault
             raise SweepError(f"point {i} {run.params[i]} failed: {type(exc).__name__}: {msg} (no point saved)") \
