@@ -20,7 +20,10 @@ the decision is kept with the plan.
 Every decision is reported as a :class:`Choice` (in
 :class:`promptlimits.model.LossInfo`): the plan used, its bound, and the event
 ``"built"``, ``"reused"``, ``"recertified"``, ``"exact: cheaper"`` or
-``"exact: not certifiable"``. A tuning run makes one backend and passes it to
+``"exact: not certifiable"``, with its ``reason`` in words (the plan certified,
+and for ``"auto"`` predicted cheaper; exact predicted cheaper at these sizes;
+the norm above the range a plan certifies). The backend keeps the last choice
+(:attr:`AttentionBackend.last`). A tuning run makes one backend and passes it to
 every step (:func:`promptlimits.tuning.tune_prompt`); a plain string backend
 makes a fresh one per call.
 """
@@ -43,11 +46,21 @@ _GRID = 16  # plan bounds are powers of 2^(1/_GRID)
 
 @dataclass(frozen=True)
 class Choice:
-    """The attention one forward used: ``plan`` (``None``: exact) and what happened to get it."""
+    """The attention one forward used: ``plan`` (``None``: exact), what happened to get it, and why.
+
+    ``reason`` says why this attention was used, in words that stay the same
+    while the decision does (the plan's bound, the sizes, the bound refused;
+    not the step's norm): ``"exact attention asked"``; ``"plan certified for
+    B <= ..."`` (with ``"auto"``: ``"... and predicted cheaper than exact at
+    ..."``); ``"exact predicted cheaper than a plan certified for B <= ... at
+    ..."``; ``"not certifiable: ..."``. ``note`` is set only where poly was
+    asked and could not be certified.
+    """
 
     plan: PolyPlan | None
     event: str
     note: str = ""
+    reason: str = ""
 
     @property
     def backend(self) -> str:
@@ -84,6 +97,7 @@ class AttentionBackend:
         self.headroom = check_real(headroom, "headroom", low=0.0)
         self.plan: PolyPlan | None = None
         self.certifications = 0  # plans built (the first, then every re-certification)
+        self.last: Choice | None = None  # the latest choice
         self._pays: dict = {}  # (d, scale, bound, n_queries, n_keys) -> is poly cheaper
         self._refused: dict = {}  # (d, scale, n_keys) -> (least bound refused, why)
 
@@ -94,22 +108,40 @@ class AttentionBackend:
 
     def choose(self, *, d: int, scale: float, B: float, n_queries: int, n_keys: int) -> Choice:
         """The attention for a call with head size ``d``, logit ``scale``, induced norm ``B`` and these sizes."""
+        self.last = self._choose(d, scale, B, n_queries, n_keys)
+        return self.last
+
+    def _choose(self, d, scale, B, n_queries, n_keys) -> Choice:
         if self.mode == "exact":
-            return Choice(None, "exact")
+            return Choice(None, "exact", reason="exact attention asked")
+        sizes = f"{n_queries} queries x {n_keys} keys"
         plan = self.plan
         if self._covers(plan, d, scale, B, n_keys):
             if self.mode == "auto" and not self._cheaper(d, scale, plan.B, n_queries, n_keys):
-                return Choice(None, "exact: cheaper")
-            return Choice(plan, "reused")
+                return self._exact_cheaper(plan.B, sizes)
+            return Choice(plan, "reused", reason=self._certified(plan, sizes))
         if self.mode == "auto" and not self._cheaper(d, scale, plan_bound(B), n_queries, n_keys):
-            return Choice(None, "exact: cheaper")
+            return self._exact_cheaper(plan_bound(B), sizes)
         plan, why = self._certify(d, scale, B, n_keys, (n_queries, n_keys) if self.mode == "auto" else None)
         if plan is None:
+            refused = self._refused.get((d, scale, n_keys), (plan_bound(B), ""))[0]
             return Choice(None, "exact: not certifiable", f"the {self.mode} backend ran exact attention where the "
-                          f"induced norm could not be certified for attn_eps = {self.attn_eps:g}: {why}")
+                          f"induced norm could not be certified for attn_eps = {self.attn_eps:g}: {why}",
+                          reason=f"not certifiable: the induced norm is above the range a plan certifies for "
+                                 f"attn_eps = {self.attn_eps:g} at {n_keys} keys (none for B <= {refused:.4g})")
         event = "built" if self.plan is None else "recertified"
         self.plan, self.certifications = plan, self.certifications + 1
-        return Choice(plan, event)
+        return Choice(plan, event, reason=self._certified(plan, sizes))
+
+    def _certified(self, plan: PolyPlan, sizes: str) -> str:
+        text = (f"plan certified for B <= {plan.B:.4g} (degree {plan.degree}, rank {plan.rank}, "
+                f"attn_eps = {self.attn_eps:g})")
+        return text + (f" and predicted cheaper than exact at {sizes}" if self.mode == "auto" else "")
+
+    @staticmethod
+    def _exact_cheaper(bound: float, sizes: str) -> Choice:
+        return Choice(None, "exact: cheaper",
+                      reason=f"exact predicted cheaper than a plan certified for B <= {bound:.4g} at {sizes}")
 
     @staticmethod
     def _covers(plan, d, scale, B, n_keys) -> bool:

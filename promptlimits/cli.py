@@ -80,8 +80,8 @@ def main(argv=None) -> int:
             raise
         print(f"promptlimits {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"promptlimits {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # a sweep's says what was saved and how to continue
+        print(f"promptlimits {args.command}: interrupted" + (f": {exc}" if str(exc) else ""), file=sys.stderr)
         return 130
     return int(result or 0)
 

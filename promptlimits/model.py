@@ -410,8 +410,18 @@ class PromptedModel:
         return atomic_write_bytes(path, buf.getvalue())
 
     @classmethod
+    def file_to_read(cls, path) -> Path:
+        """The file :meth:`load` reads for ``path``: :meth:`file_for` (what :meth:`save` writes for
+        ``path``) when it exists or ``path`` does not, else ``path`` as given."""
+        path = Path(path)
+        file = cls.file_for(path)
+        return path if not file.exists() and path.exists() else file
+
+    @classmethod
     def load(cls, path) -> PromptedModel:
-        """Read a model written by :meth:`save`."""
+        """Read a model written by :meth:`save` for ``path`` (:meth:`file_to_read`: ``load("m")`` reads the
+        ``m.npz`` that ``save("m")`` wrote)."""
+        path = cls.file_to_read(path)
         with np.load(path, allow_pickle=False) as z:
             if "__metadata__" not in z.files:
                 raise ValueError(f"{path} is not a promptlimits model file (no metadata)")

@@ -58,6 +58,10 @@ class TuneResult:
     ``certifications`` counts the polynomial plans certified during the run
     (one, plus one per time the norm crossed the plan's bound); ``notes``
     lists, once each, why a step ran exact attention where poly was asked.
+    ``history["reason"]`` holds why each step used its backend
+    (:attr:`promptlimits.backend.Choice.reason`), and ``reasons`` maps each
+    backend used to ``{"steps": entries of the history that used it,
+    "reason": the reason at the last of them}``.
     """
 
     P: np.ndarray
@@ -71,6 +75,7 @@ class TuneResult:
     history: dict = field(default_factory=dict)
     certifications: int = 0
     notes: list = field(default_factory=list)
+    reasons: dict = field(default_factory=dict)
 
     @property
     def Lp(self) -> int:
@@ -176,7 +181,18 @@ def tune_prompt(model, X, Y, *, Lp=None, P0=None, optimizer="adam", steps=500, l
     final = objective.loss(P)
     reached = target_max_err is not None and final.max_err <= target_max_err
     return TuneResult(P, final.mse, final.max_err, final.B, n_steps, seconds, reached, optimizer, history,
-                      objective.backend.certifications, list(dict.fromkeys(n for n in history["note"] if n)))
+                      objective.backend.certifications, list(dict.fromkeys(n for n in history["note"] if n)),
+                      backend_reasons(history))
+
+
+def backend_reasons(history: dict) -> dict:
+    """``{backend: {"steps": k, "reason": why, at the last of those k history entries}}``, in order of first use."""
+    out: dict = {}
+    for backend, reason in zip(history["backend"], history["reason"]):
+        entry = out.setdefault(backend, {"steps": 0, "reason": ""})
+        entry["steps"] += 1
+        entry["reason"] = reason
+    return out
 
 
 class _Objective:
@@ -197,12 +213,15 @@ _HISTORY = ("mse", "max_err", "B", "backend", "plan_B", "plan_event", "note")
 
 
 def _new_history():
-    return {key: [] for key in _HISTORY}
+    return {key: [] for key in _HISTORY + ("reason",)}
 
 
-def _record(history, info):
+def _record(history, info, objective):
+    """Append ``info``'s fields and why its backend was used (the backend's latest choice: ``info``'s)."""
     for key in _HISTORY:
         history[key].append(getattr(info, key))
+    last = objective.backend.last
+    history["reason"].append("" if last is None else last.reason)
 
 
 def _adam(objective, P, steps, lr, rho, target, bar, beta1=0.9, beta2=0.999, tiny=1e-8):
@@ -212,7 +231,7 @@ def _adam(objective, P, steps, lr, rho, target, bar, beta1=0.9, beta2=0.999, tin
     k = 0
     for k in range(1, steps + 1):
         info, g = objective.loss_and_grad(P)
-        _record(history, info)
+        _record(history, info, objective)
         if target is not None and info.max_err <= target:
             return P, history, k - 1
         m = beta1 * m + (1 - beta1) * g
@@ -222,7 +241,7 @@ def _adam(objective, P, steps, lr, rho, target, bar, beta1=0.9, beta2=0.999, tin
             np.clip(P, -rho, rho, out=P)
         bar.update()
         bar.set_postfix(mse=f"{info.mse:.3g}", max_err=f"{info.max_err:.3g}", refresh=False)
-    _record(history, objective.loss(P))
+    _record(history, objective.loss(P), objective)
     return P, history, k
 
 
@@ -240,12 +259,12 @@ def _lbfgs(objective, P, steps, lr, rho, target, bar):
     def callback(intermediate_result):
         x = intermediate_result.x
         info = last["info"] if np.array_equal(last.get("x"), x) else objective.loss(x.reshape(shape))
-        _record(history, info)
+        _record(history, info, objective)
         bar.update()
         if target is not None and info.max_err <= target:
             raise StopIteration
 
-    _record(history, objective.loss(P))
+    _record(history, objective.loss(P), objective)
     if steps == 0:
         return P, history, 0
     bounds = None if rho is None else [(-rho, rho)] * P.size

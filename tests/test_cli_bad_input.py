@@ -1,11 +1,12 @@
-"""Every user error is one line and exit 2, before any work, naming the option (issue 12 item 6).
+"""Every user error is one line and exit 2, before any work, naming the option.
 
-30 bad command lines across every command, run in-process through
-``promptlimits.cli.main`` (the full table of 100+ lines is
-``/work/plan/bad_inputs.sh``). Each must fail before any work: nothing is
+Bad command lines across every command (bad values, bad sweep files, a loaded
+model with conflicting options), run in-process through
+``promptlimits.cli.main``. Each must fail before any work: nothing is
 computed (a point, a tuning step or a benchmark would take seconds and is
 refused by monkeypatching it to raise), nothing is left behind in the scratch
-folder, and the message names the option as it is spelt on the command line.
+folder, the message names the option as it is spelt on the command line, and
+it never advises ``--resume`` for a bad input.
 """
 
 import pytest
@@ -14,6 +15,7 @@ import promptlimits.benchmarks.attention as bench_attention
 import promptlimits.benchmarks.tuning_step as bench_step
 import promptlimits.commands.tune as tune_command
 import promptlimits.sweep.run as sweep_run
+from promptlimits import PromptedModel
 from promptlimits.cli import main, one_line
 
 BIG = "1000000000000"
@@ -51,7 +53,31 @@ CASES = [  # (argv, text the one line must hold: the option as spelt on the comm
     (["memorize", "sweep", "--out", "/proc/promptlimits-m"], "--out /proc/promptlimits-m cannot be written"),
     (["sweep", "phase", "--workers", "100000", "--out", "TMP/o"], "--workers 100000 (about 0.4 GB per worker"),
     (["sweep", "run", "--config", "TMP/missing.toml", "--out", "TMP/o"], "--config TMP/missing.toml: no such file"),
+    (["tune", "--load-model", "TMP/m", "--d", "8"],
+     "--d 8 conflicts with --load-model TMP/m, whose model has d = 3, s = 3, m = 12; drop --d"),
+    (["tune", "--load-model", "TMP/m.npz", "--variant", "softmax1"],
+     "--variant softmax1 conflicts with --load-model TMP/m.npz, whose model has variant = softmax"),
+    (["tune", "--load-model", "TMP/m", "--model-seed", "4"], "--model-seed 4 conflicts with --load-model TMP/m"),
+    (["tune", "--load-model", "TMP/absent"], "--load-model TMP/absent: no such file (nor TMP/absent.npz)"),
+    (["sweep", "run", "--config", "TMP/unknown.toml", "--out", "TMP/o"],
+     "TMP/unknown.toml: unknown key 'bogus'; a sweep file holds name, point, grid, points, fixed"),
+    (["sweep", "run", "--config", "TMP/wrong.toml", "--out", "TMP/o"],
+     "TMP/wrong.toml: key 'repeats' must be an integer >= 1, got a string '2'"),
+    (["sweep", "run", "--config", "TMP/stale.toml", "--out", "TMP/o"],
+     "bad point 0 {'d': 4, 'eps': 1e-06, 'n': 256, 'B': 0.5}: log2 n must be a real number, got NoneType"),
+    (["sweep", "run", "--config", "TMP/stale.toml", "--out", "TMP/o", "--no-worker-timeout", "5"],
+     "--no-worker-timeout applies to Dask workers only: give --scheduler too"),
+    (["sweep", "phase", "--no-worker-timeout", "-1", "--out", "TMP/o"],
+     "--no-worker-timeout must be finite and > 0, got -1.0"),
 ]
+
+#: Sweep files of the cases above: an unknown key, a wrong type, and the grid of an older phase experiment.
+SWEEP_FILES = {
+    "unknown.toml": 'name = "u"\npoint = "promptlimits.experiments.phase:phase_point"\nbogus = 1\n[grid]\nx = [1]\n',
+    "wrong.toml": 'name = "w"\npoint = "promptlimits.experiments.phase:phase_point"\nrepeats = "2"\n[grid]\nx = [1]\n',
+    "stale.toml": 'name = "phase"\npoint = "promptlimits.experiments.phase:phase_point"\n'
+                  '[grid]\nn = [256, 1024]\nB = [0.5, 1.0]\n[fixed]\nd = 4\neps = 1e-6\n',
+}
 
 
 @pytest.fixture
@@ -69,6 +95,9 @@ def no_work(monkeypatch):
 @pytest.mark.parametrize("argv, text", CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
 def test_bad_input_is_one_line_exit_2_naming_the_option(argv, text, tmp_path, capsys, no_work):
     (tmp_path / "notes.txt").write_text("some notes, not a model\n")
+    PromptedModel.from_seed(3, seed=0).save(tmp_path / "m")
+    for name, contents in SWEEP_FILES.items():
+        (tmp_path / name).write_text(contents)
     before = sorted(tmp_path.rglob("*"))
     argv = [a.replace("TMP", str(tmp_path)) for a in argv]
     assert main(argv) == 2
@@ -77,6 +106,7 @@ def test_bad_input_is_one_line_exit_2_naming_the_option(argv, text, tmp_path, ca
     assert len(err.splitlines()) == 1, err
     assert text.replace("TMP", str(tmp_path)) in err, err
     assert "Error" not in err and "Errno" not in err and "=True" not in err, err  # command-line words
+    assert "--resume" not in err or "--resume or --out" in text, err  # a bad input never advises resuming
     assert sorted(tmp_path.rglob("*")) == before  # nothing left behind
 
 

@@ -155,3 +155,21 @@ def test_save_writes_the_file_that_file_for_names(tmp_path):
     assert PromptedModel.file_for(tmp_path / "m.npz") == tmp_path / "m.npz"
     assert PromptedModel.file_for(tmp_path / "m.v1") == tmp_path / "m.v1.npz"
     assert model.save(tmp_path / "m.v1") == tmp_path / "m.v1.npz" and (tmp_path / "m.v1.npz").exists()
+
+
+def test_load_reads_the_file_save_wrote_for_the_same_path(tmp_path):
+    """save("m") writes m.npz and load("m") reads it; a file named as given is read when there is no .npz."""
+    model, other = make(), PromptedModel.from_seed(2, seed=9)
+    model.save(tmp_path / "m")
+    assert PromptedModel.file_to_read(tmp_path / "m") == tmp_path / "m.npz"
+    assert PromptedModel.load(tmp_path / "m") == model and PromptedModel.load(tmp_path / "m.npz") == model
+    other.save(tmp_path / "plain.npz")
+    (tmp_path / "plain.npz").rename(tmp_path / "plain")  # a model file without the suffix
+    assert PromptedModel.file_to_read(tmp_path / "plain") == tmp_path / "plain"
+    assert PromptedModel.load(tmp_path / "plain") == other
+    other.save(tmp_path / "m")  # both m and m.npz exist: m.npz, as save writes it, wins
+    (tmp_path / "m").write_bytes((tmp_path / "m.npz").read_bytes())
+    model.save(tmp_path / "m")
+    assert PromptedModel.load(tmp_path / "m") == model
+    with pytest.raises(FileNotFoundError):
+        PromptedModel.load(tmp_path / "absent")

@@ -136,3 +136,63 @@ def test_backends_name_still_importable_from_model():
     from promptlimits import backend, model
 
     assert model.BACKENDS is backend.BACKENDS == ("exact", "poly", "auto")
+
+
+def test_each_choice_says_why_and_the_reason_holds():
+    """The reason of every event, checked against the facts it states (plans made or refused, the cost rule)."""
+    from promptlimits.poly_attention import poly_pays
+
+    model = PromptedModel.from_seed(2, seed=0)
+    rng = np.random.default_rng(2)
+    X = rng.uniform(size=(1, 512, 2))
+    Y = np.zeros_like(X)
+    backend = AttentionBackend("auto", 1e-6)
+    model.loss(rng.uniform(size=(512, 2)), X, Y, backend=backend)
+    plan, reason = backend.plan, backend.last.reason
+    assert backend.last.event == "built"
+    assert reason == (f"plan certified for B <= {plan.B:.4g} (degree {plan.degree}, rank {plan.rank}, "
+                      "attn_eps = 1e-06) and predicted cheaper than exact at 512 queries x 1024 keys")
+    assert poly_pays(2, plan.B, eps=1e-6, n_queries=512, n_keys=1024, scale=model.scale)
+    poly = AttentionBackend("poly", 1e-6)
+    model.loss(rng.uniform(size=(512, 2)), X, Y, backend=poly)
+    assert poly.last.reason.startswith("plan certified for B <= ") and "cheaper" not in poly.last.reason
+    # exact predicted cheaper: at the bound it names, the cost rule says so
+    small = AttentionBackend("auto", 1e-6)
+    P, Xs = rng.uniform(size=(4, 2)), rng.uniform(size=(4, 2, 2))
+    info = model.loss(P, Xs, np.zeros_like(Xs), backend=small)
+    bound = plan_bound(info.B)
+    assert small.last.event == "exact: cheaper"
+    assert small.last.reason == (f"exact predicted cheaper than a plan certified for B <= {bound:.4g} "
+                                 "at 2 queries x 6 keys")
+    assert not poly_pays(2, bound, eps=1e-6, n_queries=2, n_keys=6, scale=model.scale)
+    # not certifiable: the bound it names has no plan
+    refused = AttentionBackend("poly", 1e-6)
+    model.loss(30 * rng.uniform(size=(3, 2)), Xs[:, :2], np.zeros_like(Xs[:, :2]), backend=refused)
+    assert refused.last.event == "exact: not certifiable"
+    text = refused.last.reason
+    assert text.startswith("not certifiable: the induced norm is above the range a plan certifies for "
+                           "attn_eps = 1e-06 at 5 keys (none for B <= ")
+    with pytest.raises(ValueError, match="cannot be certified"):
+        make_plan(2, float(text.rsplit("<= ", 1)[1].rstrip(")")) * 1.001, eps=1e-6, scale=model.scale, keys=5)
+    exact = AttentionBackend("exact")
+    model.loss(P, Xs, np.zeros_like(Xs), backend=exact)
+    assert exact.last.reason == "exact attention asked"
+
+
+def test_tuning_keeps_why_each_backend_was_used():
+    model = PromptedModel.from_seed(2, seed=0, weight_scale=0.5)
+    rng = np.random.default_rng(8)
+    X = rng.uniform(size=(2, 2, 2))
+    Y = model.forward(20.0 * rng.uniform(size=(2, 2)), X)  # the norm grows past what a plan certifies
+    res = tune_prompt(model, X, Y, Lp=2, optimizer="adam", steps=30, lr=0.3, init_scale=0.5, backend="poly",
+                      attn_eps=1e-2, seed=1, progress=False)
+    history = res.history
+    assert list(res.reasons) == ["poly", "exact"]
+    assert len(history["reason"]) == len(history["backend"]) > 1 and all(history["reason"])
+    assert sum(e["steps"] for e in res.reasons.values()) == len(history["backend"])
+    for backend, entry in res.reasons.items():
+        mine = [r for b, r in zip(history["backend"], history["reason"]) if b == backend]
+        assert entry == {"steps": len(mine), "reason": mine[-1]}
+    for b, r, event in zip(history["backend"], history["reason"], history["plan_event"]):
+        assert r.startswith("plan certified") if b == "poly" else (event == "exact: not certifiable"
+                                                                   and r.startswith("not certifiable"))

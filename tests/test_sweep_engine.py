@@ -77,8 +77,138 @@ def test_toml_roundtrip(tmp_path):
     s = load_sweep(p)
     assert s == toy_sweep() and s.hash == toy_sweep().hash
     p.write_text('name = "toy"\npoint = "_sweep_points:toy"\nbogus = 1\n[grid]\nx=[1]\n')
-    with pytest.raises(SweepError, match="unknown keys"):
+    with pytest.raises(SweepError, match="unknown key 'bogus'; a sweep file holds name, point, grid"):
         load_sweep(p)
+
+
+HEAD = 'name = "toy"\npoint = "_sweep_points:toy"\n'
+
+
+@pytest.mark.parametrize("text, message", [
+    (HEAD + 'seed = 1.5\n[grid]\nx = [1]\n', "key 'seed' must be an integer >= 0, got a float 1.5"),
+    (HEAD + 'repeats = "2"\n[grid]\nx = [1]\n', "key 'repeats' must be an integer >= 1, got a string '2'"),
+    (HEAD + 'grid = [1, 2]\n', "key 'grid' must be a table [grid] of parameter = [values], got an array"),
+    (HEAD + 'fixed = 3\n[grid]\nx = [1]\n', "key 'fixed' must be a table [fixed] of parameter = value, got an integer"),
+    (HEAD + 'points = {x = 1}\n', "key 'points' must be an array of tables [[points]], got a table"),
+    (HEAD + 'check = true\n[grid]\nx = [1]\n', "key 'check' must be a 'module:function' string, got a boolean"),
+    ('name = 3\npoint = "m:f"\n[grid]\nx = [1]\n', "key 'name' must be a string"),
+    ('point = "m:f"\n[grid]\nx = [1]\n', "missing required key 'name'"),
+    (HEAD + '[grid]\nx = 1\n', "grid entry 'x' must be a list, got int"),
+    (HEAD + '[grid]\nx = [1]\n[fixed]\ny = [1, 2]\n', "fixed.y must be a scalar"),
+])
+def test_a_bad_sweep_file_names_the_key_and_the_type(tmp_path, text, message):
+    p = tmp_path / "s.toml"
+    p.write_text(text)
+    with pytest.raises(SweepError) as info:
+        load_sweep(p)
+    assert str(info.value).startswith(f"{p}: ") and message in str(info.value), str(info.value)
+
+
+def test_a_sweep_file_checks_points_with_the_point_modules_check_point(tmp_path):
+    """Without ``check``, the point module's check_point refuses bad points before the run (no folder made)."""
+    p = tmp_path / "s.toml"
+    p.write_text('name = "stale"\npoint = "promptlimits.experiments.phase:phase_point"\n'
+                 '[grid]\nn = [256, 1024]\nB = [0.5, 1.0]\n[fixed]\nd = 4\neps = 1e-6\n')
+    sweep = load_sweep(p)
+    assert sweep.check == "promptlimits.experiments.phase:check_point"
+    with pytest.raises(SweepError, match="bad point 0 .*log2 n must be a real number") as info:
+        run_sweep(sweep, tmp_path / "out", workers=1, progress=False)
+    assert "resume" not in str(info.value)
+    assert not (tmp_path / "out").exists()
+    p.write_text('name = "t"\npoint = "_sweep_points:toy"\n[grid]\nx = [1]\n')
+    assert load_sweep(p).check is None  # a module without check_point: no check
+
+
+def test_the_documented_examples_run(tmp_path):
+    """The SweepDef and TOML examples of the package docstring, and examples/sweeps/phase.toml, run."""
+    import promptlimits.sweep as package
+
+    doc = package.__doc__
+    code = textwrap.dedent(doc[doc.index("    from promptlimits.sweep import"):doc.index("or, equivalently")])
+    namespace = {}
+    exec(code.replace('"results/phase-custom"', repr(str(tmp_path / "py"))), namespace)
+    assert namespace["results"].meta["n_points"] == 6
+    toml = textwrap.dedent(doc[doc.index('    name = "phase_custom"\n    point'):doc.index("In a file,")])
+    (tmp_path / "doc.toml").write_text(toml)
+    from_doc = load_sweep(tmp_path / "doc.toml")
+    assert from_doc.check == namespace["sweep"].check and len(expand_points(from_doc)) == 7
+    example = load_sweep(TESTS.parent / "examples" / "sweeps" / "phase.toml")
+    assert {k: v for k, v in example.to_dict().items() if k != "description"} == \
+        {k: v for k, v in namespace["sweep"].to_dict().items() if k != "description"}
+    res = run_sweep(from_doc, tmp_path / "doc", workers=1, progress=False)
+    assert [r["d"] for r in res.rows if r["point_id"] == 0] == [8] * 5  # the explicit point: d_fixed = 8
+    assert res.rows[-1]["d"] == 16 and res.meta["summary"]["curves"]  # log2 n = 16, c = 1: d = 16
+
+
+def test_resume_says_what_it_reuses_and_a_changed_setting_is_named(tmp_path):
+    said = []
+    ref = run_sweep(toy_sweep(), tmp_path / "ref", workers=1, progress=False, say=said.append)
+    assert said == []
+    out = tmp_path / "out"
+    run_sweep(toy_sweep(), out, workers=1, progress=False)
+    for f in ("toy.csv", "toy.json"):
+        (out / f).unlink()
+    journal = out / "toy.journal.jsonl"
+    journal.write_text("\n".join(journal.read_text().splitlines()[:6]) + "\n")  # header + 5 points
+    res = run_sweep(toy_sweep(), out, workers=1, progress=False, resume=True, say=said.append)
+    assert res.rows == ref.rows
+    assert said == [f"toy: resuming: 5 of 16 points reused from {journal}, 11 to compute"]
+    res = run_sweep(toy_sweep(), tmp_path / "new", workers=1, progress=False, resume=True, say=said.append)
+    assert said[-1] == f"toy: nothing to resume in {tmp_path / 'new'}; computing all 16 points"
+    changed = toy_sweep(seed=8, grid={"x": list(range(9)), "scale": [1.0, 0.5]}, fixed={"tag": "t", "extra": 1})
+    with pytest.raises(SweepError) as info:
+        run_sweep(changed, out, workers=1, progress=False, resume=True)
+    msg = str(info.value)
+    assert msg.startswith(f"{journal} belongs to a different sweep definition: the settings differ (old -> new): ")
+    assert "seed: 7 -> 8" in msg and "grid.x: [0, 1, 2, 3, 4, 5, 6, 7] -> [0, 1, 2, 3, 4, 5, 6, 7, 8]" in msg
+    assert "fixed.extra: (absent) -> 1" in msg and "scale" not in msg.split("(old -> new)")[1]
+    journal.unlink()  # a finished run without its journal: the sidecar's definition is compared
+    with pytest.raises(SweepError, match=r"toy.json belongs to a different sweep definition: .*seed: 7 -> 3;"):
+        run_sweep(toy_sweep(seed=3), out, workers=1, progress=False, resume=True)
+    run_sweep(toy_sweep(), out, workers=1, progress=False, resume=True, say=said.append)
+    assert said[-1] == f"toy: all 16 points already finished in {out}; nothing to compute"
+
+
+def test_a_journal_without_its_definition_is_refused_by_hash(tmp_path):
+    run_sweep(toy_sweep(), tmp_path, workers=1, progress=False)
+    journal = tmp_path / "toy.journal.jsonl"
+    lines = journal.read_text().splitlines()
+    header = json.loads(lines[0])
+    assert header["definition"] == toy_sweep().to_dict()
+    del header["definition"]
+    journal.write_text("\n".join([json.dumps(header)] + lines[1:]) + "\n")
+    with pytest.raises(SweepError, match=f"definition hash {toy_sweep().hash[:12]} != {toy_sweep(seed=8).hash[:12]}"):
+        run_sweep(toy_sweep(seed=8), tmp_path, workers=1, progress=False, resume=True)
+
+
+def test_ctrl_c_is_a_sweep_interrupted_that_keeps_the_finished_points(tmp_path, monkeypatch):
+    import promptlimits.sweep.run as engine
+    from promptlimits.sweep import SweepInterrupted
+
+    real = engine._run_point
+
+    def interrupt_at_three(spec, i, params, seed):
+        if i == 3:
+            raise KeyboardInterrupt
+        return real(spec, i, params, seed)
+
+    monkeypatch.setattr(engine, "_run_point", interrupt_at_three)
+    with pytest.raises(SweepInterrupted) as info:
+        run_sweep(toy_sweep(), tmp_path, workers=1, progress=False)
+    assert isinstance(info.value, KeyboardInterrupt) and (info.value.saved, info.value.total) == (3, 16)
+    assert str(info.value) == (f"3/16 points of sweep 'toy' saved in {tmp_path}; run the same command with --resume "
+                               "to compute the rest")
+    monkeypatch.setattr(engine, "_run_point", real)
+    said = []
+    run_sweep(toy_sweep(), tmp_path, workers=1, progress=False, resume=True, say=said.append)
+    assert said == [f"toy: resuming: 3 of 16 points reused from {tmp_path / 'toy.journal.jsonl'}, 13 to compute"]
+
+
+def test_a_first_point_that_fails_does_not_advise_resume(tmp_path):
+    s = SweepDef(name="f", point="_sweep_points:failing", grid={"x": [2, 0]})
+    with pytest.raises(SweepError, match=r"boom at x=2 \(no point saved\)$") as info:
+        run_sweep(s, tmp_path, workers=1, progress=False)
+    assert info.value.options is None
 
 
 def test_results_roundtrip_and_refusals(tmp_path):
@@ -168,6 +298,48 @@ def test_dask_local_cluster_same_rows(tmp_path):
     assert res.rows == ref.rows
 
 
+def test_no_live_dask_worker_is_reported_and_given_up_on(tmp_path, monkeypatch):
+    """A cluster with no worker: the run says so after NO_WORKER_WARNING s and gives up after the timeout."""
+    distributed = pytest.importorskip("distributed", reason="dask.distributed not installed")
+    import promptlimits.sweep.run as engine
+
+    monkeypatch.setattr(engine, "NO_WORKER_WARNING", 0.5)
+    monkeypatch.setattr(engine, "DASK_POLL_SECONDS", 0.1)
+    said = []
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        with pytest.raises(SweepError) as info:
+            run_sweep(toy_sweep(), tmp_path, scheduler=address, progress=False, no_worker_timeout=1.5,
+                      say=said.append)
+    assert str(info.value).startswith(f"no live Dask worker at {address} for 1.5 s: gave up (0/16 points saved")
+    assert info.value.options == "--resume"
+    assert len(said) == 1 and said[0].startswith(f"toy: no live Dask worker at {address} for ")
+    assert said[0].endswith("giving up after 1.5 s")
+    with pytest.raises(SweepError, match="no_worker_timeout must be a finite number of seconds > 0"):
+        run_sweep(toy_sweep(), tmp_path, scheduler=address, no_worker_timeout=0)
+
+
+def test_without_a_timeout_the_run_waits_for_a_dask_worker_and_says_when_one_is_back(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed", reason="dask.distributed not installed")
+    import promptlimits.sweep.run as engine
+
+    monkeypatch.setattr(engine, "NO_WORKER_WARNING", 0.3)
+    monkeypatch.setattr(engine, "DASK_POLL_SECONDS", 0.1)
+    said = []
+    with distributed.LocalCluster(n_workers=0, processes=False, threads_per_worker=1,
+                                  dashboard_address=None) as cluster:
+        def say(text):  # the warning starts a worker, as a user would
+            said.append(text)
+            if "no live Dask worker" in text:
+                cluster.scale(1)
+
+        res = run_sweep(toy_sweep(), tmp_path, scheduler=cluster.scheduler_address, progress=False, say=say)
+    address = cluster.scheduler_address
+    assert said[0].startswith(f"toy: no live Dask worker at {address} for ")
+    assert said[0].endswith("waiting for one (Ctrl-C to stop; the finished points are saved)")
+    assert said[1:] == [f"toy: a Dask worker is back at {address}"] and res.meta["complete"]
+
+
 def test_unreachable_scheduler_fails_fast(tmp_path):
     pytest.importorskip("distributed", reason="dask.distributed not installed")
     import time
@@ -177,3 +349,17 @@ def test_unreachable_scheduler_fails_fast(tmp_path):
         run_sweep(toy_sweep(), tmp_path, scheduler="tcp://127.0.0.1:9", progress=False)
     assert time.time() - t0 < 20
     assert not (tmp_path / "toy.journal.jsonl").exists()
+
+
+def test_changes_of_explicit_points_name_the_parameter_and_its_values():
+    from promptlimits.experiments.phase import make_sweep
+    from promptlimits.sweep.definition import definition_changes
+
+    tiny = make_sweep("tiny").to_dict()
+    assert definition_changes(tiny, make_sweep("tiny", log2_ns=(8, 12)).to_dict()) == [
+        "points: 13 -> 5 explicit points",
+        "points' log2_n: [8.0, 12.0, 16.0, ..., 32.0, 128.0] -> [8.0, 12.0, 128.0]"]
+    assert definition_changes(tiny, make_sweep("tiny", kappa_step=0.2).to_dict()) == ["fixed.kappa_step: 0.1 -> 0.2"]
+    assert definition_changes(tiny, make_sweep("tiny").to_dict()) == []
+    reordered = {**tiny, "points": tiny["points"][::-1]}  # the same values in another order: the first point
+    assert definition_changes(tiny, reordered) == ["points[0]: log2_n 8.0 -> 128.0, beyond False -> True"]

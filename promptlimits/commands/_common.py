@@ -34,27 +34,73 @@ def _logit_scale(value: str, name: str):
     return check_positive_float(number, name)
 
 
+#: The options that build a model, with their defaults (applied only without ``--load-model``): their
+#: defaults are ``None`` on the command line, so an option given with ``--load-model`` can be told apart.
+MODEL_DEFAULTS = {"d": 2, "s": None, "m": None, "model_seed": 0, "weight_scale": 1.0, "variant": "softmax",
+                  "scale": None}
+
+
 def add_model_arguments(p) -> None:
-    g = p.add_argument_group("model")
-    g.add_argument("--d", type=int, default=2, **checked(COUNT), help="token width (default 2)")
+    g = p.add_argument_group("model (a loaded model keeps its own: --load-model refuses a different value)")
+    g.add_argument("--d", type=int, default=None, **checked(COUNT), help="token width (default 2)")
     g.add_argument("--s", type=int, default=None, **checked(COUNT), help="head size (default d)")
     g.add_argument("--m", type=int, default=None, **checked(COUNT), help="feed-forward width (default 4d)")
-    g.add_argument("--model-seed", type=int, default=0, **checked(NATURAL), help="seed of the frozen weights")
-    g.add_argument("--weight-scale", type=float, default=1.0, **checked(NONNEGATIVE),
-                   help="multiplies the weights' std")
-    g.add_argument("--variant", default="softmax", choices=VARIANTS, help="attention variant (default softmax)")
+    g.add_argument("--model-seed", type=int, default=None, **checked(NATURAL),
+                   help="seed of the frozen weights (default 0)")
+    g.add_argument("--weight-scale", type=float, default=None, **checked(NONNEGATIVE),
+                   help="multiplies the weights' std (default 1)")
+    g.add_argument("--variant", default=None, choices=VARIANTS, help="attention variant (default softmax)")
     g.add_argument("--scale", default=None, **checked(_logit_scale),
                    help="logit scale: a number, 1/s (default) or 1/sqrt(s)")
-    g.add_argument("--load-model", default=None, metavar="PATH", help="load frozen weights from a .npz")
-    g.add_argument("--save-model", default=None, metavar="PATH", help="save the frozen weights to a .npz")
+    g.add_argument("--load-model", default=None, metavar="PATH",
+                   help="load the frozen weights --save-model PATH wrote (PATH.npz; PATH itself if only it "
+                        "exists)")
+    g.add_argument("--save-model", default=None, metavar="PATH",
+                   help="save the frozen weights to PATH (.npz appended unless PATH ends in it)")
+
+
+def _loaded_value(model: PromptedModel, key: str, value):
+    """``(what the loaded model has for option key, the option's value in the same terms)``."""
+    if key == "scale":
+        named = {"1/s": 1.0 / model.s, "1/sqrt(s)": 1.0 / np.sqrt(model.s)}
+        return model.scale, float(named.get(value, value))
+    if key in ("model_seed", "weight_scale"):
+        return model.metadata.get("seed" if key == "model_seed" else "weight_scale"), value
+    return getattr(model, key), value
+
+
+def check_loaded_options(args, model: PromptedModel) -> None:
+    """Refuse a model option given with ``--load-model`` that disagrees with the loaded model (one line)."""
+    for key in MODEL_DEFAULTS:
+        value = getattr(args, key)
+        if value is None:
+            continue
+        have, want = _loaded_value(model, key, value)
+        if have != want:
+            flag = "--" + key.replace("_", "-")
+            shown = "unknown" if have is None else f"{have:.6g}" if isinstance(have, float) else have
+            has = (f"d = {model.d}, s = {model.s}, m = {model.m}" if key in ("d", "s", "m")
+                   else f"{key.replace('model_', '')} = {shown}")
+            raise ValueError(f"{flag} {value} conflicts with --load-model {args.load_model}, whose model has "
+                             f"{has}; drop {flag}")
+
+
+def fill_model_defaults(args) -> None:
+    """The model options not given take their defaults (:data:`MODEL_DEFAULTS`)."""
+    for key, default in MODEL_DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, default)
 
 
 def load_model(path) -> PromptedModel:
-    """``--load-model``: a model file written by ``--save-model``, or a one-line error naming the option."""
-    if not Path(path).is_file():
-        raise ValueError(f"--load-model {path}: no such file")
+    """``--load-model``: a model file written by ``--save-model`` (same suffix rule,
+    :meth:`PromptedModel.file_to_read`), or a one-line error naming the option."""
+    file = PromptedModel.file_to_read(path)
+    if not file.is_file():
+        also = "" if file == Path(path) else f" (nor {file})"
+        raise ValueError(f"--load-model {path}: no such file{also}")
     try:
-        return PromptedModel.load(path)
+        return PromptedModel.load(file)
     except (ValueError, TypeError, KeyError, AttributeError, OSError, EOFError, zipfile.BadZipFile):
         raise ValueError(f"--load-model {path} is not a promptlimits model file (a .npz written by "
                          "--save-model)") from None
@@ -98,6 +144,9 @@ def check_model_and_dataset(args, *, Lp: int, outputs: dict) -> PromptedModel | 
         if path:
             probe_output_file(path, flag)
     loaded = load_model(args.load_model) if args.load_model else None
+    if loaded is not None:
+        check_loaded_options(args, loaded)
+    fill_model_defaults(args)
     d, s, m = (loaded.d, loaded.s, loaded.m) if loaded else (args.d, args.s or args.d, args.m or 4 * args.d)
     if args.delta is not None:
         try:

@@ -23,13 +23,14 @@ import argparse
 import json
 import math
 import re
+import shlex
 import time
 import tomllib
 
 from .._checks import check_memory
 from ..experiments import Experiment, experiment
 from ..experiments._settings import DEFAULT_SCALE, SCALES
-from ._options import FINITE, NATURAL, check_resume_folder, checked, name_option, probe_output_folder
+from ._options import FINITE, NATURAL, POSITIVE, check_resume_folder, checked, name_option, probe_output_folder
 
 _BARE_WORD = re.compile(r"[A-Za-z0-9_.^+\-/]+")
 _PREFIX = "setting_"
@@ -45,8 +46,9 @@ def _workers(value, flag: str) -> int:
     return workers
 
 
-def add_running_options(p, *, out_default: str | None = None) -> None:
-    """The running options; ``--out`` is required unless ``out_default`` is given."""
+def add_running_options(p, *, out_default: str | None = None, worker_timeout: bool = False) -> None:
+    """The running options; ``--out`` is required unless ``out_default`` is given; ``worker_timeout`` adds
+    ``--no-worker-timeout`` (for commands that pass it on to :func:`run_sweep_from_args`)."""
     g = p.add_argument_group("running")
     if out_default is None:
         g.add_argument("--out", required=True, help="results directory (NAME.csv, NAME.json, journal)")
@@ -56,6 +58,10 @@ def add_running_options(p, *, out_default: str | None = None) -> None:
                    help="processes (default: one per CPU; 0 or 1: in this process)")
     g.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     g.add_argument("--scheduler", default=None, metavar="ADDR", help="Dask scheduler address tcp://HOST:PORT")
+    if worker_timeout:
+        g.add_argument("--no-worker-timeout", type=float, default=None, metavar="SECONDS", **checked(POSITIVE),
+                       help="with --scheduler: give up after SECONDS with no live Dask worker (default: keep "
+                            "waiting, saying so after 30 s)")
     g.add_argument("--seed", type=int, default=None, **checked(NATURAL),
                    help="base seed of the sweeps (default: make_sweep's)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -136,14 +142,24 @@ def sweep_kwargs(args) -> dict:
 
 def run_sweep_from_args(sweep, args, *, command=None):
     """Run ``sweep`` with the running options; print one line and the summary; return the results."""
-    from ..sweep import run_sweep
+    from ..sweep import SweepInterrupted, run_sweep
 
     probe_output_folder(args.out, "--out")
     check_resume_folder(args.out, args.resume)
+    if getattr(args, "no_worker_timeout", None) is not None and args.scheduler is None:
+        raise ValueError("--no-worker-timeout applies to Dask workers only: give --scheduler too")
     t0 = time.perf_counter()
     meta = {"command": list(command)} if command else None
-    res = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
-                    progress=not args.no_progress, extra_meta=meta)
+    try:
+        res = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
+                        progress=not args.no_progress, extra_meta=meta,
+                        no_worker_timeout=getattr(args, "no_worker_timeout", None))
+    except SweepInterrupted as exc:
+        if not command:
+            raise
+        again = list(command) + ([] if "--resume" in command else ["--resume"])
+        raise KeyboardInterrupt(f"{exc.saved}/{exc.total} points of sweep {exc.name!r} saved in {exc.out_dir}; "
+                                f"continue with: {shlex.join(again)}") from None
     print(f"{sweep.name}: {res.meta['n_points']} points, {len(res.rows)} rows -> {res.csv_path} "
           f"({time.perf_counter() - t0:.1f} s)")
     return res

@@ -1,7 +1,12 @@
 """``promptlimits tune``: build a frozen model and a dataset, tune a soft prompt, print a summary.
 
 Every option is checked before any work (values when read; then the model
-file, the output files and the memory one tuning step needs).
+file, a model option that disagrees with ``--load-model``, the output files
+and the memory one tuning step needs). The summary names the attention
+backend used and, on a ``why`` line per backend, the reason the backend gave
+(:attr:`promptlimits.backend.Choice.reason`): the plan certified (and, for
+``auto``, predicted cheaper), exact predicted cheaper at these sizes, or the
+norm above the range a plan certifies.
 """
 
 from __future__ import annotations
@@ -42,6 +47,15 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def reason_lines(reasons: dict) -> list[str]:
+    """Why each backend was used (:attr:`promptlimits.tuning.TuneResult.reasons`): one line per backend."""
+    if len(reasons) == 1:
+        return [entry["reason"] for entry in reasons.values()]
+    total = sum(entry["steps"] for entry in reasons.values())
+    return [f"{backend} at {entry['steps']} of {total} evaluations: {entry['reason']}"
+            for backend, entry in reasons.items()]
+
+
 def run(args) -> int:
     loaded = check_model_and_dataset(args, Lp=args.Lp, outputs={"--json": args.json})
     model = model_from_args(args, loaded)
@@ -59,9 +73,13 @@ def run(args) -> int:
             "reached_target") + (("certifications",) if args.backend != "exact" else ())
     for key in keys:
         print(f"{key:<{width}}  {summary[key]}")
+        if key == "backend":
+            for line in reason_lines(res.reasons):
+                print(f"{'why':<{width}}  {line}")
     for note in res.notes:
         print(f"note: {note}")
     if args.json:
+        summary["backend_reasons"] = res.reasons
         summary["P"] = res.P.tolist()
         summary["history"] = res.history
         write_json(args.json, summary)

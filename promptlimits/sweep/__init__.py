@@ -17,36 +17,57 @@ concern:
 
 Defining a sweep
 ----------------
-A :class:`SweepDef` is a frozen dataclass::
+A :class:`SweepDef` is a frozen dataclass (this one runs: the efficiency phase
+transition of ``docs/theory.md`` §5 at three lengths ``n = 2^log2_n`` and two
+constants ``c`` of ``d = ceil(c log2 n)``; the parameters are those
+:func:`promptlimits.experiments.phase.check_point` accepts)::
 
     from promptlimits.sweep import SweepDef, run_sweep, read_results
 
     sweep = SweepDef(
-        name="phase",
+        name="phase_custom",
         point="promptlimits.experiments.phase:phase_point",   # "module:function"
-        grid={"n": [256, 1024], "B": [0.5, 1.0]},              # Cartesian product
-        fixed={"d": 4, "eps": 1e-6},                          # added to every point
+        grid={"log2_n": [8.0, 12.0, 16.0], "c": [0.5, 1.0]},  # Cartesian product
+        fixed={"regime": "log", "d_fixed": 0, "beyond": False, "eps_exponent": 1.0, "eps": 1e-6,
+               "kind": "auto", "kappa_step": 0.1, "kappa_max": 0.5},  # added to every point
         repeats=1,                                            # copies of each point
         seed=0,                                               # base seed
         check="promptlimits.experiments.phase:check_point",   # optional validator
         summary="promptlimits.experiments.phase:summarize",   # optional, rows -> dict
     )
+    results = run_sweep(sweep, "results/phase-custom", workers=1)
 
-or, equivalently, from TOML with :func:`load_sweep` (``tomllib``)::
+or, equivalently, from TOML with :func:`load_sweep` (``tomllib``; the file
+``examples/sweeps/phase.toml`` holds this one, with comments)::
 
-    name = "phase"
+    name = "phase_custom"
     point = "promptlimits.experiments.phase:phase_point"
-    repeats = 1
+    check = "promptlimits.experiments.phase:check_point"
+    summary = "promptlimits.experiments.phase:summarize"
     seed = 0
     [grid]
-    n = [256, 1024]
-    B = [0.5, 1.0]
+    log2_n = [8.0, 12.0, 16.0]
+    c = [0.5, 1.0]
     [fixed]
-    d = 4
+    regime = "log"
+    d_fixed = 0
+    beyond = false
+    eps_exponent = 1.0
     eps = 1e-6
+    kind = "auto"
+    kappa_step = 0.1
+    kappa_max = 0.5
     [[points]]            # optional explicit points, run before the grid's
-    n = 4096
-    B = 0.25
+    regime = "fixed"
+    d_fixed = 8
+    c = 0.0
+    log2_n = 20.0
+    beyond = false
+
+In a file, an unknown key or a value of the wrong TOML type is refused naming
+the key and the type it must have, and ``check`` defaults to the point
+module's ``check_point`` when it has one (every experiment does), so a bad
+parameter is refused before the run starts.
 
 Points are the explicit ``points`` (in order) followed by the Cartesian product
 of ``grid`` (the first key varies slowest), each merged over ``fixed`` and
@@ -68,7 +89,8 @@ its result lands in the sidecar (fits, frontiers, ...).
 Running it
 ----------
 ``run_sweep(sweep, out_dir, workers=None, scheduler=None, resume=False,
-progress=True)`` writes, under ``out_dir``:
+progress=True, extra_meta=None, no_worker_timeout=None, say=None)`` writes,
+under ``out_dir``:
 
 * ``<name>.csv`` -- the tidy table, one or more rows per point, sorted in point
   order; columns ``point_id``, the parameters, ``seed``, then the result
@@ -101,8 +123,15 @@ cluster through ``dask.distributed.Client(address).get_executor()`` (Dask is
 imported only then; an unreachable scheduler fails within a few seconds).
 
 ``resume=True`` reuses every finished point from the journal and computes the
-rest; without it existing results are refused ("resume it or choose another
-output folder"). A journal or sidecar from a different definition is refused.
+rest, saying how many it reuses and computes (through ``say``, by default on
+stderr); without it existing results are refused ("resume it or choose another
+output folder"). A journal or sidecar from a different definition is refused,
+naming the settings that differ with their old and new values (the journal's
+header and the sidecar record the definition). Ctrl-C raises
+:class:`SweepInterrupted` (a ``KeyboardInterrupt``) saying how many points are
+saved. With a Dask scheduler, a cluster without a live worker for
+:data:`~promptlimits.sweep.run.NO_WORKER_WARNING` seconds is reported; with
+``no_worker_timeout`` the run gives up after that many seconds.
 A finished run whose journal was removed is accepted only if its CSV matches
 its sidecar point by point.
 
@@ -118,11 +147,12 @@ CSV that does not match its sidecar (header, a cell, a point's row count) is a
 
 from .definition import SweepDef, SweepError, expand_points, load_sweep, point_seeds
 from .results import Results, read_results
-from .run import THREAD_ENV, run_sweep
+from .run import THREAD_ENV, SweepInterrupted, run_sweep
 
 __all__ = [
     "SweepDef",
     "SweepError",
+    "SweepInterrupted",
     "Results",
     "load_sweep",
     "expand_points",

@@ -5,7 +5,6 @@ Nothing here runs a point; :mod:`promptlimits.sweep.run` does.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import importlib
 import itertools
@@ -177,24 +176,123 @@ class SweepDef:
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
+#: The keys of a sweep file, each with the TOML type it must have (:func:`load_sweep`).
+TOML_KEYS = {
+    "name": (str, "a string (letters, digits, '-', '_')"),
+    "point": (str, "a 'module:function' string"),
+    "grid": (dict, "a table [grid] of parameter = [values]"),
+    "points": (list, "an array of tables [[points]]"),
+    "fixed": (dict, "a table [fixed] of parameter = value"),
+    "repeats": (int, "an integer >= 1"),
+    "seed": (int, "an integer >= 0"),
+    "check": (str, "a 'module:function' string"),
+    "summary": (str, "a 'module:function' string"),
+    "description": (str, "a string"),
+}
+
+_TOML_TYPES = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array",
+               dict: "a table"}
+
+
+def _toml_type(v) -> str:
+    return next((name for t, name in _TOML_TYPES.items() if type(v) is t), type(v).__name__)
+
+
+def default_check(point: str) -> str | None:
+    """``"module:check_point"`` when the point function's module defines one (an experiment's validator)."""
+    mod, _, _ = point.partition(":")
+    try:
+        fn = getattr(importlib.import_module(mod), "check_point", None)
+    except ImportError:
+        return None
+    return f"{mod}:check_point" if callable(fn) else None
+
+
 def load_sweep(path) -> SweepDef:
-    """Read a :class:`SweepDef` from a TOML file (keys as in :class:`SweepDef`)."""
+    """Read a :class:`SweepDef` from a TOML file (the keys of :data:`TOML_KEYS`).
+
+    An unknown key or a value of the wrong TOML type is refused naming the
+    key and the type it must have. Without a ``check`` key, the point
+    function's module's ``check_point`` (every experiment has one) checks the
+    points, so a bad parameter is refused before the run starts.
+    """
     path = Path(path)
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise SweepError(f"{path}: not valid TOML: {exc}") from None
-    known = {f.name for f in dataclasses.fields(SweepDef)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise SweepError(f"{path}: unknown keys {unknown}; expected some of {sorted(known)}")
+    for key, value in data.items():
+        if key not in TOML_KEYS:
+            raise SweepError(f"{path}: unknown key {key!r}; a sweep file holds {', '.join(TOML_KEYS)}")
+        kind, expected = TOML_KEYS[key]
+        if type(value) is not kind:
+            raise SweepError(f"{path}: key {key!r} must be {expected}, got {_toml_type(value)} {value!r}")
     for key in ("name", "point"):
         if key not in data:
-            raise SweepError(f"{path}: missing required key {key!r}")
+            raise SweepError(f"{path}: missing required key {key!r} ({TOML_KEYS[key][1]})")
     if "points" in data:
         data["points"] = tuple(data["points"])
-    return SweepDef(**data)
+    if "check" not in data:
+        data["check"] = default_check(_check_target(data["point"], f"{path}: key 'point'"))
+    try:
+        return SweepDef(**data)
+    except SweepError as exc:
+        raise SweepError(f"{path}: {exc.message}") from None
+
+
+def definition_changes(old: Mapping, new: Mapping) -> list[str]:
+    """The settings in which two definitions (:meth:`SweepDef.to_dict`) differ, as ``"key: old -> new"``.
+
+    ``grid`` and ``fixed`` are compared parameter by parameter, explicit
+    ``points`` by count and then by the first point that differs; the
+    description is ignored (it is not hashed).
+    """
+    out = []
+    for key in ("name", "point", "check", "summary", "repeats", "seed"):
+        if old.get(key) != new.get(key):
+            out.append(f"{key}: {old.get(key)!r} -> {new.get(key)!r}")
+    for table in ("grid", "fixed"):
+        a, b = old.get(table) or {}, new.get(table) or {}
+        for k in list(a) + [k for k in b if k not in a]:
+            if a.get(k, _MISSING) != b.get(k, _MISSING):
+                out.append(f"{table}.{k}: {_shown(a.get(k, _MISSING))} -> {_shown(b.get(k, _MISSING))}")
+    a, b = list(old.get("points") or []), list(new.get("points") or [])
+    if a != b:
+        out += _points_changes(a, b)
+    return out
+
+
+def _points_changes(a: list, b: list) -> list[str]:
+    """How two lists of explicit points differ: their count, each parameter's values, else the first point."""
+    out = [] if len(a) == len(b) else [f"points: {len(a)} -> {len(b)} explicit points"]
+    for k in dict.fromkeys([k for p in a + b for k in p]):
+        va = list(dict.fromkeys(p.get(k, _MISSING) for p in a))
+        vb = list(dict.fromkeys(p.get(k, _MISSING) for p in b))
+        if set(map(repr, va)) != set(map(repr, vb)):
+            out.append(f"points' {k}: {_values(va)} -> {_values(vb)}")
+    if len(out) == (len(a) != len(b)):  # same values, other combinations or order: the first point that differs
+        j = next((j for j, (p, q) in enumerate(zip(a, b)) if p != q), min(len(a), len(b)))
+        if j < min(len(a), len(b)):
+            keys = [k for k in dict.fromkeys(list(a[j]) + list(b[j])) if a[j].get(k, _MISSING) != b[j].get(k, _MISSING)]
+            out.append(f"points[{j}]: " + ", ".join(f"{k} {_shown(a[j].get(k, _MISSING))} -> "
+                                                     f"{_shown(b[j].get(k, _MISSING))}" for k in keys))
+    return out
+
+
+def _values(values: list) -> str:
+    shown = [_shown(v) for v in values]
+    return "[" + ", ".join(shown if len(shown) <= 6 else shown[:3] + ["..."] + shown[-2:]) + "]"
+
+
+_MISSING = object()
+
+
+def _shown(v) -> str:
+    if v is _MISSING:
+        return "(absent)"
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def expand_points(sweep: SweepDef) -> list[dict]:

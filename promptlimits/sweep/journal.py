@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 
 from .._io import json_line
-from .definition import SCALARS, SweepError
+from .definition import SCALARS, SweepError, definition_changes
 
 
 def _same(value, expected) -> bool:
@@ -61,7 +61,19 @@ def _corrupt(path: Path, lineno: int, problem: str) -> SweepError:
     return SweepError(f"{path} is corrupt at line {lineno}: {problem}; refusing to touch it")
 
 
-def _header(path: Path, line: bytes, definition_hash: str) -> None:
+def different_definition(path: Path, old: dict | None, old_hash, new: dict, new_hash: str) -> SweepError:
+    """The refusal of results written by another definition, naming the settings that differ."""
+    changes = definition_changes(old, new) if isinstance(old, dict) else []
+    if changes:
+        shown = "; ".join(changes[:4]) + (f"; and {len(changes) - 4} more" if len(changes) > 4 else "")
+        what = f"the settings differ (old -> new): {shown}"
+    else:  # a file from before definitions were recorded with the hash
+        what = f"definition hash {str(old_hash)[:12]} != {new_hash[:12]}"
+    return SweepError(f"{path} belongs to a different sweep definition: {what}; resume with the old settings "
+                      "or choose another output folder", options="--out")
+
+
+def _header(path: Path, line: bytes, definition_hash: str, definition: dict | None) -> None:
     try:
         header = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -69,11 +81,8 @@ def _header(path: Path, line: bytes, definition_hash: str) -> None:
     if not isinstance(header, dict) or "definition_hash" not in header:
         raise SweepError(f"{path} is not a promptlimits sweep journal; refusing to touch it")
     if header["definition_hash"] != definition_hash:
-        raise SweepError(
-            f"{path} belongs to a different sweep definition "
-            f"(hash {str(header['definition_hash'])[:12]} != {definition_hash[:12]}); choose another output folder",
-            options="--out",
-        )
+        raise different_definition(path, header.get("definition"), header["definition_hash"], definition or {},
+                                   definition_hash)
 
 
 def _record(path: Path, lineno: int, line: bytes, params: list[dict], seeds: list[int]) -> tuple[int, list]:
@@ -92,9 +101,13 @@ def _record(path: Path, lineno: int, line: bytes, params: list[dict], seeds: lis
     return pid, rec["rows"]
 
 
-def read_journal(path: Path, definition_hash: str, params: list[dict],
-                 seeds: list[int]) -> tuple[dict[int, list[dict]], int]:
-    """Validated finished points of a journal: ``(rows by point id, bytes to keep)`` (module docstring)."""
+def read_journal(path: Path, definition_hash: str, params: list[dict], seeds: list[int],
+                 definition: dict | None = None) -> tuple[dict[int, list[dict]], int]:
+    """Validated finished points of a journal: ``(rows by point id, bytes to keep)`` (module docstring).
+
+    ``definition`` (:meth:`SweepDef.to_dict`) lets a journal of another
+    definition be refused naming the settings that differ.
+    """
     data = path.read_bytes()
     lines = data.split(b"\n")
     tail = lines.pop()  # b"" when the file ends with a newline
@@ -103,7 +116,7 @@ def read_journal(path: Path, definition_hash: str, params: list[dict],
         if tail:  # header itself cut short: nothing finished yet
             return {}, 0
         raise SweepError(f"{path} is empty; delete it or choose another output folder")
-    _header(path, lines[0], definition_hash)
+    _header(path, lines[0], definition_hash, definition)
     done: dict[int, list[dict]] = {}
     first_line: dict[int, int] = {}
     for lineno, line in enumerate(lines[1:], start=2):

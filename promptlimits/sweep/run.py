@@ -15,13 +15,13 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from .._io import atomic_write_text, probe_folder, write_json
 from .definition import RESERVED, SweepDef, SweepError, expand_points, plain, point_seeds, resolve
-from .journal import Journal, read_journal, row_problem
+from .journal import Journal, different_definition, read_journal, row_problem
 from .results import Results, csv_text, read_results, tidy_rows
 
 #: Environment variables that set how many threads BLAS / OpenMP / Numba (the
@@ -31,6 +31,12 @@ THREAD_ENV = dict.fromkeys(THREAD_VARIABLES, "1")
 
 #: Seconds to wait for a Dask scheduler before giving up.
 DASK_CONNECT_TIMEOUT = 3.0
+
+#: Seconds without a live Dask worker before the run says so (it keeps waiting unless given a timeout).
+NO_WORKER_WARNING = 30.0
+
+#: Seconds between two looks at a Dask cluster's workers while no point finishes.
+DASK_POLL_SECONDS = 1.0
 
 #: Seconds between two looks at the parent in :func:`exit_with_parent`'s fallback thread.
 PARENT_POLL_SECONDS = 0.5
@@ -162,6 +168,15 @@ def _check_running(workers, scheduler) -> int:
     return workers
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep: the finished points are saved; the message says how to continue."""
+
+    def __init__(self, name: str, saved: int, total: int, out_dir: Path):
+        self.name, self.saved, self.total, self.out_dir = name, saved, total, out_dir
+        super().__init__(f"{saved}/{total} points of sweep {name!r} saved in {out_dir}; run the same command "
+                         "with --resume to compute the rest")
+
+
 @contextlib.contextmanager
 def _dask_executor(scheduler: str):
     try:
@@ -173,20 +188,21 @@ def _dask_executor(scheduler: str):
     except (OSError, TimeoutError) as exc:
         raise SweepError(f"cannot reach Dask scheduler {scheduler} within {DASK_CONNECT_TIMEOUT:g} s: {exc}") from None
     try:
-        yield client.get_executor(pure=False)
+        yield client.get_executor(pure=False), lambda: len(client.nthreads())
     finally:
         client.close()
 
 
 @contextlib.contextmanager
 def _executor(workers: int, scheduler: str | None):
-    """``(executor, window)``: a window of submissions keeps every worker busy without flooding it."""
+    """``(executor, window, live)``: a window of submissions keeps every worker busy without flooding it;
+    ``live()`` counts a Dask cluster's workers (``None`` for local executors, which fail when a worker dies)."""
     if scheduler is not None:
-        with _dask_executor(scheduler) as ex:
-            yield ex, 1 << 30  # Dask gets everything at once
+        with _dask_executor(scheduler) as (ex, live):
+            yield ex, 1 << 30, live  # Dask gets everything at once
         return
     if workers <= 1:
-        yield _InProcessExecutor(), 1  # one point at a time, each journaled before the next starts
+        yield _InProcessExecutor(), 1, None  # one point at a time, each journaled before the next starts
         return
     processes = local_processes(workers)
     env = dict.fromkeys(THREAD_VARIABLES, str(worker_threads(processes)))
@@ -194,7 +210,7 @@ def _executor(workers: int, scheduler: str | None):
         ctx = multiprocessing.get_context("spawn")
         with cf.ProcessPoolExecutor(max_workers=processes, mp_context=ctx, initializer=_worker_init,
                                     initargs=(os.getpid(), env)) as ex:
-            yield ex, 2 * processes
+            yield ex, 2 * processes, None
 
 
 # ----------------------------------------------------------------------------
@@ -242,6 +258,7 @@ class _Run:
     seeds: list[int]
     done: dict[int, list[dict]]
     journal: Journal
+    resumed: bool = False
 
     def save(self, point_id: int, rows: list[dict]) -> None:
         problem = row_problem(rows, point_id, self.params[point_id], self.seeds[point_id])
@@ -268,8 +285,8 @@ def _finished(sweep: SweepDef, csv_path: Path, params: list[dict], seeds: list[i
     """A finished run whose journal was removed: its CSV and sidecar, checked point by point."""
     res = read_results(csv_path)
     if res.meta.get("definition_hash") != sweep.hash:
-        raise SweepError(f"{csv_path.with_suffix('.json')} belongs to a different sweep definition; "
-                         "choose another output folder", options="--out")
+        raise different_definition(csv_path.with_suffix(".json"), res.meta.get("definition"),
+                                   res.meta.get("definition_hash"), sweep.to_dict(), sweep.hash)
     per_point = res.meta["rows_per_point"]
     if not res.meta.get("complete") or len(per_point) != len(params):
         raise SweepError(f"{csv_path} is incomplete and has no journal; choose another output folder",
@@ -305,9 +322,9 @@ def _prepare(sweep: SweepDef, out_dir: Path, resume: bool) -> _Run | Results:
             raise _already_there(out_dir, sweep)
         if not journal_path.exists():
             return _finished(sweep, csv_path, params, seeds)
-        done, keep = read_journal(journal_path, sweep.hash, params, seeds)
-    header = {"definition_hash": sweep.hash, "name": sweep.name}
-    return _Run(sweep, out_dir, params, seeds, done, Journal(journal_path, header, keep))
+        done, keep = read_journal(journal_path, sweep.hash, params, seeds, sweep.to_dict())
+    header = {"definition_hash": sweep.hash, "name": sweep.name, "definition": sweep.to_dict()}
+    return _Run(sweep, out_dir, params, seeds, done, Journal(journal_path, header, keep), resumed=keep is not None)
 
 
 @contextlib.contextmanager
@@ -322,7 +339,41 @@ def _progress_bar(run: _Run, show: bool):
         bar.close()
 
 
-def _compute(run: _Run, workers, scheduler, progress: bool) -> None:
+class _Watch:
+    """Says when a Dask cluster has had no live worker for :data:`NO_WORKER_WARNING` s; gives up after
+    ``timeout`` s (``None``: keeps waiting)."""
+
+    def __init__(self, live, scheduler, timeout, say):
+        self.live, self.scheduler, self.timeout, self.say = live, scheduler, timeout, say
+        self.since, self.warned = None, False
+
+    def __call__(self, run: _Run) -> None:
+        if self.live is None:
+            return
+        try:
+            workers = self.live()
+        except Exception:  # a scheduler that stopped answering has no worker to offer either
+            workers = 0
+        if workers > 0:
+            if self.warned:
+                self.say(f"{run.sweep.name}: a Dask worker is back at {self.scheduler}")
+            self.since, self.warned = None, False
+            return
+        now = time.monotonic()
+        self.since = self.since or now
+        idle = now - self.since
+        if self.timeout is not None and idle >= self.timeout:
+            raise SweepError(f"no live Dask worker at {self.scheduler} for {self.timeout:g} s: gave up "
+                             f"({len(run.done)}/{len(run.params)} points saved in {run.out_dir}; start workers "
+                             "and resume it)", options="--resume")
+        if not self.warned and idle >= NO_WORKER_WARNING:
+            self.warned = True
+            wait = ("waiting for one (Ctrl-C to stop; the finished points are saved)" if self.timeout is None
+                    else f"giving up after {self.timeout:g} s")
+            self.say(f"{run.sweep.name}: no live Dask worker at {self.scheduler} for {idle:.0f} s; {wait}")
+
+
+def _compute(run: _Run, workers, scheduler, progress: bool, no_worker_timeout=None, say=None) -> None:
     """Run the unfinished points, journaling each as it finishes; stop at the first failure."""
     todo = [i for i in range(len(run.params)) if i not in run.done]
     if not todo:  # a finished journal needs no workers (nor a scheduler)
@@ -330,14 +381,18 @@ def _compute(run: _Run, workers, scheduler, progress: bool) -> None:
     queue = iter(todo)
     pending: dict[cf.Future, int] = {}
     failure = None
-    with _executor(workers, scheduler) as (ex, window), _progress_bar(run, progress) as bar, run.journal:
+    with _executor(workers, scheduler) as (ex, window, live), _progress_bar(run, progress) as bar, run.journal:
+        watch = _Watch(live, scheduler, no_worker_timeout, say)
         try:
             while True:
                 while failure is None and len(pending) < window and (i := next(queue, None)) is not None:
                     pending[ex.submit(_run_point, run.sweep.point, i, run.params[i], run.seeds[i])] = i
                 if not pending:
                     break
-                finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED,
+                                      timeout=None if live is None else DASK_POLL_SECONDS)
+                if not finished or watch.warned:  # an idle poll, or a warning to take back
+                    watch(run)
                 for fut in sorted(finished, key=pending.get):
                     i = pending.pop(fut)
                     try:
@@ -349,12 +404,21 @@ def _compute(run: _Run, workers, scheduler, progress: bool) -> None:
                     bar.update(1)
                 if failure is not None:
                     break
+        except KeyboardInterrupt:
+            raise SweepInterrupted(run.sweep.name, len(run.done), len(run.params), run.out_dir) from None
         finally:
             for f in pending:
                 f.cancel()
     if failure is not None:
         i, exc = failure
+        if scheduler is not None and isinstance(exc, cf.CancelledError):  # the cluster dropped it, not the point
+            raise SweepError(f"the Dask cluster at {scheduler} cancelled point {i} (the scheduler stopped or lost "
+                             f"it) ({len(run.done)}/{len(run.params)} points saved in {run.out_dir}; resume it when "
+                             "the cluster is back)", options="--resume") from exc
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if not run.done:  # nothing to resume: the point or its parameters are at fault
+            raise SweepError(f"point {i} {run.params[i]} failed: {type(exc).__name__}: {msg} (no point saved)") \
+                from exc
         raise SweepError(f"point {i} {run.params[i]} failed: {type(exc).__name__}: {msg} ({len(run.done)}/"
                          f"{len(run.params)} points saved in {run.out_dir}; resume it to compute the rest)",
                          options="--resume") from exc
@@ -396,6 +460,12 @@ def _write(run: _Run, started: float, executor: str, extra_meta: Mapping | None)
     return Results(rows=rows, meta=meta, csv_path=csv_path)
 
 
+def _stderr(text: str) -> None:
+    from tqdm.auto import tqdm
+
+    tqdm.write(text, file=sys.stderr)  # above a progress bar, not through it
+
+
 def run_sweep(
     sweep: SweepDef,
     out_dir,
@@ -405,6 +475,8 @@ def run_sweep(
     resume: bool = False,
     progress: bool = True,
     extra_meta: Mapping | None = None,
+    no_worker_timeout: float | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> Results:
     """Run ``sweep``, checkpointing each finished point; return its :class:`Results`.
 
@@ -430,6 +502,14 @@ def run_sweep(
         A tqdm bar on stderr.
     extra_meta : mapping, optional
         Added to the sidecar (e.g. the command line); may not replace its keys.
+    no_worker_timeout : float, optional
+        With a Dask scheduler: give up (a :class:`SweepError`, finished points
+        saved) after this many seconds with no live worker. Without it the run
+        keeps waiting; either way it says so after :data:`NO_WORKER_WARNING`
+        seconds without a worker.
+    say : callable, optional
+        Receives the run's status lines (how many points a resume reuses and
+        computes; no live Dask worker). Default: printed on stderr.
 
     Raises
     ------
@@ -437,14 +517,28 @@ def run_sweep(
         Before any point is computed: a bad definition or point, an output
         folder that cannot be written, existing results without ``resume``,
         results of another definition, a corrupt journal or CSV, an
-        unreachable scheduler. Later: a failing point (finished points stay
-        saved).
+        unreachable scheduler. Later: a failing point or no Dask worker for
+        ``no_worker_timeout`` seconds (finished points stay saved).
+    SweepInterrupted
+        Ctrl-C (a ``KeyboardInterrupt``; finished points stay saved).
     """
     n_workers = _check_running(workers, scheduler)
+    if no_worker_timeout is not None and (isinstance(no_worker_timeout, bool) or not isinstance(
+            no_worker_timeout, (int, float)) or not 0 < no_worker_timeout < math.inf):
+        raise SweepError(f"no_worker_timeout must be a finite number of seconds > 0, got {no_worker_timeout!r}")
+    say = say or _stderr
     run = _prepare(sweep, Path(out_dir), resume)
     if isinstance(run, Results):
+        if resume:
+            say(f"{sweep.name}: all {run.meta['n_points']} points already finished in {out_dir}; nothing to compute")
         return run
+    if run.resumed:
+        n, reused = len(run.params), len(run.done)
+        say(f"{sweep.name}: resuming: {reused} of {n} points reused from {paths(run.out_dir, sweep.name)[2]}, "
+            f"{n - reused} to compute")
+    elif resume:
+        say(f"{sweep.name}: nothing to resume in {out_dir}; computing all {len(run.params)} points")
     started = time.time()
-    _compute(run, n_workers, scheduler, progress)
+    _compute(run, n_workers, scheduler, progress, no_worker_timeout, say)
     executor = f"dask {scheduler}" if scheduler else f"local workers={workers}"
     return _write(run, started, executor, extra_meta)
