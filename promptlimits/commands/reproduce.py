@@ -53,7 +53,7 @@ def register(subparsers) -> None:
                                           "into the run folder --out (results/, figures/, report.md, "
                                           "verdicts.json)")
     add_scale_option(p)
-    add_running_options(p, out_default=DEFAULT_OUT)
+    add_running_options(p, out_default=DEFAULT_OUT, worker_timeout=True)
     g = p.add_argument_group("stability and comparison")
     g.add_argument("--check-stability", type=int, default=None, metavar="K", **checked(COUNT),
                    help="run the scale K times with seeds seed..seed+K-1 into OUT/stability/seed-<s>/ and write "
@@ -82,7 +82,8 @@ def run_experiments(args, sweeps: list, results: Path, seconds: dict, *, resume:
     for i, (exp, sweep) in enumerate(sweeps, 1):
         print(f"[{i}/{len(sweeps)}] {exp.name}: {exp.description}", flush=True)
         _timed(seconds, exp.name, run_sweep, sweep, results, workers=args.workers, scheduler=args.scheduler,
-               resume=resume, progress=not args.no_progress, extra_meta={"reproduce_scale": scale})
+               resume=resume, progress=not args.no_progress, extra_meta={"reproduce_scale": scale},
+               no_worker_timeout=getattr(args, "no_worker_timeout", None))
 
 
 def draw_figures(results: Path, figdir: Path) -> list[Path]:
@@ -202,6 +203,8 @@ def run(args) -> int:
 
     out = probe_output_folder(args.out, "--out")
     check_resume_folder(out, args.resume)
+    if args.no_worker_timeout is not None and args.scheduler is None:
+        raise ValueError("--no-worker-timeout applies to Dask workers only: give --scheduler too")
     if args.check_stability is not None:
         if args.compare is not None:
             raise ValueError("--compare and --check-stability cannot be combined; run them separately")
