@@ -265,6 +265,14 @@ def _columns() -> dict:
     return row
 
 
+def _float32_within(a, B):
+    """``a`` in float32, entries that the cast put above ``B`` in magnitude moved one float32 step back."""
+    f = a.astype(np.float32)
+    over = np.abs(f) > B
+    f[over] = np.nextafter(f[over], np.float32(0))
+    return f
+
+
 def error_point(params: dict, seed: int) -> dict:
     n, d, B, g, kind = int(params["n"]), int(params["d"]), float(params["B"]), int(params["degree"]), params["kind"]
     family = params.get("family", "random")
@@ -282,7 +290,7 @@ def error_point(params: dict, seed: int) -> dict:
     best, logits = None, None
     for pair, inputs in _extremal_configurations(plan, n):
         if family == "float32":
-            inputs = tuple(a.astype(np.float32) for a in inputs)
+            inputs = tuple(_float32_within(a, B) for a in inputs)
         m = _measure(plan, *inputs, extended=family == "extremal" and n <= EXTENDED_MAX_N)
         if best is None or _ratio(m["measured_err"], m["bound"]) > _ratio(best["measured_err"], best["bound"]):
             logits = pair
