@@ -250,3 +250,122 @@ def refusals() -> str:
                 f"d={d} eps={eps} n={n}: certified above largest_certifiable_B = {top:.6g}")
         edges.append(f"d={d} eps={eps:g} n={n}: B*={top:.4g}")
     return f"{pairs} (d, R, n, g, kind): floor <= total, tightest total/floor = {tightest:.3g}; " + "; ".join(edges)
+
+
+def _mp_poly_backward(Q, K, V, G, scale, coefficients, d0):
+    """The polynomial backward (gradients of <G, N/D>, docs/theory.md §3.10) in mpmath, as object arrays of mpf;
+    exact attention's with ``coefficients=None`` (``exp`` for ``p`` and ``p'``)."""
+    import mpmath
+
+    if coefficients is None:
+        weight = dweight = mpmath.exp
+    else:
+        c = [mpmath.mpf(float(x)) for x in coefficients]
+        dc = [j * cj for j, cj in enumerate(c)][1:] or [mpmath.mpf(0)]
+        weight, dweight = (lambda t: mpmath.polyval(c[::-1], t)), (lambda t: mpmath.polyval(dc[::-1], t))
+    Qm, Km, Vm, Gm = ([[mpmath.mpf(float(x)) for x in row] for row in np.asarray(M, dtype=np.float64)]
+                      for M in (Q, K, V, G))
+    n, d, dv = len(Km), len(Km[0]), len(Vm[0])
+    dQ = np.full((len(Qm), d), mpmath.mpf(0), dtype=object)
+    dK, dV = np.full((n, d), mpmath.mpf(0), dtype=object), np.full((n, dv), mpmath.mpf(0), dtype=object)
+    for i, q in enumerate(Qm):
+        x = [scale * mpmath.fsum(a * b for a, b in zip(q, k)) for k in Km]
+        P, dP = [weight(t) for t in x], [dweight(t) for t in x]
+        D = d0 + mpmath.fsum(P)
+        u = [mpmath.fsum(g * v for g, v in zip(Gm[i], vj)) for vj in Vm]
+        uh = mpmath.fsum(p * uj for p, uj in zip(P, u)) / D
+        for j in range(n):
+            dS = dP[j] / D * (u[j] - uh)
+            for col in range(d):
+                dQ[i, col] += scale * dS * Km[j][col]
+                dK[j, col] += scale * dS * q[col]
+            for col in range(dv):
+                dV[j, col] += P[j] / D * Gm[i][col]
+    return dQ, dK, dV
+
+
+def _backward_algebra():
+    """SymPy: the perturbed score identity and its bound, and the multinomial theorem for the derivative."""
+    import sympy as sp
+
+    u, gt, gte, D, Dt = sp.symbols("u gt gte D Dt", real=True)
+    lhs = (u - gte) / Dt - (u - gt) / D
+    require(sp.simplify(lhs - ((u - gte) * (1 / Dt - 1 / D) + (gt - gte) / D)) == 0, "perturbed score identity")
+    beta, Dp = sp.symbols("beta Dp", positive=True)
+    # |1/Dt - 1/D| = |D - Dt|/(D Dt) <= beta D / (D (1 - beta) D) at the worst Dt = (1 - beta) D
+    worst = (1 / ((1 - beta) * Dp) - 1 / Dp)
+    require(sp.simplify(worst - beta / ((1 - beta) * Dp)) == 0, "reciprocal bound")
+    for d in (1, 2, 3):
+        a = sp.symbols(f"a0:{d}", nonnegative=True)  # |q_c|
+        b = sp.symbols(f"b0:{d}", nonnegative=True)  # |k_c|
+        for j in range(1, 5):
+            total = 0
+            for combo in itertools.combinations_with_replacement(range(d), j):
+                alpha = [combo.count(c) for c in range(d)]
+                coef = sp.factorial(j) / sp.prod([sp.factorial(e) for e in alpha])
+                mono = sp.prod([(a[c] * b[c]) ** alpha[c] for c in range(d)])
+                total += coef * sp.diff(mono, a[0])  # |d m_alpha(q)/dq_0| |m_alpha(k)| on absolute values
+            rho = sum(a[c] * b[c] for c in range(d))
+            require(sp.expand(total - j * rho ** (j - 1) * b[0]) == 0, f"derivative multinomial d={d} j={j}")
+
+
+def _backward_cases(rng):
+    """Inputs that maximise the backward's rounding: logits at the ends of [-R, R], cancelling values."""
+    from promptlimits.experiments.approx_error import extremal_inputs, relative_error_extremes
+    from promptlimits.poly_attention import make_plan
+
+    # norms that are float32 numbers, so the float32 copies of the inputs stay within B
+    for d, B, g, kind, n in ((1, 1.0, 8, "chebyshev", 48), (2, 1.25, 10, "chebyshev", 32), (3, 0.75, 12, "taylor", 16),
+                             (2, 1.0, 20, "chebyshev", 24), (1, 0.5, 3, "shifted_taylor", 40)):
+        plan = make_plan(d, B, eps=None, degree=g, kind=kind)
+        xp, xm = relative_error_extremes(plan.approx.coefficients, plan.R, derivative=True)
+        yield plan, extremal_inputs(plan, n, xp, xm, 1, dv=2)
+        yield plan, extremal_inputs(plan, n, plan.R, -plan.R, n // 2, dv=2)  # logits at both ends
+        Q, K = rng.choice([-B, B], size=(3, d)), rng.choice([-B, B], size=(n, d))
+        V = rng.choice([-1.0, 1.0], size=(n, 2)) * (1 + 1e-3 * rng.random((n, 2)))  # cancellation
+        yield plan, (Q, K, V, rng.choice([-1.0, 1.0], size=(3, 2)))
+
+
+@check("9e.backward-rounding",
+       statement="the float64 backward is within GradientBound.rounding_dX of the polynomial backward computed "
+                 "exactly, any order: score identity (u - G.T~)/D~ - (u - G.T)/D = (u - G.T~)(1/D~ - 1/D) + "
+                 "G.(T - T~)/D, |1/D~ - 1/D| <= beta/((1-beta) D), sum_alpha |w_alpha d m_alpha(q)/dq_c m_alpha(k)| "
+                 "= s |k_c| A'(rho); the simulator at the ends of the logit range, both variants, float64 and float32, "
+                 "within rounding_dX of the mpmath backward and within the total bound of exact attention's",
+       source="docs/theory.md §4.6.1 (this project's derivation); poly_attention._gradient.backward_rounding_columns",
+       method="sympy identity + mpmath 40 digits")
+def backward_rounding() -> str:
+    import mpmath
+
+    from promptlimits.poly_attention._rounding import derivative_condition
+
+    _backward_algebra()
+    mpmath.mp.dps = 40
+    rng = np.random.default_rng(20)
+    worst_rnd, worst_tot, cases = 0.0, 0.0, 0
+    for plan, inputs in _backward_cases(rng):
+        R = mpmath.mpf(plan.R)
+        A1 = mpmath.fsum(j * abs(mpmath.mpf(float(c))) * R ** (j - 1) for j, c in enumerate(plan.approx.coefficients)
+                         if j)
+        require(derivative_condition(plan.approx.coefficients, plan.R, plan.eps_p)
+                >= mpmath.exp(R) * A1 / (1 - mpmath.mpf(plan.eps_p)), f"{plan}: kappa' not rounded up")
+        for dtype, (variant, d0) in itertools.product((np.float64, np.float32), (("softmax", 0), ("softmax1", 1))):
+            args = tuple(np.asarray(a, dtype=dtype) for a in inputs)
+            scale = mpmath.mpf(plan.scale)
+            poly = _mp_poly_backward(*args, scale, plan.approx.coefficients, d0)
+            exact = _mp_poly_backward(*args, scale, None, d0)
+            code = plan.backward(*args, variant=variant)
+            bound = plan.gradient_bound(*args)
+            for name, x, y, z in zip("QKV", code, poly, exact):
+                rb, tb = getattr(bound, f"rounding_d{name}"), getattr(bound, f"d{name}")
+                gap = max(abs(mpmath.mpf(float(a)) - b) for a, b in zip(np.ravel(x), np.ravel(y)))
+                tot = max(abs(mpmath.mpf(float(a)) - b) for a, b in zip(np.ravel(x), np.ravel(z)))
+                what = f"{plan} {variant} {dtype.__name__} d{name}"
+                require(gap <= rb, f"{what}: |code - poly| = {float(gap):.3e} > rounding bound {rb:.3e}")
+                require(tot <= tb, f"{what}: |code - exact| = {float(tot):.3e} > gradient bound {tb:.3e}")
+                worst_rnd = max(worst_rnd, float(gap / rb) if rb > 0 else 0.0)
+                worst_tot = max(worst_tot, float(tot / tb) if tb > 0 else 0.0)
+            cases += 1
+    return (f"{cases} instances (extremal logits, both ends, cancelling corners; float64 and float32; both variants): "
+            f"worst |code - poly|/rounding bound = {worst_rnd:.3g}, worst |code - exact|/gradient bound = "
+            f"{worst_tot:.3g}")

@@ -16,6 +16,18 @@ from naive import naive_attention, naive_attention_mp
 
 from promptlimits import PromptedModel, exact_attention
 from promptlimits.attention import exact_attention_backward
+from promptlimits.experiments.approx_error import (
+    FAMILIES,
+    _relative_error,
+    error_point,
+    forward_ratio,
+    forward_verdict,
+    gradient_ratio,
+    gradient_verdict,
+    relative_error_extremes,
+    rounding_ratio,
+)
+from promptlimits.experiments.verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT, VACUOUS
 from promptlimits.features import BASIS_MEMORY_BUDGET, monomial_basis
 from promptlimits.poly_attention import (
     eps_p_for_output,
@@ -252,3 +264,75 @@ def test_non_finite_weights_are_refused(tmp_path):
     np.savez(bad, **arrays)
     with pytest.raises(ValueError, match=r"weight ff2\.b1 contains \d+ NaN or infinite"):
         PromptedModel.load(bad)
+
+
+# --- certificates with power: the extremal input family (docs/theory.md §9.5) -----------------
+
+
+def test_extremal_logits_are_where_the_relative_error_is_extreme():
+    """The refined extremes are at least as extreme as a 20,001-point grid in long double."""
+
+    for B, g, kind in ((0.5, 3, "chebyshev"), (1.0, 6, "chebyshev"), (1.0, 4, "taylor"), (0.7, 5, "shifted_taylor")):
+        plan = make_plan(2, B, eps=None, degree=g, kind=kind)
+        for derivative in (False, True):
+            xp, xm = relative_error_extremes(plan.approx.coefficients, plan.R, derivative=derivative)
+            assert -plan.R <= xm <= plan.R and -plan.R <= xp <= plan.R
+            grid = _relative_error(plan.approx.coefficients, np.linspace(-plan.R, plan.R, 20001), derivative)
+            top, bottom = (float(_relative_error(plan.approx.coefficients, x, derivative)) for x in (xp, xm))
+            tol = 1e-6 * float(np.abs(grid).max())
+            assert top >= float(grid.max()) - tol and bottom <= float(grid.min()) + tol
+            if kind == "chebyshev" and not derivative:  # an interpolant errs both ways (it crosses exp)
+                assert top > 0 > bottom
+
+
+def test_extremal_family_reaches_the_forward_and_gradient_certificates():
+    """A real tightness assertion: one query, 64 keys at the extreme logits reach half of each certificate."""
+
+    params = {"n": 64, "d": 2, "B": 0.5, "degree": 3, "kind": "chebyshev"}
+    rows = {f: error_point({**params, "family": f}, 0) for f in FAMILIES}
+    ext = rows["extremal"]
+    assert 0.5 <= forward_ratio(ext) <= 1.0, ext
+    assert 0.5 <= gradient_ratio(ext, "K") <= 1.0 and 0.5 <= gradient_ratio(ext, "V") <= 1.0, ext
+    assert 0.5 <= forward_ratio(rows["float32"]) <= 1.0
+    # the contrast: random inputs stay far from it
+    assert forward_ratio(rows["random"]) < 0.25 * forward_ratio(ext)
+
+
+@pytest.mark.parametrize("B,degree", [(0.25, 1), (0.5, 4), (1.0, 8), (1.5, 14), (1.0, 14)])
+def test_no_family_exceeds_its_certificate(B, degree):
+
+    for fam in FAMILIES:
+        row = error_point({"n": 96, "d": 3, "B": B, "degree": degree, "kind": "chebyshev", "family": fam}, 3)
+        assert row["certified"]
+        assert forward_ratio(row) <= 1.0 and gradient_ratio(row) <= 1.0, (fam, row)
+        assert (rounding_ratio(row) or 0.0) <= 1.0, (fam, row)
+
+
+def _synthetic(family, ratio, grad_ratio=None, rounding=None):
+    row = {"family": family, "B": 0.5, "degree": 2, "measured_err": ratio * 1e-3, "bound": 1e-3, "eps_p": 1e-3,
+           "eps_dp": 1e-2, "n": 8, "d": 2, "kind": "chebyshev"}
+    g = ratio if grad_ratio is None else grad_ratio
+    row.update({f"grad_{k}_{x}": v for x in "QKV" for k, v in (("err", g * 1e-2), ("bound", 1e-2))})
+    row.update({f"grad_gap_ratio_{x}": rounding for x in "QKV"})
+    return row
+
+
+def test_verdict_statuses_on_synthetic_rows():
+
+    def statuses(rows):
+        return forward_verdict(rows).status, gradient_verdict(rows).status
+
+    # no power: every family below 0.1 of its certificate
+    assert statuses([_synthetic("random", 0.03), _synthetic("corners", 0.09)]) == (VACUOUS, VACUOUS)
+    # power from the extremal family; the random contrast alone would have none
+    assert statuses([_synthetic("random", 0.03), _synthetic("extremal", 0.92)]) == (CONSISTENT, CONSISTENT)
+    # any measured distance above its certificate fails, whatever the power
+    assert statuses([_synthetic("random", 1.2), _synthetic("extremal", 0.9)]) == (NOT_CONSISTENT, NOT_CONSISTENT)
+    assert statuses([_synthetic("random", 0.03, 1.01), _synthetic("extremal", 0.9)]) == (CONSISTENT, NOT_CONSISTENT)
+    # measured backward rounding above its proved bound fails the gradient verdict
+    assert statuses([_synthetic("extremal", 0.9, rounding=1.5)]) == (CONSISTENT, NOT_CONSISTENT)
+    assert statuses([_synthetic("extremal", 0.9, rounding=0.2)]) == (CONSISTENT, CONSISTENT)
+    assert statuses([]) == (NOT_CHECKED, NOT_CHECKED)
+    # the verdict reports the negative control with its numbers
+    numbers = forward_verdict([_synthetic("random", 0.03), _synthetic("extremal", 0.92)]).numbers
+    assert any("negative control" in x and "1 points" in x and "1.84" in x for x in numbers), numbers

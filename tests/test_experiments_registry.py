@@ -18,6 +18,7 @@ from promptlimits.experiments.verdict import (
     NOT_CHECKED,
     NOT_CONSISTENT,
     STATUSES,
+    VACUOUS,
     Verdict,
 )
 from promptlimits.sweep import SweepDef
@@ -153,10 +154,12 @@ def test_approx_error_verdict_each_status():
     assert _statuses("approx_error", res(2e-3, 1e-3)) == [NOT_CONSISTENT, CONSISTENT]
     assert _statuses("approx_error", res(1e-4, 2e-2)) == [CONSISTENT, NOT_CONSISTENT]
     assert _statuses("approx_error", res(1e-4)) == [CONSISTENT, NOT_CHECKED]  # results without a backward
-    # a gradient above its exact-arithmetic bound where rounding dominates is reported, not a failure
+    # the gradient certificate includes the backward's rounding (docs/theory.md §4.6.1): no eps_p is exempt
     floor = _statuses("approx_error", {"approx_error": _res([_approx_row(1e-4, 1e-3),
                                                              _approx_row(1e-16, 2e-2, eps_p=1e-14)])})
-    assert floor == [CONSISTENT, CONSISTENT]
+    assert floor == [CONSISTENT, NOT_CONSISTENT]
+    # a certificate test with no power (largest ratio below 0.1) is vacuous
+    assert _statuses("approx_error", res(1e-5, 1e-4)) == [VACUOUS, VACUOUS]
 
 
 def _memorization_results(least_Lp, bound, constr=None):

@@ -20,17 +20,17 @@ def test_measured_error_stays_below_the_certificate_where_rounding_is_negligible
     res = run_sweep(approx_error.make_sweep("tiny"), tmp_path, workers=1, progress=False)
     measured = [r for r in res.rows if r["measured_err"] is not None]
     assert measured, "no degree was certified"
-    # the certificate is for exact arithmetic; float64 adds ~1e-16, so compare where eps_p >> u
+    # both certificates include the kernels' rounding (docs/theory.md §4.6, §4.6.1): every point, every family
     for r in measured:
-        if r["eps_p"] > 1e-12:
-            assert r["measured_err"] <= r["bound"], r
-            assert approx_error.gradient_ratio(r) <= 1.0, r  # the backward within its bound (docs/theory.md §4.5)
-            assert max(r[f"grad_gap_{x}"] for x in "QKV") < 1e-3, r  # float64 rounding far below it
+        assert r["measured_err"] <= r["bound"], r
+        assert approx_error.gradient_ratio(r) <= 1.0, r  # the backward within its bound (docs/theory.md §4.5)
+        assert (approx_error.rounding_ratio(r) or 0.0) <= 1.0, r  # measured rounding within its proved bound
     # degrees whose certificate is >= 1 are recorded, not measured
     assert all(r["rank"] is None for r in res.rows if not r["certified"])
     # more degree, less error (until rounding): the error falls by orders of magnitude
     for B in {r["B"] for r in measured}:
-        errs = [r["measured_err"] for r in sorted(measured, key=lambda r: r["degree"]) if r["B"] == B]
+        errs = [r["measured_err"] for r in sorted(measured, key=lambda r: r["degree"])
+                if r["B"] == B and r["family"] == "random"]
         assert errs[-1] < 1e-3 * errs[0]
 
 

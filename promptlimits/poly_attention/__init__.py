@@ -44,8 +44,9 @@ distance from exact attention's gradient needs the derivative's certificate
 ``|p'(x) - e^x| <= eps_dp e^x`` (:attr:`ExpApprox.eps_dp
 <promptlimits.polyapprox.ExpApprox.eps_dp>`) besides ``eps_p``;
 :meth:`PolyPlan.gradient_bound` returns the bounds on ``||dX_p - dX||max``,
-``X = Q, K, V`` (:class:`GradientBound`), in exact arithmetic: the backward's
-float64 rounding is measured, not bounded.
+``X = Q, K, V`` (:class:`GradientBound`), plus an a-priori bound on the backward
+kernels' float64 rounding (docs/theory.md §4.6.1), so they bound what
+:meth:`PolyPlan.backward` returns.
 
 Cost (docs/theory.md §5): the least certified degree ``g*`` gives the rank
 ``r* = C(d + g*, g*)`` and the cost ratio ``r*/n`` against exact attention;

@@ -2,9 +2,8 @@
 
 :meth:`PolyPlan.backward` is the exact gradient of the polynomial attention
 ``T_p``. Its distance to the gradient of exact attention, for the same
-``Q, K, V`` and upstream gradient ``G``, is bounded here in exact arithmetic
-(float64 rounding of either backward is not counted; docs/theory.md §4.5
-reports it as measured).
+``Q, K, V`` and upstream gradient ``G``, is bounded here in exact arithmetic, and
+the kernels' float64 rounding on top of it (below).
 
 Fix a query row ``i``; ``x_j = s q.k_j``, ``a_j`` the exact weights
 (``sum_j a_j <= 1``), ``u_j = G_i . v_j``, ``ubar = G_i . Att_i``. The
@@ -36,6 +35,22 @@ the second because ``sum_j a_j |u_j - ubar| <= gamma_i`` (the chord
     |dK_p - dK|  <= s max_i |Q_ic| kappa a_max sum_i gamma_i,
     |dV_p - dV|  <= Phi(a_max) sum_i |G_ic|,      Phi(t) = max_{a <= t} phi(a) <= F(eps_p)/2.
 
+Rounding (docs/theory.md §4.6.1). The kernels' float64 backward is within
+:func:`backward_rounding_columns` of ``dX_p`` computed exactly, for any
+summation order and task split; :func:`gradient_bound` adds it, so
+:class:`GradientBound` bounds what :meth:`PolyPlan.backward` returns. With
+``beta`` the forward's relative error of ``N`` and ``D`` (docs/theory.md §4.6),
+``e = 2 beta/(1 - beta)``, ``M_b`` the roundings any term of the backward
+meets, ``eta = (gamma_{M_b} + beta)/(1 - beta)``, ``kappa = e^R A(R)/(1 - eps_p)``
+and ``kappa' = e^R A'(R)/(1 - eps_p)`` (``A(t) = sum_j |c_j| t^j``) and, per
+query, ``h_i = (2 gamma_i + ||G_i||_1 e ||V||max) eta + ||G_i||_1 e ||V||max``:
+
+    |dQ_code - dQ_p|  <= s max_j |K_jc| kappa' max_i h_i,
+    |dK_code - dK_p|  <= s max_i |Q_ic| (kappa'/n) sum_i h_i,
+    |dV_code - dV_p|  <= (kappa/n) eta sum_i |G_ic|,
+
+plus, for float32 arrays, ``2^-24`` of a bound on ``|dX_code|`` and ``2^-150`` (the cast).
+
 Cheap: O((n_q + n) d) from norms, no attention pass. The model's bound
 (:mod:`promptlimits.gradient_bound`) also needs how exact attention's
 backward moves with its upstream gradient, :func:`exact_backward_sensitivity`.
@@ -49,14 +64,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._error import output_eps_for_eps_p
+from ._rounding import ETA32, U32, backward_rounding_events, derivative_condition, gamma
 
 
 @dataclass(frozen=True)
 class GradientBound:
-    """Certified ``||dX_p - dX||max`` for ``X = Q, K, V`` (exact arithmetic; module docstring).
+    """Certified ``||dX_code - dX||max`` for ``X = Q, K, V``, rounding included (module docstring).
 
-    ``dQ``, ``dK``, ``dV`` are the bounds; ``eps_p`` and ``eps_dp`` the
-    certificates of ``p`` and ``p'`` they use, ``a_max`` the bound on every
+    ``dQ``, ``dK``, ``dV`` are the bounds on what :meth:`PolyPlan.backward`
+    returns; ``rounding_dQ``, ``rounding_dK``, ``rounding_dV`` the parts of them
+    that bound the kernels' rounding (docs/theory.md §4.6.1), the rest is the
+    exact-arithmetic bound of docs/theory.md §4.5. ``eps_p`` and ``eps_dp`` are
+    the certificates of ``p`` and ``p'`` they use, ``a_max`` the bound on every
     attention weight.
     """
 
@@ -66,6 +85,9 @@ class GradientBound:
     eps_p: float
     eps_dp: float
     a_max: float
+    rounding_dQ: float = 0.0
+    rounding_dK: float = 0.0
+    rounding_dV: float = 0.0
 
     @property
     def largest(self) -> float:
@@ -145,6 +167,41 @@ def backward_distance_columns(eps_p, eps_dp, scale, Q, K, V, G, a_max):
     return dQ, dK, dV
 
 
+def backward_rounding_columns(rounding, kappa_d: float, scale: float, Q, K, V, G, *, float32: bool = False):
+    """Per-column bounds ``(dQ (d,), dK (d,), dV (d_v,))`` on ``|dX_code - dX_p|``, the kernels' rounding.
+
+    ``rounding`` is the plan's :class:`~._rounding.KernelRounding` (its ``kappa``,
+    ``beta``, degree and rank), ``kappa_d`` the derivative's condition
+    ``kappa'`` (:func:`~._rounding.derivative_condition`); formulas in the module
+    docstring and docs/theory.md §4.6.1. ``inf`` where the forward's ``beta``
+    reaches 1 (no bound).
+    """
+    n, nq, d, dv = K.shape[0], Q.shape[0], K.shape[1], V.shape[1]
+    beta = rounding.beta(n)
+    events = backward_rounding_events(n, nq, rounding.rank, rounding.degree, d, dv)
+    if not beta < 1.0 or not math.isfinite(kappa_d):
+        inf = math.inf
+        return np.full(d, inf), np.full(d, inf), np.full(dv, inf)
+    e = 2.0 * beta / (1.0 - beta)
+    eta = (gamma(events) + beta) / (1.0 - beta)
+    vmax = float(_column_max(V).max()) if V.size else 0.0
+    gam = _gammas(G, V)
+    g1 = np.abs(G).sum(axis=1)
+    h = (2.0 * gam + g1 * e * vmax) * eta + g1 * e * vmax
+    kq, kk = scale * _column_max(K) * kappa_d, scale * _column_max(Q) * kappa_d / n
+    gsum = np.abs(G).sum(axis=0)
+    slack = 1.0 + 1e-12  # the float evaluation of these few dozen operations
+    dQ = kq * (float(h.max()) if h.size else 0.0) * slack
+    dK = kk * float(h.sum()) * slack
+    dV = rounding.kappa / n * eta * gsum * slack
+    if float32:  # the cast of the float64 result: 2^-24 of its size, bounded by the terms' sum plus the rounding
+        mag = (2.0 * gam + g1 * e * vmax) / (1.0 - beta)
+        dQ = dQ + U32 * (kq * (float(mag.max()) if mag.size else 0.0) + dQ) + ETA32
+        dK = dK + U32 * (kk * float(mag.sum()) + dK) + ETA32
+        dV = dV + U32 * (rounding.kappa / n * gsum / (1.0 - beta) + dV) + ETA32
+    return dQ, dK, dV
+
+
 def exact_backward_sensitivity(scale, Q, V, dG, a_max):
     """Per-column bounds ``(dK (d,), dV (d_v,))`` on exact attention's ``dK, dV`` for an upstream gradient ``dG``.
 
@@ -162,7 +219,8 @@ def exact_backward_sensitivity(scale, Q, V, dG, a_max):
 def gradient_bound(plan, Q, K, V, G) -> GradientBound:
     """The certified distance of ``plan.backward(Q, K, V, G)`` from exact attention's gradients.
 
-    Exact arithmetic (module docstring); both variants. Arrays as for
+    The exact-arithmetic bound plus the kernels' float64 rounding (module
+    docstring; float32 arrays add the cast); both variants. Arrays as for
     :meth:`PolyPlan.backward` (checked by the plan); ``Q`` and ``K`` within
     the plan's ``B``.
 
@@ -174,10 +232,16 @@ def gradient_bound(plan, Q, K, V, G) -> GradientBound:
     if not plan.certified:
         raise ValueError(f"this plan is uncertified (eps_p={plan.eps_p:.3e} >= 1 at R={plan.R:.6g}): "
                          "its backward has no bound")
-    (Q, K, V, G), _ = plan._check(Q, K, V, G)
+    (Q, K, V, G), dtype = plan._check(Q, K, V, G)
     Q, K, V, G = (np.asarray(a, dtype=np.float64) for a in (Q, K, V, G))
     eps_p, eps_dp = plan.eps_p, plan.approx.eps_dp
     a_max = largest_weight(Q, K, plan.scale)
     cols = backward_distance_columns(eps_p, eps_dp, plan.scale, Q, K, V, G, a_max)
-    dQ, dK, dV = (float(c.max()) if c.size else 0.0 for c in cols)
-    return GradientBound(dQ=dQ, dK=dK, dV=dV, eps_p=eps_p, eps_dp=eps_dp, a_max=a_max)
+    exact = [float(c.max()) if c.size else 0.0 for c in cols]
+    kappa_d = derivative_condition(plan.approx.coefficients, plan.R, eps_p)
+    rcols = backward_rounding_columns(plan._rounding, kappa_d, plan.scale, Q, K, V, G,
+                                      float32=dtype == np.float32)
+    rnd = [float(c.max()) if c.size else 0.0 for c in rcols]
+    dQ, dK, dV = (x + y for x, y in zip(exact, rnd))
+    return GradientBound(dQ=dQ, dK=dK, dV=dV, eps_p=eps_p, eps_dp=eps_dp, a_max=a_max,
+                         rounding_dQ=rnd[0], rounding_dK=rnd[1], rounding_dV=rnd[2])

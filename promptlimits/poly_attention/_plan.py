@@ -375,7 +375,8 @@ class PolyPlan:
     def gradient_bound(self, Q, K, V, G) -> GradientBound:
         """Certified ``||dX_p - dX||max`` between :meth:`backward` and exact attention's gradients, X = Q, K, V.
 
-        In exact arithmetic, both variants (docs/theory.md §4.5; the
+        The exact-arithmetic bound of docs/theory.md §4.5 plus the kernels' float64
+        rounding (§4.6.1; float32 arrays add the cast), both variants (the
         formulas are in :mod:`promptlimits.poly_attention._gradient`): from
         ``eps_p``, the certificate ``eps_dp`` of ``p'``, ``scale``, the column
         maxima of ``Q``, ``K``, ``V``, the row and column sums of ``|G|`` and

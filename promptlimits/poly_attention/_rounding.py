@@ -95,6 +95,39 @@ def condition(coefficients, R: float, eps_p: float) -> float:
         iv.prec = saved
 
 
+def derivative_condition(coefficients, R: float, eps_p: float) -> float:
+    """``kappa' = e^R sum_j j |c_j| R^(j-1) / (1 - eps_p)``, rounded up (interval arithmetic).
+
+    The backward's analogue of :func:`condition` (docs/theory.md §4.6.1): ``sum_alpha |w_alpha|
+    |d m_alpha(q)/dq_c| |m_alpha(k)| = s |k_c| A'(rho)`` by the multinomial theorem.
+    """
+    saved = iv.prec
+    iv.prec = 53
+    try:
+        Ri = iv.mpf(R)
+        A, power = iv.mpf(0), iv.mpf(1)
+        for j, c in enumerate(coefficients):
+            if j:
+                A += j * abs(iv.mpf(float(c))) * power
+                power *= Ri
+        return _upper_float(iv.exp(Ri) * A / (1 - iv.mpf(eps_p)))
+    finally:
+        iv.prec = saved
+
+
+def backward_rounding_events(n: int, nq: int, rank: int, degree: int, d: int, dv: int) -> int:
+    """``M_b``, at least the roundings any term of the backward's ``dX`` meets (docs/theory.md §4.6.1).
+
+    ``n`` keys, ``nq`` queries, ``dv`` value columns (padded to a multiple of 8
+    here, as the kernels do): key and query sums (``n + nq``), two passes over
+    the columns (``2 W``), two over the monomials (``2 r``), the pull-back
+    through the monomial tree (``(g + 1)(d + 1)``), monomials and weights
+    (``4 g``) and a dozen single operations.
+    """
+    width = 8 * -(-dv // 8)
+    return n + nq + 2 * width + 2 * rank + (degree + 1) * (d + 1) + 4 * degree + 12
+
+
 def log2_growth(d: int, coefficients, B: float, scale: float) -> float:
     """``log2 G``, ``G = max(1, B)^(2g) max(1, w_max) max(1, m_max)``, an upper bound (closed forms).
 
@@ -156,15 +189,20 @@ class KernelRounding:
                    + self.R / math.log(2) - math.log2(1.0 - self.eps_p))
         return 2.0 ** min(log2_mu, 0.0) + TWO_ETA * self.kappa
 
+    def beta(self, n: int) -> float:
+        """``beta = gamma_M kappa + 2 mu``: ``|N_code - N| <= beta D ||V||max`` and ``|D_code - D| <= beta D``
+        with ``n`` keys; ``inf`` if unbounded (overflow, no certificate)."""
+        if n < 1 or self.overflows(n) or not math.isfinite(self.kappa):
+            return math.inf
+        return gamma(rounding_events(n, self.rank, self.degree)) * self.kappa + 2.0 * self._underflow()
+
     def delta(self, n: int, *, float32: bool = False) -> float:
         """Relative rounding error of the output with ``n`` keys, to add to ``eps_p``; ``inf`` if unbounded.
 
-        ``beta = gamma_M kappa + 2 mu``, ``e = 2 beta/(1 - beta)``, then the
+        ``beta`` (:meth:`beta`), ``e = 2 beta/(1 - beta)``, then the
         division ``u (1 + e) + 2 eta`` and, for float32 output, ``2^-24 (1 + e)``.
         """
-        if n < 1 or self.overflows(n) or not math.isfinite(self.kappa):
-            return math.inf
-        beta = gamma(rounding_events(n, self.rank, self.degree)) * self.kappa + 2.0 * self._underflow()
+        beta = self.beta(n)
         if not beta < 1.0:
             return math.inf
         e = 2.0 * beta / (1.0 - beta)
