@@ -352,14 +352,17 @@ def test_unreachable_scheduler_fails_fast(tmp_path):
 
 
 def test_changes_of_explicit_points_name_the_parameter_and_its_values():
-    from promptlimits.experiments.phase import make_sweep
     from promptlimits.sweep.definition import definition_changes
 
-    tiny = make_sweep("tiny").to_dict()
-    assert definition_changes(tiny, make_sweep("tiny", log2_ns=(8, 12)).to_dict()) == [
-        "points: 13 -> 5 explicit points",
-        "points' log2_n: [8.0, 12.0, 16.0, ..., 32.0, 128.0] -> [8.0, 12.0, 128.0]"]
-    assert definition_changes(tiny, make_sweep("tiny", kappa_step=0.2).to_dict()) == ["fixed.kappa_step: 0.1 -> 0.2"]
-    assert definition_changes(tiny, make_sweep("tiny").to_dict()) == []
-    reordered = {**tiny, "points": tiny["points"][::-1]}  # the same values in another order: the first point
-    assert definition_changes(tiny, reordered) == ["points[0]: log2_n 8.0 -> 128.0, beyond False -> True"]
+    def pts(xs, last=5.0):
+        return tuple({"x": float(x), "far": False} for x in xs) + ({"x": last, "far": True},)
+
+    old = toy_sweep(grid={}, points=pts(range(8))).to_dict()
+    assert definition_changes(old, toy_sweep(grid={}, points=pts((0, 1))).to_dict()) == [
+        "points: 9 -> 3 explicit points",
+        "points' x: [0.0, 1.0, 2.0, ..., 6.0, 7.0] -> [0.0, 1.0, 5.0]"]  # distinct values, sorted
+    assert definition_changes(old, toy_sweep(grid={}, points=pts(range(8)), fixed={"tag": "u"}).to_dict()) == [
+        "fixed.tag: 't' -> 'u'"]
+    assert definition_changes(old, toy_sweep(grid={}, points=pts(range(8))).to_dict()) == []
+    reordered = {**old, "points": old["points"][::-1]}  # the same values in another order: the first point
+    assert definition_changes(old, reordered) == ["points[0]: x 0.0 -> 5.0, far False -> True"]
