@@ -89,6 +89,7 @@ __all__ = [
     "counting_bound",
     "CountingBound",
     "check_gap",
+    "check_rho_contains",
     "lipschitz_lower_bound",
 ]
 
@@ -303,6 +304,26 @@ def prompt_lipschitz(model, rho=None, *, box=None, X=None, out_cols=None, drop_i
         h_prompt_max=float(np.max(np.maximum(np.abs(hp_lo), np.abs(hp_hi)))),
         h_input_max=float(np.max(np.maximum(np.abs(hx_lo), np.abs(hx_hi)))), exact_inputs=exact, K_P=float(K),
     )
+
+
+def check_rho_contains(P, rho=None) -> float:
+    """The prompt box's ``rho``: ``‖P‖max`` when ``rho`` is ``None``, else ``rho`` if the box contains ``P``.
+
+    The memorization sandwich compares a lower bound over ``‖P‖max <= rho``
+    with the closed-form prompt ``P``; a box that does not contain ``P``
+    compares prompts from different sets, so it is refused, naming both numbers.
+    """
+    P = as_float_array(P, "prompt P", ndim=2, dtype=np.float64)
+    if not np.all(np.isfinite(P)):
+        raise ValueError("the closed-form prompt has NaN or infinite entries (is the target finite?)")
+    need = float(np.abs(P).max()) if P.size else 0.0
+    if rho is None:
+        return check_positive_float(need, "the closed-form prompt's max norm")
+    rho = check_positive_float(rho, "rho")
+    if need > rho:
+        raise ValueError(f"rho = {rho:.6g} does not contain the construction's closed-form prompt, whose max norm "
+                         f"is {need:.6g}; use rho >= {need:.6g}")
+    return rho
 
 
 # ---------------------------------------------------------------------------- counting bound

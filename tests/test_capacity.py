@@ -288,8 +288,9 @@ def test_box_matmul_encloses_exact_rational_extremes_even_with_cancellation(seed
 
 
 def test_box_matmul_agrees_with_mpmath_iv_and_upper_abs_matmul_bounds_exact():
-    import mpmath
     from fractions import Fraction as F
+
+    import mpmath
 
     from promptlimits.interval import box_matmul, upper_abs_matmul
 
