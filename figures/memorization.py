@@ -12,15 +12,17 @@ Reads the ``memorization`` sweep (:mod:`promptlimits.experiments.memorization`).
 (b) the same in parameters ``Lp * D`` (``D`` counted prompt columns).
 (c) the random model at token width ``d``: bits memorized (``N L d`` at
     ``q = 2``) against ``Lp`` per ``(d, L)``, with the fitted slope in the
-    label, and the realizable targets (teacher length ``Lp*`` against the
-    least length found).
+    label.
+(d) realizable targets on the random model: the least length found by tuning
+    against the teacher's length ``Lp*`` (an arrow: not reached).
 """
 
 from __future__ import annotations
 
 from figures._style import load, new_figure, save
 
-_WIDTH_TEXT = {"token": "token width $d$", "wide": "residual width $D$"}
+_WIDTH_TEXT = {"token": "token width $w$ (prompt rows as wide as input rows)",
+               "wide": "residual width $D$ (wide construction)"}
 
 
 def _headline(rows):
@@ -48,7 +50,8 @@ def _sandwich(ax, rows, scale_key, colours):
             if found:
                 ax.plot(*zip(*found), "o", color=c, ms=3.5)
             for r, m in zip(rs, D):
-                if r.get("search_Lp") is None:  # not reached: an arrow above the largest length tried
+                searched = "not reached" in f"{r.get('lin_status')} {r.get('tune_status')}"
+                if r.get("search_Lp") is None and searched:  # not reached: an arrow above the largest length tried
                     y = r["constr_Lp"] * m
                     ax.annotate("", xy=(r["N"], y * 2.2), xytext=(r["N"], y * 1.15),
                                 arrowprops={"arrowstyle": "->", "color": c, "lw": 0.9})
@@ -61,23 +64,37 @@ def _sandwich(ax, rows, scale_key, colours):
 
 
 def _random(ax, rows):
-    cap = [r for r in rows if r.get("axis") == "capacity"]
-    real = [r for r in rows if r.get("axis") == "realizable"]
     import numpy as np
 
+    cap = [r for r in rows if r.get("axis") == "capacity"]
     for i, shape in enumerate(_shapes(cap)):
         rs = sorted((r for r in cap if (r["d"], r["L"]) == shape), key=lambda r: r["Lp"])
         x, y = [r["Lp"] for r in rs], [r["bits"] for r in rs]
         slope = np.polyfit(x, y, 1)[0] if len(set(x)) > 1 else float("nan")
         ax.plot(x, y, "o-", color=f"C{i}", ms=4, label=f"$(d,L)=({shape[0]},{shape[1]})$: slope {slope:.2g} bits/token")
-    if real:
-        ax.plot([r["Lp_star"] for r in real], [r["Lp_star"] for r in real], "k_", ms=12, label="teacher length $L_p^*$")
-        ok = [r for r in real if r.get("tune_least_Lp") is not None]
-        ax.plot([r["Lp_star"] for r in ok], [r["tune_least_Lp"] for r in ok], "kx", ms=6,
-                label="realizable: least $L_p$ found")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("prompt length $L_p$")
-    ax.set_ylabel("bits memorized $NLd$ ($q=2$)  /  $L_p$ (realizable)")
+    ax.set_ylabel("bits memorized $NLd$ (binary family)")
+    ax.legend(loc="upper left", fontsize=6, frameon=True)
+
+
+def _realizable(ax, rows):
+    real = [r for r in rows if r.get("axis") == "realizable"]
+    top = max(r["Lp_star"] for r in real)
+    ax.plot([0.5, top + 1], [0.5, top + 1], color="0.6", lw=0.8, ls=":", label="$L_p = L_p^*$ (the teacher's length)")
+    for i, shape in enumerate(_shapes(real)):
+        rs = [r for r in real if (r["d"], r["L"]) == shape]
+        ok = [r for r in rs if r.get("tune_least_Lp") is not None]
+        ax.plot([r["Lp_star"] for r in ok], [r["tune_least_Lp"] for r in ok], "x", color=f"C{i}", ms=7,
+                label=f"$(d,L)=({shape[0]},{shape[1]})$, $N={rs[0]['N']}$: least $L_p$ found")
+        for r in rs:
+            if r.get("tune_least_Lp") is None:
+                ax.annotate("", xy=(r["Lp_star"], r["Lp_star"] + 1.2), xytext=(r["Lp_star"], r["Lp_star"] + 0.2),
+                            arrowprops={"arrowstyle": "->", "color": f"C{i}"})
+    ax.set_xlim(0.5, top + 1)
+    ax.set_ylim(0.5, top + 2)
+    ax.set_xlabel("teacher prompt length $L_p^*$")
+    ax.set_ylabel("least $L_p$ found by tuning")
     ax.legend(loc="upper left", fontsize=6, frameon=True)
 
 
@@ -86,11 +103,12 @@ def draw(results, out_dir) -> list:
     if not res.rows:
         raise ValueError(f"no memorization rows in {res.csv_path}")
     sand = [r for r in res.rows if r.get("axis") == "N"]
-    has_random = any(r.get("axis") in ("capacity", "realizable") for r in res.rows)
-    ncols = (2 if sand else 0) + (1 if has_random else 0)
-    fig, axes = new_figure(ncols=ncols, nrows=1, size=(4.4 * ncols, 4.4))
+    has_cap = any(r.get("axis") == "capacity" for r in res.rows)
+    has_real = any(r.get("axis") == "realizable" for r in res.rows)
+    ncols = (2 if sand else 0) + int(has_cap) + int(has_real)
+    fig, axes = new_figure(ncols=ncols, nrows=1, size=(4.2 * ncols, 4.4))
     axs = list(axes[0])
-    letters = "abc"
+    letters = "abcd"
     if sand:
         shapes = _shapes([r for r in sand if r.get("width", "wide") == _headline(sand)])
         colours = {s: f"C{i}" for i, s in enumerate(shapes)}
@@ -108,14 +126,16 @@ def draw(results, out_dir) -> list:
                Line2D([], [], color="0.65", label="other width (contrast)")]
         fig.legend(handles=key, loc="outside lower left", ncol=5, fontsize=7, frameon=False,
                    title="(a), (b): curves labelled $(d, L)$", title_fontsize=7)
-    if has_random:
-        _random(axs[-1], res.rows)
+    if has_cap:
+        _random(axs[2 if sand else 0], res.rows)
+    if has_real:
+        _realizable(axs[-1], res.rows)
     for i, ax in enumerate(axs):
         ax.set_title(f"({letters[i]})", loc="left", fontsize=9, fontweight="bold")
     if sand:
         r0 = sand[0]
         w = _WIDTH_TEXT[_headline(sand)]
         fig.suptitle(f"Fig. 4: memorization sandwich at {w} over the whole box $\\|P\\|_{{\\max}}\\leq\\rho$ "
-                     f"(q = $2^{{{int(r0['q']).bit_length() - 1}}}$, tol = $\\gamma/4$); (c) random model at token "
-                     f"width, tol = {r0['rand_tol']:g}", fontsize=8.5)
+                     f"(q = $2^{{{int(r0['q']).bit_length() - 1}}}$, tol = $\\gamma/4$); (c), (d) random model at "
+                     f"token width $d$, tol = {r0['rand_tol']:g}", fontsize=8.5)
     return save(fig, out_dir, "fig4_memorization")

@@ -81,9 +81,10 @@ RHO_MARGIN = 1.25
 #: Parameters shared by every point (a point may override them).
 DEFAULTS = {
     "s": 8, "logit_scale": 1.0, "variant": "softmax", "model_seed": 0,
-    # the sandwich (axis N): 2^30 levels 2^-30 apart span [-1/2, 1/2]; tol = gamma / 4
-    "gamma": 2.0 ** -30, "tol": 2.0 ** -32, "q": 2 ** 30, "rho_sandwich": None, "rho_local": 0.25, "ref_sigma": 0.3,
-    "lam": 40.0, "gn_steps": 6, "rank_rtol": 1e-7, "tune_max_N": 16, "tune_steps": 60, "tune_restarts": 1,
+    # the sandwich (axis N): 2^26 levels 2^-26 apart span [-1/2, 1/2]; tol = gamma / 4 = 3.7e-9, above the
+    # closed-form prompts' floating-point error (at most 6e-10 on the grids run)
+    "gamma": 2.0 ** -26, "tol": 2.0 ** -28, "q": 2 ** 26, "rho_sandwich": None, "rho_local": 0.25, "ref_sigma": 0.3,
+    "lam": 40.0, "gn_steps": 12, "rank_rtol": 1e-7, "tune_max_N": 16, "tune_steps": 60, "tune_restarts": 1,
     "lin_max_entries": 4e6,
     "bites": 10.0,
     # the random model (axes capacity, realizable; and promptlimits memorize least-lp)
@@ -92,27 +93,30 @@ DEFAULTS = {
 }
 
 #: Settings that lay out the points rather than enter them.
-LAYOUT = ("shapes", "widths", "cap_shapes", "cap_Lps", "teachers", "repeats")
+LAYOUT = ("shapes", "cap_shapes", "cap_Lps", "teachers", "repeats")
 
 #: One dataset for ``promptlimits memorize least-lp`` (a tuning search on a random model, binary family).
 ONE_DATASET = {"d": 1, "L": 1, "delta": 0.25, "data_seed": 0, "time_limit": None, "gamma": 0.02, "tol": 0.005,
                "q": 2, "max_Lp": 16, "steps": 200, "restarts": 2}
 
-#: ``(d, L, k)`` of the sandwich: ``N = k^(d L)``.
-_QUICK = ((1, 1, 4), (1, 1, 16), (1, 1, 64), (1, 1, 256), (2, 1, 4), (2, 1, 8), (2, 1, 16), (1, 2, 3), (1, 2, 4),
-          (1, 2, 8), (2, 2, 2), (2, 2, 3))
+#: ``(width, d, L, k)`` of the sandwich: ``N = k^(d L)``; token width is the headline, wide the contrast.
+_T, _W = "token", "wide"
+_QUICK = ((_T, 1, 1, 4), (_T, 1, 1, 16), (_T, 1, 1, 64), (_T, 2, 1, 4), (_T, 2, 1, 8), (_T, 2, 1, 16),
+          (_T, 1, 2, 3), (_T, 1, 2, 8), (_T, 1, 2, 16), (_T, 1, 2, 32), (_T, 2, 2, 2), (_T, 2, 2, 3), (_T, 2, 2, 4),
+          (_T, 2, 2, 5), (_W, 1, 1, 4), (_W, 1, 1, 16), (_W, 1, 2, 4), (_W, 2, 2, 3))
 _CELLS = "2,3,4,5,6,8,10,12,16,20,24,32"
 
 #: Grids and budgets per scale (keys are the overrides ``make_sweep`` accepts).
 SETTINGS = scale_table(
     DEFAULTS,
-    tiny={"shapes": ((1, 1, 4), (1, 1, 8), (1, 2, 2)), "widths": ("wide",), "cap_shapes": ((1, 1),),
+    tiny={"shapes": ((_T, 1, 1, 4), (_T, 1, 2, 3), (_W, 1, 1, 4)), "cap_shapes": ((1, 1),),
           "cap_Lps": (1, 2, 4), "cap_cells": "2,3,4,5", "teachers": ((1, 1, 4, 2),), "repeats": 1,
-          "max_Lp": 4, "steps": 50, "tune_max_N": 4},
-    quick={"shapes": _QUICK, "widths": ("wide",), "cap_shapes": ((1, 1), (2, 1)), "cap_Lps": (1, 2, 4, 8, 16, 32),
+          "max_Lp": 4, "steps": 50, "tune_max_N": 4, "cap_steps": 30},
+    quick={"shapes": _QUICK, "cap_shapes": ((1, 1), (2, 1)), "cap_Lps": (1, 2, 4, 8, 16, 32),
            "cap_cells": _CELLS, "teachers": ((1, 1, 8, 2), (1, 1, 8, 4), (2, 1, 4, 4)), "repeats": 1},
-    full={"shapes": _QUICK + ((1, 1, 1024), (1, 1, 4096), (2, 1, 32), (1, 2, 16), (1, 2, 32), (2, 2, 4), (2, 2, 5)),
-          "widths": ("wide",), "cap_shapes": ((1, 1), (2, 1), (1, 2)), "cap_Lps": (1, 2, 4, 8, 16, 32, 64),
+    full={"shapes": _QUICK + ((_T, 1, 1, 128), (_T, 2, 1, 32), (_T, 2, 1, 64), (_T, 1, 2, 64), (_T, 2, 2, 6),
+                              (_T, 2, 2, 7), (_W, 2, 1, 8), (_W, 1, 2, 8)),
+          "cap_shapes": ((1, 1), (2, 1), (1, 2)), "cap_Lps": (1, 2, 4, 8, 16, 32, 64),
           "cap_cells": _CELLS + ",48,64", "teachers": ((1, 1, 8, 2), (1, 1, 8, 4), (1, 1, 16, 8), (2, 1, 4, 4)),
           "repeats": 1, "bites": 100.0},
 )
@@ -390,7 +394,7 @@ def make_sweep(scale: str = "quick", *, seed: int = 0, **overrides) -> SweepDef:
     fixed = {k: v for k, v in s.items() if k not in LAYOUT}
     fixed["cap_cells"] = ",".join(str(int(k)) for k in str(s["cap_cells"]).split(","))  # sidecar: scalars only
     pts = [{"axis": "N", "model": "construct", "width": w, "d": int(d), "L": int(L), "delta": 1.0 / int(k)}
-           for w in s["widths"] for d, L, k in s["shapes"]]
+           for w, d, L, k in s["shapes"]]
     pts += [{"axis": "capacity", "model": "random", "d": int(d), "L": int(L), "Lp": int(Lp)}
             for d, L in s["cap_shapes"] for Lp in s["cap_Lps"]]
     pts += [{"axis": "realizable", "model": "random", "d": int(d), "L": int(L), "delta": 1.0 / int(k),

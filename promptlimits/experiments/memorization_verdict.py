@@ -63,16 +63,19 @@ def _where(r) -> str:
     return f"{r.get('width', 'wide')} (d,L)=({r['d']},{r['L']}) k={r['k']} N={r['N']}"
 
 
-def _decades_within(rows, goal) -> float:
-    """Longest span of ``log10 N`` over consecutive headline points (sorted by ``N``) with ratio within ``goal``."""
-    best, start = 0.0, None
-    for r in sorted(rows, key=lambda r: r["N"]):
-        if r.get("ratio") is not None and r["ratio"] <= goal:
-            start = r["N"] if start is None else start
-            best = max(best, math.log10(r["N"] / start))
-        else:
-            start = None
-    return best
+def _decades_within(rows, goal) -> dict:
+    """Per ``(d, L)``: the longest span of ``log10 N`` over consecutive points (by ``N``) with ratio within ``goal``."""
+    out = {}
+    for shape in sorted({(r["d"], r["L"]) for r in rows}):
+        best, start = 0.0, None
+        for r in sorted((r for r in rows if (r["d"], r["L"]) == shape), key=lambda r: r["N"]):
+            if r.get("ratio") is not None and r["ratio"] <= goal:
+                start = r["N"] if start is None else start
+                best = max(best, math.log10(r["N"] / start))
+            else:
+                start = None
+        out[f"{shape[0]},{shape[1]}"] = round(best, 3)
+    return out
 
 
 def _capacity(rows) -> list[dict]:
@@ -148,8 +151,11 @@ def _sandwich_numbers(rows, s) -> list[str]:
                    f"{fmt(big['bound'])}, least length found {found}, construction {big['constr_Lp']}, "
                    f"upper/lower {fmt(big['ratio'])}")
     lo, hi = s["ratio_range"]
-    out.append(f"upper/lower over the {s['headline_width']}-width points: {fmt(lo)} to {fmt(hi)}; within "
-               f"{RATIO_GOAL:g} over {fmt(s['decades_within_goal'])} decades of N (goal: 2)")
+    spans = s["decades_within_goal"]
+    best = max(spans.values(), default=0.0)
+    out.append(f"upper/lower over the {s['headline_width']}-width points: {fmt(lo)} to {fmt(hi)}; decades of N "
+               f"within {RATIO_GOAL:g} per (d,L): {spans}; goal (two decades) "
+               f"{'met' if best >= 2.0 else 'not met'} (longest {fmt(best)})")
     for name, key in (("lower bound", "fit_bound_vs_N"), ("construction", "fit_constr_vs_N")):
         f = s.get(key)
         if f:
@@ -178,7 +184,8 @@ def _sandwich_verdict(res, s) -> Verdict:
         status, why = CONSISTENT, (f"at every N the certified length lies above the whole-box lower bound, which "
                                    f"reaches {fmt(top)}; both controls miss tol")
     w = s["headline_width"]
-    width_text = ("token width d (prompt rows as wide as the inputs)" if w == "token" else
+    width_text = ("token width w = d k^(d(L-1)) + 5d + 8 (prompt rows exactly as wide as the input rows; width d "
+                  "itself is provably too narrow, docs/theory.md §8.5)" if w == "token" else
                   "the residual width D of the wide construction (the token-width construction was not in this run)")
     c_other, c_short = s["controls"]
     return Verdict(
@@ -225,8 +232,12 @@ def _random_verdict(res, s) -> Verdict:
         rule="none: the capacity curve and the realizable search are measurements of one model, not a test of a "
              "claim with a margin",
         falsifier="none (an illustration)",
-        strength="the curve stops where the Jacobian's numerical rank stops growing; the teacher's length is a "
-                 "known achievable length",
+        strength="; ".join(
+            f"(d,L)=({c['d']},{c['L']}): at the first grid not memorized the Jacobian has rank "
+            f"{fmt(c['rank_ceiling'])} of {fmt(c['rows_at_ceiling'])} outputs ("
+            + ("full rank: the ceiling is not a rank deficiency but the convex-combination structure"
+               if c["rank_ceiling"] is not None and c["rank_ceiling"] == c["rows_at_ceiling"]
+               else "rank short of the outputs") + ")" for c in cap) or "no capacity points",
         numbers=nums, figures=("fig4_memorization",),
         why="it shows where a fixed random model's capacity stops, which no theorem here predicts numerically",
         settings="random frozen weights with position rows; binary family on a reference output (rand_gamma, "
