@@ -52,9 +52,10 @@ from promptlimits._checks import check_choice, check_positive_float, check_posit
 from promptlimits.attention import VARIANTS
 from promptlimits.capacity import check_gap, check_levels, check_rho_contains, counting_bound, prompt_lipschitz
 from promptlimits.datasets import cells_per_side, grid, hard_family, teacher
-from promptlimits.jacobian import read_columns
-from promptlimits.linear_regime import least_lp_linear, memorizes_at
+from promptlimits.jacobian import prompt_jacobian, read_columns
+from promptlimits.linear_regime import least_lp_linear, memorizes_at, numerical_rank
 from promptlimits.memorization import (
+    REFERENCE_ROWS,
     STOPPED,
     construction_reference,
     least_prompt_length,
@@ -193,6 +194,8 @@ def check_point(params: dict) -> None:
         check_positive_float(params.get("rho_local"), "rho_local")
         return
     check_positive_float(params.get("rho"), "rho")
+    if params["max_Lp"] > REFERENCE_ROWS:
+        raise ValueError(f"max_Lp must be <= {REFERENCE_ROWS} (the reference prompt's rows), got {params['max_Lp']}")
     if axis == "capacity":
         check_positive_int(params.get("Lp"), "Lp")
         check_gap(params.get("rand_gamma"), params.get("rand_tol"))
@@ -346,7 +349,13 @@ def capacity_point(params: dict, seed: int) -> dict:
             best = max(best, N)
         elif rank_at_fail is None:
             rank_at_fail, rows_at_fail = t.rank, t.rows
-    return {"N": best or None, "bits": best * L * d, "params": Lp * d, "rank_at_fail": rank_at_fail,
+    # the Jacobian's numerical rank at the largest grid listed (the smoothness ceiling of docs/theory.md §7.9)
+    k_big = int(str(params["cap_cells"]).split(",")[-1])
+    G = grid(1.0 / k_big, L, d, max_points=SANDWICH_GRID)
+    R = relative_hard_family(model, G, gamma, rho=rho, q=2, seed=seed)(Lp)[1]
+    rank_big, _ = numerical_rank(prompt_jacobian(model, R, G), float(params["rank_rtol"]))
+    return {"N": best or None, "bits": best * L * d, "params": Lp * d, "rank_big": rank_big,
+            "rows_big": G.shape[0] * L * d, "rank_at_fail": rank_at_fail,
             "rows_at_fail": rows_at_fail, "cap_trials": ";".join(tried) or None,
             "seconds": round(time.perf_counter() - t0, 3)}
 

@@ -90,6 +90,8 @@ def _capacity(rows) -> list[dict]:
         out.append({"d": shape[0], "L": shape[1], "Lp": [r["Lp"] for r in rs], "bits": [r["bits"] for r in rs],
                     "slope_bits_per_Lp": slope, "fit_loglog": fit_power(Lps, bits),
                     "rank_ceiling": max(ranks) if ranks else None,
+                    "rank_big": max((r.get("rank_big") or 0 for r in rs), default=None),
+                    "rows_big": rs[-1].get("rows_big"),
                     "rows_at_ceiling": next((r["rows_at_fail"] for r in rs if r.get("rank_at_fail") == max(ranks)),
                                             None) if ranks else None})
     return out
@@ -219,7 +221,8 @@ def _random_verdict(res, s) -> Verdict:
     for c in cap:
         nums.append(f"random (d,L)=({c['d']},{c['L']}): bits memorized by Lp {dict(zip(c['Lp'], c['bits']))}; "
                     f"slope {fmt(c['slope_bits_per_Lp'])} bits per prompt token; Jacobian rank at the first failure "
-                    f"{fmt(c['rank_ceiling'])} of {fmt(c['rows_at_ceiling'])} outputs")
+                    f"{fmt(c['rank_ceiling'])} of {fmt(c['rows_at_ceiling'])} outputs; at the largest grid the rank is "
+                    f"{fmt(c['rank_big'])} of {fmt(c['rows_big'])} (largest over Lp)")
     for r in real:
         nums.append(f"realizable (d,L)=({r['d']},{r['L']}) N={r['N']}: teacher Lp*={r['Lp_star']}, least found "
                     f"{r['tune_least_Lp'] if r['tune_least_Lp'] is not None else r['tune_status']}")
