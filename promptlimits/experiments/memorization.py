@@ -15,8 +15,8 @@ drawn from the point's seed. The prompt set is the whole box
   whole box (outward-rounded interval arithmetic, exact at the grid inputs),
   ``D`` the counted prompt columns: ``bound`` (every member) and
   ``bound_sample`` (the drawn member, probability ``1e-6``); the box-local
-  bound (``K_P`` within ``rho_local`` of a reference prompt) beside it as
-  ``bound_local``, a refinement that is never the headline;
+  bound (prompts within ``rho_local`` of the closed-form prompt) beside it
+  as ``bound_local``, a refinement that is never the headline;
 - upper, a certificate: the closed-form prompt of length ``constr_Lp``
   memorizes the same dataset (``constr_err <= tol``, a forward pass);
 - upper, a search: the least length found in the same box by the linear
@@ -57,7 +57,6 @@ from promptlimits.linear_regime import least_lp_linear, memorizes_at, numerical_
 from promptlimits.memorization import (
     REFERENCE_ROWS,
     STOPPED,
-    construction_reference,
     least_prompt_length,
     relative_hard_family,
     tune_at,
@@ -84,7 +83,7 @@ DEFAULTS = {
     "s": 8, "logit_scale": 1.0, "variant": "softmax", "model_seed": 0,
     # the sandwich (axis N): 2^26 levels 2^-26 apart span [-1/2, 1/2]; tol = gamma / 4 = 3.7e-9, above the
     # closed-form prompts' floating-point error (at most 6e-10 on the grids run)
-    "gamma": 2.0 ** -26, "tol": 2.0 ** -28, "q": 2 ** 26, "rho_sandwich": None, "rho_local": 0.25, "ref_sigma": 0.3,
+    "gamma": 2.0 ** -26, "tol": 2.0 ** -28, "q": 2 ** 26, "rho_sandwich": None, "rho_local": 0.25,
     "lam": 40.0, "gn_steps": 12, "rank_rtol": 1e-7, "tune_max_N": 16, "tune_steps": 60, "tune_restarts": 1,
     "lin_max_entries": 4e6,
     "bites": 10.0,
@@ -298,15 +297,11 @@ def sandwich_point(params: dict, seed: int) -> dict:
     row = {"N": N, "dL": d * L, "k": k, "D": D, "width_model": int(model.d), "rho_box": rho, "K_P": fac.K_P,
            "c_ff1": fac.c_ff1, "c_ff2": fac.c_ff2, "M": b.M, "bound": b.Lp_bound, "bound_sample": b.Lp_sample,
            "constr_Lp": int(P.shape[0]), "constr_err": _err(c, P, G, Y)}
-    # the box-local refinement: K_P within rho_local of the construction's reference prompts
-    if params.get("width", "wide") == "wide":
-        ref, lo, hi = construction_reference(c, sigma=float(params["ref_sigma"]), seed=seed)
-        rl = float(params["rho_local"])
-        loc = prompt_lipschitz(model, rl, box=(lo - rl, hi + rl), X=X, out_cols=_out_cols(c))
-        row["bound_local"] = counting_bound(d=d, L=L, gamma=gamma, tol=tol, rho=rl, q=q, K_P=loc.K_P, N=N,
-                                            D=D).Lp_sample
-    else:
-        row["bound_local"] = None
+    # the box-local refinement: prompts within rho_local of the closed-form prompt (K_P on the per-column box
+    # that holds them); it speaks about fewer prompts, so it is never the headline
+    rl = float(params["rho_local"])
+    loc = prompt_lipschitz(model, rl, box=(P.min(axis=0) - rl, P.max(axis=0) + rl), X=X, out_cols=_out_cols(c))
+    row["bound_local"] = counting_bound(d=d, L=L, gamma=gamma, tol=tol, rho=rl, q=q, K_P=loc.K_P, N=N, D=D).Lp_bound
     # negative controls: another member's closed form, and the closed form cut below the bound
     Y2 = sandwich_targets(G, gamma, q, np.random.SeedSequence([int(seed), 1]))
     row["ctrl_other_err"] = _err(c, _closed_form(c, Y2), G, Y)
