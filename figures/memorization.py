@@ -86,7 +86,7 @@ def _realizable(ax, rows):
         rs = [r for r in real if (r["d"], r["L"]) == shape]
         ok = [r for r in rs if r.get("tune_least_Lp") is not None]
         ax.plot([r["Lp_star"] for r in ok], [r["tune_least_Lp"] for r in ok], "x", color=f"C{i}", ms=7,
-                label=f"$(d,L)=({shape[0]},{shape[1]})$, $N={rs[0]['N']}$: least $L_p$ found")
+                label=f"$(d,L)=({shape[0]},{shape[1]})$, $N \\in {sorted({r['N'] for r in rs})}$: least $L_p$ found")
         for r in rs:
             if r.get("tune_least_Lp") is None:
                 ax.annotate("", xy=(r["Lp_star"], r["Lp_star"] + 1.2), xytext=(r["Lp_star"], r["Lp_star"] + 0.2),
