@@ -182,12 +182,19 @@ def test_memorization_point_checks(axis, change, match):
         mem_exp.check_point(params)
 
 
-def test_a_box_that_misses_the_closed_form_prompt_is_refused_naming_both_numbers():
-    params = {**mem_exp.DEFAULTS, "axis": "N", "model": "construct", "width": "token", "d": 1, "L": 1,
+@pytest.mark.parametrize("width, need", [("token", "1"), ("wide", "40")])
+def test_a_box_that_misses_the_closed_form_prompt_is_refused_naming_both_numbers(width, need, tmp_path, capsys):
+    params = {**mem_exp.DEFAULTS, "axis": "N", "model": "construct", "width": width, "d": 1, "L": 1,
               "delta": 0.25, "rho_sandwich": 0.5, "tune_max_N": 0}
-    with pytest.raises(ValueError, match=r"rho = 0\.5 does not contain the construction's closed-form prompt, whose "
-                                         r"max norm is 1\b"):
+    match = rf"rho = 0\.5 does not contain the construction's closed-form prompt, whose max norm is {need}\b"
+    with pytest.raises(ValueError, match=match):
+        mem_exp.check_point(params)
+    with pytest.raises(ValueError, match=match):
         mem_exp.sandwich_point(params, 0)
+    assert mem_exp.sandwich_point({**params, "rho_sandwich": float(need)}, 0)["rho_box"] == float(need)
+    rc, err = _cli(["sweep", "memorization", "--scale", "tiny", "--rho-sandwich", "0.5", "--out",
+                    str(tmp_path / "o")], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "does not contain" in err, err
 
 
 def test_make_sweep_scales_and_bad_scale():

@@ -188,8 +188,11 @@ def check_point(params: dict) -> None:
         if (q - 1) * params["gamma"] > 1.0:
             raise ValueError(f"the sandwich's levels span (q-1) gamma = {(q - 1) * params['gamma']:.6g} > 1, above "
                              f"the construction's value range")
-        if params.get("rho_sandwich") is not None:
-            check_positive_float(params["rho_sandwich"], "rho_sandwich")
+        if params.get("rho_sandwich") is not None:  # must contain the closed form (its max norm does not depend
+            rho = check_positive_float(params["rho_sandwich"], "rho_sandwich")  # on targets within [-1/2, 1/2])
+            c = _build(params)
+            G = grid(c.delta, c.L, c.d, max_points=SANDWICH_GRID)
+            check_rho_contains(_closed_form(c, np.zeros((G.shape[0], c.L, c.d))), rho)
         check_positive_float(params.get("rho_local"), "rho_local")
         return
     check_positive_float(params.get("rho"), "rho")
