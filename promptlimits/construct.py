@@ -300,6 +300,21 @@ class Construction:
             return math.inf
         return K_f * self.delta / 2 + 2 * R * (L + 1 + 2 * (L - 1) * d) * e / (L + 1 + e)
 
+    def band_bound(self, K_f) -> float:
+        """Proved sup error over every input, bands included (docs/theory.md §8.6): ``4R + K_f/(2k)``.
+
+        Proved when ``(L-1) d <= L`` and ``eps_s <= 1/2``; ``inf`` otherwise.
+        """
+        K_f = check_positive_float(K_f, "Lipschitz constant K_f", allow_zero=True)
+        if (self.L - 1) * self.d > self.L or self.leakage() > 0.5:
+            return math.inf
+        return 4 * self.value_range + K_f * self.delta / 2
+
+    def rounding(self) -> float:
+        """Float64 estimate added to :meth:`bound`: ``u (2L+2)/xi (M L d + 2 R lambda d)`` (module docstring)."""
+        return 2.0**-53 * (2 * self.L + 2) / self.xi * (self.gate * self.L * self.d
+                                                         + 2 * self.value_range * self.lam * self.d)
+
     def describe(self) -> str:
         """Every size and prompt scalar, each as its formula and its value."""
         s = self.sizes

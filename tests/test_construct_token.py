@@ -83,7 +83,7 @@ def test_token_retrieval_logits_and_context_codes_against_brute_force():
         for i in range(L):
             matched = i * k**d + int(np.ravel_multi_index(tuple(cells[i]), (k,) * d))
             np.testing.assert_allclose(S[i, matched], 0.0, atol=1e-8)
-            np.testing.assert_allclose(S[i, c.Lp:], 0.0, atol=0)  # input rows: key 0
+            np.testing.assert_allclose(S[i, c.Lp:], lay.anchor, rtol=1e-14)  # input rows: the anchor Lambda
             # every other prompt token: -lambda |distance|^2 / 2 in the (position, cell) lattice
             for t in range(c.Lp):
                 ti, tc = divmod(t, k**d)
