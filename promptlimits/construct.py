@@ -75,6 +75,11 @@ e^-lambda``. Float64 rounding adds about ``u (2L + 2) / xi`` per slot
 What it does not show: the widths grow like ``k^(d (L - 1))`` (one table
 entry per context), so only toy sizes are feasible; the paper's statement at
 token width ``d`` is not this one (here the residual stream is ``D`` wide).
+``build(..., width="token")`` builds the token-width construction of
+:mod:`promptlimits.construct_token` (prompt and input rows of one width
+``d k^(d(L-1)) + 5d + 8``; docs/theory.md §8.5 proves that no width below
+``d k^(d(L-1)) - 1`` memorizes every grid target); this one stays the default,
+as a contrast.
 """
 
 from __future__ import annotations

@@ -40,10 +40,13 @@ every ramp: FF1 leaves them unchanged.
 ``kappa * query``, key ``key``, so the logit of prompt token ``t = (i', c')``
 against an input row at position ``i`` in cell ``c`` is ``-lambda |(i,c) -
 (i',c')|^2 / 2``: 0 for the matched token, at most ``-lambda / 2`` for every
-other. Input rows have key 0 (logit 0). Values: ``[id, table]``; ``WO`` adds
-``(L+1)`` times them to ``z`` and ``table``. So ``z`` becomes the integer
-``u = i K + sum_{p != i} v_p`` (one per position and context) and ``table`` the
-matched token's table, up to the leakage ``eps``.
+other. Input rows carry, from ``E``, the key that gives them the logit
+``Lambda = ceil(ln K) + 10`` (the *anchor*). Values: ``[id, table]``; ``WO``
+adds ``S e^-Lambda`` times the first to ``z`` and ``S = L e^Lambda + 1`` times
+the rest to ``table``. So ``z`` becomes the integer ``u = i K + sum_{p != i}
+v_p`` (one per position and context) and ``table`` the matched token's table,
+up to the leakage ``eps``; the anchor keeps ``z`` off the prompt's attention
+mass (its error is at most ``K eps / S``).
 
 **FF2** (width ``m2 = d + 2 L G (d+1)``): ``d`` units ``relu(y_j)`` cancel
 ``x + 2i``; for each position ``i``, context ``g`` (code ``u_ig``) and
@@ -57,11 +60,11 @@ the other tokens are in.
 ``(i, c)``: ``-1`` in ``x``, the key of ``(i, c)`` in ``key``, ``f(Xc)_ij`` at
 ``table[g, j]`` for every context ``g``; 0 elsewhere. ``‖P‖max = max(1, R)``.
 
-**The bound** (docs/theory.md §8.6, proofs_check topic ``8``): for ``X``
-outside the bands, ``‖pred - f‖max <= K_f/(2k) + 4 R (L + 2 + 2K) eps / (L + 1
-+ eps)`` when ``8 K eps <= L + 1`` and ``4 (L+2) eps <= L + 1``, with ``eps``
-the leakage of :func:`token_leakage`; for every ``X``, ``‖pred - f‖max <= 2R +
-K_f/(2k) + M (2 + floor((L+2)/4))``.
+**The bound** (docs/theory.md §8.6, proofs_check ``8e``-``8g``): for ``X``
+outside the bands, ``‖pred - f‖max <= K_f/(2k) + 2 R eps (S+1)/S + 2 M K
+eps / S`` when ``8 K eps <= S`` and ``eps <= 1/4``, with ``eps`` the leakage of
+:func:`token_leakage`; for every ``X``, ``‖pred - f‖max <= 10 R + K_f/(2k)``
+(:meth:`TokenConstruction.band_bound`). Floating point: :meth:`TokenConstruction.rounding`.
 """
 
 from __future__ import annotations
