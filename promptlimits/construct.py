@@ -75,6 +75,11 @@ e^-lambda``. Float64 rounding adds about ``u (2L + 2) / xi`` per slot
 What it does not show: the widths grow like ``k^(d (L - 1))`` (one table
 entry per context), so only toy sizes are feasible; the paper's statement at
 token width ``d`` is not this one (here the residual stream is ``D`` wide).
+``build(..., width="token")`` builds the token-width construction of
+:mod:`promptlimits.construct_token` (prompt and input rows of one width
+``d k^(d(L-1)) + 5d + 8``; docs/theory.md §8.5 proves that no width below
+``d k^(d(L-1)) - 1`` memorizes every grid target); this one stays the default,
+as a contrast.
 """
 
 from __future__ import annotations
@@ -299,6 +304,21 @@ class Construction:
         if (L - 1) * e > L + 1:
             return math.inf
         return K_f * self.delta / 2 + 2 * R * (L + 1 + 2 * (L - 1) * d) * e / (L + 1 + e)
+
+    def band_bound(self, K_f) -> float:
+        """Proved sup error over every input, bands included (docs/theory.md §8.6): ``4R + K_f/(2k)``.
+
+        Proved when ``(L-1) d <= L`` and ``eps_s <= 1/2``; ``inf`` otherwise.
+        """
+        K_f = check_positive_float(K_f, "Lipschitz constant K_f", allow_zero=True)
+        if (self.L - 1) * self.d > self.L or self.leakage() > 0.5:
+            return math.inf
+        return 4 * self.value_range + K_f * self.delta / 2
+
+    def rounding(self) -> float:
+        """Float64 estimate added to :meth:`bound`: ``u (2L+2)/xi (M L d + 2 R lambda d)`` (module docstring)."""
+        return 2.0**-53 * (2 * self.L + 2) / self.xi * (self.gate * self.L * self.d
+                                                         + 2 * self.value_range * self.lam * self.d)
 
     def describe(self) -> str:
         """Every size and prompt scalar, each as its formula and its value."""

@@ -40,10 +40,13 @@ every ramp: FF1 leaves them unchanged.
 ``kappa * query``, key ``key``, so the logit of prompt token ``t = (i', c')``
 against an input row at position ``i`` in cell ``c`` is ``-lambda |(i,c) -
 (i',c')|^2 / 2``: 0 for the matched token, at most ``-lambda / 2`` for every
-other. Input rows have key 0 (logit 0). Values: ``[id, table]``; ``WO`` adds
-``(L+1)`` times them to ``z`` and ``table``. So ``z`` becomes the integer
-``u = i K + sum_{p != i} v_p`` (one per position and context) and ``table`` the
-matched token's table, up to the leakage ``eps``.
+other. Input rows carry, from ``E``, the key that gives them the logit
+``Lambda = ceil(ln K) + 10`` (the *anchor*). Values: ``[id, table]``; ``WO``
+adds ``S e^-Lambda`` times the first to ``z`` and ``S = L e^Lambda + 1`` times
+the rest to ``table``. So ``z`` becomes the integer ``u = i K + sum_{p != i}
+v_p`` (one per position and context) and ``table`` the matched token's table,
+up to the leakage ``eps``; the anchor keeps ``z`` off the prompt's attention
+mass (its error is at most ``K eps / S``).
 
 **FF2** (width ``m2 = d + 2 L G (d+1)``): ``d`` units ``relu(y_j)`` cancel
 ``x + 2i``; for each position ``i``, context ``g`` (code ``u_ig``) and
@@ -57,11 +60,11 @@ the other tokens are in.
 ``(i, c)``: ``-1`` in ``x``, the key of ``(i, c)`` in ``key``, ``f(Xc)_ij`` at
 ``table[g, j]`` for every context ``g``; 0 elsewhere. ``‖P‖max = max(1, R)``.
 
-**The bound** (docs/theory.md §8.6, proofs_check topic ``8``): for ``X``
-outside the bands, ``‖pred - f‖max <= K_f/(2k) + 4 R (L + 2 + 2K) eps / (L + 1
-+ eps)`` when ``8 K eps <= L + 1`` and ``4 (L+2) eps <= L + 1``, with ``eps``
-the leakage of :func:`token_leakage`; for every ``X``, ``‖pred - f‖max <= 2R +
-K_f/(2k) + M (2 + floor((L+2)/4))``.
+**The bound** (docs/theory.md §8.6, proofs_check ``8e``-``8g``): for ``X``
+outside the bands, ``‖pred - f‖max <= K_f/(2k) + 2 R eps (S+1)/S + 2 M K
+eps / S`` when ``8 K eps <= S`` and ``eps <= 1/4``, with ``eps`` the leakage of
+:func:`token_leakage`; for every ``X``, ``‖pred - f‖max <= 10 R + K_f/(2k)``
+(:meth:`TokenConstruction.band_bound`). Floating point: :meth:`TokenConstruction.rounding`.
 """
 
 from __future__ import annotations
@@ -161,6 +164,21 @@ class _TokenLayout:
         return self.key + self.nq
 
     @property
+    def S(self):
+        """``L e^Lambda + 1``: the head's output multiplier (the matched token and the inputs' total weight)."""
+        return self.L * math.exp(self.anchor) + 1.0
+
+    def band_mass(self, lam):
+        """``W-bar = (1 + sum_{m>=1} e^(-lam m^2/8))^(d+1)``: the prompt's weight for any query, bands included."""
+        theta = sum(math.exp(-lam * m * m / 8.0) for m in range(1, 64))
+        return (1.0 + theta) ** (self.d + 1)
+
+    @property
+    def anchor(self):
+        """``Lambda = ceil(ln K) + 10``: the input rows' logit, so the context code barely sees the prompt's mass."""
+        return float(math.ceil(math.log(self.K)) + 10)
+
+    @property
     def kappa(self):
         d, L, k = self.d, self.L, self.k
         t2 = ((L - 1) ** 2 + d * (k - 1) ** 2) / 4.0
@@ -216,9 +234,9 @@ class TokenConstruction:
         return out
 
     def with_lam(self, lam) -> TokenConstruction:
-        """The same construction with logit scale ``lambda`` (here a weight: the head's scale)."""
+        """The same construction with logit scale ``lambda`` (the head scale here; ``E`` keeps ``Lambda``)."""
         lam = check_positive_float(lam, "lambda")
-        return replace(self, lam=lam, model=replace(self.model, scale=lam))
+        return replace(self, lam=lam, model=replace(self.model, scale=lam, E=_positions(self.layout, lam)))
 
     def _inputs(self, X) -> np.ndarray:
         X = as_float_array(X, "inputs X", ndim=3, dtype=np.float64)
@@ -257,15 +275,29 @@ class TokenConstruction:
     def bound(self, K_f) -> float:
         """Proved sup error outside the bands (exact arithmetic; module docstring, §8.6); ``inf`` if unproved."""
         K_f = check_positive_float(K_f, "Lipschitz constant K_f", allow_zero=True)
-        e, L, R, K = self.leakage(), self.L, self.value_range, self.layout.K
-        if 8 * K * e > L + 1 or 4 * (L + 2) * e > L + 1:
+        e, R, K, S = self.leakage(), self.value_range, self.layout.K, self.layout.S
+        if 8 * K * e > S or e > 0.25:
             return math.inf
-        return K_f * self.delta / 2 + 4 * R * (L + 2 + 2 * K) * e / (L + 1 + e)
+        return K_f * self.delta / 2 + 2 * R * e * (S + 1) / S + 2 * self.gate * K * e / S
 
     def band_bound(self, K_f) -> float:
-        """Proved sup error over every input, bands included: ``2R + K_f/(2k) + M (2 + floor((L+2)/4))``."""
+        """Proved sup error over every input, bands included: ``10 R + K_f/(2k)`` (§8.6); ``inf`` if unproved."""
         K_f = check_positive_float(K_f, "Lipschitz constant K_f", allow_zero=True)
-        return 2 * self.value_range + K_f * self.delta / 2 + self.gate * (2 + (self.L + 2) // 4)
+        if self.layout.band_mass(self.lam) * (1 + 1 / self.layout.S) > 2.0:
+            return math.inf
+        return 10 * self.value_range + K_f * self.delta / 2
+
+    def rounding(self) -> float:
+        """Float64 allowance added to :meth:`bound` (§8.6): FF2's sum of ``m2`` terms, ``gamma_m2`` times their size.
+
+        ``gamma_m2 (4 R L G + 2 M (L G)(L K)) + 2^-30``: the gate pairs below the
+        code are large (``M (z - u)``) though each pair's difference is at most
+        ``M``; ``2^-30`` covers FF1, the logits and the head (each exact to a few
+        ulps of numbers below ``L K``).
+        """
+        m2, LG, LK = self.sizes["m2"], self.L * self.layout.G, self.L * self.layout.K
+        gamma = m2 * 2.0**-53 / (1 - m2 * 2.0**-53)
+        return gamma * (4 * self.value_range * LG + 2 * self.gate * LG * LK) + 2.0**-30
 
     def describe(self) -> str:
         s = self.sizes
@@ -310,11 +342,12 @@ def build_token(d, L, k, *, lam, xi, value_range, width, max_bytes) -> TokenCons
     R = value_range
     WQ, WK, WV, WO = _head(lay)
     meta = {"construction": {"width": "token", "d": d, "L": L, "k": k, "xi": xi, "value_range": R}}
-    model = PromptedModel(_ff1(lay, xi), WQ, WK, WV, WO, _ff2(lay, 4.0 * R, R), lam, "softmax", meta, _positions(lay))
+    model = PromptedModel(_ff1(lay, xi), WQ, WK, WV, WO, _ff2(lay, 4.0 * R, R), lam, "softmax", meta,
+                          _positions(lay, lam))
     return TokenConstruction(d, L, k, lam, xi, R, model)
 
 
-def _positions(lay: _TokenLayout) -> np.ndarray:
+def _positions(lay: _TokenLayout, lam: float) -> np.ndarray:
     d, L, k = lay.d, lay.L, lay.k
     i = np.arange(L, dtype=np.float64)
     E = np.zeros((L, lay.w))
@@ -326,6 +359,7 @@ def _positions(lay: _TokenLayout) -> np.ndarray:
     E[:, q] = i - (L - 1) / 2.0
     E[:, q + d + 1] = (i - (L - 1) / 2.0) ** 2
     E[:, q + 2 * d + 2] = 1.0
+    E[:, lay.key + 2 * d + 2] = lay.anchor / (lam * lay.kappa)  # input rows' logit Lambda against every query
     for j in range(d):
         E[:, q + 1 + j] = -(k - 1) * i - (k - 1) / 2.0
         E[:, q + d + 2 + j] = (k - 1) ** 2 / 4.0  # the steps of earlier positions sum to 0 here
@@ -363,8 +397,8 @@ def _head(lay: _TokenLayout):
     WV[lay.id, 0] = 1.0
     t = np.arange(dG)
     WV[lay.table + t, 1 + t] = 1.0
-    WO[0, lay.z] = lay.L + 1.0
-    WO[1 + t, lay.table + t] = lay.L + 1.0
+    WO[0, lay.z] = lay.S * math.exp(-lay.anchor)  # the inputs' total weight is L e^Lambda / (W + L e^Lambda)
+    WO[1 + t, lay.table + t] = lay.S  # S = L e^Lambda + 1; the matched token's weight is 1 / (W + L e^Lambda)
     return WQ, WK, WV, WO
 
 

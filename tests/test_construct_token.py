@@ -83,7 +83,7 @@ def test_token_retrieval_logits_and_context_codes_against_brute_force():
         for i in range(L):
             matched = i * k**d + int(np.ravel_multi_index(tuple(cells[i]), (k,) * d))
             np.testing.assert_allclose(S[i, matched], 0.0, atol=1e-8)
-            np.testing.assert_allclose(S[i, c.Lp:], 0.0, atol=0)  # input rows: key 0
+            np.testing.assert_allclose(S[i, c.Lp:], lay.anchor, rtol=1e-14)  # input rows: the anchor Lambda
             # every other prompt token: -lambda |distance|^2 / 2 in the (position, cell) lattice
             for t in range(c.Lp):
                 ti, tc = divmod(t, k**d)
@@ -164,3 +164,14 @@ def test_token_bad_input_names_the_problem():
         construct.build(2, 3, 12, width="token")
     with pytest.raises(ValueError, match=r"f\(cell centres\) contains \d+ NaN"):
         construct.lookup_prompt(c, lambda X: np.where(X > 0.5, np.nan, X))
+
+
+def test_proofs_check_catches_a_token_bound_without_the_quantization_term(monkeypatch):
+    import proofs_check
+    from promptlimits.construct_token import TokenConstruction
+    from proofs_check import core
+
+    real = TokenConstruction.bound
+    monkeypatch.setattr(TokenConstruction, "bound", lambda self, K_f: real(self, K_f) - K_f * self.delta / 4)
+    (r,) = proofs_check.run_all(["8f"])
+    assert r.status == core.FAILED and "linear error" in r.details
