@@ -82,7 +82,7 @@ RHO_MARGIN = 1.25
 DEFAULTS = {
     "s": 8, "logit_scale": 1.0, "variant": "softmax", "model_seed": 0,
     # the sandwich (axis N): 2^26 levels 2^-26 apart span [-1/2, 1/2]; tol = gamma / 4 = 3.7e-9, above the
-    # closed-form prompts' floating-point error (at most 6e-10 on the grids run)
+    # closed-form prompts' floating-point error (at most 6.6e-10 on the grids run)
     "gamma": 2.0 ** -26, "tol": 2.0 ** -28, "q": 2 ** 26, "rho_sandwich": None, "rho_local": 0.25,
     "lam": 40.0, "gn_steps": 12, "rank_rtol": 1e-7, "tune_max_N": 16, "tune_steps": 60, "tune_restarts": 1,
     "lin_max_entries": 4e6,
@@ -101,7 +101,7 @@ ONE_DATASET = {"d": 1, "L": 1, "delta": 0.25, "data_seed": 0, "time_limit": None
 
 #: ``(width, d, L, k)`` of the sandwich: ``N = k^(d L)``; token width is the headline, wide the contrast.
 _T, _W = "token", "wide"
-_QUICK = ((_T, 1, 1, 4), (_T, 1, 1, 16), (_T, 1, 1, 64), (_T, 2, 1, 4), (_T, 2, 1, 8), (_T, 2, 1, 16),
+_QUICK = ((_T, 1, 1, 4), (_T, 1, 1, 16), (_T, 1, 1, 64), (_T, 1, 1, 256), (_T, 2, 1, 4), (_T, 2, 1, 8), (_T, 2, 1, 16),
           (_T, 1, 2, 3), (_T, 1, 2, 8), (_T, 1, 2, 16), (_T, 1, 2, 32), (_T, 2, 2, 2), (_T, 2, 2, 3), (_T, 2, 2, 4),
           (_T, 2, 2, 5), (_W, 1, 1, 4), (_W, 1, 1, 16), (_W, 1, 2, 4), (_W, 2, 2, 3))
 _CELLS = "2,3,4,5,6,8,10,12,16,20,24,32"
@@ -114,8 +114,8 @@ SETTINGS = scale_table(
           "max_Lp": 4, "steps": 50, "tune_max_N": 4, "cap_steps": 30},
     quick={"shapes": _QUICK, "cap_shapes": ((1, 1), (2, 1)), "cap_Lps": (1, 2, 4, 8, 16, 32),
            "cap_cells": _CELLS, "teachers": ((1, 1, 8, 2), (1, 1, 8, 4), (2, 1, 4, 4)), "repeats": 1},
-    full={"shapes": _QUICK + ((_T, 1, 1, 128), (_T, 2, 1, 32), (_T, 2, 1, 64), (_T, 1, 2, 64), (_T, 2, 2, 6),
-                              (_W, 2, 1, 8), (_W, 1, 2, 8)),
+    full={"shapes": _QUICK + ((_T, 1, 1, 1024), (_T, 2, 1, 32), (_T, 2, 1, 64), (_T, 1, 2, 64), (_T, 2, 2, 6),
+                              (_T, 2, 2, 7), (_T, 2, 2, 8), (_W, 2, 1, 8), (_W, 1, 2, 8)),
           "cap_shapes": ((1, 1), (2, 1), (1, 2)), "cap_Lps": (1, 2, 4, 8, 16, 32, 64),
           "cap_cells": _CELLS + ",48,64", "teachers": ((1, 1, 8, 2), (1, 1, 8, 4), (1, 1, 16, 8), (2, 1, 4, 4)),
           "repeats": 1, "bites": 100.0},
