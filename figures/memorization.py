@@ -37,7 +37,7 @@ def _sandwich(ax, rows, scale_key, colours):
     width = _headline(rows)
     for w in sorted({r.get("width", "wide") for r in rows}):
         head = w == width
-        for shape in _shapes([r for r in rows if r.get("width", "wide") == w]):
+        for i, shape in enumerate(_shapes([r for r in rows if r.get("width", "wide") == w])):
             rs = sorted((r for r in rows if r.get("width", "wide") == w and (r["d"], r["L"]) == shape),
                         key=lambda r: r["N"])
             c = colours[shape] if head else "0.65"
@@ -56,8 +56,8 @@ def _sandwich(ax, rows, scale_key, colours):
                     ax.annotate("", xy=(r["N"], y * 2.2), xytext=(r["N"], y * 1.15),
                                 arrowprops={"arrowstyle": "->", "color": c, "lw": 0.9})
             if head:
-                ax.annotate(f"({shape[0]},{shape[1]})", xy=(N[-1], rs[-1]["constr_Lp"] * D[-1]), xytext=(4, 2),
-                            textcoords="offset points", fontsize=7, color=c)
+                ax.annotate(f"({shape[0]},{shape[1]})", xy=(N[-1], rs[-1]["constr_Lp"] * D[-1]),
+                            xytext=(4, 6 - 8 * (i % 4)), textcoords="offset points", fontsize=7, color=c)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("grid inputs $N = k^{dL}$")
