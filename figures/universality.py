@@ -1,9 +1,12 @@
-"""Figure 7: universality on the constructed transformer, beside the proved bound (docs/theory.md §8.3, §9.10).
+"""Figure 7: universality in L^2 over all inputs, beside the proved bound (docs/theory.md §8.5-§8.7, §9.10).
 
 Reads the ``universality`` sweep's summary (:mod:`promptlimits.experiments.universality`).
-One panel per ``(d, L)``: against ``k`` (log-log), the held-out sup error outside
-the bands of the closed-form prompt (solid, filled), its RMS error over every input
-(dotted, open) and the proved bound (dashed), per target (colour). One panel
+One panel per ``(d, L)``: against ``k`` (log-log), the L^2 error over the whole
+cube, bands included, of the closed-form prompt with its 95% interval, for the
+token-width construction (solid, filled) and the wide one (dotted, open), and
+their proved L^2 bounds (dashed, dash-dot), per target (colour). One panel for
+the negative control (fixed ramps, grey, beside the same shape's shrinking
+ramps). One panel
 against the retrieval margin ``lambda`` at fixed ``(d, L, k)``, with the
 quantization term ``K/(2k)``. One panel per tuned ``(d, L)``: the closed-form
 prompt's sup error against the prompt length ``Lp = L k^d`` beside the prompts
@@ -55,18 +58,44 @@ def _plain_log_y(ax):
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
+_WIDTH_STYLE = {"token": ("-", "o", None), "wide": (":", "s", "none")}
+
+
+def _l2_curve(ax, e, colour):
+    ls, marker, mfc = _WIDTH_STYLE.get(e["width"], ("-", "o", None))
+    ks, l2 = _finite(e["k"], e["L2"])
+    lo = [v - a for v, a in zip(e["L2"], e["L2_lo"]) if v is not None]
+    hi = [b - v for v, b in zip(e["L2"], e["L2_hi"]) if v is not None]
+    ax.errorbar(ks, l2, yerr=[lo, hi], ls=ls, marker=marker, mfc=mfc, color=colour, ms=4, lw=1.2, capsize=2)
+    ax.plot(*_finite(e["k"], e["L2_bound"]), "--", color=colour, lw=1.0 if e["width"] == "token" else 0.6)
+
+
 def _k_panel(ax, series, letter):
     slopes = []
-    for e in series:
-        c = _TARGET_COLOURS.get(e["target"], "C7")
-        ax.plot(*_finite(e["k"], e["sup_err"]), "-o", color=c, ms=4, lw=1.2)
-        ax.plot(*_finite(e["k"], e["rms_err"]), ":s", color=c, ms=4, mfc="none", lw=1)
-        ax.plot(*_finite(e["k"], e["bound"]), "--", color=c, lw=1)
-        slopes.append("n/a" if e["slope"] is None else f"{e['slope']:.2f}")
+    for e in sorted(series, key=lambda e: (e["width"] != "token", e["target"])):
+        _l2_curve(ax, e, _TARGET_COLOURS.get(e["target"], "C7"))
+        slopes.append(f"{e['width'][0]}:{'n/a' if e['slope'] is None else format(e['slope'], '.2f')}")
     _log_axes(ax, [k for e in series for k in e["k"]], "cells per coordinate $k = 1/\\delta$")
-    ax.set_ylabel("held-out error")
+    ax.set_ylabel("$L^2$ error over all inputs")
     e = series[0]
-    ax.set_title(f"({letter}) $(d, L) = ({e['d']}, {e['L']})$: slopes {' / '.join(slopes)}", fontsize=8)
+    widths = ", ".join(f"{x['width']} {x['D'][-1]}" for x in series if x["target"] == e["target"])
+    ax.set_title(f"({letter}) $(d, L) = ({e['d']}, {e['L']})$; width at k = {e['k'][-1]}: {widths}\n"
+                 f"slopes {' '.join(slopes)}", fontsize=7)
+
+
+def _control_panel(ax, series, shrinking, letter):
+    """The negative control: fixed ramps (grey) beside the same shape with shrinking ramps."""
+    for e in series:
+        _l2_curve(ax, e, "C7")
+    d, L, t = series[0]["d"], series[0]["L"], series[0]["target"]
+    for e in shrinking:
+        if (e["d"], e["L"], e["target"]) == (d, L, t):
+            _l2_curve(ax, e, _TARGET_COLOURS.get(t, "C7"))
+    _log_axes(ax, [k for e in series for k in e["k"]], "cells per coordinate $k = 1/\\delta$")
+    ax.set_ylabel("$L^2$ error over all inputs")
+    slopes = " ".join(f"{e['width'][0]}:{format(e['slope'], '.2f')}" for e in series if e["slope"] is not None)
+    ax.set_title(f"({letter}) control: fixed ramps $\\xi = \\xi_0/k$ (grey), $(d, L) = ({d}, {L})$, {t}\n"
+                 f"slopes {slopes}", fontsize=7)
 
 
 def _lambda_panel(ax, series, letter):
@@ -88,7 +117,7 @@ def _contrast_panel(ax, dl, summary, letter):
     target = runs[0]["target"] if runs else "additive"
     xs = []
     for e in summary["k_series"]:
-        if (e["d"], e["L"], e["target"]) == (d, L, target):
+        if (e["d"], e["L"], e["target"], e.get("width"), e.get("ramps")) == (d, L, target, "wide", "shrinking"):
             ax.plot(*_finite(e["Lp"], e["sup_err"]), "-o", color="k", ms=4, lw=1.2)
             xs += e["Lp"]
     for t in runs:
@@ -115,9 +144,12 @@ def _legend_handles():
     return [
         line("additive target", color=_TARGET_COLOURS["additive"], lw=2),
         line("sine target", color=_TARGET_COLOURS["sine"], lw=2),
-        line("sup error outside the bands, closed-form prompt", color="k", marker="o", ms=4, ls="-"),
-        line("RMS error over every input, closed-form prompt", color="k", marker="s", mfc="none", ms=4, ls=":"),
-        line("proved bound $K\\delta/2$ + leakage", color="k", ls="--"),
+        line("$L^2$ error over all inputs (95% interval), token width", color="k", marker="o", ms=4, ls="-"),
+        line("$L^2$ error over all inputs (95% interval), wide (contrast)", color="k", marker="s", mfc="none", ms=4,
+             ls=":"),
+        line("proved $L^2$ bound, token / wide", color="k", ls="--"),
+        line("fixed ramps (negative control)", color="C7", lw=2),
+        line("sup error outside the bands (lambda panel)", color="k", marker="o", ms=4, ls="-"),
         line("quantization term $K/(2k)$", color="k", ls="-."),
         line("tuned on the constructed model from the perturbed closed form", color=_INIT_STYLE["perturbed"][1],
              marker=_INIT_STYLE["perturbed"][0], ls="none"),
@@ -134,11 +166,14 @@ def draw(results, out_dir) -> list:
     if not res.rows or not summary:
         raise ValueError(f"no universality rows or summary in {res.csv_path}")
     by_dl = {}
-    for e in summary["k_series"]:
+    shrinking = [e for e in summary["k_series"] if e.get("ramps", "shrinking") == "shrinking"]
+    controls = [e for e in summary["k_series"] if e.get("ramps") == "fixed"]
+    for e in shrinking:
         by_dl.setdefault((e["d"], e["L"]), []).append(e)
     contrasts = sorted({(t["d"], t["L"]) for t in summary["tuning"]} |
                        {(r["d"], r["L"]) for r in summary["random_weights"]})
-    panels = [("k", v) for v in by_dl.values()] + [("lambda", summary["lambda_series"])] * bool(
+    panels = [("k", v) for v in by_dl.values()] + [("control", controls)] * bool(controls) + [
+        ("lambda", summary["lambda_series"])] * bool(
         summary["lambda_series"]) + [("contrast", dl) for dl in contrasts]
     ncols = min(4, len(panels))
     nrows = math.ceil(len(panels) / ncols)
@@ -148,6 +183,8 @@ def draw(results, out_dir) -> list:
         letter = chr(ord("a") + i)
         if kind == "k":
             _k_panel(ax, what, letter)
+        elif kind == "control":
+            _control_panel(ax, what, shrinking, letter)
         elif kind == "lambda":
             _lambda_panel(ax, what, letter)
         else:
@@ -155,7 +192,8 @@ def draw(results, out_dir) -> list:
     for ax in flat[len(panels):]:
         ax.set_visible(False)
     fig.legend(handles=_legend_handles(), loc="outside lower center", ncols=3, fontsize=7)
-    fig.suptitle("Fig. 7: universality on the constructed transformer: closed-form prompts against $k$ and $\\lambda$ "
-                 "beside the proved bound, and tuning contrasts\n(slopes in the titles: log-log least squares of the "
-                 "sup error against $k$, " + " / ".join(_TARGET_COLOURS) + ")", fontsize=9)
+    fig.suptitle("Fig. 7: universality in $L^2$ over all inputs (bands included), closed-form prompts at token width "
+                 "(solid) and wide (dotted), beside the proved bound\n(slopes in the titles: log-log least squares of "
+                 "the $L^2$ error against $k$, t = token, w = wide, per target " + " / ".join(_TARGET_COLOURS) +
+                 "); fixed-ramp control, $\\lambda$ series (wide) and tuning contrasts", fontsize=9)
     return save(fig, out_dir, "fig7_universality")

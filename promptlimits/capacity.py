@@ -72,6 +72,7 @@ import numpy as np
 
 from ._checks import as_float_array, check_positive_float, check_positive_int, check_real
 from .datasets import cells_per_side, check_levels
+from .interval import box_add, box_matmul, down, ff_box, gamma, up, upper_abs_matmul
 
 __all__ = [
     "LipschitzFactors",
@@ -88,6 +89,7 @@ __all__ = [
     "counting_bound",
     "CountingBound",
     "check_gap",
+    "check_rho_contains",
     "lipschitz_lower_bound",
 ]
 
@@ -96,14 +98,16 @@ ROUNDING_SLACK = 1e-9
 
 
 def col_norm(W) -> float:
-    """``max_j sum_i |W_ij|``: the max-norm factor of ``z -> z W`` for row vectors ``z``."""
-    W = np.asarray(W, dtype=np.float64)
-    return float(np.abs(W).sum(axis=0).max())
+    """``max_j sum_i |W_ij|``: the max-norm factor of ``z -> z W`` for row vectors ``z`` (rounded up)."""
+    W = np.abs(np.asarray(W, dtype=np.float64))
+    if W.size == 0:
+        return 0.0
+    return float(up(W.sum(axis=0).max() * (1.0 + gamma(W.shape[0] + 1))))
 
 
 def ff_lipschitz(ff, active=None, cols=None) -> float:
     """``1 + max_{c in cols} sum_r (|W1_A| |W2_A|)_rc``: max-norm Lipschitz factor of
-    ``FF(z) = z + relu(z W1 + b1) W2 + b2``.
+    ``FF(z) = z + relu(z W1 + b1) W2 + b2`` (an upper bound in floating point).
 
     ``active`` (a boolean mask of the units) keeps the units that may be
     active; the others have derivative 0 wherever the factor is used.
@@ -113,36 +117,43 @@ def ff_lipschitz(ff, active=None, cols=None) -> float:
     W1, W2 = np.abs(ff.W1), np.abs(ff.W2)
     if active is not None:
         W1, W2 = W1[:, active], W2[active]
-    G = W1 @ W2
     if cols is not None:
-        G = G[:, cols]
-    return 1.0 + (float(G.sum(axis=0).max()) if G.size else 0.0)
+        W2 = W2[:, cols]
+    if W1.size == 0 or W2.size == 0:
+        return 1.0
+    return float(up(1.0 + col_norm(upper_abs_matmul(W1, W2))))
 
 
 def linear_range(lo, hi, W, b=None):
-    """Box of ``z W + b`` for ``z`` in the box ``[lo, hi]`` (interval arithmetic, per coordinate)."""
-    lo = np.asarray(lo, dtype=np.float64)
-    hi = np.asarray(hi, dtype=np.float64)
-    Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)
-    out_lo = lo @ Wp + hi @ Wn
-    out_hi = hi @ Wp + lo @ Wn
-    if b is not None:
-        out_lo = out_lo + b
-        out_hi = out_hi + b
-    return out_lo, out_hi
+    """Box of ``z W + b`` for ``z`` in the box ``[lo, hi]`` (outward-rounded interval arithmetic,
+    :func:`promptlimits.interval.box_matmul`)."""
+    return box_matmul(lo, hi, W, b)
 
 
 def ff_range(ff, lo, hi):
-    """Box containing ``FF(z)`` for every ``z`` in ``[lo, hi]`` (interval arithmetic, rigorous)."""
-    u_lo, u_hi = linear_range(lo, hi, ff.W1, ff.b1)
-    r_lo, r_hi = np.maximum(u_lo, 0.0), np.maximum(u_hi, 0.0)
-    f_lo, f_hi = linear_range(r_lo, r_hi, ff.W2, ff.b2)
-    return np.asarray(lo) + f_lo, np.asarray(hi) + f_hi
+    """Box containing ``FF(z)`` for every ``z`` in ``[lo, hi]`` (outward-rounded, rigorous)."""
+    return ff_box(ff, lo, hi)[0]
 
 
 def active_units(ff, lo, hi) -> np.ndarray:
-    """Mask of the units of ``ff`` whose pre-activation may be positive for some ``z`` in ``[lo, hi]``."""
-    return linear_range(lo, hi, ff.W1, ff.b1)[1] > 0.0
+    """Mask of the units of ``ff`` whose pre-activation may be positive for some ``z`` in ``[lo, hi]``
+    (rows of ``lo``, ``hi`` beyond the first axis are pooled)."""
+    u_hi = box_matmul(lo, hi, ff.W1, ff.b1)[1]
+    return (u_hi > 0.0).reshape(-1, u_hi.shape[-1]).any(axis=0)
+
+
+def _box_through(lo, hi, F, E):
+    """Box of ``z W`` for ``z`` in ``[lo, hi]`` and every ``W`` within ``F ± E`` (so the exact product)."""
+    o_lo, o_hi = box_matmul(lo, hi, F)
+    extra = upper_abs_matmul(_mag(lo, hi), E)
+    return down(o_lo - extra), up(o_hi + extra)
+
+
+def _product_enclosure(A, B):
+    """``(F, E)`` with the exact ``A B`` within ``F ± E`` entry by entry (``F = fl(A B)``)."""
+    F = np.asarray(A, dtype=np.float64) @ np.asarray(B, dtype=np.float64)
+    E = upper_abs_matmul(A, B) * gamma(np.shape(A)[-1] + 1)
+    return F, up(E)
 
 
 @dataclass(frozen=True)
@@ -210,20 +221,30 @@ def _prompt_box(model, rho, box):
 
 
 def _input_rows(model, X):
-    """FF1 of the input rows: exact rows ``(n, D)`` at the given ``X``, or the box of ``[0, 1]`` (rows ``lo, hi``)."""
+    """Boxes of FF1 of the input rows: per row at the given ``X`` (``(n, D)`` each), or one box over
+    ``[0, 1]`` (``(1, D)`` each); and whether the inputs were given."""
     if X is None:
-        return np.stack(ff_range(model.ff1, *model.input_box())), False
+        lo, hi = ff_range(model.ff1, *model.input_box())
+        return (lo[None, :], hi[None, :]), False
     X = as_float_array(X, "inputs X", ndim=3, dtype=np.float64)
     if X.shape[2] != model.d:
         raise ValueError(f"inputs X must have {model.d} columns, got shape {X.shape}")
-    return model.ff1.forward(model._positioned(X).reshape(-1, model.d))[0], True
+    rows = model._positioned(X).reshape(-1, model.d)
+    return ff_range(model.ff1, down(rows), up(rows)), True
+
+
+def _mag(lo, hi):
+    return np.maximum(np.abs(lo), np.abs(hi))
 
 
 def prompt_lipschitz(model, rho=None, *, box=None, X=None, out_cols=None, drop_inactive=True) -> LipschitzFactors:
     """Rigorous ``K_P`` with ``‖Yhat(P) - Yhat(P')‖max <= K_P ‖P - P'‖max`` (docs/theory.md §7.3).
 
     Valid for every prompt length and every pair of prompts whose entries lie
-    in the box; the derivation is in the module docstring.
+    in the box; the derivation is in the module docstring. Every box is
+    outward-rounded and every sum of non-negative terms rounded up
+    (:mod:`promptlimits.interval`), so the constant holds in exact arithmetic
+    for the float weights, whatever the rounding.
 
     Parameters
     ----------
@@ -233,13 +254,13 @@ def prompt_lipschitz(model, rho=None, *, box=None, X=None, out_cols=None, drop_i
     box : (lo, hi), optional
         Per-column range of the prompt entries (arrays of length ``model.d``).
     X : array ``(batch, L, model.d)``, optional
-        The inputs; the input-row factors are then exact at them (the bound
-        holds for these inputs), else over ``[0, 1]^d`` shifted by ``E``.
+        The inputs; the input-row factors are then taken row by row at them
+        (the bound holds for these inputs), else over ``[0, 1]^d`` shifted by ``E``.
     out_cols : sequence of int, optional
         The compared output columns (default all).
     drop_inactive : bool
         Drop FF units that interval arithmetic proves inactive on their box
-        (``False``: every unit, the factor used before issue 14).
+        (``False``: every unit).
     """
     if box is None:
         rho = check_positive_float(rho, "rho")
@@ -249,32 +270,30 @@ def prompt_lipschitz(model, rho=None, *, box=None, X=None, out_cols=None, drop_i
     act1 = active_units(model.ff1, lo, hi) if drop_inactive else None
     c1 = ff_lipschitz(model.ff1, act1)
     hp_lo, hp_hi = ff_range(model.ff1, lo, hi)
-    hx, exact = _input_rows(model, X)
-    WVO = model.WV @ model.WO
-    up_lo, up_hi = linear_range(hp_lo, hp_hi, WVO)
-    if exact:
-        q = hx @ model.WQ
-        logit_factor = model.scale * float(np.abs(q @ model.WK.T).sum(axis=1).max())
-        qabs = np.abs(q).max(axis=0)
-        ux = hx @ WVO
-        ux_lo, ux_hi = ux.min(axis=0), ux.max(axis=0)
-        hx_lo, hx_hi = hx.min(axis=0), hx.max(axis=0)
-    else:
-        hx_lo, hx_hi = hx
-        q_lo, q_hi = linear_range(hx_lo, hx_hi, model.WQ)
-        qabs = np.maximum(np.abs(q_lo), np.abs(q_hi))
-        logit_factor = model.scale * float((np.abs(model.WK) @ qabs).sum())  # max_q ‖WK q^T‖_1 over the box
-        ux_lo, ux_hi = linear_range(hx_lo, hx_hi, WVO)
+    (hx_lo, hx_hi), exact = _input_rows(model, X)
+    WVO, WVO_err = _product_enclosure(model.WV, model.WO)
+    up_lo, up_hi = _box_through(hp_lo, hp_hi, WVO, WVO_err)
+    q_lo, q_hi = box_matmul(hx_lo, hx_hi, model.WQ)  # per input row (one row: the whole input box)
+    qabs = _mag(q_lo, q_hi)
+    if exact:  # max over the queries of ‖WK q^T‖_1, each query's box through WK^T
+        kq = _mag(*box_matmul(q_lo, q_hi, model.WK.T))
+        row_sums = up(kq.sum(axis=1) * (1.0 + gamma(kq.shape[1] + 1)))
+        logit_factor = float(up(model.scale * row_sums.max()))
+    else:  # over the box: sum_a sum_b |WK|_ab max|q_b|
+        logit_factor = float(up(model.scale * col_norm(upper_abs_matmul(qabs, np.abs(model.WK).T).T)))
+    ux_lo, ux_hi = _box_through(hx_lo, hx_hi, WVO, WVO_err)
+    ux_lo, ux_hi = ux_lo.min(axis=0), ux_hi.max(axis=0)
+    hx_lo, hx_hi = hx_lo.min(axis=0), hx_hi.max(axis=0)
     u_lo, u_hi = np.minimum(up_lo, ux_lo), np.maximum(up_hi, ux_hi)
     if model.variant == "softmax":
-        spread = float(np.max((u_hi - u_lo) / 2.0))
+        spread = float(np.max(up(up(u_hi - u_lo) * 0.5)))
         t_lo, t_hi = u_lo, u_hi  # T WO is a convex combination of the rows u
     else:
-        spread = float(np.max(np.maximum(np.abs(u_lo), np.abs(u_hi))))
+        spread = float(np.max(_mag(u_lo, u_hi)))
         t_lo, t_hi = np.minimum(u_lo, 0.0), np.maximum(u_hi, 0.0)  # sub-convex: weights sum to < 1
-    act2 = active_units(model.ff2, hx_lo + t_lo, hx_hi + t_hi) if drop_inactive else None
+    act2 = active_units(model.ff2, *box_add(hx_lo, hx_hi, t_lo, t_hi)) if drop_inactive else None
     c2 = ff_lipschitz(model.ff2, act2, None if out_cols is None else np.asarray(out_cols))
-    value_factor = col_norm(WVO)
+    value_factor = col_norm(np.abs(WVO) + WVO_err)
     K = c2 * (logit_factor * spread + value_factor) * c1 * (1.0 + ROUNDING_SLACK)
     n1, n2 = model.ff1.W1.shape[1], model.ff2.W1.shape[1]
     return LipschitzFactors(
@@ -285,6 +304,26 @@ def prompt_lipschitz(model, rho=None, *, box=None, X=None, out_cols=None, drop_i
         h_prompt_max=float(np.max(np.maximum(np.abs(hp_lo), np.abs(hp_hi)))),
         h_input_max=float(np.max(np.maximum(np.abs(hx_lo), np.abs(hx_hi)))), exact_inputs=exact, K_P=float(K),
     )
+
+
+def check_rho_contains(P, rho=None) -> float:
+    """The prompt box's ``rho``: ``‖P‖max`` when ``rho`` is ``None``, else ``rho`` if the box contains ``P``.
+
+    The memorization sandwich compares a lower bound over ``‖P‖max <= rho``
+    with the closed-form prompt ``P``; a box that does not contain ``P``
+    compares prompts from different sets, so it is refused, naming both numbers.
+    """
+    P = as_float_array(P, "prompt P", ndim=2, dtype=np.float64)
+    if not np.all(np.isfinite(P)):
+        raise ValueError("the closed-form prompt has NaN or infinite entries (is the target finite?)")
+    need = float(np.abs(P).max()) if P.size else 0.0
+    if rho is None:
+        return check_positive_float(need, "the closed-form prompt's max norm")
+    rho = check_positive_float(rho, "rho")
+    if need > rho:
+        raise ValueError(f"rho = {rho:.6g} does not contain the construction's closed-form prompt, whose max norm "
+                         f"is {need:.6g}; use rho >= {need:.6g}")
+    return rho
 
 
 # ---------------------------------------------------------------------------- counting bound

@@ -75,6 +75,11 @@ e^-lambda``. Float64 rounding adds about ``u (2L + 2) / xi`` per slot
 What it does not show: the widths grow like ``k^(d (L - 1))`` (one table
 entry per context), so only toy sizes are feasible; the paper's statement at
 token width ``d`` is not this one (here the residual stream is ``D`` wide).
+``build(..., width="token")`` builds the token-width construction of
+:mod:`promptlimits.construct_token` (prompt and input rows of one width
+``d k^(d(L-1)) + 5d + 8``; docs/theory.md §8.5 proves that no width below
+``d k^(d(L-1)) - 1`` memorizes every grid target); this one stays the default,
+as a contrast.
 """
 
 from __future__ import annotations
@@ -84,11 +89,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._checks import as_float_array, check_positive_float, check_positive_int
+from ._checks import as_float_array, check_choice, check_positive_float, check_positive_int
+from .construct_token import TokenConstruction, build_token, token_prompt
 from .datasets import grid
 from .model import FFWeights, PromptedModel
 
-__all__ = ["Construction", "build", "lookup_prompt", "sizes", "leakage", "MAX_BYTES"]
+__all__ = ["Construction", "TokenConstruction", "build", "lookup_prompt", "sizes", "leakage", "MAX_BYTES", "WIDTHS"]
+
+#: Constructions :func:`build` makes: ``"wide"`` (residual width ``D``) and ``"token"`` (one narrow width).
+WIDTHS = ("wide", "token")
 
 #: Default memory budget for the weights of a construction (bytes).
 MAX_BYTES = 1 << 29
@@ -200,9 +209,16 @@ class Construction:
     value_range: float
     model: PromptedModel
 
+    width = "wide"
+
     @property
     def layout(self) -> _Layout:
         return _Layout(self.d, self.L, self.k)
+
+    @property
+    def prompt_max(self) -> float:
+        """``‖P‖max <= max(1, lambda d, 2R)`` of the closed-form prompt (marker, key bias, table)."""
+        return max(1.0, self.lam * self.d, 2.0 * self.value_range)
 
     @property
     def delta(self) -> float:
@@ -289,6 +305,21 @@ class Construction:
             return math.inf
         return K_f * self.delta / 2 + 2 * R * (L + 1 + 2 * (L - 1) * d) * e / (L + 1 + e)
 
+    def band_bound(self, K_f) -> float:
+        """Proved sup error over every input, bands included (docs/theory.md §8.6): ``4R + K_f/(2k)``.
+
+        Proved when ``(L-1) d <= L`` and ``eps_s <= 1/2``; ``inf`` otherwise.
+        """
+        K_f = check_positive_float(K_f, "Lipschitz constant K_f", allow_zero=True)
+        if (self.L - 1) * self.d > self.L or self.leakage() > 0.5:
+            return math.inf
+        return 4 * self.value_range + K_f * self.delta / 2
+
+    def rounding(self) -> float:
+        """Float64 estimate added to :meth:`bound`: ``u (2L+2)/xi (M L d + 2 R lambda d)`` (module docstring)."""
+        return 2.0**-53 * (2 * self.L + 2) / self.xi * (self.gate * self.L * self.d
+                                                         + 2 * self.value_range * self.lam * self.d)
+
     def describe(self) -> str:
         """Every size and prompt scalar, each as its formula and its value."""
         s = self.sizes
@@ -315,28 +346,45 @@ class Construction:
                                    else f"  {name:<20} = {formula:<52} = {value}" for name, formula, value in rows])
 
 
-def build(d, L, k, *, lam=40.0, xi=None, value_range=1.0, max_bytes=MAX_BYTES) -> Construction:
+def build(d, L, k, *, width="wide", lam=None, xi=None, value_range=1.0, max_bytes=MAX_BYTES, model_width=None):
     """Build the construction for token width ``d``, length ``L`` and ``k = 1/delta`` cells.
 
     Parameters
     ----------
-    d, L, k : int, >= 1
-    lam : float, > 0
-        Retrieval margin ``lambda`` (prompt scalar; :meth:`Construction.with_lam`).
+    d, L : int, >= 1
+    k : int, >= 2
+    width : {"wide", "token"}
+        ``"wide"`` (default): the construction of this module, residual width
+        ``D`` (a labelled contrast: prompt rows are ``D`` wide). ``"token"``:
+        :class:`promptlimits.construct_token.TokenConstruction`, prompt and
+        input rows of one width ``w = d k^(d(L-1)) + 5d + 8`` (docs/theory.md §8.5).
+    lam : float, > 0, optional
+        Retrieval margin ``lambda``: a prompt scalar for ``"wide"`` (default 40),
+        the head's logit scale for ``"token"`` (default 80).
     xi : float, optional
         Ramp width, ``0 < xi <= 1/(2k)``; default ``10^-3 / k``.
+    model_width : int, optional
+        ``"token"`` only: the model width ``w`` (zero columns appended); a width
+        below the construction's raises ``ValueError``.
     value_range : float, > 0
         ``R``: targets' cell-centre values must lie in ``[-R, R]``.
     max_bytes : int
         Refuse (``ValueError`` naming the size) constructions whose weights
         need more memory, before allocating anything.
     """
-    d, L, k = check_positive_int(d, "d"), check_positive_int(L, "L"), check_positive_int(k, "k")
-    lam = check_positive_float(lam, "lambda")
+    d, L = check_positive_int(d, "d"), check_positive_int(L, "L")
+    k = check_positive_int(k, "k (cells per coordinate; k >= 2 so the grid has more than one cell)", minimum=2)
+    width = check_choice(width, "construction width", WIDTHS)
+    lam = check_positive_float((40.0 if width == "wide" else 80.0) if lam is None else lam, "lambda")
     R = check_positive_float(value_range, "value_range")
     xi = 1e-3 / k if xi is None else check_positive_float(xi, "xi")
     if xi > 0.5 / k:
         raise ValueError(f"xi must be <= 1/(2k) = {0.5 / k:.6g} so every cell keeps a band-free part, got {xi}")
+    if width == "token":
+        w = None if model_width is None else check_positive_int(model_width, "model_width")
+        return build_token(d, L, k, lam=lam, xi=xi, value_range=R, width=w, max_bytes=max_bytes)
+    if model_width is not None:
+        raise ValueError("model_width applies to width='token' only (the wide construction's width is D)")
     need = sizes(d, L, k)
     if need["weight_bytes"] > max_bytes:
         raise ValueError(f"construction d={d}, L={L}, k={k} needs {need['weight_bytes'] / 2**20:.1f} MiB of weights "
@@ -433,10 +481,12 @@ def lookup_prompt(c: Construction, f) -> np.ndarray:
     on the ``k^(dL)`` cell centres. Raises ``ValueError`` when ``f`` returns the
     wrong shape, NaN or inf, or a value outside ``[-R, R]``.
     """
-    if not isinstance(c, Construction):
+    if not isinstance(c, (Construction, TokenConstruction)):
         raise TypeError(f"lookup_prompt needs a Construction, got {type(c).__name__}")
     if not callable(f):
         raise TypeError(f"target f must be callable, got {type(f).__name__}")
+    if isinstance(c, TokenConstruction):
+        return token_prompt(c, f)
     lay, d, L, k, R = c.layout, c.d, c.L, c.k, c.value_range
     C = grid(1.0 / k, L, d, max_points=max(1_000_000, lay.G * k**d))
     Y = np.asarray(f(C))

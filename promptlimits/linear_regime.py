@@ -42,7 +42,7 @@ from ._checks import check_positive_float, check_positive_int
 from .jacobian import prompt_jacobian
 from .memorization import NOT_REACHED, REACHED, LeastLpResult, double_then_bisect
 
-__all__ = ["LinearTrial", "LinearResult", "least_lp_linear", "numerical_rank", "RANK_RTOL"]
+__all__ = ["LinearTrial", "LinearResult", "least_lp_linear", "memorizes_at", "numerical_rank", "RANK_RTOL"]
 
 #: Gauss--Newton refreshes its Jacobian every this many steps (in between it reuses the factorization).
 REFRESH = 3
@@ -124,8 +124,8 @@ def numerical_rank(J, rtol=RANK_RTOL) -> tuple[int, float]:
 class _Solver:
     """Jacobian, rank and Gauss--Newton at one prompt length (module docstring)."""
 
-    def __init__(self, model, X, tol, rho, out_cols, prompt_cols, gn_steps, rank_rtol):
-        self.model, self.X, self.tol, self.rho = model, X, tol, rho
+    def __init__(self, model, X, tol, rho, out_cols, prompt_cols, gn_steps, rank_rtol, box_rho=None):
+        self.model, self.X, self.tol, self.rho, self.box_rho = model, X, tol, rho, box_rho
         self.out_cols, self.prompt_cols = out_cols, prompt_cols
         self.gn_steps, self.rank_rtol = gn_steps, rank_rtol
 
@@ -161,14 +161,17 @@ class _Solver:
             r = self.residual(P, Y)
             steps += 1
         err, dist = float(np.abs(r).max()), float(np.abs(P - R).max())
-        ok = err <= self.tol and dist <= self.rho
+        if self.box_rho is None:
+            ok = err <= self.tol and dist <= self.rho
+        else:  # the whole box ||P||max <= box_rho, whatever the reference
+            ok = err <= self.tol and float(np.abs(P).max()) <= self.box_rho
         done = LinearTrial(trial.Lp, trial.rows, trial.cols, trial.rank, trial.sigma_ratio, trial.probe, err, dist,
                            steps, bool(ok), trial.seconds + time.perf_counter() - t0)
         return done, (P if ok else None)
 
 
 def least_lp_linear(model, X, targets, tol, *, rho, out_cols=None, prompt_cols=None, max_Lp=4096, gn_steps=6,
-                    rank_rtol=RANK_RTOL) -> LinearResult:
+                    rank_rtol=RANK_RTOL, box_rho=None) -> LinearResult:
     """Least ``Lp`` at which the linear-regime method memorizes ``targets`` within ``tol`` (module docstring).
 
     Parameters
@@ -190,6 +193,9 @@ def least_lp_linear(model, X, targets, tol, *, rho, out_cols=None, prompt_cols=N
         Gauss--Newton steps per length.
     rank_rtol : float
         Relative tolerance of the numerical rank (:func:`numerical_rank`).
+    box_rho : float, optional
+        When given, a success must lie in the whole box ``‖P‖max <= box_rho``
+        instead of within ``rho`` of ``R_Lp`` (the memorization sandwich's prompt set).
     """
     tol = check_positive_float(tol, "tol")
     rho = check_positive_float(rho, "rho")
@@ -201,7 +207,9 @@ def least_lp_linear(model, X, targets, tol, *, rho, out_cols=None, prompt_cols=N
     rows = X.shape[0] * X.shape[1] * out_cols.size
     lo = max(1, math.ceil(rows / prompt_cols.size))
     t0 = time.perf_counter()
-    solver = _Solver(model, X, tol, rho, out_cols, prompt_cols, gn_steps, rank_rtol)
+    if box_rho is not None:
+        box_rho = check_positive_float(box_rho, "box_rho")
+    solver = _Solver(model, X, tol, rho, out_cols, prompt_cols, gn_steps, rank_rtol, box_rho)
     trials: dict[int, LinearTrial] = {}
     prompts: dict[int, np.ndarray | None] = {}
     pending: dict[int, tuple] = {}  # full-rank lengths not solved yet: (J, Y, R, residual at R)
@@ -235,3 +243,24 @@ def least_lp_linear(model, X, targets, tol, *, rho, out_cols=None, prompt_cols=N
     status = NOT_REACHED if least is None else REACHED
     return LinearResult(least, status, tol, max_Lp, order, time.perf_counter() - t0,
                         None if least is None else prompts[least], rank_rtol=rank_rtol, lo=lo)
+
+
+def memorizes_at(model, X, targets, tol, Lp, *, rho, gn_steps=12, rank_rtol=RANK_RTOL) -> LinearTrial:
+    """The linear-regime method at one length ``Lp``: rank, then Gauss--Newton from ``R_Lp`` (every column).
+
+    ``trial.reached`` is a certificate (a forward-checked prompt within ``rho``
+    of ``R_Lp``); ``False`` is a search limit. Used for a fixed model's capacity
+    curve: the largest ``N`` memorized at each ``Lp``.
+    """
+    tol = check_positive_float(tol, "tol")
+    rho = check_positive_float(rho, "rho")
+    Lp = check_positive_int(Lp, "Lp")
+    gn_steps = check_positive_int(gn_steps, "gn_steps")
+    X = np.asarray(X, dtype=np.float64)
+    cols = np.arange(model.d)
+    solver = _Solver(model, X, tol, rho, cols, cols, gn_steps, rank_rtol)
+    Y, R = targets(Lp)
+    trial, J, r = solver.rank(Lp, Y, R)
+    if not trial.full_rank:
+        return trial
+    return solver.solve(trial, J, Y, R, r)[0]

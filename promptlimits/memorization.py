@@ -56,8 +56,8 @@ from ._checks import as_generator, check_choice, check_positive_float, check_pos
 from .datasets import hard_family
 from .tuning import OPTIMIZERS, init_prompt, tune_prompt
 
-__all__ = ["LpTrial", "LeastLpResult", "least_prompt_length", "relative_hard_family", "construction_reference",
-           "NOT_REACHED", "REACHED", "STOPPED", "REFERENCE_ROWS"]
+__all__ = ["LpTrial", "LeastLpResult", "least_prompt_length", "tune_at", "relative_hard_family",
+           "construction_reference", "NOT_REACHED", "REACHED", "STOPPED", "REFERENCE_ROWS"]
 
 REACHED = "reached"
 NOT_REACHED = "not reached within budget"
@@ -267,6 +267,23 @@ def least_prompt_length(model, X, Y, tol, *, rho, max_Lp=32, steps=300, adam_ste
     if hi_ok is None:
         return LeastLpResult(None, NOT_REACHED, tol, max_Lp, order, seconds, None)
     return LeastLpResult(hi_ok, REACHED, tol, max_Lp, order, seconds, prompts[hi_ok])
+
+
+def tune_at(model, X, Y, tol, Lp, *, rho, steps=300, adam_steps=None, restarts=2, optimizers=("lbfgs", "adam"),
+            lr=0.05, init_scale=1.0, seed=0) -> LpTrial:
+    """Tuning at one prompt length ``Lp`` (restarts x optimizers, as in :func:`least_prompt_length`).
+
+    ``trial.reached`` is a certificate (a prompt in the box within ``tol``,
+    checked by a forward pass); ``False`` is a search limit.
+    """
+    tol = check_positive_float(tol, "tol")
+    rho = check_positive_float(rho, "rho")
+    Lp = check_positive_int(Lp, "Lp")
+    steps = check_positive_int(steps, "steps")
+    adam_steps = 3 * steps if adam_steps is None else check_positive_int(adam_steps, "adam_steps")
+    restarts = check_positive_int(restarts, "restarts")
+    runs = _Runs(model, X, tol, rho, steps, adam_steps, restarts, tuple(optimizers), lr, init_scale, seed, None)
+    return runs.best_at(Lp, *_as_targets(Y, X)(Lp))[0]
 
 
 class _TimeLimit(Exception):

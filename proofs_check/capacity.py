@@ -284,3 +284,54 @@ def tightened_lipschitz() -> str:
         q = float(np.abs(prompt_jacobian(c.model, Q, X, out_cols=[0], prompt_cols=cols)).sum(axis=1).max())
         require(q <= fac.K_P, f"construction: ||J||inf {q} > K_P {fac.K_P}")
     return f"masks sound; Clarke Jacobians within c_ff1; worst probe/K_P = {worst:.3g} (random models)"
+
+
+@check("7e.whole-box-kp",
+       statement="outward-rounded interval products enclose the exact rational range of z W + b over a box (also "
+                 "under total cancellation) and |A||B| is bounded above entry by entry; K_P over the whole box "
+                 "||P||max <= rho of the token-width construction (rho containing its closed-form prompt) bounds "
+                 "||J||_(inf->inf) of the prompt Jacobian at random prompts of the box, the closed form included",
+       source="docs/theory.md §7.3, §7.8; promptlimits.interval, promptlimits.capacity (prompt_lipschitz)",
+       method="exact rationals + brute force")
+def whole_box_kp() -> str:
+    from fractions import Fraction as F
+
+    from promptlimits import construct
+    from promptlimits.datasets import grid
+    from promptlimits.interval import box_matmul, upper_abs_matmul
+    from promptlimits.jacobian import prompt_jacobian, read_columns
+
+    rng = np.random.default_rng(7)
+    boxes = 0
+    for trial in range(20):
+        n, m = int(rng.integers(1, 6)), int(rng.integers(1, 4))
+        W = rng.normal(size=(n, m)) * 10.0 ** rng.integers(-6, 7, size=(n, m))
+        if n >= 2 and trial % 2:
+            W[0], W[1] = 1e15, -1e15  # cancellation
+        b = rng.normal(size=m)
+        lo = rng.normal(size=n)
+        hi = lo + (0.0 if trial % 3 == 0 else 1.0) * np.abs(rng.normal(size=n))
+        o_lo, o_hi = box_matmul(lo, hi, W, b)
+        for j in range(m):
+            terms = [(F(lo[i]) * F(W[i, j]), F(hi[i]) * F(W[i, j])) for i in range(n)]
+            require(F(o_lo[j]) <= sum(min(t) for t in terms) + F(b[j]), "interval lower end above the exact minimum")
+            require(sum(max(t) for t in terms) + F(b[j]) <= F(o_hi[j]), "interval upper end below the exact maximum")
+            boxes += 1
+        U = upper_abs_matmul(W.T, W)
+        for i in range(m):
+            for j in range(m):
+                require(F(U[i, j]) >= sum(F(abs(W[t, i])) * F(abs(W[t, j])) for t in range(n)), "|A||B| bound low")
+    worst = 0.0
+    for d, L, k in ((1, 1, 4), (1, 2, 3), (2, 1, 3)):
+        c = construct.build(d, L, k, width="token")
+        G = grid(1 / k, L, d)
+        X = c.embed(G)
+        P0 = construct.lookup_prompt(c, lambda C: rng.uniform(-0.5, 0.5, size=C.shape))
+        rho = 1.25 * float(np.abs(P0).max())
+        fac = _capacity().prompt_lipschitz(c.model, rho, X=X, out_cols=np.arange(d))
+        cols = read_columns(c.model)
+        for P in [P0] + [rng.uniform(-rho, rho, size=(int(rng.integers(1, 2 * c.Lp)), c.model.d)) for _ in range(8)]:
+            q = float(np.abs(prompt_jacobian(c.model, P, X, out_cols=np.arange(d), prompt_cols=cols)).sum(axis=1).max())
+            require(q <= fac.K_P, f"token construction ({d},{L},{k}): ||J||inf {q} > K_P {fac.K_P}")
+            worst = max(worst, q / fac.K_P)
+    return f"{boxes} interval columns enclose the exact range; worst probe/K_P over the whole box = {worst:.3g}"

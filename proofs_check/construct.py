@@ -30,6 +30,11 @@ The proof, in four steps, each a check:
 * **8d** (brute force) -- every cell centre of a +-R table at small
   ``lambda`` and every band-free corner of a linear target stay within the
   bound, which they nearly reach.
+* **8e-8h** -- the token-width construction of :mod:`promptlimits.construct_token`
+  (docs/theory.md §8.5-§8.7): its FF1, logits and context codes exactly at every
+  grid point; its sup bound, reached by linear targets; both constructions'
+  band bounds; and the width obstruction (Jacobian rank at most ``w + 1``; at
+  ``w = 1`` only the extreme keys win).
 """
 
 from __future__ import annotations
@@ -280,3 +285,171 @@ def bound_brute_force() -> str:
         require(err <= c.bound(1.0) + 1e-9, f"(d,L,k)={(d, L, k)}: linear target error {err} > {c.bound(1.0)}")
         ratios.append(err / c.bound(1.0))
     return f"measured/bound ratios: {', '.join(f'{r:.3f}' for r in ratios)}"
+
+
+# ----------------------------------------------------------------------------- token width (§8.5-§8.7)
+_TOKEN_SMALL = ((1, 1, 3), (1, 2, 3), (2, 1, 2), (2, 2, 2), (1, 3, 2), (3, 1, 2))
+
+
+def _pm_table(k, L, d, seed):
+    C = grid(1.0 / k, L, d)
+    table = np.random.default_rng(seed).choice([-1.0, 1.0], size=C.shape)
+
+    def f(X):
+        idx = np.minimum(np.floor(X * k), k - 1).astype(int).reshape(len(X), -1) @ (k ** np.arange(L * d - 1, -1, -1))
+        return table[idx]
+
+    return C, f
+
+
+@check("8e.token-exhaustive",
+       statement="token construction at every grid point: FF1 writes the exact query (i~, c~, i~^2, c~^2, 1), code "
+                 "v_i and z = iK - v_i; prompt logits are -lambda |distance|^2 / 2, input logits the anchor Lambda; "
+                 "after the head z is the integer context code u (distinct per position and context); the output is "
+                 "the table entry of a +-1 table; the leakage formula bounds the exact lattice sum",
+       source="docs/theory.md §8.6; promptlimits.construct_token",
+       method="exhaustive over the grid, exact integers")
+def token_exhaustive() -> str:
+    con = _construct()
+    from promptlimits.construct_token import context_codes, token_leakage
+
+    n = 0
+    for d, L, k in _TOKEN_SMALL:
+        c = con.build(d, L, k, width="token")
+        lay, m = c.layout, c.model
+        C, f = _pm_table(k, L, d, seed=d + 7 * L + 31 * k)
+        P = con.lookup_prompt(c, f)
+        H, _ = m.ff1.forward(m._positioned(c.embed(C)))
+        cells = np.minimum(np.floor(C * k), k - 1).astype(int)
+        it = np.broadcast_to(np.arange(L)[None, :] - (L - 1) / 2, (len(C), L))
+        ct = cells - (k - 1) / 2
+        q = np.concatenate([it[..., None], ct, it[..., None] ** 2, ct**2, np.ones((len(C), L, 1))], axis=2)
+        require(np.array_equal(H[..., lay.query: lay.query + 2 * d + 3], q), f"{(d, L, k)}: query columns")
+        v = (cells * (k ** np.arange(d))).sum(axis=2) * (k ** (d * np.arange(L)))
+        require(np.array_equal(H[..., lay.id], v) and np.array_equal(H[..., lay.z], np.arange(L) * lay.K - v),
+                f"{(d, L, k)}: code columns")
+        Hp, _ = m.ff1.forward(P)
+        S = m.scale * np.einsum("bls,ts->blt", H @ m.WQ, Hp @ m.WK)
+        tc = np.stack(np.unravel_index(np.arange(k**d), (k,) * d), axis=1)
+        tpos = np.repeat(np.arange(L), k**d)
+        tcell = np.tile(tc, (L, 1))
+        dist2 = (np.arange(L)[None, :, None] - tpos[None, None, :]) ** 2 + (
+            (cells[:, :, None, :] - tcell[None, None, :, :]) ** 2).sum(axis=3)
+        require(np.abs(S + c.lam * dist2 / 2).max() < 1e-9 * c.lam * max(1, dist2.max()), f"{(d, L, k)}: logits")
+        Si = m.scale * np.einsum("bls,bps->blp", H @ m.WQ, H @ m.WK)
+        require(np.allclose(Si, lay.anchor, rtol=1e-13, atol=0), f"{(d, L, k)}: input logits are not Lambda")
+        codes = context_codes(lay)
+        require(len(set(codes.ravel().tolist())) == codes.size and np.all(codes == np.round(codes)),
+                f"{(d, L, k)}: codes not distinct integers")
+        u = np.arange(L) * lay.K + v.sum(axis=1, keepdims=True) - v
+        for i in range(L):
+            require(set(u[:, i].astype(int).tolist()) <= set(codes[i].astype(int).tolist()), "code outside the table")
+        err = float(np.abs(c.predict(P, C) - f(C)).max())
+        require(err < 1e-9, f"{(d, L, k)}: grid output off the table by {err}")
+        for lam in (1.0, 3.0):
+            exact = max(float(np.exp(-lam * dist2[b, i] / 2).sum() - 1) for b in range(len(C)) for i in range(L))
+            require(exact <= token_leakage(d, L, k, lam) * (1 + 1e-12), f"{(d, L, k)}: leakage bound below the sum")
+        n += len(C)
+    return f"{n} grid points over {len(_TOKEN_SMALL)} shapes: logits, codes and outputs exact"
+
+
+@check("8f.token-bound",
+       statement="token construction: every cell centre of a +-1 table at lambda in {4, 8} and every band-free "
+                 "corner of a linear target within bound(K_f) + rounding; the linear target reaches K_f/(2k)",
+       source="docs/theory.md §8.6; promptlimits.construct_token",
+       method="brute force")
+def token_bound() -> str:
+    con = _construct()
+    ratios = []
+    for d, L, k in ((1, 2, 4), (2, 1, 3), (2, 2, 2), (1, 3, 2)):
+        C, f = _pm_table(k, L, d, seed=k)
+        for lam in (4.0, 8.0):
+            c = con.build(d, L, k, width="token", lam=lam)
+            b = c.bound(0.0)
+            err = float(np.abs(c.predict(con.lookup_prompt(c, f), C) - f(C)).max())
+            require(err <= b + c.rounding(), f"(d,L,k)={(d, L, k)}, lambda={lam}: error {err} > bound {b}")
+        c = con.build(d, L, k, width="token")
+        Wt = np.random.default_rng(d * L).normal(size=(L * d, L * d))
+        K_f = float(np.abs(Wt).sum(axis=1).max())
+        lin = lambda X, Wt=Wt, K_f=K_f: ((X.reshape(len(X), -1) - 0.5) @ Wt.T / K_f).reshape(X.shape)  # noqa: E731
+        eta = 1e-4 * c.xi
+        ends = sorted({0.0, 1.0} | {a / k + c.xi + eta for a in range(1, k)} | {a / k - eta for a in range(1, k)})
+        X = np.array(list(itertools.product(ends, repeat=L * d))).reshape(-1, L, d)
+        X = X[~c.in_bands(X)]
+        err = float(np.abs(c.predict(con.lookup_prompt(c, lin), X) - lin(X)).max())
+        require(err <= c.bound(1.0) + c.rounding(), f"(d,L,k)={(d, L, k)}: linear error {err} > {c.bound(1.0)}")
+        ratios.append(err / c.bound(1.0))
+    require(min(ratios) > 0.99, f"the linear target does not reach the bound: {ratios}")
+    return f"linear-target measured/bound: {', '.join(f'{r:.4f}' for r in ratios)}"
+
+
+@check("8g.band-bounds",
+       statement="inside the bands, both constructions stay within band_bound: token 10R + K_f/(2k), wide "
+                 "4R + K_f/(2k) ((L-1)d <= L); dense lines through the bands and exact band samples",
+       source="docs/theory.md §8.7; promptlimits.construct, promptlimits.universality_lp",
+       method="dense sampling")
+def band_bounds() -> str:
+    con = _construct()
+    from promptlimits.universality_lp import sample_bands
+
+    worst = {}
+    for width in ("token", "wide"):
+        for d, L, k in ((1, 1, 4), (1, 2, 3), (2, 1, 3), (2, 2, 2), (1, 3, 2)):
+            c = con.build(d, L, k, width=width, xi=0.02)
+            C, f = _pm_table(k, L, d, seed=3 * k + d)
+            P = con.lookup_prompt(c, f)
+            rng = np.random.default_rng(d + L + k)
+            X = sample_bands(c, 3000, rng)
+            t = np.concatenate([a / k + np.linspace(0, c.xi, 33) for a in range(1, k)])
+            base = rng.uniform(size=(len(t), L, d))
+            for pos in range(L * d):  # one coordinate swept through every band, the others random
+                Y = base.reshape(len(t), -1).copy()
+                Y[:, pos] = t
+                X = np.concatenate([X, Y.reshape(-1, L, d)])
+            err = float(np.abs(c.predict(P, X) - f(X)).max())
+            # f is a +-1 step table: |f(X) - f(centre)| is 0 at the table's own cells; K_f is 0 for the bound
+            b = c.band_bound(0.0)
+            require(err <= b + c.rounding(), f"{width} (d,L,k)={(d, L, k)}: band error {err} > {b}")
+            worst[width] = max(worst.get(width, 0.0), err / b)
+    return "; ".join(f"{w}: worst band error / band bound {r:.3f}" for w, r in worst.items())
+
+
+@check("8h.width-factorization",
+       statement="at residual width w the outputs of one row over many contexts depend on the prompt through w+1 "
+                 "numbers: Jacobian rank <= w+1 for prompts of any length; at w = 1 only the two extreme keys are "
+                 "ever selected",
+       source="docs/theory.md §8.5",
+       method="random models, numerical rank and exhaustive queries")
+def width_factorization() -> str:
+    from promptlimits import PromptedModel
+
+    ranks = []
+    for w, Lp in ((1, 9), (2, 10), (3, 8)):
+        m = PromptedModel.from_seed(w, s=4, m=16, seed=w, scale=1.0, positions=2)
+        rng = np.random.default_rng(w)
+        P = rng.normal(size=(Lp, w))
+        x0 = rng.uniform(size=w)
+        X = np.stack([np.stack([x0, rng.uniform(size=w)]) for _ in range(12)])  # 12 contexts of row 0
+
+        def out(p, X=X, m=m, shape=P.shape):
+            return m.forward(p.reshape(shape), X)[:, 0, :].ravel()
+
+        h = 1e-6
+        J = np.stack([(out(P.ravel() + h * e) - out(P.ravel() - h * e)) / (2 * h) for e in np.eye(P.size)], axis=1)
+        sv = np.linalg.svd(J, compute_uv=False)
+        rank = int((sv > 1e-6 * sv[0]).sum())
+        require(rank <= w + 1 and J.shape[1] > w + 1 and J.shape[0] > w + 1,
+                f"w={w}: Jacobian rank {rank} > w + 1 (singular values {sv[:w + 3]})")
+        ranks.append((w, rank, J.shape))
+    m = PromptedModel.from_seed(1, s=3, m=32, seed=5, scale=1.0)
+    P = np.linspace(-3, 3, 25)[:, None]
+    hp, _ = m.ff1.forward(P)
+    keys = hp @ m.WK
+    X = np.linspace(-4, 4, 401)[:, None, None]
+    hx, _ = m.ff1.forward(X[:, 0])
+    logits = m.scale * (hx @ m.WQ) @ keys.T  # (401, 25)
+    top = set(np.argmax(logits, axis=1).tolist())
+    ext = {int(np.argmax(hp[:, 0])), int(np.argmin(hp[:, 0]))}
+    require(top <= ext, f"w=1: a non-extreme prompt token wins: {sorted(top - ext)}")
+    return (", ".join(f"w={w}: rank {r} of {s[0]}x{s[1]}" for w, r, s in ranks) +
+            f"; w=1: the winners over 401 queries are {sorted(top)}, the extreme keys {sorted(ext)}")

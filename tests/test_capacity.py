@@ -112,7 +112,7 @@ def test_softmax_jacobian_inf_to_one_norm_at_most_one():
 
 def test_col_norm_and_ff_lipschitz_closed_forms():
     W = np.array([[1.0, -2.0], [3.0, 0.5]])
-    assert col_norm(W) == 4.0  # column sums 4 and 2.5
+    assert 4.0 <= col_norm(W) <= 4.0 * (1 + 1e-14)  # column sums 4 and 2.5, rounded up
     z = np.array([1.0, 1.0]) * np.sign(W[:, 0])
     assert np.abs(z @ W).max() == pytest.approx(col_norm(W))  # attained
     model = PromptedModel.from_seed(2, seed=0)
@@ -246,3 +246,75 @@ def test_tightened_K_P_bounds_probes_on_its_box_and_inputs(seed):
             q = np.abs(model.forward(P, X)[..., 0] - model.forward(P2, X)[..., 0]).max() / np.abs(P - P2).max()
             worst = max(worst, q)
     assert 0 < worst <= f.K_P
+
+
+# ---------------------------------------------------------------------------- outward-rounded intervals
+def _exact_extremes(lo, hi, W, b):
+    """Exact (Fraction) min and max of ``z W + b`` over the box: attained at a vertex, column by column."""
+    from fractions import Fraction as F
+
+    n, m = W.shape
+    mins, maxs = [], []
+    for j in range(m):
+        terms = [(F(lo[i]) * F(W[i, j]), F(hi[i]) * F(W[i, j])) for i in range(n)]
+        mins.append(sum(min(t) for t in terms) + F(b[j]))
+        maxs.append(sum(max(t) for t in terms) + F(b[j]))
+    return mins, maxs
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_box_matmul_encloses_exact_rational_extremes_even_with_cancellation(seed):
+    from fractions import Fraction as F
+
+    from promptlimits.interval import box_matmul
+
+    rng = np.random.default_rng(seed)
+    n, m = 7, 5
+    W = rng.normal(size=(n, m)) * 10.0 ** rng.integers(-8, 9, size=(n, m))
+    W[0] = 1e16
+    W[1] = -1e16  # z0 W0 + z1 W1 cancels: naive float loses every digit of the rest
+    b = rng.normal(size=m)
+    c = rng.normal(size=n)
+    for lo, hi in ((c, c), (c - np.abs(rng.normal(size=n)) * 1e-3, c + np.abs(rng.normal(size=n)) * 1e-3)):
+        lo = lo.copy()
+        hi = hi.copy()
+        lo[:2] = hi[:2] = 1.0 + 2.0 ** -40
+        o_lo, o_hi = box_matmul(lo, hi, W, b)
+        mins, maxs = _exact_extremes(lo, hi, W, b)
+        for j in range(m):
+            assert F(o_lo[j]) <= mins[j] and maxs[j] <= F(o_hi[j])
+        # and not absurdly wide: within a few ulps of the magnitudes involved
+        assert np.all(o_hi - o_lo <= 2 * (hi - lo) @ np.abs(W) + 1e-12 * (np.abs(c) + 1) @ np.abs(W) + 1e-12)
+
+
+def test_box_matmul_agrees_with_mpmath_iv_and_upper_abs_matmul_bounds_exact():
+    from fractions import Fraction as F
+
+    import mpmath
+
+    from promptlimits.interval import box_matmul, upper_abs_matmul
+
+    rng = np.random.default_rng(5)
+    lo = rng.uniform(-1, 0, size=4)
+    hi = lo + rng.uniform(0, 1, size=4)
+    W = rng.normal(size=(4, 3))
+    o_lo, o_hi = box_matmul(lo, hi, W)
+    for j in range(3):
+        ref = sum(mpmath.iv.mpf([lo[i], hi[i]]) * W[i, j] for i in range(4))
+        # both enclose the exact range; ours is the float rounding of it, so the two nearly coincide
+        assert o_lo[j] <= float(ref.a) + 1e-12 and float(ref.b) - 1e-12 <= o_hi[j]
+        assert o_lo[j] >= float(ref.a) - 1e-12 and o_hi[j] <= float(ref.b) + 1e-12
+    A, B = rng.normal(size=(3, 6)), rng.normal(size=(6, 2))
+    U = upper_abs_matmul(A, B)
+    for i in range(3):
+        for j in range(2):
+            assert F(U[i, j]) >= sum(F(abs(A[i, t])) * F(abs(B[t, j])) for t in range(6))
+
+
+def test_interval_refuses_non_finite_and_inverted_boxes():
+    from promptlimits.interval import box_matmul
+
+    with pytest.raises(ValueError, match="finite"):
+        box_matmul(np.array([np.nan]), np.array([1.0]), np.ones((1, 1)))
+    with pytest.raises(ValueError, match="lo <= hi"):
+        box_matmul(np.array([1.0]), np.array([0.0]), np.ones((1, 1)))

@@ -28,7 +28,7 @@ def rounding_allowance(c):
     return 16 * u * (2 * c.L + 2) / c.xi * (1 + c.gate * c.L * c.d + 2 * c.value_range * c.lam * c.d)
 
 
-@pytest.mark.parametrize("d,L,k", [(1, 1, 5), (1, 2, 3), (2, 1, 3), (2, 2, 2), (1, 3, 2), (3, 1, 2), (1, 1, 1)])
+@pytest.mark.parametrize("d,L,k", [(1, 1, 5), (1, 2, 3), (2, 1, 3), (2, 2, 2), (1, 3, 2), (3, 1, 2), (1, 1, 2)])
 def test_predictions_are_the_cell_centre_values(d, L, k):
     c = construct.build(d, L, k)
     f = AdditiveLipschitzTarget.random(L, d, K=2.0, seed=d + 10 * L + 100 * k)
@@ -104,7 +104,7 @@ def test_leakage_term_of_the_bound_is_reached_within_a_factor_two():
 @settings(max_examples=25, deadline=None)
 @given(
     shape=st.sampled_from([(1, 1), (1, 2), (2, 1), (1, 3), (2, 2)]),
-    k=st.integers(1, 6),
+    k=st.integers(2, 6),
     lam=st.floats(0.5, 30.0),
     K=st.floats(0.1, 8.0),
     kind=st.sampled_from(["additive", "sine", "linear"]),
@@ -172,8 +172,8 @@ def test_save_load_round_trip_of_a_constructed_model(tmp_path):
 
 
 def test_bad_input_names_the_problem():
-    with pytest.raises(ValueError, match="k must be >= 1"):
-        construct.build(1, 1, 0)
+    with pytest.raises(ValueError, match=r"k \(cells per coordinate; k >= 2 .*\) must be >= 2, got 1"):
+        construct.build(1, 1, 1)
     with pytest.raises(ValueError, match="lambda must be finite and > 0"):
         construct.build(1, 1, 2, lam=0.0)
     with pytest.raises(ValueError, match="lambda must be finite and > 0"):

@@ -162,24 +162,26 @@ def test_approx_error_verdict_each_status():
     assert _statuses("approx_error", res(1e-5, 1e-4)) == [VACUOUS, VACUOUS]
 
 
-def _memorization_results(least_Lp, bound, constr=None):
+def _memorization_results(bound, constr=64, err=0.0, control=0.5, found=None):
     from promptlimits.experiments.memorization_verdict import summarize
 
-    row = {"axis": "N", "model": "construct" if constr else "random", "N": 64, "d": 1, "L": 1, "dL": 1, "D": 1,
-           "lin_least_Lp": least_Lp, "lin_status": "reached" if least_Lp else "not reached within budget",
-           "lin_rank": 1, "lin_rows": 64, "rank_rtol": 1e-7, "tune_least_Lp": None, "tune_status": "not run",
-           "constr_Lp": constr, "bound": bound, "bound_sample": bound, "ratio": least_Lp and least_Lp / bound,
-           "K_P": 2.0, "K_P_old": 4.0, "K_P_tightening": 2.0, "probe": 1.0, "seconds": 1.0}
+    row = {"axis": "N", "model": "construct", "width": "token", "N": 64, "d": 1, "L": 1, "dL": 1, "k": 64, "D": 8,
+           "tol": 1e-3, "bound": bound, "bound_sample": bound, "constr_Lp": constr, "constr_err": err,
+           "ctrl_other_err": control, "ctrl_short_Lp": None, "ctrl_short_err": None, "search_Lp": found,
+           "lin_status": "not reached within budget", "tune_status": "not run", "ratio": constr / bound,
+           "rho_box": 1.25, "K_P": 2.0, "bound_local": None, "bites": 10.0, "seconds": 1.0}
     return {"memorization": _res([row], summarize([row]))}
 
 
 def test_memorization_verdict_each_status_and_strength():
-    [v] = experiment("memorization").module.verdicts(_memorization_results(30, 12.0))
+    [v] = experiment("memorization").module.verdicts(_memorization_results(12.0))
     assert v.status == CONSISTENT and "reaches 12" in v.strength
-    assert _statuses("memorization", _memorization_results(3, 2.5)) == ["vacuous"]  # the bound never reaches 10
-    assert _statuses("memorization", _memorization_results(11, 12.0)) == [NOT_CONSISTENT]  # below the bound
-    assert _statuses("memorization", _memorization_results(30, 12.0, constr=20)) == [NOT_CONSISTENT]  # above L k^d
-    assert _statuses("memorization", _memorization_results(None, 12.0)) == [NOT_CHECKED]
+    assert _statuses("memorization", _memorization_results(2.5))[0] == "vacuous"  # the bound never reaches 10
+    assert _statuses("memorization", _memorization_results(80.0))[0] == NOT_CONSISTENT  # above the certificate
+    assert _statuses("memorization", _memorization_results(12.0, err=0.1))[0] == NOT_CONSISTENT  # misses tol
+    assert _statuses("memorization", _memorization_results(12.0, control=1e-4))[0] == NOT_CONSISTENT  # control
+    assert _statuses("memorization", _memorization_results(12.0, found=11))[0] == NOT_CONSISTENT  # beats the bound
+    assert _statuses("memorization", _memorization_results(12.0, found=70))[0] == CONSISTENT  # a search limit
 
 
 def _hardness_results(exact_above_min=True, poly_decides=()):

@@ -100,3 +100,38 @@ def test_linear_regime_bad_input(kw, match):
         least_lp_linear(model, X, relative_hard_family(model, X, 0.01, rho=1.0), tol, **args)
     with pytest.raises(ValueError, match="out_cols"):
         prompt_jacobian(model, np.zeros((1, 1)), X, out_cols=[3])
+
+
+def test_whole_box_search_certifies_inside_the_box_and_refuses_outside():
+    """box_rho: a success must lie in ||P||max <= box_rho (the sandwich's prompt set), whatever the reference."""
+    from promptlimits.experiments.memorization import sandwich_targets
+
+    c = construct.build(1, 1, 4)  # wide: the closed form's keys are lambda = 40
+    G = grid(0.25, 1, 1)
+    X = c.embed(G)
+    Y = sandwich_targets(G, 2.0 ** -26, 2 ** 26, 0)
+    base = construct.lookup_prompt(c, lambda C: np.zeros_like(Y))
+    full = np.zeros(X.shape[:2] + (c.model.d,))
+    full[..., :1] = Y
+
+    def targets(Lp):
+        return full, base[:Lp]
+
+    kw = dict(rho=1.0, out_cols=[0], prompt_cols=read_columns(c.model), max_Lp=c.Lp, gn_steps=6)
+    ok = least_lp_linear(c.model, X, targets, 2.0 ** -28, box_rho=50.0, **kw)
+    assert ok.least_Lp == c.Lp and np.abs(ok.P).max() <= 50.0
+    assert np.abs(c.model.forward(ok.P, X)[..., :1] - Y).max() <= 2.0 ** -28  # a certificate, checked again
+    assert least_lp_linear(c.model, X, targets, 2.0 ** -28, box_rho=10.0, **kw).status == NOT_REACHED
+
+
+def test_memorizes_at_is_a_forward_checked_certificate():
+    from promptlimits.linear_regime import memorizes_at
+
+    model = PromptedModel.from_seed(1, s=8, scale=1.0, seed=0, positions=1)
+    X = grid(0.5, 1, 1)
+    targets = relative_hard_family(model, X, 0.02, rho=4.0, q=2, seed=1)
+    t = memorizes_at(model, X, targets, 0.005, 4, rho=4.0)
+    assert t.rows == 2 and t.cols == 4 and t.rank == 2
+    assert t.reached == (t.max_err <= 0.005 and t.step_max <= 4.0)
+    with pytest.raises(ValueError, match="Lp"):
+        memorizes_at(model, X, targets, 0.005, 0, rho=4.0)

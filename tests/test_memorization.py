@@ -87,14 +87,19 @@ def test_the_clock_never_decides_a_result(monkeypatch):
     assert np.array_equal(slow.P, normal.P)
 
 
+def _realizable_params(**kw):
+    params = {**mem_exp.SETTINGS["tiny"], "axis": "realizable", "model": "random", "d": 1, "L": 1, "delta": 0.5,
+              "Lp_star": 2, **kw}
+    for key in mem_exp.LAYOUT:
+        params.pop(key)
+    return params
+
+
 def test_a_point_gives_its_row_or_fails_whatever_the_clock(monkeypatch):
     """On a machine an hour slower per clock reading: the same row without a limit, a failure with one."""
     import promptlimits.memorization as memorization
 
-    params = {**mem_exp.SETTINGS["tiny"], "axis": "N", "model": "random", "d": 1, "L": 1, "delta": 0.5,
-              "tune_max_N": 2}
-    for key in mem_exp.LAYOUT:
-        params.pop(key)
+    params = _realizable_params()
     normal = mem_exp.least_lp_point({**params, "time_limit": None}, 7)
     monkeypatch.setattr(memorization, "time", _Clock(3600.0))
     slow = mem_exp.least_lp_point({**params, "time_limit": None}, 7)
@@ -117,8 +122,8 @@ def test_a_stopped_search_fails_its_point_and_a_resume_recomputes_it(tmp_path, m
     import promptlimits.memorization as memorization
     from promptlimits.sweep import SweepError
 
-    sweep = mem_exp.make_sweep("tiny", shapes=(("random", 1, 1, 2), ("random", 1, 1, 4)), dL_shapes=(), tol_cells=(),
-                               max_Lp=2, steps=30, time_limit=5.0, tune_max_N=4)
+    sweep = mem_exp.make_sweep("tiny", shapes=(), cap_shapes=(), teachers=((1, 1, 2, 2), (1, 1, 4, 2)),
+                               steps=30, time_limit=5.0)
     fresh = run_sweep(sweep, tmp_path / "fresh", workers=0, progress=False)
     calls = {"n": 0}
     real = memorization.least_prompt_length
@@ -156,19 +161,40 @@ def test_least_lp_bad_input(kwargs, match):
         least_prompt_length(_model(), X, np.zeros_like(X), tol, **base)
 
 
-@pytest.mark.parametrize("change, match", [
-    (dict(delta=0.3), "whole cells"), (dict(gamma=0.01, tol=0.005), "gamma > 2 tol"), (dict(rho=0.0), "rho"),
-    (dict(q=1), "q \\(levels of the hard family\\) must be >= 2"), (dict(variant="softmax2"), "attention variant"),
-    (dict(delta=1 / 64, d=3), "above the largest grid size 65536"), (dict(model="mlp"), "unknown model"),
-    (dict(time_limit=-1.0), "time_limit"), (dict(time_limit=float("nan")), "time_limit"),
-    (dict(max_Lp=10**12), "max_Lp must be <= 4096"), (dict(model_seed=-1), "model_seed must be >= 0"),
-    (dict(s=10**6, max_Lp=4096, delta=1 / 64, L=2), "of memory"),
-    (dict(model="construct", rho_construct=0.0), "rho_construct"),
+@pytest.mark.parametrize("axis, change, match", [
+    ("realizable", dict(delta=0.3), "whole cells"), ("N", dict(delta=1.0), "k = 1/delta >= 2"),
+    ("realizable", dict(gamma=0.01, tol=0.005), "gamma > 2 tol"), ("N", dict(gamma=0.01, tol=0.005), "gamma > 2 tol"),
+    ("realizable", dict(rho=0.0), "rho"), ("N", dict(rho_sandwich=-1.0), "rho_sandwich"),
+    ("N", dict(q=1), "q \\(levels of the hard family\\) must be >= 2"), ("N", dict(q=2**40), "above the construction"),
+    ("realizable", dict(variant="softmax2"), "attention variant"), ("N", dict(width="narrow"), "construction width"),
+    ("N", dict(delta=1 / 64, d=3), "above the largest grid size 65536"),
+    ("realizable", dict(delta=1 / 128, d=2), "above the largest grid size 4096"), ("bogus", {}, "axis"),
+    ("realizable", dict(time_limit=-1.0), "time_limit"), ("realizable", dict(time_limit=float("nan")), "time_limit"),
+    ("realizable", dict(max_Lp=10**12), "max_Lp must be <= 4096"),
+    ("N", dict(model_seed=-1), "model_seed must be >= 0"),
+    ("realizable", dict(s=10**6, max_Lp=4096, delta=1 / 64, L=2), "of memory"),
+    ("capacity", dict(Lp=0), "Lp"), ("capacity", dict(rand_gamma=0.01, rand_tol=0.005), "gamma > 2 tol"),
 ])
-def test_memorization_point_checks(change, match):
-    params = {**mem_exp.DEFAULTS, "axis": "N", "model": "random", "d": 1, "L": 1, "delta": 0.5, **change}
+def test_memorization_point_checks(axis, change, match):
+    params = {**mem_exp.DEFAULTS, "axis": axis, "model": "random", "d": 1, "L": 1, "delta": 0.5, "Lp": 2,
+              "Lp_star": 2, "width": "token", **change}
     with pytest.raises(ValueError, match=match):
         mem_exp.check_point(params)
+
+
+@pytest.mark.parametrize("width, need", [("token", "1"), ("wide", "40")])
+def test_a_box_that_misses_the_closed_form_prompt_is_refused_naming_both_numbers(width, need, tmp_path, capsys):
+    params = {**mem_exp.DEFAULTS, "axis": "N", "model": "construct", "width": width, "d": 1, "L": 1,
+              "delta": 0.25, "rho_sandwich": 0.5, "tune_max_N": 0}
+    match = rf"rho = 0\.5 does not contain the construction's closed-form prompt, whose max norm is {need}\b"
+    with pytest.raises(ValueError, match=match):
+        mem_exp.check_point(params)
+    with pytest.raises(ValueError, match=match):
+        mem_exp.sandwich_point(params, 0)
+    assert mem_exp.sandwich_point({**params, "rho_sandwich": float(need)}, 0)["rho_box"] == float(need)
+    rc, err = _cli(["sweep", "memorization", "--scale", "tiny", "--rho-sandwich", "0.5", "--out",
+                    str(tmp_path / "o")], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "does not contain" in err, err
 
 
 def test_make_sweep_scales_and_bad_scale():
@@ -181,46 +207,63 @@ def test_make_sweep_scales_and_bad_scale():
         mem_exp.make_sweep("tiny", bogus=1)
 
 
-def test_quick_and_full_sizes_reach_n_4096_and_the_tol_axis_ties_the_grid():
+def test_quick_and_full_sizes_reach_n_4096_at_token_width_and_keep_the_wide_contrast():
     quick, full = mem_exp.make_sweep("quick"), mem_exp.make_sweep("full")
-    n = {round(1 / p["delta"]) ** (p["d"] * p["L"]) for p in full.points if p["axis"] == "N"}
-    assert min(n) >= 64 and max(n) >= 4096
-    assert {p["model"] for p in quick.points} == {"construct", "random"}
-    for p in quick.points:
-        if p["axis"] == "tol":
-            s = {**quick.fixed, **p}
-            assert mem_exp.tol_grid(p["tol"], K_f=s["K_f"], q=s["q"], gamma_over_tol=s["gamma_over_tol"]) == \
-                round(1 / p["delta"])
-            assert p["gamma"] == pytest.approx(4 * p["tol"])
+    n = {round(1 / p["delta"]) ** (p["d"] * p["L"]) for p in full.points if p["axis"] == "N" and p["width"] == "token"}
+    assert max(n) >= 4096 and full.fixed["bites"] == 100.0 and quick.fixed["bites"] == 10.0
+    assert {p["width"] for p in quick.points if p["axis"] == "N"} == {"token", "wide"}
+    assert {p["axis"] for p in quick.points} == {"N", "capacity", "realizable"}
 
 
 def test_tiny_sweep_sandwich(tmp_path):
     run_sweep(mem_exp.make_sweep("tiny"), tmp_path, workers=0, progress=False)
     res = read_results(tmp_path, name="memorization")
-    assert {r["axis"] for r in res.rows} == {"N", "dL", "tol"}
+    assert {r["axis"] for r in res.rows} == {"N", "capacity", "realizable"}
     for r in res.rows:
-        assert r["lin_status"] in (REACHED, NOT_REACHED)
-        assert (r["lin_least_Lp"] is None) == (r["lin_status"] == NOT_REACHED)
-        for value in (r["lin_least_Lp"], r["tune_least_Lp"]):
-            if value is not None:
-                assert value >= r["bound_sample"]
-                assert r["constr_Lp"] is None or value <= r["constr_Lp"]
-        assert r["bound_sample"] <= r["bound"] and r["K_P"] >= r["probe"] > 0
-        assert r["K_P_tightening"] >= 1.0
-        if r["model"] == "construct":
-            assert r["constr_Lp"] == r["L"] * round(1 / r["delta"]) ** r["d"] and r["constr_err"] <= r["tol"]
-            assert r["D"] < r["width"]  # unread columns are not counted
+        if r["axis"] == "N":
+            k = round(1 / r["delta"])
+            assert r["N"] == k ** (r["d"] * r["L"]) and r["constr_Lp"] == r["L"] * k ** r["d"]
+            assert r["constr_err"] <= r["tol"] < r["ctrl_other_err"]  # certificate, and its control misses
+            assert r["bound_sample"] <= r["bound"] <= r["constr_Lp"]
+            assert r["search_Lp"] is None or r["search_Lp"] >= r["bound_sample"]
+            assert r["D"] <= r["width_model"] and r["rho_box"] >= 1.0
+            if r["width"] == "token":
+                assert r["width_model"] == r["d"] * k ** (r["d"] * (r["L"] - 1)) + 5 * r["d"] + 8
+        elif r["axis"] == "capacity":
+            assert r["bits"] == (r["N"] or 0) * r["L"] * r["d"] and r["rank_big"] <= r["rows_big"]
         else:
-            assert r["constr_Lp"] is None and r["D"] == r["d"]
+            assert r["tune_least_Lp"] is None or r["tune_least_Lp"] <= r["Lp_star"]
     s = res.meta["summary"]
-    assert s["below_bound"] == [] and s["above_construction"] == []
+    assert s["cert_fail"] == s["bound_above_construction"] == s["search_below_bound"] == s["control_memorized"] == []
+    assert s["headline_width"] == "token"
     [v] = mem_exp.verdicts({"memorization": res})
-    assert v.status == "vacuous"  # tiny bounds stay below 10
+    assert v.status == "vacuous" and "token width w" in v.claim  # tiny bounds stay below 10
+    assert any("random model (reported" in n for n in v.numbers) and any("teacher Lp*" in n for n in v.numbers)
     from figures import memorization as fig4
 
     p1 = fig4.draw(tmp_path, tmp_path / "f1")
     p2 = fig4.draw(tmp_path, tmp_path / "f2")
     assert [p.read_bytes() for p in p1] == [p.read_bytes() for p in p2]
+
+
+def test_the_sandwich_verdict_fails_on_a_bound_above_the_construction_and_on_a_control_that_memorizes(tmp_path):
+    """Negative controls of the rule itself: doctored rows flip the status (the rule can fail)."""
+    from promptlimits.experiments.memorization_verdict import summarize
+
+    run_sweep(mem_exp.make_sweep("tiny", cap_shapes=(), teachers=()), tmp_path, workers=0, progress=False)
+    res = read_results(tmp_path, name="memorization")
+    for change, why in ((dict(bound=1e9), "exceeds a certified length"), (dict(ctrl_other_err=0.0), "control"),
+                        (dict(constr_err=1.0), "missed tol"), (dict(search_Lp=0), "beats the bound")):
+        rows = [{**r, **change} if i == 0 else r for i, r in enumerate(res.rows)]
+        res.meta["summary"] = summarize(rows)
+        res.rows[:] = rows
+        [v] = mem_exp.verdicts({"memorization": res})
+        assert v.status == "not consistent" and why in v.why, (change, v.why)
+        res.rows[0] = read_results(tmp_path, name="memorization").rows[0]
+    rows = [{**r, "bound": 50.0} if r["axis"] == "N" and r["width"] == "token" else r for r in res.rows]
+    res.meta["summary"] = summarize([{**r, "constr_Lp": max(r["constr_Lp"], 60)} for r in rows])
+    [v] = mem_exp.verdicts({"memorization": res})
+    assert v.status == "consistent"  # a bound that bites, below every certified length
 
 
 def test_fit_power_closed_form():
@@ -271,8 +314,8 @@ def test_cli_bad_input_one_line_exit_2(argv, match, tmp_path, capsys):
 
 
 def test_cli_memorize_sweep_takes_the_running_options(tmp_path, capsys):
-    argv = ["memorize", "sweep", "--scale", "tiny", "--set", "shapes=[[\"random\", 1, 1, 2]]", "--set",
-            "dL_shapes=[]", "--set", "tol_cells=[]", "--max-Lp", "4",
+    argv = ["memorize", "sweep", "--scale", "tiny", "--set", "shapes=[]", "--set", "cap_shapes=[]", "--set",
+            "teachers=[[1, 1, 2, 2]]", "--max-Lp", "4",
             "--out", str(tmp_path), "--workers", "1", "--no-progress", "--seed", "3"]
     assert main(argv) == 0
     res = read_results(tmp_path, name="memorization")
@@ -280,17 +323,11 @@ def test_cli_memorize_sweep_takes_the_running_options(tmp_path, capsys):
     assert "tol" in res.columns and "eps" not in res.columns
 
 
-def test_the_linear_search_stops_at_the_reference_prompts_rows(monkeypatch):
-    """Lengths beyond the reference prompt are not tried (full scale's N = 4096 needed 4 x 4096 rows)."""
-    params = {**mem_exp.SETTINGS["tiny"], "axis": "N", "model": "random", "d": 1, "L": 1, "delta": 0.25,
-              "tune_max_N": 0, "lin_budget": 4, "max_Lp": 2}
-    for key in mem_exp.LAYOUT:
-        params.pop(key)
-    free = mem_exp.sandwich_point(params, 3)
-    assert free["lin_lo"] == 4 and free["lin_max_Lp"] == 16
-    monkeypatch.setattr(mem_exp, "REFERENCE_ROWS", 6)
-    capped = mem_exp.sandwich_point(params, 3)
-    assert capped["lin_max_Lp"] == 6 and max(int(t.split(":")[0]) for t in capped["lin_trials"].split()) <= 6
-    monkeypatch.setattr(mem_exp, "REFERENCE_ROWS", 3)  # below the least length the outputs allow: nothing to try
-    none = mem_exp.sandwich_point(params, 3)
-    assert none["lin_least_Lp"] is None and none["lin_status"] == NOT_REACHED and none["lin_rank"] is None
+def test_the_sandwich_search_stays_in_the_box_and_below_the_construction():
+    """Token width: every length the linear regime tries is at most the construction's; a success is in the box."""
+    params = {**mem_exp.DEFAULTS, "axis": "N", "model": "construct", "width": "token", "d": 1, "L": 1,
+              "delta": 0.25, "tune_max_N": 0}
+    row = mem_exp.sandwich_point(params, 0)
+    tried = [int(t.split(":")[0]) for t in (row["lin_trials"] or "").split(";") if t]
+    assert tried and max(tried) <= row["constr_Lp"] and min(tried) >= row["lin_lo"]
+    assert row["rho_box"] == pytest.approx(mem_exp.RHO_MARGIN * 1.0)  # the closed form's max norm is max(1, R) = 1

@@ -4,10 +4,11 @@
   least memorizing prompt length found by tuning (every ``Lp`` tried is
   printed with its best error) beside the counting bound for the same model
   and ``rho``; the memorization tolerance is ``--tol`` (max-abs error).
-- ``sweep``: the sandwich -- counting bound, least ``Lp`` measured (linear
-  regime, tuning) and the construction's ``L k^d`` -- against ``N``, ``d L``
-  and ``1/tol`` (the experiment ``memorization``; the same options as
-  ``promptlimits sweep memorization``).
+- ``sweep``: the sandwich on the token-width construction -- the counting
+  bound over the whole box ``‖P‖max <= rho``, the closed-form prompt's
+  certified ``L k^d`` and the least length found by search -- against ``N``,
+  and a random model's capacity curve (the experiment ``memorization``; the
+  same options as ``promptlimits sweep memorization``).
 - ``universality``: held-out error of the constructed transformer's
   closed-form prompts against ``k`` and ``lambda`` beside the proved bound,
   and the tuning contrasts (as ``promptlimits sweep universality``).
@@ -72,7 +73,7 @@ def register(subparsers) -> None:
     q.add_argument("--json", default=None, metavar="PATH", help="also write the result as JSON")
     q.set_defaults(func=run_least_lp)
     add_experiment_parser(sub, experiment("memorization"), "sweep",
-                          "counting bound, least Lp (linear regime, tuning) and construction against N, dL, 1/tol")
+                          "memorization sandwich over the whole box against N, and a random model's capacity")
     add_experiment_parser(sub, experiment("universality"), "universality",
                           "constructed transformer: closed-form prompts against k and lambda, with the bound")
 

@@ -8,14 +8,25 @@ one measurement; the column ``kind`` says which:
 - ``"lipschitz"``: one target on ``[0,1]^{L x d}``: its nominal max-norm
   Lipschitz constant ``K_nominal`` (exact for these targets) and the lower
   estimate ``K_measured`` of :func:`promptlimits.datasets.measured_lipschitz`.
-- ``"k"``: ``c = construct.build(d, L, k, lam=lam)``, ``P =
-  lookup_prompt(c, f)``, ``c.predict(P, X)`` on ``n_test`` fresh uniform inputs:
-  ``sup_err`` (max-abs error over the inputs outside the ramp bands),
-  ``rms_err`` (over every input), the proved ``bound = c.bound(K_nominal)``,
-  ``ratio = sup_err / bound``, the leakage ``eps_s`` and the sizes (``D``,
-  ``Lp = L k^d``, FF widths ``m1``, ``m2``, ``head_size``, ``weight_MiB``).
-- ``"lambda"``: the same at one ``(d, L, k)`` against the retrieval margin
-  ``lambda`` (a prompt scalar; the weights do not change).
+- ``"k"``: ``c = construct.build(d, L, k, width=width, xi=xi)`` with
+  ``width`` ``"token"`` (prompt and input rows of one width, docs/theory.md
+  §8.5) or ``"wide"`` (residual width ``D``, §8.3), ramps ``"shrinking"``
+  (``xi = xi0 / k^3``) or ``"fixed"`` (``xi = xi0_fixed / k``, band measure
+  constant in ``k``: the negative control), ``P = lookup_prompt(c, f)``:
+  the error ``e(X) = ‖pred - f‖max`` over the whole cube by a stratified
+  sample (:func:`promptlimits.universality_lp.estimate_lp`: ``n_out`` band-free
+  inputs, ``n_band`` band inputs, exact weights): ``L2`` with its 95% interval
+  ``L2_lo..L2_hi``, ``L1``, ``mu``; the proved ``L2_bound``, ``L1_bound``,
+  ``bound`` (sup outside the bands), ``band_bound`` (sup everywhere) and
+  ``rounding``; ``sup_err`` (largest error of the band-free sample),
+  ``adv_err`` (largest error at the adversarial points:
+  band-free corners of ``n_cells`` random cells and each one's point of largest
+  target variation), ``ratio = max(sup_err, adv_err) / bound``, the band
+  sample's ``band_sup``, and the sizes (``D`` = model width, ``Lp``, ``m1``,
+  ``m2``, ``head_size``, ``weight_MiB``, ``prompt_max``).
+- ``"lambda"``: the wide construction at one ``(d, L, k)`` against the retrieval
+  margin ``lambda`` (a prompt scalar; the weights do not change), on
+  ``n_test`` uniform inputs: ``sup_err`` outside the bands, ``bound``, ``ratio``.
 - ``"tune"`` (contrast a, an illustration): L-BFGS-B prompt tuning on the
   constructed model, on the ``k^(dL)`` cell centres (the values the closed form
   reads), from a random prompt (entries N(0, 1)) or from the closed-form prompt
@@ -33,9 +44,12 @@ with constant exactly ``K_f`` (seed ``target_seed``), and ``"sine"``,
 :class:`promptlimits.datasets.SineTarget` (``0.5 sin 2 pi (v_m + 0.5 v_(m+1))``,
 constant exactly ``1.5 pi``). The bound uses the nominal constant.
 
-Verdict (docs/theory.md §9.10): consistent only if every ``k`` and ``lambda``
-point has ``sup_err <= bound`` and the least-squares slope of ``log sup_err``
-against ``log k`` lies in ``[-1.15, -0.85]`` for every ``(d, L)`` and target.
+Verdict (docs/theory.md §9.10): consistent only if no band-free point (uniform
+or adversarial, ``k`` and ``lambda`` series) exceeds ``bound + rounding``, no
+``L2_lo`` exceeds ``L2_bound``, and for every shrinking-ramp series (both
+widths, every ``(d, L)`` and target) the least-squares slope of ``log L2``
+against ``log k`` lies in ``[-1.15, -0.85]``; the fixed-ramp control must fail
+that slope rule, else the verdict is inconclusive.
 """
 
 from __future__ import annotations
@@ -48,6 +62,7 @@ import numpy as np
 
 from promptlimits import construct
 from promptlimits._checks import check_choice, check_memory, check_positive_float, check_positive_int
+from promptlimits.construct_token import token_sizes
 from promptlimits.datasets import (
     AdditiveLipschitzTarget,
     SineTarget,
@@ -58,6 +73,7 @@ from promptlimits.datasets import (
 from promptlimits.model import FFWeights, PromptedModel
 from promptlimits.sweep import SweepDef
 from promptlimits.tuning import check_tuning_memory, tune_prompt, tuning_bytes
+from promptlimits.universality_lp import adversarial_points, estimate_lp, lp_bounds, shrinking_xi
 
 from ._settings import Option, resolve, scale_table
 from .memorization import MAX_GRID, MODEL_OPTIONS, check_grid, check_model, frozen_model
@@ -70,9 +86,11 @@ __all__ = ["universality_point", "check_point", "summarize", "summary_lines", "m
 TARGETS = ("additive", "sine")
 INITS = ("random", "perturbed")
 KINDS = ("lipschitz", "k", "lambda", "tune", "random_weights")
+RAMPS = ("shrinking", "fixed")
 
 DEFAULTS = {
-    "lam": 40.0, "K_f": 2.0, "target_seed": 0, "value_range": 1.0, "n_test": 4096,
+    "lam": 40.0, "token_lam": 80.0, "xi0": 1e-3, "xi0_fixed": 0.01, "n_out": 1024, "n_band": 256, "n_cells": 16,
+    "widths": construct.WIDTHS, "K_f": 2.0, "target_seed": 0, "value_range": 1.0, "n_test": 4096,
     "contrast_target": "additive", "tune_steps": 300, "tune_noise": 0.1,
     "s": 8, "logit_scale": 1.0, "variant": "softmax", "model_seed": 0, "rho": 4.0, "rw_delta": 0.125,
     "steps": 300, "restarts": 2,
@@ -82,13 +100,13 @@ DEFAULTS = {
 #: ``k`` series; ``lam_shape``: the ``(d, L, k)`` of the ``lambda`` series; ``tune_shapes``: the
 #: ``(d, L, k)`` of contrast (a), each with every init of ``tune_inits`` ``tune_repeats`` times;
 #: ``Lp_values``: the prompt lengths of contrast (b).
-LAYOUT = ("shapes", "targets", "lam_shape", "lam_values", "tune_shapes", "tune_inits", "tune_repeats",
-          "Lp_values")
+LAYOUT = ("shapes", "targets", "widths", "control_shapes", "lam_shape", "lam_values", "tune_shapes", "tune_inits",
+          "tune_repeats", "Lp_values")
 
 #: k from 4 (below, the error is well under K delta/2: the targets bend inside a cell) over at least a
 #: factor 4, so sampling noise in the sup (about 10% per point in 4 dimensions) moves the slope little
-_QUICK_SHAPES = ((1, 1, (4, 8, 16, 32)), (1, 2, (4, 8, 16, 32)), (1, 3, (4, 6, 8, 12, 16)),
-                 (2, 1, (4, 6, 8, 12, 16)), (2, 2, (4, 6, 8, 12)))
+_QUICK_SHAPES = ((1, 1, (4, 8, 16, 32)), (1, 2, (4, 8, 16, 32)), (1, 3, (4, 6, 8, 12)),
+                 (2, 1, (4, 8, 16)), (2, 2, (4, 6, 8)))
 _FULL_SHAPES = ((1, 1, (4, 8, 16, 32, 64, 128)), (1, 2, (4, 8, 16, 32, 64)), (1, 3, (4, 6, 8, 12, 16)),
                 (2, 1, (4, 6, 8, 12, 16, 24)), (2, 2, (4, 6, 8, 12)))
 _LAMBDAS = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
@@ -97,12 +115,15 @@ _LAMBDAS = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
 SETTINGS = scale_table(
     DEFAULTS,
     tiny={"shapes": ((1, 1, (2, 4)), (1, 2, (2, 4))), "targets": TARGETS, "lam_shape": (1, 2, 4),
+          "control_shapes": ((1, 2, (2, 4)),), "n_out": 128, "n_band": 32, "n_cells": 4,
           "lam_values": (2.0, 8.0), "tune_shapes": ((1, 1, 4),), "tune_inits": INITS, "tune_repeats": 1,
           "Lp_values": (1, 4), "n_test": 256, "tune_steps": 30, "steps": 30, "restarts": 1, "rw_delta": 0.25},
     quick={"shapes": _QUICK_SHAPES, "targets": TARGETS, "lam_shape": (1, 2, 8), "lam_values": _LAMBDAS,
+           "control_shapes": ((1, 2, (4, 8, 16, 32)),),
            "tune_shapes": ((1, 1, 8), (1, 2, 4)), "tune_inits": INITS, "tune_repeats": 3,
            "Lp_values": (1, 4, 16)},
     full={"shapes": _FULL_SHAPES, "targets": TARGETS, "lam_shape": (1, 2, 8), "lam_values": _LAMBDAS,
+          "control_shapes": ((1, 2, (4, 8, 16, 32, 64)),), "n_out": 4096, "n_band": 1024, "n_cells": 64,
           "tune_shapes": ((1, 1, 8), (1, 2, 4), (2, 1, 4)), "tune_inits": INITS, "tune_repeats": 5,
           "Lp_values": (1, 4, 16, 32), "n_test": 16384, "restarts": 3},
 )
@@ -110,7 +131,11 @@ SETTINGS = scale_table(
 #: Options of ``promptlimits sweep universality`` (and ``promptlimits memorize universality``).
 OPTIONS = (
     Option("--targets", "targets", str, "+", TARGETS, help="targets of the k and lambda series"),
-    Option("--n-test", "n_test", int, help="fresh uniform test inputs per point"),
+    Option("--n-test", "n_test", int, help="fresh uniform test inputs per lambda, tuning and contrast point"),
+    Option("--n-out", "n_out", int, help="band-free inputs per k point (L^2 estimate)"),
+    Option("--n-band", "n_band", int, help="band inputs per k point (L^2 estimate)"),
+    Option("--n-cells", "n_cells", int, help="random cells per k point for the adversarial points"),
+    Option("--widths", "widths", str, "+", construct.WIDTHS, help="constructions of the k series"),
     Option("--lam", "lam", float, help="retrieval margin lambda of the k series"),
     Option("--lam-values", "lam_values", float, "+", help="lambda values of the lambda series"),
     Option("--K-f", "K_f", float, help="Lipschitz constant of the additive target"),
@@ -160,12 +185,22 @@ def readout_model(c: construct.Construction) -> PromptedModel:
 
 # ----------------------------------------------------------------------------- checks
 def _check_construction(params: dict) -> None:
-    d, L, k = (check_positive_int(params.get(key), key) for key in ("d", "L", "k"))
+    d, L = (check_positive_int(params.get(key), key) for key in ("d", "L"))
+    k = check_positive_int(params.get("k"), "k (cells per coordinate; k >= 2 so the grid has more than one cell)",
+                           minimum=2)
     check_positive_float(params.get("lam"), "lambda")
-    size = construct.sizes(d, L, k)
+    width = check_choice(params.get("width", "wide"), "construction width", construct.WIDTHS)
+    if params.get("kind") == "k":
+        check_choice(params.get("ramps"), "ramps", RAMPS)
+        xi = _xi(params)
+        if xi > 0.5 / k:
+            raise ValueError(f"ramp width xi = {xi:.6g} is above 1/(2k) = {0.5 / k:.6g} at k = {k}; lower xi0")
+        for key in ("n_out", "n_band", "n_cells"):
+            check_positive_int(params.get(key), key)
+    size = construct.sizes(d, L, k) if width == "wide" else token_sizes(d, L, k)
     if size["weight_bytes"] > construct.MAX_BYTES:
-        raise ValueError(f"construction d={d}, L={L}, k={k} needs {size['weight_bytes'] / 2**20:.1f} MiB of "
-                         f"weights (D = {size['D']}, FF2 width m2 = {size['m2']}), above the budget "
+        raise ValueError(f"{width} construction d={d}, L={L}, k={k} needs {size['weight_bytes'] / 2**20:.1f} MiB "
+                         f"of weights (FF2 width m2 = {size['m2']}), above the budget "
                          f"{construct.MAX_BYTES / 2**20:.0f} MiB; use a smaller k")
 
 
@@ -216,7 +251,9 @@ def universality_point(params: dict, seed: int) -> dict:
     if kind == "lipschitz":
         row = {"K_nominal": K, "K_measured": _measured_K(params["target"], int(params["d"]), int(params["L"]),
                                                          float(params["K_f"]), int(params["target_seed"]))}
-    elif kind in ("k", "lambda"):
+    elif kind == "k":
+        row = _over_the_cube(params, f, K, rng)
+    elif kind == "lambda":
         row = _closed_form(params, f, K, rng)
     elif kind == "tune":
         row = _tuned(params, f, rng)
@@ -225,9 +262,21 @@ def universality_point(params: dict, seed: int) -> dict:
     return {**row, "seconds": round(time.perf_counter() - t0, 3)}
 
 
-def _build(params: dict) -> construct.Construction:
-    return construct.build(int(params["d"]), int(params["L"]), int(params["k"]), lam=float(params["lam"]),
-                           value_range=float(params["value_range"]))
+def _xi(params: dict):
+    """The ramp width of a ``k`` point: ``xi0 / k^3`` (shrinking) or ``xi0_fixed / k`` (the control)."""
+    k = int(params["k"])
+    if params.get("ramps") == "shrinking":
+        return shrinking_xi(k, check_positive_float(params.get("xi0"), "xi0"))
+    if params.get("ramps") == "fixed":
+        return check_positive_float(params.get("xi0_fixed"), "xi0_fixed") / k
+    return None  # the construction's default, 10^-3 / k
+
+
+def _build(params: dict):
+    width = params.get("width", "wide")
+    lam = float(params["lam"] if width == "wide" else params["token_lam"])
+    return construct.build(int(params["d"]), int(params["L"]), int(params["k"]), width=width, lam=lam,
+                           xi=_xi(params), value_range=float(params["value_range"]))
 
 
 def _test_inputs(params: dict, rng) -> np.ndarray:
@@ -245,14 +294,34 @@ def _errors(c: construct.Construction, P, X, FX) -> dict:
 
 
 def _closed_form(params: dict, f, K: float, rng) -> dict:
+    """The lambda series: held-out sup error outside the bands on uniform inputs, beside the bound."""
     c = _build(params)
     X = _test_inputs(params, rng)
     e = _errors(c, construct.lookup_prompt(c, f), X, f(X))
     bound = c.bound(K)
     s = c.sizes
     return {"K_nominal": K, **e, "bound": bound, "ratio": None if e["sup_err"] is None else e["sup_err"] / bound,
-            "leakage": c.leakage(), "Lp": s["Lp"], "D": s["D"], "m1": s["m1"], "m2": s["m2"], "head_size": s["s"],
+            "rounding": c.rounding(), "leakage": c.leakage(),
+            "Lp": s["Lp"], "D": s["D"], "m1": s["m1"], "m2": s["m2"], "head_size": s["s"],
             "weight_MiB": round(s["weight_bytes"] / 2**20, 3)}
+
+
+def _over_the_cube(params: dict, f, K: float, rng) -> dict:
+    """L^1, L^2 over the whole cube, the sup at band-free and adversarial points, beside the proved bounds."""
+    c = _build(params)
+    P = construct.lookup_prompt(c, f)
+    est = estimate_lp(c, P, f, n_out=int(params["n_out"]), n_band=int(params["n_band"]), rng=rng)
+    A = adversarial_points(c, f, int(params["n_cells"]), rng)
+    adv = float(np.abs(c.predict(P, A) - f(A)).max())
+    b = lp_bounds(c, K)
+    s = c.sizes
+    worst = max(est["sup_uniform"], adv)
+    return {"K_nominal": K, "xi": c.xi, "lam_used": c.lam, **est, "sup_err": est["sup_uniform"], "adv_err": adv,
+            "n_adversarial": len(A), "bound": b["sup"], "band_bound": b["band"], "L2_bound": b["L2"],
+            "L1_bound": b["L1"], "rounding": c.rounding(), "ratio": worst / b["sup"], "leakage": c.leakage(),
+            "Lp": c.Lp, "D": c.model.d, "m1": s["m1"], "m2": s["m2"], "head_size": s["s"],
+            "weight_MiB": round(s["weight_bytes"] / 2**20, 3), "prompt_max": c.prompt_max,
+            "prompt_entries": c.Lp * c.model.d}
 
 
 def _tuned(params: dict, f, rng) -> dict:
@@ -320,10 +389,15 @@ def _points(s: dict) -> list[dict]:
     targets = [check_choice(t, "target", TARGETS) for t in s["targets"]]
     ct = check_choice(s["contrast_target"], "contrast_target", TARGETS)
     pts = [{"kind": "lipschitz", "d": d, "L": L, "target": t} for d, L, _ in shapes for t in targets]
-    pts += [{"kind": "k", "d": d, "L": L, "k": k, "target": t} for d, L, ks in shapes for t in targets for k in ks]
+    widths = [check_choice(w, "construction width", construct.WIDTHS) for w in s["widths"]]
+    pts += [{"kind": "k", "d": d, "L": L, "k": k, "target": t, "width": w, "ramps": "shrinking"}
+            for w in widths for d, L, ks in shapes for t in targets for k in ks]
+    controls = [_shape(v, "control_shapes", with_ks=True) for v in s["control_shapes"]]
+    pts += [{"kind": "k", "d": d, "L": L, "k": k, "target": targets[0], "width": w, "ramps": "fixed"}
+            for w in widths for d, L, ks in controls for k in ks]
     if s["lam_values"]:
         d, L, k = _shape(s["lam_shape"], "lam_shape")
-        pts += [{"kind": "lambda", "d": d, "L": L, "k": k, "target": t, "lam": float(lam)}
+        pts += [{"kind": "lambda", "d": d, "L": L, "k": k, "target": t, "lam": float(lam), "width": "wide"}
                 for t in targets for lam in s["lam_values"]]
     tune = [_shape(v, "tune_shapes") for v in s["tune_shapes"]]
     inits = [check_choice(i, "prompt initialisation", INITS) for i in s["tune_inits"]]
