@@ -47,7 +47,7 @@ def draw(results, out_dir) -> list:
     ax.axhline(bcert, color="k", ls="-.", lw=1,
                label=f"certified frontier $B_{{cert}}(n={n}; d={rows[0]['s']}, \\varepsilon)$ = {bcert:.3g}")
     if bcert <= rows[0]["B_input_init"]:
-        ax.text(0.98, 0.03, f"at n = {n} every prompt, and the inputs alone,\nlie above $B_{{cert}}$: "
+        ax.text(0.98, 0.12, f"at n = {n} every prompt, and the inputs alone,\nlie above $B_{{cert}}$: "
                 "no prompt is on the efficient side", transform=ax.transAxes, fontsize=6.5, ha="right", va="bottom")
     ax.set_xscale("log")
     ax.set_yscale("log")

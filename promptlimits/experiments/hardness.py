@@ -294,7 +294,7 @@ def _trend(cases: list[dict], key: str) -> dict:
         pts = sorted((c["n"], c[key]) for c in cases if c["gap"] == gap)
         vals = [v for _, v in pts]
         known = None not in vals
-        out[f"{gap:g}"] = {"n": [p for p, _ in pts], key: vals,
+        out[f"{gap:g}"] = {"n": [p for p, _ in pts], key: vals, "known": known,
                            "non_increasing": known and all(a >= b for a, b in zip(vals, vals[1:])),
                            "non_decreasing": known and all(a <= b for a, b in zip(vals, vals[1:]))}
     return out
@@ -302,11 +302,11 @@ def _trend(cases: list[dict], key: str) -> dict:
 
 def summarize(rows: list[dict]) -> dict:
     """Per ``(gap, n)``: where exact attention decides, the least rank by kappa, the crossings; per gap, the
-    trend of ``kappa_decide`` and of the degree it needs across ``n``."""
+    trend across ``n`` of ``kappa_decide``, of the degree it needs and of the crossing."""
     cases = sorted({(r["gap"], r["n"]) for r in rows}, key=lambda c: (-c[0], c[1]))
     cases = [_case_summary([r for r in rows if (r["gap"], r["n"]) == c]) for c in cases]
     return {"cases": cases, "kappa_decide_trend": _trend(cases, "kappa_decide"),
-            "degree_decide_trend": _trend(cases, "degree_decide")}
+            "degree_decide_trend": _trend(cases, "degree_decide"), "crossing_trend": _trend(cases, "crossing_kappa")}
 
 
 def summary_lines(s: dict) -> list[str]:
@@ -366,9 +366,10 @@ def _trend_line(name: str, trend: dict) -> str:
     parts = []
     for gap, tr in trend.items():
         vals = ", ".join(f"{fmt(v)} (n={n})" for n, v in zip(tr["n"], tr[name]))
-        shape = ("constant" if tr["non_increasing"] and tr["non_decreasing"] else "non-increasing"
+        shape = ("no trend: n/a at some n" if not tr.get("known", True) else "constant"
+                 if tr["non_increasing"] and tr["non_decreasing"] else "non-increasing"
                  if tr["non_increasing"] else "non-decreasing" if tr["non_decreasing"] else "not monotone")
-        parts.append(f"gap={gap}: {vals}, {shape} in n")
+        parts.append(f"gap={gap}: {vals}, " + (shape if shape.startswith("no trend") else f"{shape} in n"))
     return f"{name} across n: " + "; ".join(parts)
 
 
@@ -391,11 +392,14 @@ def verdicts(results) -> list[Verdict]:
         status, why = NOT_CONSISTENT, f"exact attention missed the proved margin above kappa_min at {broken}"
     else:
         status = ILLUSTRATION
-        why = (f"kappa_decide = {_span([c['kappa_decide'] for c in cases])} with degree "
-               f"{_span([c['degree_decide'] for c in cases])} (rank "
-               f"n^{_span([c['log_n_rank_decide'] for c in cases])}), where exact attention starts to decide "
-               f"every instance (kappa = "
-               f"{_span([c['kappa_exact_perfect_from'] for c in cases])}); the least rank within 1/4 of exact "
+        decided = [c for c in cases if c["kappa_decide"] is not None]
+        why = ((f"kappa_decide = {_span([c['kappa_decide'] for c in decided])} with degree "
+                f"{_span([c['degree_decide'] for c in decided])} (rank "
+                f"n^{_span([c['log_n_rank_decide'] for c in decided])}) at {len(decided)} of {len(cases)} (gap, n)"
+                if decided else f"no degree up to the cap ({_span([c['degree_cap'] for c in cases])}) decides every "
+                                f"instance at any kappa")
+               + f"; exact attention decides every instance from kappa = "
+               f"{_span([c['kappa_exact_perfect_from'] for c in cases])}; the least rank within 1/4 of exact "
                f"attention passes n at kappa = {_span([c['crossing_kappa'] for c in cases])}; "
                + ("no rank <= n decides at any kappa" if not rank_n else f"a rank <= n decides at {rank_n}")
                + (f"; the guarantee rule had no kappa above kappa_min at {untested}" if untested else ""))
@@ -405,6 +409,7 @@ def verdicts(results) -> list[Verdict]:
     if cases:
         numbers += [_trend_line("kappa_decide", summary["kappa_decide_trend"]),
                     _trend_line("degree_decide", summary["degree_decide_trend"]),
+                    _trend_line("crossing_kappa", summary["crossing_trend"]),
                     f"negative control (the worst row without a close partner, all n keys at distance t', exact "
                     f"attention): T at 0.99 / 1.01 lambda_min = {', '.join(controls)} (the rule needs > 3/4)"]
     return [Verdict(
