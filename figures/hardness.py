@@ -52,7 +52,7 @@ def _cost_panel(ax, rs, size_key, cap_key, color, marker, x_shift, n):
         ax.plot(*zip(*cut), "^", color=color, ms=6, mfc="white", zorder=3, ls="none")
 
 
-def _legend(fig, ns):
+def _legend(fig, ns, columns: int):
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=f"C{k}", marker=_MARKERS[k % len(_MARKERS)], ls="-", lw=1.2, ms=5,
@@ -65,8 +65,8 @@ def _legend(fig, ns):
         Line2D([], [], color="0.35", ls="--", lw=1.0, label="rank n: the cost of exact attention"),
         Line2D([], [], color="black", ls=":", lw=1.0, label=r"derived sufficient $\kappa_{min}$ (colour: n)"),
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 3), frameon=True,
-               framealpha=1.0, edgecolor="0.8", fontsize=8)
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 2 if columns < 3 else 3),
+               frameon=True, framealpha=1.0, edgecolor="0.8", fontsize=8)
 
 
 def draw(results, out_dir) -> list:
@@ -77,7 +77,7 @@ def draw(results, out_dir) -> list:
     ns = sorted({r["n"] for r in rows})
     gaps = sorted({r["gap"] for r in rows}, reverse=True)
     min_k, max_k = min(r["kappa"] for r in rows), max(r["kappa"] for r in rows)
-    fig, axes = new_figure(ncols=len(gaps), nrows=3, size=(2.6 * len(gaps) + 0.6, 7.4))
+    fig, axes = new_figure(ncols=len(gaps), nrows=3, size=(max(2.6 * len(gaps) + 0.6, 8.4), 7.4))
     for col, gap in enumerate(gaps):
         top, mid, bot = axes[0][col], axes[1][col], axes[2][col]
         for k, n in enumerate(ns):
@@ -90,8 +90,8 @@ def draw(results, out_dir) -> list:
             cap = po[0]["log10_rank_cap"] / math.log10(n)  # the search stops at this degree: the budget
             top.axhline(cap, color=color, ls="-.", lw=0.9, zorder=1)
             if k == len(ns) - 1:
-                top.annotate(f"search stops at degree {po[0]['degree_cap']}", xy=(min_k, cap), xytext=(0, -9),
-                             textcoords="offset points", ha="left", va="top", fontsize=6.5, color="0.2")
+                top.text(0.97, 0.4, f"dash-dot: the search\nstops at degree {po[0]['degree_cap']}",
+                         transform=top.transAxes, ha="right", va="center", fontsize=6.5, color="0.2")
             for r in rf:
                 r["log10_rank"] = None if r["equivalent_rank"] is None else math.log10(r["equivalent_rank"])
                 r["log10_cap"] = math.log10(r["max_rank"])
@@ -119,7 +119,7 @@ def draw(results, out_dir) -> list:
                         xytext=(0.55, 0.45), fontsize=7, arrowprops={"arrowstyle": "->", "lw": 0.7})
     axes[1][0].set_ylabel("random features:\nequal-flop rank, $\\log_n$")
     axes[2][0].set_ylabel("exact attention:\ndecision accuracy")
-    _legend(fig, ns)
+    _legend(fig, ns, len(gaps))
     fig.suptitle("Fig. 6: the least cost within 1/4 of exact attention on planted Hamming instances\n"
                  "(planted pair at distance t, every other pair at least t' apart)", fontsize=10)
     return save(fig, out_dir, "fig6_hardness")
