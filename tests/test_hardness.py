@@ -319,3 +319,19 @@ def test_degrees_that_overflow_float64_fail_the_margin_instead_of_stopping_the_s
     assert search.level is None
     assert [(lv, ok) for lv, _, ok, _ in search.tried[1:]] == [(1, False), (2, False)]
     assert all(err == np.inf for _, _, _, err in search.tried[1:])
+
+
+def test_kappa_decide_trend_states_monotonicity_only_when_every_size_decides():
+    """The summary's trend across n: non-increasing / non-decreasing flags, and none claimed with a gap in it."""
+    from promptlimits.experiments.hardness import _least_kappa, _trend, _trend_line
+
+    assert _least_kappa({2.5: True, 2.0: False, 2.25: True}) == 2.25 and _least_kappa({1.0: False}) is None
+    cases = [{"gap": 1.0, "n": n, "kappa_decide": k} for n, k in ((1024, 2.25), (256, 2.25), (4096, 2.0))]
+    tr = _trend(cases, "kappa_decide")["1"]
+    assert tr["n"] == [256, 1024, 4096] and tr["kappa_decide"] == [2.25, 2.25, 2.0]
+    assert tr["non_increasing"] and not tr["non_decreasing"]
+    assert "non-increasing in n" in _trend_line("kappa_decide", {"1": tr})
+    cases[2]["kappa_decide"] = None
+    tr = _trend(cases, "kappa_decide")["1"]
+    assert not tr["non_increasing"] and not tr["non_decreasing"]
+    assert "no trend: n/a at some n" in _trend_line("kappa_decide", {"1": tr})
