@@ -144,15 +144,17 @@ def verdicts(results) -> list[Verdict]:
         claim="Hu et al. 2025: inference with soft-prompt-induced norm B(P, X) = o(sqrt(log n)) has an almost-linear "
               "algorithm, at Theta(sqrt(log n)) none truly subquadratic under SETH; their capacity results "
               "(universality, the prompt-length lower bound) are existential. Where tuned prompts land against the "
-              "frontier B_cert(n) is not a statement of the paper (docs/theory.md §5.6).",
+              "certified frontier at fixed d, B_cert(n; d, eps) (the float-certified r* < n at the model's head size "
+              "and the backend's eps; not claim 1's phase frontier B*(n)), is not a statement of the paper "
+              "(docs/theory.md §5.6).",
         status=status,
         rule="illustration (tests no claim of the paper); the one rule applied is the box's own guarantee: every "
              "iterate of a boxed run keeps B(P, X) at or below the larger of the inputs' B and the box's bound, the "
              "frontier box's bound is at most B_cert(n), and the warm-started prompt-norm loss does not rise with rho",
         falsifier="a boxed iterate with B(P, X) above its box's bound, a frontier box whose bound exceeds B_cert(n), "
-                  "or a "
-                  "warm-started prompt-norm loss that rises with rho",
-        strength=(f"illustration: at n = {', '.join(map(str, ns))} the frontier B_cert(n) = {_span(stars)} lies above "
+                  "or a warm-started prompt-norm loss that rises with rho",
+        strength=(f"illustration: at n = {', '.join(map(str, ns))} the certified frontier at fixed d, B_cert(n) = "
+                  f"{_span(stars)}, lies above "
                   f"the inputs' own B, so a tuned prompt can land on "
                   f"either side; which side is set by the task (the teacher's prompt induces B = {', '.join(teacher)})"
                   if meaningful else "none: the frontier lies below the inputs' own induced norm at every n run"),
