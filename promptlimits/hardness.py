@@ -89,6 +89,13 @@ to within the margin. :func:`least_level` is the same search over any
 increasing sequence of levels (feature counts of
 :func:`promptlimits.random_features.random_feature_attention`, for one).
 
+The fused form computes ``sum_j p(q_i.k_j/d)``, and on the encoding
+``q_i.k_j/d`` is the logit ``s_h`` of the distance ``h``, so in exact arithmetic
+``T_i = p(0) / (p(0) + sum_h N_ih p(s_h))`` with ``N_ih`` the distance counts.
+:func:`poly_output` evaluates that with the plan's own coefficients in
+``O(n m)`` at any rank, and :func:`least_poly_degree_counts` searches every
+degree up to a cap whatever its rank (docs/theory.md §6.6).
+
 Above the cap the least degree is bracketed by a *sufficient* one
 (:func:`sufficient_degree`). The Chebyshev interpolant of degree ``g`` on
 ``[-R, R]`` has absolute error ``|p(x) - e^x| <= delta_g = 2 e^R (R/2)^(g+1) /

@@ -11,21 +11,28 @@ every ``kappa`` sees the same ones. Three rows per point:
   decision margin (every row below 1/4 or above 3/4);
 - ``poly``: the least degree, and its rank ``C(d+g, g)``, at which the
   polynomial method is within 1/4 of exact attention in every row of every
-  instance (:func:`promptlimits.hardness.least_poly_degree`, uncertified
-  Chebyshev plans through the fused kernels), searched up to the rank cap
-  ``budget``;
+  instance, searched at every degree up to ``max_degree`` whatever its rank
+  (and at every degree of rank ``<= budget``), evaluated from the distance
+  counts (:func:`promptlimits.hardness.least_poly_degree_counts`: the
+  uncertified Chebyshev plans' own polynomials, equal to the fused kernels up to
+  their rounding); whether its own outputs at that degree decide every instance
+  (``decides``);
 - ``rf``: the same for positive random features
   (:func:`promptlimits.random_features.random_feature_attention`) over feature
-  counts ``1, 2, 4, ...`` up to the flop equivalent of the cap; and the outcome
-  at the feature count matched in flops to the polynomial method's least rank
-  (or, when none was found, to the largest rank it tried).
+  counts ``1, 2, 4, ...`` up to the flop equivalent of the rank ``budget``
+  (default ``n``, the cost of exact attention); and the outcome at the feature
+  count matched in flops to the polynomial method's least rank (or to the
+  budget, when that rank is larger or none was found).
 
 Equal cost is measured in flops (:func:`promptlimits.random_features.matched_features`),
 not seconds: the machine is shared, and a timing-matched count would change from
-run to run. The summary gives, per ``(gap, n)``, the least rank at each
-``kappa``, the measured crossing (the least ``kappa`` of the grid from which no
-rank ``<= n`` decides) beside the derived ``kappa_min``, and the same for the
-random features.
+run to run. The summary gives, per ``(gap, n)``, the least degree and rank at
+each ``kappa``, ``kappa_decide`` (the least ``kappa`` at which a searched degree
+decides every instance) with its degree, the measured crossing (the least
+``kappa`` of the grid from which no rank ``<= n`` is within the margin) beside
+the derived ``kappa_min``, the same for the random features, and the guarantee
+rule's negative control (:func:`worst_case_control`); per gap, the trend of
+``kappa_decide``, its degree and the crossing across ``n``.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from ._settings import Option, resolve, scale_table
 from .verdict import ILLUSTRATION, NOT_CHECKED, NOT_CONSISTENT, Verdict, fmt
 
 __all__ = ["hardness_point", "check_point", "summarize", "summary_lines", "make_sweep", "verdicts",
-           "resolve_budget", "SETTINGS", "OPTIONS", "METHODS"]
+           "resolve_budget", "worst_case_control", "SETTINGS", "OPTIONS", "METHODS"]
 
 #: The three rows of a point.
 METHODS = ("exact", "poly", "rf")
