@@ -3,8 +3,10 @@
 From the prompt-norm sweep (docs/theory.md §5.6, §9.8): left, the induced ``B``
 of the random prompt scaled to ``rho``, of the prompt tuned from it (cold) and
 of the best prompt found in the box (warm-started from the previous ``rho``),
-beside the inputs' own norm (the floor of ``B(P, X)``) and the frontier
-``B*(n_ref)``; right, the loss of the same three prompts. The best loss never
+beside the inputs' own norm (the floor of ``B(P, X)``) and the certified
+frontier at fixed ``d``, ``B_cert(n; d, eps)``, read at the ``n = Lp + L`` rows
+used (at ``n = 8`` it lies below the inputs' own norm, so every prompt is on the
+expensive side, and the panel says so); right, the loss of the same three prompts. The best loss never
 rises with ``rho``; the cold starts show why warm starts are needed.
 """
 
@@ -41,8 +43,12 @@ def draw(results, out_dir) -> list:
         bx.plot(rho, [r[f"mse_{series}"] for r in rows], style, ms=4, color=colour, lw=1.2, label=label)
     ax.plot(rho, [r["B_input_init"] for r in rows], ":", color="0.4", lw=1.2,
             label="inputs' own $B$: the floor (curves on it coincide)")
-    ax.axhline(rows[0]["B_star"], color="k", ls="-.", lw=1,
-               label=f"frontier $B^*(n_{{ref}}={rows[0]['n_ref']})$, head size {rows[0]['s']}")
+    n, bcert = rows[0]["n"], rows[0]["B_cert"]
+    ax.axhline(bcert, color="k", ls="-.", lw=1,
+               label=f"certified frontier $B_{{cert}}(n={n}; d={rows[0]['s']}, \\varepsilon)$ = {bcert:.3g}")
+    if bcert <= rows[0]["B_input_init"]:
+        ax.text(0.98, 0.12, f"at n = {n} every prompt, and the inputs alone,\nlie above $B_{{cert}}$: "
+                "no prompt is on the efficient side", transform=ax.transAxes, fontsize=6.5, ha="right", va="bottom")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("prompt box $\\rho$")

@@ -1,4 +1,4 @@
-"""Figure 5: prompts tuned at long sequences, free and in the frontier's box, beside ``B*(n)``.
+"""Figure 5: prompts tuned at long sequences, free and in the frontier's box, beside ``B_cert(n)``.
 
 From the ``tuning_curves`` sweep (docs/theory.md §5.6, §9.7), one colour per
 sequence length ``n = Lp + L``:
@@ -6,7 +6,7 @@ sequence length ``n = Lp + L``:
 (a) the loss relative to the shared start against L-BFGS-B iterations, free
     (solid) and boxed (dashed);
 (b) the induced norm ``B(P, X)`` of the fitted prompts against ``n``, free and
-    boxed, beside the frontier ``B*(n)`` of the polynomial method, the largest
+    boxed, beside the frontier ``B_cert(n)`` of the polynomial method, the largest
     norm it can certify at ``n`` keys, the inputs' own norm (a floor no prompt
     lowers) and the teacher's;
 (c) the loss reached against ``n``, free and boxed.
@@ -43,7 +43,7 @@ def _curves(ax, rows, ns):
                 ax.semilogy([r["step"] for r in run], [r["rel_mse"] for r in run], _MARK[kind][1], color=f"C{i}",
                             lw=1.2, label=f"$n={n}$ ($L_p={run[0]['Lp']}$)" if kind == "free" else None)
     ax.plot([], [], "k-", lw=1, label="free")
-    ax.plot([], [], "k--", lw=1, label="box $B(P,X)\\leq B^*(n)$")
+    ax.plot([], [], "k--", lw=1, label="box $B(P,X)\\leq B_{cert}(n)$")
     ax.set_xlabel("L-BFGS-B iteration")
     ax.set_ylabel("MSE / MSE at the start")
     ax.set_title("(a) tuning curves", fontsize=9)
@@ -59,15 +59,16 @@ def _point(ax, run, i, value, offset):
 def _norms(ax, runs, ns):
     tuned = [r for r in runs if r["status"] == "tuned"]
     first = {n: next(r for r in runs if r["n"] == n) for n in ns}
-    ax.plot(ns, [first[n]["B_star"] for n in ns], "k-", lw=1.5, label="frontier $B^*(n)$: $r^* < n$")
+    ax.plot(ns, [first[n]["B_cert"] for n in ns], "k-", lw=1.5,
+            label="certified frontier at fixed d,\n$B_{cert}(n; d, \\varepsilon)$: $r^* < n$")
     ax.plot(ns, [first[n]["B_certifiable"] for n in ns], "k:", lw=1, label="largest certifiable $B$")
     ax.plot(ns, [first[n]["B_teacher"] for n in ns], "-.", color="0.5", lw=1, label="teacher's $B(P,X)$")
     ax.plot(ns, [first[n]["B_input"] for n in ns], "--", color="0.5", lw=1, label="inputs' own $B$ (floor)")
     for r in tuned:
         _point(ax, r, ns.index(r["n"]), r["B_final"], 0.93 if _kind(r) == "free" else 1.07)
-    capped = [n for n in ns if first[n]["B_star"] >= 0.99 * first[n]["B_certifiable"]]
+    capped = [n for n in ns if first[n]["B_cert"] >= 0.99 * first[n]["B_certifiable"]]
     if capped:
-        ax.annotate("here the frontier is the float64\nceiling, not the rank", (capped[0], first[capped[0]]["B_star"]),
+        ax.annotate("here the frontier is the float64\nceiling, not the rank", (capped[0], first[capped[0]]["B_cert"]),
                     xytext=(0.38, 0.6), textcoords="axes fraction", fontsize=6.5, va="bottom",
                     arrowprops={"arrowstyle": "->", "lw": 0.6})
     ax.plot([], [], "ko", mfc="k", label="free, fitted")
@@ -90,7 +91,7 @@ def _losses(ax, runs, ns):
     ax.plot([], [], "ko", mfc="white", label="some iterations on exact")
     missing = [r["n"] for r in runs if r["status"] != "tuned"]
     if missing:
-        ax.text(0.02, 0.02, f"no box at n = {missing}: the inputs alone exceed $B^*(n)$", transform=ax.transAxes,
+        ax.text(0.02, 0.02, f"no box at n = {missing}: the inputs alone exceed $B_{{cert}}(n)$", transform=ax.transAxes,
                 fontsize=6.5)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
@@ -109,5 +110,6 @@ def draw(results, out_dir) -> list:
     _norms(axes[0][1], runs, ns)
     _losses(axes[0][2], runs, ns)
     fig.suptitle("Fig. 5: prompt tuning at long sequences, free and in the box that keeps $B(P,X)$ at or below "
-                 "the frontier $B^*(n)$", fontsize=9)
+                 "the certified frontier at fixed d, $B_{cert}(n; d, \\varepsilon)$\n"
+                 "(not the phase frontier $B^*(n)$ of fig. 1)", fontsize=9)
     return save(fig, out_dir, "fig5_tuning")

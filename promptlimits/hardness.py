@@ -89,6 +89,13 @@ to within the margin. :func:`least_level` is the same search over any
 increasing sequence of levels (feature counts of
 :func:`promptlimits.random_features.random_feature_attention`, for one).
 
+The fused form computes ``sum_j p(q_i.k_j/d)``, and on the encoding
+``q_i.k_j/d`` is the logit ``s_h`` of the distance ``h``, so in exact arithmetic
+``T_i = p(0) / (p(0) + sum_h N_ih p(s_h))`` with ``N_ih`` the distance counts.
+:func:`poly_output` evaluates that with the plan's own coefficients in
+``O(n m)`` at any rank, and :func:`least_poly_degree_counts` searches every
+degree up to a cap whatever its rank (docs/theory.md §6.6).
+
 Above the cap the least degree is bracketed by a *sufficient* one
 (:func:`sufficient_degree`). The Chebyshev interpolant of degree ``g`` on
 ``[-R, R]`` has absolute error ``|p(x) - e^x| <= delta_g = 2 e^R (R/2)^(g+1) /
@@ -133,8 +140,11 @@ __all__ = [
     "lambda_min",
     "least_level",
     "least_poly_degree",
+    "least_poly_degree_counts",
+    "logits",
     "make_instance",
     "max_row_error",
+    "poly_output",
     "score_gap",
     "sufficient_degree",
     "within_margin",
@@ -177,6 +187,27 @@ def hamming(A, C) -> np.ndarray:
     m = Pa.shape[1]
     # Exact in float64 (integers far below 2^53), through BLAS.
     return np.rint((m - Pa @ Pc.T) / 2.0).astype(np.int64)
+
+
+#: Query rows per block of the blocked distance passes (a block of ``n`` keys is ``_BLOCK n`` float32).
+_BLOCK = 1024
+
+
+def _gram_blocks(A, C):
+    """``(i0, G)`` for row blocks of ``G = (2A-1)(2C-1)^T = m - 2H`` (float32, exact: integers ``<= m``)."""
+    Pc = (2.0 * np.asarray(C, dtype=np.float32) - 1.0).T
+    for i0 in range(0, A.shape[0], _BLOCK):
+        yield i0, (2.0 * np.asarray(A[i0:i0 + _BLOCK], dtype=np.float32) - 1.0) @ Pc
+
+
+def _close_pairs(A, C, t_far: int) -> list:
+    """Every ``(i, j)`` with ``H(a_i, c_j) < t_far``, by blocks of rows."""
+    limit = A.shape[1] - 2 * t_far  # H < t' iff G > m - 2t'
+    out = []
+    for i0, G in _gram_blocks(A, C):
+        rows, cols = np.nonzero(G > limit)
+        out.extend(zip((rows + i0).tolist(), cols.tolist()))
+    return out
 
 
 def far_threshold(n: int, m: int, row_violation: float = 0.25) -> int:
@@ -265,29 +296,27 @@ def make_instance(n, m, t, t_far, planted, seed=0, *, close_distance=None, max_r
         flips[rng.choice(m, size=k, replace=False)] = 1
         C[j] = A[i] ^ flips
         pair = (i, j)
-    # Work with G = (2A-1)(2C-1)^T = m - 2H (float, exact): H < t' iff G > m - 2t'.
-    def gram(X, Y):
-        return (2.0 * X - 1.0) @ (2.0 * Y - 1.0).T
-
-    G = gram(A, C)
-    limit = m - 2 * t_far
+    # The pairs closer than t' ("bad"), kept as a set: one blocked pass over all n^2 pairs, then after each
+    # resampling only the rows and columns that changed are compared again (O(n m) memory at any n).
+    bad = set(_close_pairs(A, C, t_far))
     for _ in range(max_rounds):
-        bad = G > limit
-        if pair is not None:
-            bad[pair] = False
-        if not bad.any():
+        bad.discard(pair)
+        if not bad:
             break
-        rows_a, cols_c = np.nonzero(bad)
         # Resample the key side unless it is the planted key; then the query side.
         jp = pair[1] if pair else -1
-        redo_c = np.unique(cols_c[cols_c != jp])
-        redo_a = np.unique(rows_a[cols_c == jp])
-        if redo_c.size:
-            C[redo_c] = rng.integers(0, 2, size=(redo_c.size, m), dtype=np.int8)
-            G[:, redo_c] = gram(A, C[redo_c])
-        if redo_a.size:
-            A[redo_a] = rng.integers(0, 2, size=(redo_a.size, m), dtype=np.int8)
-            G[redo_a, :] = gram(A[redo_a], C)
+        redo_c = sorted({j for _, j in bad if j != jp})
+        redo_a = sorted({i for i, j in bad if j == jp})
+        if redo_c:
+            C[redo_c] = rng.integers(0, 2, size=(len(redo_c), m), dtype=np.int8)
+        if redo_a:
+            A[redo_a] = rng.integers(0, 2, size=(len(redo_a), m), dtype=np.int8)
+        cs, as_ = set(redo_c), set(redo_a)
+        bad = {(i, j) for i, j in bad if i not in as_ and j not in cs}
+        if redo_c:
+            bad.update((i, redo_c[j]) for i, j in _close_pairs(A, C[redo_c], t_far))
+        if redo_a:
+            bad.update((redo_a[i], j) for i, j in _close_pairs(A[redo_a], C, t_far))
     else:
         raise ValueError(
             f"could not make all pairs >= t_far={t_far} apart with m={m}, n={n} in {max_rounds} rounds; "
@@ -333,11 +362,18 @@ def score_gap(lam: float, m: int, t: int, t_far: int) -> float:
 
 
 def distance_counts(inst: HammingInstance) -> np.ndarray:
-    """``counts[i, h]`` = number of keys ``j`` with ``H(a_i, c_j) = h``, shape ``(n, m + 1)``."""
+    """``counts[i, h]`` = number of keys ``j`` with ``H(a_i, c_j) = h``, shape ``(n, m + 1)``.
+
+    By blocks of rows, so memory stays ``O(n m)`` beside one block of ``_BLOCK x n``.
+    """
     n, m = inst.A.shape
-    H = hamming(inst.A, inst.C)
-    flat = (H + (m + 1) * np.arange(n)[:, None]).ravel()
-    return np.bincount(flat, minlength=n * (m + 1)).reshape(n, m + 1)
+    counts = np.empty((n, m + 1), dtype=np.int64)
+    for i0, G in _gram_blocks(inst.A, inst.C):
+        H = np.rint((m - G) / 2.0).astype(np.int64)
+        rows = H.shape[0]
+        flat = (H + (m + 1) * np.arange(rows)[:, None]).ravel()
+        counts[i0:i0 + rows] = np.bincount(flat, minlength=rows * (m + 1)).reshape(rows, m + 1)
+    return counts
 
 
 def exact_output(inst: HammingInstance, lam: float, counts=None) -> np.ndarray:
@@ -476,3 +512,69 @@ def least_poly_degree(inputs: Sequence, exact_outputs: Sequence, lam: float, *, 
         return forward
 
     return least_level(levels, plan_at, inputs, exact_outputs)
+
+
+def logits(lam: float, m: int, t: int, t_far: int) -> np.ndarray:
+    """``s_h = lambda^2 (t + t' - 2h) / d`` for every distance ``h = 0..m`` (docs/theory.md §6.3)."""
+    e, _ = extra_dims(m, t, t_far)
+    return lam * lam * (t + t_far - 2.0 * np.arange(m + 1)) / (m + e)
+
+
+def poly_output(approx, counts, lam: float, m: int, t: int, t_far: int, *, n_keys: int | None = None) -> np.ndarray:
+    """The polynomial method's output on an encoded instance, from its distance counts: shape ``(n, 1)``.
+
+    The fused form computes ``T_i = sum_j p(s_ij) v_j / sum_j p(s_ij)`` through
+    features, and ``p(q.k/d)`` is exactly the polynomial ``p`` of the logit, so
+    in exact arithmetic ``T_i = p(0) / (p(0) + sum_h counts[i, h] p(s_h))``
+    with ``p`` the monomial coefficients ``approx.coefficients`` (the plan's own
+    polynomial, :func:`promptlimits.polyapprox.exp_approximation`). Here that sum
+    is evaluated in float64 in ``O(n m)``, for any rank, instead of the
+    ``O(n r d)`` features. As in ``PolyPlan.forward`` the output is clipped to
+    ``[-1, 1]`` (``||V||max = 1``); ``inf`` marks a result that is not finite,
+    or a degree whose feature weights ``c_j d^-j j!`` (the largest, for
+    ``d >= g``) or whose intermediate values with ``n_keys`` keys overflow
+    float64, where ``make_plan`` and ``forward`` refuse (``FloatOverflow``).
+    """
+    from .poly_attention._cost import plan_rounding
+
+    counts = np.asarray(counts)
+    n, d = counts.shape[0], m + extra_dims(m, t, t_far)[0]
+    c = np.asarray(approx.coefficients, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        weights = c * np.array([d ** -float(j) * math.factorial(j) for j in range(c.size)])
+        keys = n + 1 if n_keys is None else n_keys
+        if not np.all(np.isfinite(weights)) or plan_rounding(d, approx, lam, 1.0 / d).overflows(keys):
+            return np.full((n, 1), np.inf)
+        ps = np.polynomial.polynomial.polyval(logits(lam, m, t, t_far), c)
+        p0 = c[0]
+        T = p0 / (p0 + counts @ ps)
+    if not np.all(np.isfinite(T)):
+        return np.full((n, 1), np.inf)
+    return np.clip(T, -1.0, 1.0)[:, None]
+
+
+def least_poly_degree_counts(instances: Sequence, exact_outputs: Sequence, lam: float, *, max_rank: int,
+                             min_degree: int = 0, kind: str = "chebyshev") -> LevelSearch:
+    """:func:`least_poly_degree` from the distance counts (:func:`poly_output`), at any rank.
+
+    ``instances`` are ``(HammingInstance, distance_counts)`` pairs. Degrees
+    ``g = 0, 1, ...`` while ``C(d+g, g) <= max_rank``, and at least up to
+    ``min_degree`` whatever their rank. Equal to :func:`least_poly_degree` up
+    to the kernels' rounding (tests compare them where the kernels are cheap).
+    """
+    from .polyapprox import exp_approximation
+
+    lam = check_positive_float(lam, "lambda")
+    max_rank = check_positive_int(max_rank, "max_rank")
+    min_degree = check_positive_int(min_degree, "min_degree", minimum=0)
+    inst0 = instances[0][0]
+    d = inst0.m + extra_dims(inst0.m, inst0.t, inst0.t_far)[0]
+    levels = degree_levels(d, max_rank)
+    levels += [(g, rank(d, g)) for g in range(len(levels), min_degree + 1)]
+
+    def attention_at(g):
+        approx = exp_approximation(lam * lam, degree=g, kind=kind)
+        return lambda inst, counts, _: poly_output(approx, counts, lam, inst.m, inst.t, inst.t_far)
+
+    # within_margin calls attention(*input) per instance: here an input is (instance, counts, None)
+    return least_level(levels, attention_at, [(inst, counts, None) for inst, counts in instances], exact_outputs)

@@ -15,9 +15,9 @@ multiplied by ``W2 W`` (one product, so the wrapping of two interval steps is
 avoided). :func:`prompt_norm_bound` is the largest endpoint over the columns
 and over ``WQ``, ``WK``; it grows with ``rho``. :func:`largest_box` inverts
 it: the largest ``rho`` whose bound is at most a level, e.g. the frontier
-``B*(n)`` of the polynomial method (:func:`promptlimits.poly_attention.frontier_B`),
+``B_cert(n)`` of the polynomial method (:func:`promptlimits.poly_attention.frontier_B`),
 so that every prompt in the box, whatever an optimizer does inside it, keeps
-``B(P, X) <= B*(n)`` once the inputs' own part is below it.
+``B(P, X) <= B_cert(n)`` once the inputs' own part is below it.
 
 The bound is sound but not tight (on random weights about 1.3 times the
 largest ``B`` sampled in the box): the skip path and the ReLU path see the

@@ -226,3 +226,56 @@ def hardness_gap_ratio() -> str:
     lemma = _sufficient_degree_lemma(hd)
     spans = ", ".join(f"gap {g}: {min(v):.2f}-{max(v):.2f}" for g, v in kmins.items())
     return f"{sum(map(len, kmins.values()))} (n, gap) cases; kappa_min in {spans}; {lemma}"
+
+
+@check("6d.hardness-counts",
+       statement="on the encoding, the polynomial method's sums sum_j p(q_i.k_j/d) equal sum_h N_ih p(s_h) over the "
+                 "distance counts N_ih, s_h = lambda^2 (t + t' - 2h)/d, exactly (rationals), for the plan's own "
+                 "float64 coefficients; poly_output() and the fused kernels agree with the exact T_i",
+       source="docs/theory.md §6.6; promptlimits.hardness (poly_output, least_poly_degree_counts)",
+       method="exact rationals (fractions) + sampled instances through the kernels")
+def hardness_counts() -> str:
+    from fractions import Fraction
+
+    import numpy as np
+
+    hd = _hardness()
+    for name in ("poly_output", "distance_counts", "logits"):
+        if not hasattr(hd, name):
+            raise NotVerified(f"promptlimits.hardness has no {name}()")
+    from promptlimits.poly_attention import make_plan
+
+    worst, cases = 0.0, 0
+    for n, g, lam, seed in ((8, 2, Fraction(3, 2), 0), (16, 3, Fraction(5, 4), 1), (24, 4, Fraction(2), 2)):
+        mm, tt, tfar = hd.gap_parameters(n, 1.0, c_m=3.0)
+        inst = hd.make_instance(n, mm, tt, tfar, planted=bool(seed % 2 == 0), seed=seed, close_distance=tt)
+        Q, K, V = hd.encode(inst, float(lam))
+        d = Q.shape[1]
+        e, sigma = hd.extra_dims(mm, tt, tfar)
+        plan = make_plan(d, float(lam), degree=g, kind="chebyshev", certify=False)
+        c = [Fraction(float(x)) for x in plan.approx.coefficients]
+
+        def p(x, c=c):
+            return sum(cj * x**j for j, cj in enumerate(c))
+
+        # exact rational encoding: entries +-lambda, lambda, -(sigma/e) lambda
+        qs = [[lam * (2 * int(a) - 1) for a in row] + [lam] * e for row in inst.A]
+        ks = [[lam * (2 * int(b) - 1) for b in row] + [-Fraction(int(sigma)) / e * lam] * e
+              for row in inst.C]
+        counts = hd.distance_counts(inst)
+        s_h = [lam * lam * (tt + tfar - 2 * h) / d for h in range(mm + 1)]
+        exact_T = []
+        for i in range(n):
+            keys = sum(p(sum(a * b for a, b in zip(qs[i], kj)) / d) for kj in ks)
+            by_counts = sum(int(counts[i, h]) * p(s_h[h]) for h in range(mm + 1))
+            require(keys == by_counts, f"n={n}, g={g}, row {i}: key sum {keys} != counts sum {by_counts}")
+            exact_T.append(p(Fraction(0)) / (p(Fraction(0)) + keys))
+        exact_T = np.array([float(x) for x in exact_T])
+        counted = hd.poly_output(plan.approx, counts, float(lam), mm, tt, tfar)[:, 0]
+        kernel = np.clip(plan.forward(Q, K, V)[:, 0], -1.0, 1.0)
+        for name, got in (("poly_output", counted), ("kernels", kernel)):
+            err = float(np.max(np.abs(got - np.clip(exact_T, -1.0, 1.0))))
+            require(err <= 1e-9, f"n={n}, g={g}: {name} differs from the exact T_i by {err:.3e}")
+            worst = max(worst, err)
+        cases += 1
+    return f"identity exact on {cases} instances (degrees 2-4); poly_output and kernels within {worst:.1e} of exact T_i"

@@ -184,19 +184,25 @@ def test_memorization_verdict_each_status_and_strength():
     assert _statuses("memorization", _memorization_results(12.0, found=70))[0] == CONSISTENT  # a search limit
 
 
-def _hardness_results(exact_above_min=True, poly_decides=()):
+def _hardness_results(exact_above_min=True, poly_decides=(), control_below=0.72):
     case = {"gap": 0.1, "n": 256, "m": 48, "t": 10, "t_far": 11, "d": 75, "kappa_min": 9.5,
             "kappa_exact_perfect_from": 2.5, "exact_decides_above_kappa_min": exact_above_min, "max_rank": 1024,
             "degree_cap": 1, "least_rank": [[1.0, 1], [2.0, None]], "crossing_kappa": 2.0,
             "crossing_over_kappa_min": 2.0 / 9.5, "poly_decides_where_exact_does": list(poly_decides),
-            "rf_crossing_kappa": 2.0}
-    return {"hardness": _res([], {"cases": [case]})}
+            "rf_crossing_kappa": 2.0, "kappas_above_kappa_min": [10.0], "control_below": control_below,
+            "control_above": 0.77, "log10_rank_cap": 2.0, "degree_at_rank_n": 1, "kappa_decide": None,
+            "degree_decide": None, "log_n_rank_decide": None, "kappa_decide_rank_n": 3.0 if poly_decides else None}
+    trend = {"0.1": {"n": [256], "known": False, "non_increasing": False, "non_decreasing": False}}
+    return {"hardness": _res([], {"cases": [case], **{f"{k}_trend": {"0.1": trend["0.1"] | {k: [case[k]]}}
+                                                      for k in ("kappa_decide", "degree_decide")},
+                                  "crossing_trend": {"0.1": trend["0.1"] | {"crossing_kappa": [2.0]}}})}
 
 
 def test_hardness_verdict_each_status():
     assert _statuses("hardness", _hardness_results()) == [ILLUSTRATION]
     assert _statuses("hardness", _hardness_results(poly_decides=[3.0])) == [ILLUSTRATION]
     assert _statuses("hardness", _hardness_results(exact_above_min=False)) == [NOT_CONSISTENT]
+    assert _statuses("hardness", _hardness_results(control_below=0.76)) == [NOT_CONSISTENT]  # control kept the margin
     assert _statuses("hardness", {"hardness": _res([], {"cases": []})}) == [NOT_CHECKED]
 
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from promptlimits.experiments import approx_error, experiment, tuning_curves, tuning_verdict
+from promptlimits.experiments import approx_error, experiment, prompt_norm, tuning_curves, tuning_verdict
 from promptlimits.experiments.verdict import ILLUSTRATION, NOT_CHECKED, NOT_CONSISTENT
 from promptlimits.features import rank
 from promptlimits.model import PromptedModel
@@ -51,11 +51,11 @@ def tiny_curves(tmp_path_factory):
 def test_frontier_box_keeps_every_iterate_at_or_below_the_frontier(tiny_curves):
     runs = {(r["n"], r["box"]): r for r in tiny_curves.meta["summary"]["runs"]}
     assert runs[256, "frontier"]["status"].startswith("no box")  # B*(256) < the inputs' own B
-    assert runs[256, "frontier"]["B_star"] < runs[256, "frontier"]["B_input"]
+    assert runs[256, "frontier"]["B_cert"] < runs[256, "frontier"]["B_input"]
     boxed, free = runs[1024, "frontier"], runs[1024, "free"]
-    assert boxed["B_input"] < boxed["B_star"] and boxed["box_bound"] <= boxed["B_star"]
+    assert boxed["B_input"] < boxed["B_cert"] and boxed["box_bound"] <= boxed["B_cert"]
     rows = [r for r in tiny_curves.rows if r["n"] == 1024 and r["box"] == "frontier"]
-    assert max(r["B"] for r in rows) <= boxed["B_star"]
+    assert max(r["B"] for r in rows) <= boxed["B_cert"]
     assert free["rho"] is None and boxed["rho"] > 0
     # free and boxed start from the same prompt (the start lies inside the box), so both curves start at 1
     for box in ("free", "frontier"):
@@ -79,12 +79,12 @@ def _res(summary, rows=()):
 
 
 def _prompt_norm_summary(monotone=True):
-    return {"B_star": 2.4, "n_ref": 16384, "largest_rho_tuned_below_frontier": 1.0, "best_mse": 1e-8,
+    return {"B_cert": 2.4, "n": 8, "B_input": 2.04, "largest_rho_tuned_below_frontier": 1.0, "best_mse": 1e-8,
             "best_rho": 10.0, "monotone": monotone}
 
 
-def _run_rows(n, box, Bs, *, B_star=1.5, B_input=0.9, rho=None, box_bound=None, status="tuned"):
-    const = {"n": n, "box": box, "Lp": 4, "L": n - 4, "status": status, "B_star": B_star, "B_certifiable": 2.4,
+def _run_rows(n, box, Bs, *, B_cert=1.5, B_input=0.9, rho=None, box_bound=None, status="tuned"):
+    const = {"n": n, "box": box, "Lp": 4, "L": n - 4, "status": status, "B_cert": B_cert, "B_certifiable": 2.4,
              "B_input": B_input, "B_teacher": 1.75, "rho": rho, "box_bound": box_bound, "mse_start": 1.0,
              "seconds": 0.5, "d": 4, "share": 256, "weight_scale": 0.5, "teacher_B": 1.75, "steps": 3,
              "backend": "auto", "eps": 1e-6}
@@ -92,11 +92,11 @@ def _run_rows(n, box, Bs, *, B_star=1.5, B_input=0.9, rho=None, box_bound=None, 
                      "backend_used": "poly" if k else "exact"} for k, B in enumerate(Bs)]
 
 
-def claim5_results(boxed_B=(1.0, 1.2), *, box_bound=1.4, B_star=1.5, B_input=0.9, free=True, monotone=True):
+def claim5_results(boxed_B=(1.0, 1.2), *, box_bound=1.4, B_cert=1.5, B_input=0.9, free=True, monotone=True):
     """Synthetic results of ``tuning_curves`` (one boxed and one free run at n = 1024) and ``prompt-norm``."""
-    rows = _run_rows(1024, "frontier", boxed_B, B_star=B_star, B_input=B_input, rho=0.7, box_bound=box_bound)
+    rows = _run_rows(1024, "frontier", boxed_B, B_cert=B_cert, B_input=B_input, rho=0.7, box_bound=box_bound)
     if free:
-        rows += _run_rows(1024, "free", (1.0, 1.8, 1.7), B_star=B_star, B_input=B_input)
+        rows += _run_rows(1024, "free", (1.0, 1.8, 1.7), B_cert=B_cert, B_input=B_input)
     return {"tuning_curves": _res(tuning_verdict.summarize(rows), rows),
             "prompt-norm": _res(_prompt_norm_summary(monotone))}
 
@@ -117,10 +117,10 @@ def test_capacity_verdict_each_status():
     [v] = _claim5()
     assert v.status == ILLUSTRATION and "above it at n = [1024]" in v.why and "either side" in v.strength
     assert _claim5(boxed_B=(1.0, 1.41))[0].status == NOT_CONSISTENT  # an iterate above the box's bound
-    assert _claim5(box_bound=1.6)[0].status == NOT_CONSISTENT  # a frontier box whose bound exceeds B*(n)
+    assert _claim5(box_bound=1.6)[0].status == NOT_CONSISTENT  # a frontier box whose bound exceeds B_cert(n)
     assert _claim5(monotone=False)[0].status == NOT_CONSISTENT  # the warm-started loss rose with rho
     assert _claim5(free=False)[0].status == NOT_CHECKED  # no free run
-    assert _claim5(B_star=0.8, box_bound=0.8, boxed_B=(0.9,))[0].status == NOT_CHECKED  # frontier below the inputs
+    assert _claim5(B_cert=0.8, box_bound=0.8, boxed_B=(0.9,))[0].status == NOT_CHECKED  # frontier below the inputs
     assert experiment("prompt-norm").module.verdicts({}) == []  # its numbers are claim 5's
 
 
@@ -155,7 +155,7 @@ def test_warm_started_reachable_loss_never_rises_with_rho():
     assert [r["rho"] for r in rows] == [0.2, 0.5, 1.5, 4.0, 10.0]
     assert all(b <= a for a, b in pairwise(losses))
     assert all(r["mse_tuned"] <= r["mse_cold"] for r in rows) and rows[0]["tuned_from"] == "cold"
-    assert prompt_norm.summarize([r | {"n_ref": params["n_ref"]} for r in rows])["monotone"] is True
+    assert prompt_norm.summarize([r for r in rows])["monotone"] is True
 
 
 def test_boxes_are_text_in_the_grid_and_bad_ones_are_refused():
@@ -165,3 +165,36 @@ def test_boxes_are_text_in_the_grid_and_bad_ones_are_refused():
         tuning_curves.make_sweep("tiny", boxes=["wide"])
     with pytest.raises(ValueError, match="box radius rho must be finite and > 0"):
         tuning_curves.make_sweep("tiny", boxes=[-1.0])
+
+
+def test_certified_frontier_at_fixed_d_is_named_apart_from_the_phase_frontier(tiny_curves):
+    """B_cert(n; d, eps), the column of the tuning rows, against least_cost from poly_attention, and != B*(n)."""
+    from promptlimits.poly_attention import least_cost
+    from promptlimits.threshold import crossing, theorem_regime
+
+    rows = [r for r in tiny_curves.rows if r["n"] == 1024]
+    assert rows and "B_star" not in rows[0]
+    b = rows[0]["B_cert"]
+    eps, d = tuning_curves.SETTINGS["tiny"]["eps"], tuning_curves.SETTINGS["tiny"]["d"]
+    assert d == 4 and eps == 1e-6
+    below, above = least_cost(1024, d, b, eps=eps), least_cost(1024, d, b + 2e-3, eps=eps)
+    assert below is not None and below.ratio < 1  # r* < n at B_cert ...
+    assert above is None or above.ratio >= 1  # ... and not 2e-3 above it
+    assert b == pytest.approx(1.367, abs=2e-3)
+    # claim 1's B*(n) is the theorem-regime crossing (d = ceil(log2 n), eps = 1/n): a different number
+    d1, eps1 = theorem_regime(10.0)
+    assert abs(crossing(10.0, d1, eps1).B_star - b) > 0.3
+
+
+def test_prompt_norm_reads_the_frontier_at_the_rows_used():
+    """n = Lp + L, not a reference length: at n = 8 the certified frontier lies below the inputs' own norm."""
+    from promptlimits.poly_attention import frontier_B
+
+    params = dict(prompt_norm.SETTINGS["tiny"], rhos="0.3", steps=0)
+    rows = prompt_norm.prompt_norm_point(params, seed=0)
+    n = params["Lp"] + params["L"]
+    assert rows[0]["n"] == n == 8 and "n_ref" not in params
+    assert rows[0]["B_cert"] == frontier_B(n, d=rows[0]["s"], eps=params["eps"])
+    assert rows[0]["B_cert"] < rows[0]["B_input_init"] and not rows[0]["tuned_below_frontier"]
+    line = tuning_verdict._prompt_norm_line(prompt_norm.summarize(rows))
+    assert "n = Lp + L = 8" in line and "every prompt is on the expensive side" in line

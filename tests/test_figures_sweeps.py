@@ -57,11 +57,11 @@ def test_prompt_norm_sweep_and_figure(tmp_path):
     from figures.prompt_norm import draw
     from promptlimits.experiments.prompt_norm import make_sweep
 
-    res = run_sweep(make_sweep("tiny", rhos=[0.2, 5.0], batch=2, steps=5, n_ref=4096), tmp_path, workers=1,
+    res = run_sweep(make_sweep("tiny", rhos=[0.2, 5.0], batch=2, steps=5), tmp_path, workers=1,
                     progress=False)
     small, big = sorted(res.rows, key=lambda r: r["rho"])
     assert big["B_prompt_init"] > small["B_prompt_init"]
     assert small["mse_tuned"] <= small["mse_init"] + 1e-12 and big["mse_tuned"] <= big["mse_init"] + 1e-12
-    assert small["B_star"] == big["B_star"] > 0
+    assert small["B_cert"] == big["B_cert"] > 0
     a, b = draw(tmp_path, tmp_path / "a"), draw(tmp_path, tmp_path / "b")
     assert all(x.read_bytes() == y.read_bytes() for x, y in zip(a, b))

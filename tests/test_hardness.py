@@ -16,6 +16,7 @@ from promptlimits.features import rank
 from promptlimits.hardness import (
     MARGIN,
     decide,
+    distance_counts,
     encode,
     exact_output,
     extra_dims,
@@ -24,7 +25,9 @@ from promptlimits.hardness import (
     hamming,
     lambda_min,
     least_poly_degree,
+    least_poly_degree_counts,
     make_instance,
+    poly_output,
     score_gap,
     sufficient_degree,
     within_margin,
@@ -194,20 +197,113 @@ def test_cli_refuses_a_bad_gap_in_one_line(value, text, tmp_path, capsys):
     assert len(err.splitlines()) == 1 and text in err, err
 
 
-def test_small_hardness_sweep_and_its_verdict(tmp_path):
+def test_small_hardness_sweep_reaches_degree_4_and_its_verdict(tmp_path):
     res = run_sweep(make_sweep("tiny", kappas=[0.5, 2.0, 6.0]), tmp_path, workers=1, progress=False)
     by = {(r["gap"], r["kappa"], r["method"]): r for r in res.rows}
     for gap in (1.0, 0.5):
         assert by[(gap, 6.0, "exact")]["accuracy"] == 1.0 and by[(gap, 6.0, "exact")]["margin_holds"]
         assert by[(gap, 0.5, "exact")]["accuracy"] == 0.5  # nothing to decide: every row is near 0
         assert by[(gap, 0.5, "poly")]["least_size"] == 1  # so a constant is within the margin
-        assert by[(gap, 6.0, "poly")]["least_size"] is None and by[(gap, 6.0, "rf")]["matched_ok"] is False
-        assert by[(gap, 6.0, "poly")]["largest_size_tried"] <= by[(gap, 6.0, "poly")]["max_rank"] == 430
+        po = by[(gap, 6.0, "poly")]
+        assert po["least_size"] is None and by[(gap, 6.0, "rf")]["matched_ok"] is False
+        # the search ran every degree up to the cap (6 at tiny scale), far past the rank budget n = 128
+        assert po["degree_cap"] == 6 and po["largest_level_tried"] == 6
+        assert [int(x.split(":")[0]) for x in po["errors_tried"].split()] == list(range(7))
+        assert po["degree_at_rank_n"] == 1 and math.isclose(po["log10_rank_cap"], math.log10(rank(po["d"], 6)))
     cases = res.meta["summary"]["cases"]
     assert [(c["gap"], c["n"]) for c in cases] == [(1.0, 128), (0.5, 128)]
-    assert all(c["crossing_kappa"] == 2.0 and c["kappas_exact_decides"] == [6.0] for c in cases)
+    assert all(c["kappas_exact_decides"] == [6.0] and c["kappa_decide_rank_n"] is None for c in cases)
+    assert all(c["control_below"] < 0.75 < c["control_above"] for c in cases)
     [v] = experiment("hardness").module.verdicts({"hardness": res})
-    assert v.status == ILLUSTRATION and "passes n at kappa = 2 (0.45-0.54 of the derived kappa_min)" in v.why
+    assert v.status == ILLUSTRATION and "no rank <= n decides at any kappa" in v.why
+    assert any(line.startswith("negative control") for line in v.numbers)
+
+
+def test_worst_case_control_sits_exactly_on_the_margin_at_lambda_min():
+    """The worst far row (all n keys at distance t') gives 3/4 at lambda_min, less below it, more above it."""
+    from promptlimits.experiments.hardness import worst_case_control
+    from promptlimits.hardness import HammingInstance
+
+    n, (m, t, tf) = 256, gap_parameters(256, 1.0, c_m=3.0)
+    assert math.isclose(worst_case_control(n, m, t, tf, 1.0), 0.75, rel_tol=1e-12)
+    assert worst_case_control(n, m, t, tf, 0.99) < 0.75 < worst_case_control(n, m, t, tf, 1.01)
+    counts = np.zeros((1, m + 1), dtype=np.int64)
+    counts[0, tf] = n  # the same row through exact_output
+    inst = HammingInstance(A=np.zeros((1, m)), C=np.zeros((1, m)), t=t, t_far=tf, planted=False, pair=None)
+    lam = 0.99 * lambda_min(n, m, t, tf)
+    assert math.isclose(exact_output(inst, lam, counts)[0, 0], worst_case_control(n, m, t, tf, 0.99), rel_tol=1e-12)
+
+
+def test_blocked_distance_passes_match_the_full_matrix(monkeypatch):
+    import promptlimits.hardness as hardness
+
+    monkeypatch.setattr(hardness, "_BLOCK", 7)  # many blocks, a ragged last one
+    m, t, tf = gap_parameters(64, 1.0, c_m=3.0)
+    inst = make_instance(64, m, t, tf, planted=True, seed=3, close_distance=t)
+    H = hamming(inst.A, inst.C)
+    assert np.array_equal(distance_counts(inst), np.stack([np.bincount(row, minlength=m + 1) for row in H]))
+    i, j = inst.pair
+    assert H[i, j] == t
+    H[i, j] = m
+    assert H.min() >= tf
+
+
+@pytest.mark.parametrize("degree", [0, 2, 3])
+def test_poly_output_from_counts_is_the_kernels_output(degree):
+    """The O(n m) evaluation of sum_j p(s_ij) from the distance counts equals the fused kernels on the encoding."""
+    n = 48
+    m, t, tf = gap_parameters(n, 1.0, c_m=2.0)
+    inst = make_instance(n, m, t, tf, planted=True, seed=1, close_distance=t)
+    counts = distance_counts(inst)
+    for kappa in (0.7, 1.5):
+        lam = kappa * math.sqrt(math.log(n))
+        plan = make_plan(encode(inst, lam)[0].shape[1], lam, degree=degree, kind="chebyshev", certify=False)
+        kernel = plan.forward(*encode(inst, lam))
+        counted = poly_output(plan.approx, counts, lam, m, t, tf)
+        np.testing.assert_allclose(counted, np.clip(kernel, -1, 1), rtol=1e-9, atol=1e-12)
+
+
+def test_the_counts_search_finds_the_kernel_search_degree_and_goes_past_the_rank_budget():
+    n = 48
+    m, t, tf = gap_parameters(n, 1.0, c_m=2.0)
+    insts = [make_instance(n, m, t, tf, planted=k % 2 == 0, seed=k, close_distance=t) for k in range(4)]
+    cached = [(inst, distance_counts(inst)) for inst in insts]
+    d = encode(insts[0], 1.0)[0].shape[1]
+    for kappa in (0.5, 1.0, 1.5, 2.5):
+        lam = kappa * math.sqrt(math.log(n))
+        exact = [exact_output(inst, lam, c) for inst, c in cached]
+        kern = least_poly_degree([encode(inst, lam) for inst in insts], exact, lam, max_rank=rank(d, 3))
+        count = least_poly_degree_counts(cached, exact, lam, max_rank=rank(d, 3))
+        assert kern.level == count.level
+        assert [lv for lv, *_ in kern.tried] == [lv for lv, *_ in count.tried]
+        np.testing.assert_allclose([e for *_, e in kern.tried], [e for *_, e in count.tried], rtol=1e-7)
+        deep = least_poly_degree_counts(cached, exact, lam, max_rank=n, min_degree=5)
+        assert max(lv for lv, *_ in deep.tried) == (5 if deep.level is None else deep.level)
+        assert rank(d, 5) > n
+
+
+def test_counts_path_fails_where_the_kernels_refuse_float64():
+    """Where make_plan's weights or forward's intermediate values overflow, poly_output is inf (fails the margin)."""
+    n = 48
+    m, t, tf = gap_parameters(n, 1.0, c_m=2.0)
+    inst = make_instance(n, m, t, tf, planted=False, seed=2)
+    counts = distance_counts(inst)
+    d = encode(inst, 1.0)[0].shape[1]
+    lam = 30.0
+    refused = []
+    for g in range(0, 8):
+        try:
+            plan = make_plan(d, lam, degree=g, kind="chebyshev", certify=False)
+            refuse = plan.overflows(n + 1)
+        except FloatOverflow:
+            refuse = True
+        from promptlimits.polyapprox import exp_approximation
+
+        out = poly_output(exp_approximation(lam * lam, degree=g, kind="chebyshev"), counts, lam, m, t, tf)
+        refused.append(refuse)
+        if refuse:
+            assert np.all(out == np.inf)
+    assert any(refused)
 
 
 def test_degrees_that_overflow_float64_fail_the_margin_instead_of_stopping_the_search():
@@ -223,3 +319,19 @@ def test_degrees_that_overflow_float64_fail_the_margin_instead_of_stopping_the_s
     assert search.level is None
     assert [(lv, ok) for lv, _, ok, _ in search.tried[1:]] == [(1, False), (2, False)]
     assert all(err == np.inf for _, _, _, err in search.tried[1:])
+
+
+def test_kappa_decide_trend_states_monotonicity_only_when_every_size_decides():
+    """The summary's trend across n: non-increasing / non-decreasing flags, and none claimed with a gap in it."""
+    from promptlimits.experiments.hardness import _least_kappa, _trend, _trend_line
+
+    assert _least_kappa({2.5: True, 2.0: False, 2.25: True}) == 2.25 and _least_kappa({1.0: False}) is None
+    cases = [{"gap": 1.0, "n": n, "kappa_decide": k} for n, k in ((1024, 2.25), (256, 2.25), (4096, 2.0))]
+    tr = _trend(cases, "kappa_decide")["1"]
+    assert tr["n"] == [256, 1024, 4096] and tr["kappa_decide"] == [2.25, 2.25, 2.0]
+    assert tr["non_increasing"] and not tr["non_decreasing"]
+    assert "non-increasing in n" in _trend_line("kappa_decide", {"1": tr})
+    cases[2]["kappa_decide"] = None
+    tr = _trend(cases, "kappa_decide")["1"]
+    assert not tr["non_increasing"] and not tr["non_decreasing"]
+    assert "no trend: n/a at some n" in _trend_line("kappa_decide", {"1": tr})

@@ -8,9 +8,8 @@ inputs ``X`` uniform in ``[0, 1]`` and teacher targets
 
 * a random prompt scaled to ``||P||max = rho`` gives the induced
   ``B(P, X) = max(||Q||max, ||K||max)`` (docs/theory.md §2.4), and the predicted cost
-  ratio ``r*/n_ref`` of the polynomial method at that ``B`` for head size
-  ``s`` and a reference length ``n_ref`` (docs/theory.md §5.3; which side of the
-  frontier the prompt would land on in a sequence of that length);
+  ratio ``r*/n`` of the polynomial method at that ``B`` for head size ``s`` and
+  the ``n = Lp + L`` rows the model actually reads (docs/theory.md §5.3);
 * norm-constrained tuning (``||P||max <= rho``, L-BFGS-B) from that scaled
   prompt (``mse_cold``) and, warm-started, from the best prompt of the
   previous ``rho``; the row keeps the best of the two and of that previous
@@ -20,8 +19,12 @@ inputs ``X`` uniform in ``[0, 1]`` and teacher targets
   norm starts where attention is saturated, and a fixed budget of iterations
   need not recover from there.)
 
-The frontier ``B*(n_ref)`` for head size ``s`` (largest ``B`` with
-``r*/n_ref < 1``, found by bisection on the certificate) is in every row.
+The certified frontier at fixed ``d``, ``B_cert(n; s, eps)`` for head size
+``s`` at that ``n`` (largest ``B`` with ``r*/n < 1``, found by bisection on the
+certificate; not the phase frontier ``B*(n)`` of docs/theory.md §5.4), is in
+every row. At the default ``n = 8`` it is 0.044, below the inputs' own norm:
+no prompt can be on the efficient side, so the comparison is empty there and the
+sweep's content is the loss against ``rho`` (docs/theory.md §5.6, §9.8).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ __all__ = ["prompt_norm_point", "check_point", "make_sweep", "summarize", "verdi
 #: Grids and budgets per scale (keys are the overrides ``make_sweep`` accepts).
 SETTINGS = scale_table(
     {"rhos": tuple(float(f"{r:.4g}") for r in np.geomspace(0.1, 10.0, 9)), "d": 4, "L": 4, "Lp": 4,
-     "batch": 8, "steps": 60, "n_ref": 16384, "eps": 1e-6, "teacher_scale": 1.0, "model_seed": 0},
+     "batch": 8, "steps": 60, "eps": 1e-6, "teacher_scale": 1.0, "model_seed": 0},
     tiny={"rhos": (0.3, 3.0), "steps": 10},
     quick={},
     full={"steps": 300},
@@ -57,7 +60,6 @@ OPTIONS = (
     Option("--Lp", "Lp", int, help="prompt length"),
     Option("--batch", "batch", int, help="input sequences"),
     Option("--steps", "steps", int, help="L-BFGS-B iterations"),
-    Option("--n-ref", "n_ref", int, help="length at which the frontier is read"),
     Option("--eps", "eps", float, help="attention-output error target of the frontier"),
     Option("--teacher-scale", "teacher_scale", float, help="teacher prompt entries in [0, this]"),
     Option("--model-seed", "model_seed", int, help="seed of the frozen weights"),
@@ -88,7 +90,6 @@ def check_point(params: dict) -> None:
     _rhos(params.get("rhos"))
     for key in ("d", "L", "Lp", "batch"):
         check_positive_int(params.get(key), key)
-    check_positive_int(params.get("n_ref"), "n_ref", minimum=2)
     check_positive_int(params.get("steps"), "steps", minimum=0)
     check_open_interval(params.get("eps"), "eps", 0.0, 1.0)
     check_positive_float(params.get("teacher_scale"), "teacher_scale", allow_zero=True)
@@ -117,8 +118,9 @@ def prompt_norm_point(params: dict, seed: int) -> list[dict]:
 
     check_point(params)
     model, X, Y = _task(params)
-    eps, n_ref, s = float(params.get("eps", 1e-6)), params["n_ref"], model.s
-    bstar = frontier_B(n_ref, d=s, eps=eps)
+    eps, s = float(params.get("eps", 1e-6)), model.s
+    n = params["Lp"] + params["L"]  # the rows one attention call reads: prompt and input
+    bcert = frontier_B(n, d=s, eps=eps)
     rng = np.random.default_rng(seed)
 
     def tune(P0, rho):
@@ -136,14 +138,14 @@ def prompt_norm_point(params: dict, seed: int) -> list[dict]:
             candidates += [(warm.mse, warm.P, warm.B, warm.max_err, "warm"), best[:4] + ("previous",)]
         mse, P, B, max_err, source = min(candidates, key=lambda c: c[0])
         best = (mse, P, B, max_err)
-        ratio0, g0 = _ratio(s, ind.B, n_ref, eps)
-        ratio1, g1 = _ratio(s, B, n_ref, eps)
+        ratio0, g0 = _ratio(s, ind.B, n, eps)
+        ratio1, g1 = _ratio(s, B, n, eps)
         rows.append({
             "rho": rho, "s": s, "B_init": ind.B, "B_prompt_init": ind.B_prompt, "B_input_init": ind.B_input,
-            "g_star_init": g0, "ratio_init": ratio0, "B_star": bstar, "init_below_frontier": ind.B < bstar,
+            "g_star_init": g0, "ratio_init": ratio0, "n": n, "B_cert": bcert, "init_below_frontier": ind.B < bcert,
             "mse_init": float(model.loss(P0, X, Y).mse), "mse_cold": cold.mse, "B_cold": cold.B,
             "mse_tuned": mse, "max_err_tuned": max_err, "B_tuned": B, "tuned_from": source, "g_star_tuned": g1,
-            "ratio_tuned": ratio1, "tuned_below_frontier": B < bstar,
+            "ratio_tuned": ratio1, "tuned_below_frontier": B < bcert,
         })
     return rows
 
@@ -153,7 +155,8 @@ def summarize(rows: list[dict]) -> dict:
     below = [r["rho"] for r in rows if r["tuned_below_frontier"]]
     best = min(rows, key=lambda r: r["mse_tuned"])
     losses = [r["mse_tuned"] for r in rows]
-    return {"B_star": rows[0]["B_star"] if rows else None, "n_ref": rows[0]["n_ref"] if rows else None,
+    return {"B_cert": rows[0]["B_cert"] if rows else None, "n": rows[0]["n"] if rows else None,
+            "B_input": rows[0]["B_input_init"] if rows else None,
             "largest_rho_tuned_below_frontier": max(below) if below else None,
             "best_rho": best["rho"], "best_mse": best["mse_tuned"],
             "monotone": all(b <= a for a, b in pairwise(losses)),
@@ -167,7 +170,7 @@ def make_sweep(scale: str = "quick", *, seed: int = 0, **overrides) -> SweepDef:
         name="prompt-norm", point="promptlimits.experiments.prompt_norm:prompt_norm_point",
         points=({},),
         fixed={"rhos": " ".join(repr(float(r)) for r in sorted(s["rhos"])), "d": int(s["d"]), "L": int(s["L"]),
-               "Lp": int(s["Lp"]), "batch": int(s["batch"]), "steps": int(s["steps"]), "n_ref": int(s["n_ref"]),
+               "Lp": int(s["Lp"]), "batch": int(s["batch"]), "steps": int(s["steps"]),
                "eps": float(s["eps"]), "teacher_scale": float(s["teacher_scale"]),
                "model_seed": int(s["model_seed"]), "data_seed": int(seed)},
         seed=int(seed), check="promptlimits.experiments.prompt_norm:check_point",

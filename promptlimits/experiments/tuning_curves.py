@@ -1,4 +1,12 @@
-"""Capacity against efficiency: prompts tuned at long sequences beside the frontier ``B*(n)`` (docs/theory.md §5.6).
+"""Capacity against efficiency: prompts tuned at long sequences beside ``B_cert(n)`` (docs/theory.md §5.6).
+
+``B_cert(n; d, eps)``, *the certified frontier at fixed d*, is the largest norm
+at which the float-certified polynomial method for head size ``d`` and output
+error ``eps`` is predicted to be cheaper than exact attention with ``n`` keys
+(:func:`promptlimits.poly_attention.frontier_B`, ``r* < n``). It is not the
+phase frontier ``B*(n)`` of claim 1 (docs/theory.md §5.4), which is taken in the
+theorem's regime ``d = ceil(log2 n)``, ``eps = 1/n``: at ``n = 1024``
+``B_cert(n; 4, 1e-6) = 1.367`` against ``B*(1024) = 0.904``.
 
 docs/theory.md §9.7, figure 5. A frozen random model (``d``, weights scaled by
 ``weight_scale`` so that the inputs' own induced norm lies below the frontier
@@ -16,15 +24,15 @@ attention; docs/theory.md §2.3) from a shared initial prompt:
 
 * ``box = "free"``: unconstrained;
 * ``box = "frontier"``: in the largest box ``‖P‖max <= rho`` whose bound on the
-  prompt-induced norm is at most ``B*(n)`` (:func:`promptlimits.norm_box.largest_box`),
-  so every iterate keeps ``B(P, X) <= B*(n)`` and the polynomial method stays
+  prompt-induced norm is at most ``B_cert(n)`` (:func:`promptlimits.norm_box.largest_box`),
+  so every iterate keeps ``B(P, X) <= B_cert(n)`` and the polynomial method stays
   cheaper than exact attention for the whole run; none when the inputs alone
-  induce more than ``B*(n)``;
+  induce more than ``B_cert(n)``;
 * a number: that box.
 
 Each iteration gives a row: MSE, MSE relative to the shared start, max-abs
 error, the induced norm ``B(P, X)`` and the backend used; every row repeats the
-run's constants (``Lp``, ``B*(n)``, the largest certifiable norm at ``n`` keys,
+run's constants (``Lp``, ``B_cert(n)``, the largest certifiable norm at ``n`` keys,
 the inputs' and the teacher's induced norms, the box and its bound, seconds).
 The verdict (claim 5) is an illustration: the paper's efficiency results are
 asymptotic statements about algorithms at a given norm and its capacity results
@@ -63,7 +71,7 @@ SETTINGS = scale_table(
 #: Options of ``promptlimits sweep tuning_curves``.
 OPTIONS = (
     Option("--n", "ns", int, "+", help="sequence lengths n = Lp + L"),
-    Option("--box", "boxes", str, "+", help="prompt boxes: 'free', 'frontier' (B(P, X) <= B*(n)) or a radius rho"),
+    Option("--box", "boxes", str, "+", help="prompt boxes: 'free', 'frontier' (B(P, X) <= B_cert(n)) or a radius rho"),
     Option("--d", "d", int, help="token width"),
     Option("--share", "share", int, help="the prompt is Lp = n // share rows"),
     Option("--steps", "steps", int, help="L-BFGS-B iterations"),
@@ -154,17 +162,17 @@ def _scaled_to(model, U, level: float):
     return brentq(excess, 0.0, hi, xtol=1e-14, rtol=1e-12) * U
 
 
-def _radius(box, model, B_star: float, B_input: float):
+def _radius(box, model, B_cert: float, B_input: float):
     """``(rho, bound)``: the box radius (``None``: free) and the bound on the prompt part of ``B`` over it.
 
-    For ``"frontier"`` with the inputs' own norm at or above ``B*(n)`` no box
+    For ``"frontier"`` with the inputs' own norm at or above ``B_cert(n)`` no box
     helps: ``(math.nan, math.nan)``.
     """
     box = _box(box)
     if box == "free":
         return None, None
     if box == "frontier":
-        rho = largest_box(model, B_star) if B_input < B_star else None
+        rho = largest_box(model, B_cert) if B_input < B_cert else None
         if rho is None:
             return math.nan, math.nan
     else:
@@ -180,14 +188,14 @@ def curve_point(params: dict, seed: int) -> list[dict]:
     Lp, L = _sizes(params)
     backend = {"backend": params["backend"], "attn_eps": eps}
     B_teacher, B_input = induced_parts(model, P_teacher, X)
-    const = {"Lp": Lp, "L": L, "B_star": frontier_B(n, d=model.s, eps=eps),
+    const = {"Lp": Lp, "L": L, "B_cert": frontier_B(n, d=model.s, eps=eps),
              "B_certifiable": largest_certifiable_B(model.s, eps_p_for_output(eps), keys=n),
              "B_input": B_input, "B_teacher": max(B_teacher, B_input),
              "mse_start": float(model.loss(P0, X, Y, **backend).mse)}
-    rho, bound = _radius(params["box"], model, const["B_star"], B_input)
+    rho, bound = _radius(params["box"], model, const["B_cert"], B_input)
     const |= {"rho": rho, "box_bound": bound}
     if rho is not None and math.isnan(rho):
-        return [{**const, "status": "no box: the inputs alone induce B above B*(n)", "step": 0, "mse": None,
+        return [{**const, "status": "no box: the inputs alone induce B above B_cert(n)", "step": 0, "mse": None,
                  "rel_mse": None, "max_err": None, "B": None, "backend_used": None, "seconds": 0.0}]
     start = P0 if rho is None else np.clip(P0, -rho, rho)
     res = tune_prompt(model, X, Y, P0=start, optimizer="lbfgs", steps=int(params["steps"]), rho=rho,
@@ -211,6 +219,6 @@ def make_sweep(scale: str = "quick", *, seed: int = 0, **overrides) -> SweepDef:
         seed=seed,
         check="promptlimits.experiments.tuning_curves:check_point",
         summary="promptlimits.experiments.tuning_verdict:summarize",
-        description="prompts tuned at n = Lp + L beside the frontier B*(n), free and in the frontier's box "
+        description="prompts tuned at n = Lp + L beside the frontier B_cert(n), free and in the frontier's box "
                     "(figure 5)",
     )
