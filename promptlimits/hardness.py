@@ -101,7 +101,7 @@ Above the cap the least degree is bracketed by a *sufficient* one
 ``[-R, R]`` has absolute error ``|p(x) - e^x| <= delta_g = 2 e^R (R/2)^(g+1) /
 (g+1)!`` (the bound of :mod:`promptlimits.polyapprox` before the division by
 ``e^-R``). With ``X = sum_j p(s_ij)`` and ``Y = sum_j e^(s_ij)`` over the
-``n`` keys, ``|X - Y| <= n delta_g``, and since ``Y >= 0``,
+``n`` keys, ``|X - Y| <= n delta_g``, and since ``Y >= 0``::
 
     |1/(1 + X) - 1/(1 + Y)| = |X - Y| / ((1 + X)(1 + Y)) <= n delta_g / (1 - n delta_g),
 

@@ -18,7 +18,9 @@ import matplotlib.pyplot as plt
 
 from promptlimits.sweep import load_sweep, read_results, run_sweep
 
-toml = Path(__file__).resolve().parents[1] / "sweeps" / "phase.toml"  # examples/sweeps/phase.toml
+# examples/sweeps/phase.toml (sphinx-gallery runs each example in its own folder, without __file__)
+here = Path(__file__).parent if "__file__" in globals() else Path.cwd()
+toml = here.resolve().parent / "sweeps" / "phase.toml"
 out = Path(tempfile.mkdtemp())
 run_sweep(load_sweep(toml), out, workers=0, progress=False)
 rows = read_results(out, name="phase_custom").rows
