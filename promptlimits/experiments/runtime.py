@@ -294,13 +294,17 @@ def _series(rows: list[dict], predict, control, seed: int) -> dict:
     """One test series: sizes, times, the gap to the model and to the control, with intervals."""
     meas = sorted((r for r in rows if r["measured"]), key=lambda r: r["n"])
     stopped = sorted((r for r in rows if not r["measured"]), key=lambda r: r["n"])
+    try:
+        predicted, problem = [predict(r) for r in meas], ""
+    except ValueError as exc:  # the calibration cannot speak for these sizes: the series is not checked
+        predicted, problem = [None] * len(meas), str(exc)
     out = {"n": [r["n"] for r in meas], "d": [r["d"] for r in meas], "rank": [r["rank"] for r in meas],
-           "B": [r["B"] for r in meas], "t": [r["t"] for r in meas],
-           "predicted_t": [predict(r) for r in meas], "repeats": min((len(_repeats(r)) for r in meas), default=0),
+           "B": [r["B"] for r in meas], "t": [r["t"] for r in meas], "model_problem": problem,
+           "predicted_t": predicted, "repeats": min((len(_repeats(r)) for r in meas), default=0),
            "stopped_at": stopped[0]["n"] if stopped else None, "stopped": stopped[0]["reason"] if stopped else "",
            "gap": None, "control": None, "exponent": None, "status": NOT_CHECKED, "control_status": NOT_CHECKED,
            "errors_within_bound": all(r["err_max"] is None or r["err_max"] <= r["err_bound"] for r in meas)}
-    if len(meas) < 3 or out["repeats"] < 2:
+    if len(meas) < 3 or out["repeats"] < 2 or problem:
         return out
     reps = {r["n"]: _repeats(r) for r in meas}
     ns = out["n"]
@@ -390,6 +394,9 @@ def _measured_part(s: dict) -> tuple[str, str]:
         series["exact"] = s["exact"]
     if s["calibration"] is None:
         return NOT_CHECKED, "no calibration (too few calibration points measured)"
+    problems = [v["model_problem"] for v in series.values() if v["model_problem"]]
+    if problems:
+        return NOT_CHECKED, problems[0]
     checked = {k: v for k, v in series.items() if v["status"] != NOT_CHECKED}
     if not checked or "exact" not in checked:
         return NOT_CHECKED, (f"fewer than 3 sizes or fewer than {model.MIN_REPEATS} repeats in "

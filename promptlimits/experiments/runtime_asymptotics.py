@@ -23,7 +23,9 @@ at ``MAX_DEGREE``: only the closed forms are evaluated, never a polynomial.
 
 from __future__ import annotations
 
+import copy
 import math
+from functools import lru_cache
 
 from scipy.optimize import brentq
 from scipy.special import gammaln
@@ -163,7 +165,12 @@ def limit_exponent(kappa: float) -> float:
 
 
 def exponent_table(names=SCHEDULES + CONTROLS, grid=RULE_GRID) -> dict:
-    """``{name: {"log2_n": [...], "degree": [...], "exponent": [log_n r*]}}`` on ``grid``."""
+    """``{name: {"log2_n": [...], "degree": [...], "exponent": [log_n r*]}}`` on ``grid`` (cached; a fresh copy)."""
+    return copy.deepcopy(_exponent_table(tuple(names), tuple(int(k) for k in grid)))
+
+
+@lru_cache(maxsize=16)
+def _exponent_table(names: tuple, grid: tuple) -> dict:
     out = {}
     for name in names:
         rows = [rank_exponent(name, k) for k in grid]

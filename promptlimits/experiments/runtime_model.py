@@ -132,7 +132,8 @@ def calibrate(rows: list[dict]) -> dict:
     """Fit seconds per operation, per algorithm, to calibration rows (``algo, n, d, rank, t``).
 
     Non-negative least squares on relative errors (each row weighted by
-    ``1/t``), columns scaled to unit norm first; needs at least as many rows of
+    ``1/t``), columns scaled to unit norm first; a count that is zero at every
+    point gets ``None`` (:func:`predict` then refuses sizes where it is not); needs at least as many rows of
     an algorithm as it has counts. Returns ``{"machine", "coefficients":
     {algo: {count: s}}, "rms_rel": {algo: ...}, "points": [(algo, n, d, rank)]}``.
     """
@@ -148,9 +149,10 @@ def calibrate(rows: list[dict]) -> dict:
             raise ValueError(f"calibration times of {algo} must be finite and > 0")
         A = np.array([[op_counts(algo, r["n"], r["d"], r.get("rank"))[k] for k in names] for r in mine]) / t[:, None]
         norm = np.linalg.norm(A, axis=0)
-        x, _ = nnls(A / norm, np.ones(len(mine)))
-        x = x / norm
-        coef[algo] = dict(zip(names, (float(v) for v in x)))
+        seen = norm > 0  # a count that is zero at every calibration point cannot be calibrated
+        x = np.zeros(len(names))
+        x[seen] = nnls(A[:, seen] / norm[seen], np.ones(len(mine)))[0] / norm[seen]
+        coef[algo] = {k: (float(v) if ok else None) for k, v, ok in zip(names, x, seen)}
         rms[algo] = float(np.sqrt(np.mean((A @ x - 1.0) ** 2)))
         points += [(algo, int(r["n"]), int(r["d"]), r.get("rank")) for r in mine]
     return {"machine": machine_id(), "coefficients": coef, "rms_rel": rms, "points": points}
@@ -165,7 +167,11 @@ def predict(calibration: dict, algo: str, n: int, d: int, rank: int | None = Non
     missing = [k for k in counts if k not in coef]
     if missing:
         raise ValueError(f"the calibration's cost model for {algo} has no coefficient for {missing}")
-    return float(sum(coef[k] * counts[k] for k in counts))
+    unseen = [k for k in counts if coef[k] is None and counts[k] > 0]
+    if unseen:
+        raise ValueError(f"the cost model for {algo} cannot predict n = {n}, d = {d}: no calibration point had "
+                         f"{unseen} > 0; calibrate on sizes that do")
+    return float(sum(coef[k] * counts[k] for k in counts if coef[k] is not None))
 
 
 def check_calibration(calibration, where: str = "the calibration") -> dict:
@@ -176,8 +182,8 @@ def check_calibration(calibration, where: str = "the calibration") -> dict:
         coef = calibration["coefficients"].get(algo)
         if not isinstance(coef, dict):
             raise ValueError(f"{where} has no cost model for {algo}")
-        bad = [k for k in names if not (isinstance(coef.get(k), (int, float)) and math.isfinite(coef[k])
-                                        and coef[k] >= 0)]
+        bad = [k for k in names if not (coef.get(k, 0) is None or isinstance(coef.get(k), (int, float))
+                                        and math.isfinite(coef[k]) and coef[k] >= 0)]
         if bad:
             raise ValueError(f"{where}: the cost model for {algo} has no valid coefficient for {bad}")
     here, there = machine_id(), calibration.get("machine") or {}
