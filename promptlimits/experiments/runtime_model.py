@@ -241,14 +241,17 @@ def slope_gap(ns, repeats, predicted, *, seed: int = 0, resamples: int = BOOTSTR
     logp = np.log([predicted[n] for n in ns])
     pred_slope = float(np.polyfit(logn, logp, 1)[0])
 
-    def stat(*xs):
-        return float(np.polyfit(logn, np.log([np.min(x) for x in xs]), 1)[0]) - pred_slope
+    xc = logn - logn.mean()
 
-    point = stat(*samples)
+    def stat(*xs, axis=-1):  # least-squares slope of log(min) against log n, for a batch of resamples
+        y = np.stack([np.log(np.min(x, axis=axis)) for x in xs], axis=-1)
+        return (y - y.mean(axis=-1, keepdims=True)) @ xc / (xc @ xc) - pred_slope
+
+    point = float(stat(*samples))
     if all(np.ptp(x) == 0 for x in samples):
         lo = hi = point
     else:
-        res = bootstrap(tuple(samples), stat, paired=False, vectorized=False, n_resamples=int(resamples),
+        res = bootstrap(tuple(samples), stat, paired=False, vectorized=True, n_resamples=int(resamples),
                         confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
         lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     return {"gap": point, "low": min(lo, point), "high": max(hi, point), "predicted_slope": pred_slope,
