@@ -149,12 +149,13 @@ def test_cost_model_missing_a_size_is_refused():
 
 
 @pytest.mark.parametrize("change, text", [
-    (lambda m: m.update(cpu="Another CPU"), "was made on another machine: cpu 'Another CPU' there"),
-    (lambda m: m["versions"].update(numpy="0.0"), "was made with another version of numpy: '0.0' there"),
+    (lambda c: c["machine"].update(cpu="Another CPU"), "was made on another machine: cpu 'Another CPU' there"),
+    (lambda c: c["machine"]["versions"].update(numpy="0.0"), "was made with another version of numpy: '0.0' there"),
+    (lambda c: c["coefficients"]["poly"].pop("monomials"), "the cost model for poly has no valid coefficient for"),
 ])
-def test_calibration_from_another_machine_or_version_is_refused(tmp_path, capsys, change, text):
+def test_calibration_from_another_machine_or_version_or_incomplete_is_refused(tmp_path, capsys, change, text):
     cal = model.calibrate(_cal_rows())
-    change(cal["machine"])
+    change(cal)
     path = tmp_path / "cal.json"
     path.write_text(json.dumps({"summary": {"calibration": cal}}))
     with pytest.raises(ValueError, match=text):
@@ -257,6 +258,10 @@ def test_verdict_takes_each_status_by_its_rule():
     assert noisy.status == INCONCLUSIVE and "straddles" in noisy.why
     few = verdicts(_results(_rows(repeats=5)))[0]
     assert few.status == NOT_CHECKED and "fewer than 9 repeats" in few.why
+    shared = _rows()  # a calibration point at a test size: the calibration would be fitted on the test
+    shared.append({**shared[-1], "role": "calibration"})
+    overlap = verdicts(_results(shared))[0]
+    assert overlap.status == NOT_CHECKED and "shares a size or a rank" in overlap.why
 
 
 def test_tiny_sweep_runs(tmp_path):

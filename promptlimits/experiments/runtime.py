@@ -60,8 +60,8 @@ SETTINGS = scale_table(
     {"log2_ns": tuple(range(9, 16)), "kappas": (0.05, 0.1, 0.15), "c": 1.0, "eps_exponent": 1.0, "kind": "auto",
      "max_flops": 2e9, "exact_max_flops": 4e9, "check_rows": 64, "timing_repeats": model.MIN_REPEATS,
      "min_call": 0.01, "calibration": "",
-     "calibration_points": "poly:1536:5:1 poly:1536:5:3 poly:1536:16:1 poly:1536:16:2 poly:1536:20:2 "
-                           "poly:1536:16:3 poly:6144:5:1 poly:6144:5:3 poly:6144:16:2 poly:6144:20:2 "
+     "calibration_points": "poly:1536:5:1 poly:1536:5:3 poly:1536:11:3 poly:1536:17:1 poly:1536:17:2 "
+                           "poly:1536:20:2 poly:6144:5:1 poly:6144:5:3 poly:6144:11:3 poly:6144:17:2 "
                            "exact:640:7 exact:768:16 exact:1536:20 exact:2560:11 exact:3072:6 exact:3072:20"},
     tiny={"log2_ns": (7, 8, 9, 10), "kappas": (0.05, 0.15), "max_flops": 1e8, "exact_max_flops": 1e8,
           "timing_repeats": 3, "min_call": 0.002,
@@ -222,11 +222,14 @@ def _time_interleaved(calls: list, repeats: int, min_call: float, rng) -> tuple[
     clock = time.process_time
     live = [i for i, c in enumerate(calls) if c is not None]
     inner = {}
-    for i in live:  # warm up (compile, load caches), then size the inner loop
+    for i in live:  # warm up (compile, load caches), then size the inner loop on the fastest of three calls
         calls[i]()
-        t0 = clock()
-        calls[i]()
-        inner[i] = max(1, math.ceil(min_call / max(clock() - t0, 1e-6)))
+        once = []
+        for _ in range(3):
+            t0 = clock()
+            calls[i]()
+            once.append(clock() - t0)
+        inner[i] = max(1, math.ceil(min_call / max(min(once), 1e-6)))
     times = {i: [] for i in live}
     for _ in range(repeats):
         for i in rng.permutation(live):
@@ -397,6 +400,8 @@ def _measured_part(s: dict) -> tuple[str, str]:
     problems = [v["model_problem"] for v in series.values() if v["model_problem"]]
     if problems:
         return NOT_CHECKED, problems[0]
+    if not s.get("calibration_disjoint"):
+        return NOT_CHECKED, "the calibration shares a size or a rank with the test"
     checked = {k: v for k, v in series.items() if v["status"] != NOT_CHECKED}
     if not checked or "exact" not in checked:
         return NOT_CHECKED, (f"fewer than 3 sizes or fewer than {model.MIN_REPEATS} repeats in "
