@@ -70,8 +70,7 @@ def test_bad_schedule_is_refused():
 
 # ----------------------------------------------------------------------------- cost model and calibration
 COEF = {"poly": {"multiply_adds": 4e-11, "monomials": 2e-10, "row_bytes": 2e-10, "calls": 4e-5},
-        "exact": {"multiply_adds": 8e-11, "exponentials": 5e-9, "spilled_pairs": 3e-9, "row_bytes": 0.0,
-                  "calls": 5e-5}}
+        "exact": {"multiply_adds": 8e-11, "exponentials": 5e-9, "row_bytes": 0.0, "calls": 5e-5}}
 CAL_POINTS = [("poly", 1536, 5, 1), ("poly", 1536, 5, 3), ("poly", 1536, 16, 2), ("poly", 1536, 20, 2),
               ("poly", 6144, 16, 1), ("poly", 6144, 5, 2), ("exact", 640, 7, None), ("exact", 768, 16, None),
               ("exact", 1536, 20, None), ("exact", 2560, 11, None), ("exact", 3072, 6, None)]
@@ -92,9 +91,9 @@ def test_op_counts_follow_the_kernel_shapes():
     assert c == {"multiply_adds": 2 * 1000 * 55 * 17, "monomials": 2 * 1000 * 55, "row_bytes": 8 * 1000 * (27 + 16),
                  "calls": 1.0}
     assert model.op_counts("poly", 1001, 9, 55)["monomials"] == 2 * 1008 * 55  # rows padded to 8
-    small = model.op_counts("exact", 512, 9, cache_bytes=32 << 20)  # 3 * 8 * 2^18 bytes = 6 MiB: in cache
-    big = model.op_counts("exact", 2048, 11, cache_bytes=32 << 20)  # 3 * 8 * 2^22 bytes = 96 MiB: spilled
-    assert small["spilled_pairs"] == 0 and big["spilled_pairs"] == 2048**2 == big["exponentials"]
+    assert model.op_counts("exact", 512, 9) == {"multiply_adds": 2 * 512**2 * 9, "exponentials": 512**2,
+                                                "row_bytes": 32 * 512 * 9, "calls": 1.0}
+    assert [model.exact_chunk(n) for n in (512, 8192, 2**15, 2**16)] == [64, 4, 1, 1]  # 2^15 scores a block
 
 
 def test_calibration_recovers_known_costs_and_predicts_other_sizes():
@@ -141,10 +140,10 @@ def test_cost_model_missing_a_size_is_refused():
     with pytest.raises(ValueError, match=f"the cost model has no prediction for n = \\[{NS[-1]}\\]"):
         model.slope_gap(NS, {n: [1.0, 1.1] for n in NS}, pred)
     cal = model.calibrate(_cal_rows())
-    del cal["coefficients"]["exact"]["spilled_pairs"]
-    with pytest.raises(ValueError, match=r"has no coefficient for \['spilled_pairs'\]"):
+    del cal["coefficients"]["exact"]["exponentials"]
+    with pytest.raises(ValueError, match=r"has no coefficient for \['exponentials'\]"):
         model.predict(cal, "exact", 1024, 10)
-    with pytest.raises(ValueError, match=r"the cost model for exact has no valid coefficient for \['spilled_pairs'\]"):
+    with pytest.raises(ValueError, match=r"the cost model for exact has no valid coefficient for \['exponentials'\]"):
         model.check_calibration(cal)
 
 
@@ -274,13 +273,3 @@ def test_tiny_sweep_runs(tmp_path):
     assert s["calibration"]["machine"] == model.machine_id() and s["calibration_disjoint"]
     assert s["asymptotics"]["status"] == CONSISTENT
     assert verdicts({"runtime": res})[0].status == NOT_CHECKED  # 3 repeats at the tiny scale
-
-
-def test_a_count_never_seen_in_the_calibration_cannot_be_predicted():
-    rows = [r for r in _cal_rows() if r["algo"] == "poly" or r["n"] <= 768]  # no exact point beyond the cache
-    rows += [{**r, "n": r["n"] - k} for r in rows if r["algo"] == "exact" for k in (8, 16)]  # five points
-    cal = model.calibrate(rows)
-    assert cal["coefficients"]["exact"]["spilled_pairs"] is None
-    assert model.predict(cal, "exact", 512, 9) > 0
-    with pytest.raises(ValueError, match=r"cannot predict n = 4096, d = 12: no calibration point had \['spilled"):
-        model.predict(cal, "exact", 4096, 12)

@@ -11,12 +11,14 @@ polynomial forward (docs/theory.md §3.9) and exact attention do, with
   ``row_bytes = 8 n (3d + W)`` (``Q``, ``K``, ``V`` read, ``T`` written),
   ``calls = 1`` (per-call overhead);
 * ``exact``: ``multiply_adds = 2 n^2 d`` (``Q K^T`` and ``P V``),
-  ``exponentials = n^2`` (one ``exp`` and one score read/written per pair),
-  ``spilled_pairs = n^2`` when the score block's working set, three live
-  float64 arrays of ``min(n^2, 2^22)`` scores (``S``, ``S - m`` scaled, ``exp``;
-  :func:`promptlimits.exact_attention` works in blocks of about ``2^22``
-  scores), exceeds the last-level cache (then every pair's scores travel
-  to and from memory), else 0; ``row_bytes = 32 n d``, ``calls = 1``.
+  ``exponentials = n^2`` (one ``exp`` and a few passes over each score),
+  ``row_bytes = 32 n d``, ``calls = 1``. The experiment times exact attention
+  in blocks of :data:`EXACT_BLOCK` scores (``chunk = EXACT_BLOCK // n`` query
+  rows), whose three live float64 arrays (scores, shifted scores, weights)
+  stay in a core's private cache at every ``n``, so every pair costs the same
+  memory traffic; with the library's default blocks of ``2^22`` scores the
+  per-pair cost doubles where the blocks outgrow the shared cache, at a size
+  that moves with the load of the other cores.
 
 *Calibration.* One non-negative coefficient (seconds per operation) per count
 and algorithm, fitted once by :func:`calibrate` (``scipy.optimize.nnls`` on
@@ -45,16 +47,16 @@ import numpy as np
 
 from .verdict import CONSISTENT, INCONCLUSIVE, NOT_CONSISTENT
 
-__all__ = ["FEATURES", "op_counts", "machine_id", "calibrate", "predict", "check_calibration", "load_calibration",
-           "slope_gap", "classify", "SLOPE_MARGIN", "BOOTSTRAP_RESAMPLES", "MIN_REPEATS"]
+__all__ = ["FEATURES", "EXACT_BLOCK", "op_counts", "exact_chunk", "machine_id", "calibrate", "predict",
+           "check_calibration", "load_calibration", "slope_gap", "classify", "SLOPE_MARGIN", "BOOTSTRAP_RESAMPLES",
+           "MIN_REPEATS"]
 
 #: The operation counts of each algorithm, in the order of its coefficients.
 FEATURES = {"poly": ("multiply_adds", "monomials", "row_bytes", "calls"),
-            "exact": ("multiply_adds", "exponentials", "spilled_pairs", "row_bytes", "calls")}
+            "exact": ("multiply_adds", "exponentials", "row_bytes", "calls")}
 
-#: Scores per block of exact attention (``promptlimits.attention.SCORE_BLOCK``) and live blocks at once.
-SCORE_BLOCK = 1 << 22
-LIVE_BLOCKS = 3
+#: Scores per block in which the experiment times exact attention: 3 arrays of 2^15 float64 = 768 KiB.
+EXACT_BLOCK = 1 << 15
 
 #: Margin on |measured - predicted| log-log slope: over n = 2^9..2^15 a drift of 0.1 in the exponent is a
 #: factor 64^0.1 = 1.52 between the first and last size's measured/predicted ratio (docs/theory.md §9.4).
@@ -68,11 +70,9 @@ def _round8(x: int) -> int:
     return 8 * ((int(x) + 7) // 8)
 
 
-def op_counts(algo: str, n: int, d: int, rank: int | None = None, *, cache_bytes: int | None = None
-              ) -> dict[str, float]:
+def op_counts(algo: str, n: int, d: int, rank: int | None = None) -> dict[str, float]:
     """Operation counts of one forward call of ``algo`` on ``n`` queries and keys, head size ``d`` (module
-    docstring); ``rank`` is the polynomial's ``r`` (``poly`` only); ``cache_bytes`` the last-level cache
-    (default: this machine's, :func:`machine_id`)."""
+    docstring); ``rank`` is the polynomial's ``r`` (``poly`` only)."""
     if algo not in FEATURES:
         raise ValueError(f"unknown algorithm {algo!r}: the cost model knows {sorted(FEATURES)}")
     n, d = int(n), int(d)
@@ -84,10 +84,13 @@ def op_counts(algo: str, n: int, d: int, rank: int | None = None, *, cache_bytes
         n8, W, r = _round8(n), _round8(d), int(rank)
         return {"multiply_adds": 2.0 * n8 * r * (W + 1), "monomials": 2.0 * n8 * r,
                 "row_bytes": 8.0 * n * (3 * d + W), "calls": 1.0}
-    cache = machine_id()["llc_bytes"] if cache_bytes is None else int(cache_bytes)
-    spilled = LIVE_BLOCKS * 8 * min(n * n, SCORE_BLOCK) > cache
-    return {"multiply_adds": 2.0 * n * n * d, "exponentials": float(n) * n,
-            "spilled_pairs": float(n) * n if spilled else 0.0, "row_bytes": 32.0 * n * d, "calls": 1.0}
+    return {"multiply_adds": 2.0 * n * n * d, "exponentials": float(n) * n, "row_bytes": 32.0 * n * d,
+            "calls": 1.0}
+
+
+def exact_chunk(n: int) -> int:
+    """Query rows per block when the experiment times exact attention on ``n`` keys (:data:`EXACT_BLOCK`)."""
+    return max(1, EXACT_BLOCK // int(n))
 
 
 def _cpu_model() -> str:
@@ -132,8 +135,7 @@ def calibrate(rows: list[dict]) -> dict:
     """Fit seconds per operation, per algorithm, to calibration rows (``algo, n, d, rank, t``).
 
     Non-negative least squares on relative errors (each row weighted by
-    ``1/t``), columns scaled to unit norm first; a count that is zero at every
-    point gets ``None`` (:func:`predict` then refuses sizes where it is not); needs at least as many rows of
+    ``1/t``), columns scaled to unit norm first; needs at least as many rows of
     an algorithm as it has counts. Returns ``{"machine", "coefficients":
     {algo: {count: s}}, "rms_rel": {algo: ...}, "points": [(algo, n, d, rank)]}``.
     """
@@ -149,10 +151,8 @@ def calibrate(rows: list[dict]) -> dict:
             raise ValueError(f"calibration times of {algo} must be finite and > 0")
         A = np.array([[op_counts(algo, r["n"], r["d"], r.get("rank"))[k] for k in names] for r in mine]) / t[:, None]
         norm = np.linalg.norm(A, axis=0)
-        seen = norm > 0  # a count that is zero at every calibration point cannot be calibrated
-        x = np.zeros(len(names))
-        x[seen] = nnls(A[:, seen] / norm[seen], np.ones(len(mine)))[0] / norm[seen]
-        coef[algo] = {k: (float(v) if ok else None) for k, v, ok in zip(names, x, seen)}
+        x = nnls(A / norm, np.ones(len(mine)))[0] / norm
+        coef[algo] = dict(zip(names, (float(v) for v in x)))
         rms[algo] = float(np.sqrt(np.mean((A @ x - 1.0) ** 2)))
         points += [(algo, int(r["n"]), int(r["d"]), r.get("rank")) for r in mine]
     return {"machine": machine_id(), "coefficients": coef, "rms_rel": rms, "points": points}
@@ -167,11 +167,7 @@ def predict(calibration: dict, algo: str, n: int, d: int, rank: int | None = Non
     missing = [k for k in counts if k not in coef]
     if missing:
         raise ValueError(f"the calibration's cost model for {algo} has no coefficient for {missing}")
-    unseen = [k for k in counts if coef[k] is None and counts[k] > 0]
-    if unseen:
-        raise ValueError(f"the cost model for {algo} cannot predict n = {n}, d = {d}: no calibration point had "
-                         f"{unseen} > 0; calibrate on sizes that do")
-    return float(sum(coef[k] * counts[k] for k in counts if coef[k] is not None))
+    return float(sum(coef[k] * counts[k] for k in counts))
 
 
 def check_calibration(calibration, where: str = "the calibration") -> dict:
@@ -182,8 +178,8 @@ def check_calibration(calibration, where: str = "the calibration") -> dict:
         coef = calibration["coefficients"].get(algo)
         if not isinstance(coef, dict):
             raise ValueError(f"{where} has no cost model for {algo}")
-        bad = [k for k in names if not (coef.get(k, 0) is None or isinstance(coef.get(k), (int, float))
-                                        and math.isfinite(coef[k]) and coef[k] >= 0)]
+        bad = [k for k in names if not (isinstance(coef.get(k), (int, float)) and math.isfinite(coef[k])
+                                        and coef[k] >= 0)]
         if bad:
             raise ValueError(f"{where}: the cost model for {algo} has no valid coefficient for {bad}")
     here, there = machine_id(), calibration.get("machine") or {}
