@@ -58,18 +58,18 @@ __all__ = ["runtime_point", "check_point", "summarize", "make_sweep", "verdicts"
 
 #: Grids and budgets per scale (keys are the overrides ``make_sweep`` accepts).
 SETTINGS = scale_table(
-    {"log2_ns": tuple(range(9, 16)), "kappas": (0.05, 0.1, 0.15), "c": 1.0, "eps_exponent": 1.0, "kind": "auto",
-     "max_flops": 2e9, "exact_max_flops": 4e9, "check_rows": 64, "timing_repeats": model.MIN_REPEATS,
+    {"log2_ns": tuple(range(9, 15)), "kappas": (0.05, 0.1, 0.15), "c": 1.0, "eps_exponent": 1.0, "kind": "auto",
+     "max_flops": 1.2e9, "exact_max_flops": 4e9, "check_rows": 64, "timing_repeats": model.MIN_REPEATS,
      "min_call": 0.01, "calibration": "",
-     "calibration_points": "poly:1536:5:1 poly:1536:5:3 poly:1536:11:3 poly:1536:17:1 poly:1536:17:2 "
-                           "poly:1536:20:2 poly:6144:5:1 poly:6144:5:3 poly:6144:11:3 poly:6144:17:2 "
+     "calibration_points": "poly:1536:5:1 poly:1536:5:3 poly:1536:16:1 poly:1536:16:2 poly:1536:20:2 "
+                           "poly:1536:16:3 poly:6144:5:1 poly:6144:5:3 poly:6144:16:2 poly:6144:20:2 "
                            "exact:640:7 exact:768:16 exact:1536:20 exact:2560:11 exact:3072:6"},
     tiny={"log2_ns": (7, 8, 9, 10), "kappas": (0.05, 0.15), "max_flops": 1e8, "exact_max_flops": 1e8,
           "timing_repeats": 3, "min_call": 0.002,
           "calibration_points": "poly:200:5:1 poly:200:5:3 poly:200:16:2 poly:600:16:1 poly:600:20:2 "
                                 "poly:600:5:2 exact:96:6 exact:200:20 exact:300:6 exact:600:11"},
     quick={},
-    full={"log2_ns": tuple(range(9, 17)), "max_flops": 2e10, "exact_max_flops": 6e10, "timing_repeats": 15},
+    full={"kappas": (0.05, 0.1, 0.15, 0.2), "max_flops": 4e9, "exact_max_flops": 2e10, "timing_repeats": 15},
 )
 
 #: Options of ``promptlimits sweep runtime``.
