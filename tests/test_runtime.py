@@ -3,6 +3,7 @@ on synthetic timings, the sweep's rows, bad input."""
 
 import json
 import math
+import platform
 from types import SimpleNamespace
 
 import numpy as np
@@ -185,6 +186,8 @@ def test_point_rows_hold_the_certified_plan_the_calibration_and_the_repeats():
     assert [r["n"] for r in exact] == [256, 512] and all(r["measured"] for r in exact)
     cal = [r for r in rows if r["role"] == "calibration"]
     assert len(cal) == len(FIXED["calibration_points"].split()) and all(r["measured"] for r in cal)
+    if platform.libc_ver()[0] == "glibc":  # freed memory kept in the process: no page faults per call
+        assert all(r["freed_memory_kept"] for r in rows)
     assert not {r["n"] for r in cal} & {r["n"] for r in rows if r["role"] == "test"}
 
 

@@ -58,8 +58,8 @@ __all__ = ["runtime_point", "check_point", "summarize", "make_sweep", "verdicts"
 
 #: Grids and budgets per scale (keys are the overrides ``make_sweep`` accepts).
 SETTINGS = scale_table(
-    {"log2_ns": tuple(range(9, 15)), "kappas": (0.05, 0.1, 0.15), "c": 1.0, "eps_exponent": 1.0, "kind": "auto",
-     "max_flops": 1.2e9, "exact_max_flops": 4e9, "check_rows": 64, "timing_repeats": model.MIN_REPEATS,
+    {"log2_ns": tuple(range(9, 16)), "kappas": (0.05, 0.1, 0.15), "c": 1.0, "eps_exponent": 1.0, "kind": "auto",
+     "max_flops": 2e9, "exact_max_flops": 4e9, "check_rows": 64, "timing_repeats": model.MIN_REPEATS,
      "min_call": 0.01, "calibration": "",
      "calibration_points": "poly:1536:5:1 poly:1536:5:3 poly:1536:16:1 poly:1536:16:2 poly:1536:20:2 "
                            "poly:1536:16:3 poly:6144:5:1 poly:6144:5:3 poly:6144:16:2 poly:6144:20:2 "
@@ -69,7 +69,11 @@ SETTINGS = scale_table(
           "calibration_points": "poly:200:5:1 poly:200:5:3 poly:200:16:2 poly:600:16:1 poly:600:20:2 "
                                 "poly:600:5:2 exact:96:6 exact:200:20 exact:300:6 exact:600:11"},
     quick={},
-    full={"kappas": (0.05, 0.1, 0.15, 0.2), "max_flops": 4e9, "exact_max_flops": 2e10, "timing_repeats": 15},
+    full={"log2_ns": tuple(range(9, 17)), "kappas": (0.05, 0.1, 0.15, 0.2), "max_flops": 2e10,
+          "exact_max_flops": 6e10, "timing_repeats": 15,
+          "calibration_points": "poly:1536:5:1 poly:1536:5:3 poly:1536:10:4 poly:1536:17:1 poly:1536:17:2 "
+                                "poly:1536:20:2 poly:6144:5:1 poly:6144:5:3 poly:6144:10:4 poly:6144:17:2 "
+                                "exact:640:7 exact:768:16 exact:1536:20 exact:2560:11 exact:3072:6"},
 )
 
 #: Options of ``promptlimits sweep runtime``.
@@ -217,6 +221,29 @@ def _items(params: dict, rng) -> tuple[list[dict], list, list]:
     return rows, calls, checks
 
 
+#: glibc ``mallopt`` parameters: with both fixed, freed memory stays with the process (no page faults per call).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def _keep_freed_memory() -> bool:
+    """Ask glibc to keep freed memory in the process instead of returning it to the system (``mallopt``).
+
+    By default the largest arrays of a run are mapped and unmapped on every
+    call (the dynamic mmap and trim thresholds follow the largest block
+    freed), so the largest size pays page faults that smaller ones do not: a
+    cost of the allocator, not of the algorithm, and it grows with the
+    machine's load. ``False`` where this is not glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30))
+    except (OSError, AttributeError):
+        return False
+
+
 def _time_interleaved(calls: list, repeats: int, min_call: float, rng) -> tuple[list, list]:
     """Per timed call: ``inner`` and the per-call CPU seconds of each of ``repeats`` timings, taken in a random
     interleaved order (every item's ``r``-th timing is in the ``r``-th shuffled round)."""
@@ -248,13 +275,14 @@ def runtime_point(params: dict, seed: int) -> list[dict]:
 
     check_point(params)
     rng = np.random.default_rng(seed)
+    kept = _keep_freed_memory()
     rows, calls, checks = _items(params, rng)
     inner, times = _time_interleaved(calls, int(params["timing_repeats"]), float(params["min_call"]), rng)
     for row, fn, reps, k in zip(rows, calls, times, inner):
         if fn is None:
-            row.update({"t": None, "calls": None, "t_repeats": "", "inner": None})
+            row.update({"t": None, "calls": None, "t_repeats": "", "inner": None, "freed_memory_kept": kept})
         else:
-            row.update(measured=True, t=float(min(reps)), calls=len(reps) * k, inner=k,
+            row.update(measured=True, t=float(min(reps)), calls=len(reps) * k, inner=k, freed_memory_kept=kept,
                        t_repeats=" ".join(repr(float(x)) for x in reps))
     for i, plan, Q, K, V in checks:
         m = min(int(params["check_rows"]), rows[i]["n"])
