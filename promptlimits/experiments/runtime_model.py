@@ -58,8 +58,8 @@ FEATURES = {"poly": ("multiply_adds", "monomials", "row_bytes", "calls"),
 #: Scores per block in which the experiment times exact attention: 3 arrays of 2^15 float64 = 768 KiB.
 EXACT_BLOCK = 1 << 15
 
-#: Margin on |measured - predicted| log-log slope: over n = 2^9..2^14 a drift of 0.1 in the exponent is a
-#: factor 32^0.1 = 1.41 between the first and last size's measured/predicted ratio (docs/theory.md §9.4).
+#: Margin on |measured - predicted| log-log slope: over n = 2^9..2^15 a drift of 0.1 in the exponent is a
+#: factor 64^0.1 = 1.52 between the first and last size's measured/predicted ratio (docs/theory.md §9.4).
 SLOPE_MARGIN = 0.1
 #: Bootstrap resamples and the least number of repeats per size the rule accepts.
 BOOTSTRAP_RESAMPLES = 2000
