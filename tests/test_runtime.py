@@ -230,11 +230,11 @@ def _row(algo, role, n, d, rank, t, kappa=None, repeats=9, noise=0.02, rng=None)
 RANKS = {0.05: [10, 11, 12, 13, 105, 120], 0.15: [55, 66, 78, 455, 560, 680]}
 
 
-def _rows(bend=0.0, exact_bend=0.0, repeats=9, noise=0.02):
+def _rows(bend=0.0, exact_bend=0.0, repeats=9, noise=0.02, series=RANKS):
     rows = [_row(a, "calibration", n, d, None if g is None else math.comb(d + g, g),
                  _true_t(a, n, d, None if g is None else math.comb(d + g, g)), repeats=repeats)
             for a, n, d, g in CAL_POINTS]
-    for kappa, ranks in RANKS.items():
+    for kappa, ranks in series.items():
         rows += [_row("poly", "test", n, int(math.log2(n)), r, _true_t("poly", n, int(math.log2(n)), r)
                       * (n / NS[0]) ** bend, kappa=kappa, repeats=repeats, noise=noise) for n, r in zip(NS, ranks)]
     rows += [_row("exact", "test", n, int(math.log2(n)), None, _true_t("exact", n, int(math.log2(n)), None)
@@ -258,6 +258,8 @@ def test_verdict_takes_each_status_by_its_rule():
     assert slow_exact.status == NOT_CONSISTENT and "'exact'" in slow_exact.why
     noisy = verdicts(_results(_rows(bend=0.1, noise=3.0)))[0]  # gap about the margin, wide interval
     assert noisy.status == INCONCLUSIVE and "straddles" in noisy.why
+    flat = verdicts(_results(_rows(series={0.05: [10] * 6})))[0]  # a rank that does not grow: control = model
+    assert flat.status == INCONCLUSIVE and "control was not rejected for ['kappa = 0.05']" in flat.why
     few = verdicts(_results(_rows(repeats=5)))[0]
     assert few.status == NOT_CHECKED and "fewer than 9 repeats" in few.why
     shared = _rows()  # a calibration point at a test size: the calibration would be fitted on the test
