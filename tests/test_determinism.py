@@ -81,6 +81,6 @@ def test_sweep_rows_are_the_same_with_one_and_two_workers(tmp_path):
     poly = [r for r in rows[1] if r["algo"] == "poly"]
     assert poly and poly[0]["measured"] and poly[0]["err_max"] > 0
     assert len(_threads.split(4096, poly[0]["rank"] * 16)) > 2  # d = 12: two tiles of 8 columns
-    timing = {"t", "calls", "t_rows"}
+    timing = {"t", "calls", "t_rows", "t_repeats", "inner"}
     for a, b in zip(rows[1], rows[2], strict=True):
         assert {k: v for k, v in a.items() if k not in timing} == {k: v for k, v in b.items() if k not in timing}
