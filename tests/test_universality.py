@@ -40,6 +40,7 @@ def test_tiny_sweep_rows_are_within_the_bound_and_every_kind_is_there(tiny):
             assert r["xi"] == pytest.approx(xi) and r["Lp"] == r["L"] * r["k"] ** r["d"]
             if r["width"] == "token":
                 assert r["D"] == r["d"] * r["k"] ** (r["d"] * (r["L"] - 1)) + 5 * r["d"] + 8 and r["prompt_max"] == 1
+            assert r["D"] > r["w_lower"] == r["d"] * r["k"] ** (r["d"] * (r["L"] - 1)) - 1
         if r["kind"] == "lambda":
             assert 0 < r["sup_err"] <= r["bound"]
             assert r["leakage"] == pytest.approx(construct.leakage(r["d"], r["L"], r["k"], r["lam"]))
@@ -85,7 +86,8 @@ def _k_rows(slope_by_series, *, above=False, l2_above=False, ks=(4, 8, 16), cont
                              "L2_outside": l2, "sup_err": 0.45 / k, "adv_err": 0.48 / k, "bound": bound,
                              "band_sup": 1.0, "band_bound": 4.0, "rounding": 1e-9, "n_out": 100, "n_band": 10,
                              "n_adversarial": 5, "seconds": 0.0, "Lp": L * k**d, "D": 10, "m1": 1, "m2": 1,
-                             "head_size": 1, "weight_MiB": 0.1, "prompt_max": 1.0, "prompt_entries": 10})
+                             "head_size": 1, "weight_MiB": 0.1, "prompt_max": 1.0, "prompt_entries": 10,
+                             "w_lower": 1})
     return rows
 
 

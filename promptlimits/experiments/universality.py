@@ -62,7 +62,7 @@ import numpy as np
 
 from promptlimits import construct
 from promptlimits._checks import check_choice, check_memory, check_positive_float, check_positive_int
-from promptlimits.construct_token import token_sizes
+from promptlimits.construct_token import min_token_width, token_sizes
 from promptlimits.datasets import (
     AdditiveLipschitzTarget,
     SineTarget,
@@ -321,7 +321,7 @@ def _over_the_cube(params: dict, f, K: float, rng) -> dict:
             "L1_bound": b["L1"], "rounding": c.rounding(), "ratio": worst / b["sup"], "leakage": c.leakage(),
             "Lp": c.Lp, "D": c.model.d, "m1": s["m1"], "m2": s["m2"], "head_size": s["s"],
             "weight_MiB": round(s["weight_bytes"] / 2**20, 3), "prompt_max": c.prompt_max,
-            "prompt_entries": c.Lp * c.model.d}
+            "prompt_entries": c.Lp * c.model.d, "w_lower": min_token_width(c.d, c.L, c.k)}
 
 
 def _tuned(params: dict, f, rng) -> dict:

@@ -26,7 +26,7 @@ __all__ = ["SLOPE_RANGE", "summarize", "summary_lines", "verdicts"]
 #: rate is 1/k (docs/theory.md §8.7), and for a target with a non-zero gradient it is also the true rate.
 SLOPE_RANGE = (-1.15, -0.85)
 
-_SIZE_KEYS = ("D", "Lp", "m1", "m2", "head_size", "weight_MiB", "prompt_max", "prompt_entries")
+_SIZE_KEYS = ("D", "Lp", "m1", "m2", "head_size", "weight_MiB", "prompt_max", "prompt_entries", "w_lower")
 
 
 def _groups(rows, kind, keys):
@@ -140,8 +140,9 @@ def _series_line(e) -> str:
             f"(slope {fmt(e['slope_bound'])}); L1 {fmt(e['L1'][-1])} (bound {fmt(e['L1_bound'][-1])}); band measure "
             f"{fmt(e['mu'][0])} -> {fmt(e['mu'][-1])}, largest band error {fmt(max(e['band_sup']))} (proved <= "
             f"{fmt(e['band_bound'][-1])}); sup outside the bands: adversarial/bound {_range(e['adv_ratio'])}, sup "
-            f"slope {fmt(e['slope_sup'])}; at k = {ks[-1]}: width {big['D']}, Lp = {big['Lp']}, m1 = {big['m1']}, "
-            f"m2 = {big['m2']}, head {big['head_size']}, {fmt(big['weight_MiB'])} MiB, ||P||max = "
+            f"slope {fmt(e['slope_sup'])}; at k = {ks[-1]}: width {big['D']} (the paper's token width is "
+            f"{e['d']}; memorizing every grid target needs width >= {big['w_lower']}), Lp = {big['Lp']}, "
+            f"m1 = {big['m1']}, m2 = {big['m2']}, head {big['head_size']}, {fmt(big['weight_MiB'])} MiB, ||P||max = "
             f"{fmt(big['prompt_max'])}")
 
 
