@@ -107,7 +107,9 @@ LAYOUT = ("shapes", "targets", "widths", "control_shapes", "lam_shape", "lam_val
 #: factor 4, so sampling noise in the sup (about 10% per point in 4 dimensions) moves the slope little
 _QUICK_SHAPES = ((1, 1, (4, 8, 16, 32)), (1, 2, (4, 8, 16, 32)), (1, 3, (4, 6, 8, 12)),
                  (2, 1, (4, 8, 16)), (2, 2, (4, 6, 8)))
-_FULL_SHAPES = ((1, 1, (4, 8, 16, 32, 64, 128)), (1, 2, (4, 8, 16, 32, 64)), (1, 3, (4, 6, 8, 12, 16)),
+#: k <= 64: at k = 128 (xi = 4.8e-10) the token construction's FF1 sums ramp values up to 1/xi in float64 and
+#: its query columns drift by about 1e-4, which lifts the error 8% above the exact-arithmetic bound (§8.6)
+_FULL_SHAPES = ((1, 1, (4, 8, 16, 32, 64)), (1, 2, (4, 8, 16, 32, 64)), (1, 3, (4, 6, 8, 12, 16)),
                 (2, 1, (4, 6, 8, 12, 16, 24)), (2, 2, (4, 6, 8, 12)))
 _LAMBDAS = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
 

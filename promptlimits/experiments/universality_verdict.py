@@ -56,7 +56,7 @@ def _k_series(rows) -> list[dict]:
         e["slope_sup"] = _slope(ks, [max(r["sup_err"], r["adv_err"]) for r in rs])
         e["slope_bound"] = _slope(ks, e["L2_bound"])
         e["adv_ratio"] = [r["adv_err"] / r["bound"] for r in rs]
-        e["largest"] = {key: rs[-1][key] for key in ("k", *_SIZE_KEYS)}
+        e["largest"] = {key: rs[-1].get(key) for key in ("k", *_SIZE_KEYS)}
         series.append(e)
     return series
 
