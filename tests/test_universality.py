@@ -40,6 +40,7 @@ def test_tiny_sweep_rows_are_within_the_bound_and_every_kind_is_there(tiny):
             assert r["xi"] == pytest.approx(xi) and r["Lp"] == r["L"] * r["k"] ** r["d"]
             if r["width"] == "token":
                 assert r["D"] == r["d"] * r["k"] ** (r["d"] * (r["L"] - 1)) + 5 * r["d"] + 8 and r["prompt_max"] == 1
+            assert r["D"] > r["w_lower"] == r["d"] * r["k"] ** (r["d"] * (r["L"] - 1)) - 1
         if r["kind"] == "lambda":
             assert 0 < r["sup_err"] <= r["bound"]
             assert r["leakage"] == pytest.approx(construct.leakage(r["d"], r["L"], r["k"], r["lam"]))
@@ -85,7 +86,8 @@ def _k_rows(slope_by_series, *, above=False, l2_above=False, ks=(4, 8, 16), cont
                              "L2_outside": l2, "sup_err": 0.45 / k, "adv_err": 0.48 / k, "bound": bound,
                              "band_sup": 1.0, "band_bound": 4.0, "rounding": 1e-9, "n_out": 100, "n_band": 10,
                              "n_adversarial": 5, "seconds": 0.0, "Lp": L * k**d, "D": 10, "m1": 1, "m2": 1,
-                             "head_size": 1, "weight_MiB": 0.1, "prompt_max": 1.0, "prompt_entries": 10})
+                             "head_size": 1, "weight_MiB": 0.1, "prompt_max": 1.0, "prompt_entries": 10,
+                             "w_lower": 1})
     return rows
 
 
@@ -231,3 +233,35 @@ def test_cli_refuses_a_bad_sample_size_in_one_line(tmp_path, capsys):
     assert main(["sweep", "universality", "--scale", "tiny", "--n-out", "0", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "n_out must be >= 1" in err, err
+
+
+def test_band_sampler_matches_the_uniform_law_restricted_to_the_bands():
+    """Which coordinates sit in a band: the exact sampler against rejection from uniform inputs."""
+    from promptlimits.universality_lp import sample_bands
+
+    c = construct.build(1, 2, 3, width="token", xi=0.1)
+    rng = np.random.default_rng(1)
+    Xb = sample_bands(c, 20000, rng)
+    U = rng.uniform(size=(200000, 2, 1))
+    U = U[c.in_bands(U)]
+
+    def pattern(X):
+        t = np.arange(1, c.k) / c.k
+        inb = ((X.reshape(len(X), -1, 1) >= t) & (X.reshape(len(X), -1, 1) <= t + c.xi)).any(axis=2)
+        return np.bincount(inb[:, 0] * 2 + inb[:, 1], minlength=4)[1:] / len(X)
+
+    a, b = pattern(Xb), pattern(U)
+    assert np.abs(a - b).max() < 0.02, (a, b)
+
+
+def test_adversarial_points_find_the_corner_where_a_linear_target_varies_most():
+    from promptlimits.universality_lp import adversarial_points
+
+    c = construct.build(2, 1, 4, width="token", xi=1e-3)
+    f = lambda X: 0.3 * X[..., ::-1] - 0.2 * X  # noqa: E731  max-norm constant 0.5, reached at cell corners
+    A = adversarial_points(c, f, 6, np.random.default_rng(2))
+    assert A.shape == (6 * (4 + 1), 1, 2) and not c.in_bands(A).any()
+    centre = (np.minimum(np.floor(A * 4), 3) + 0.5) / 4
+    dev = np.abs(f(A) - f(centre)).max(axis=(1, 2))
+    # every cell's peak point reaches the largest variation inside its band-free box: 0.5 * (1/8 - xi) or more
+    assert dev[-6:].min() >= 0.5 * (1 / 8 - c.xi) * (1 - 1e-6)
