@@ -223,7 +223,7 @@ class TokenConstruction:
 
     @property
     def prompt_max(self) -> float:
-        """``‖P‖max = max(1, R)`` of the closed-form prompt (an upper bound; equality when some |f| = R)."""
+        """``‖P‖max = max(1, R)`` of the closed-form prompt (an upper bound; equality when some ``|f| = R``)."""
         return max(1.0, self.value_range)
 
     @property
