@@ -65,7 +65,7 @@ SETTINGS = scale_table(
                            "poly:1536:16:3 poly:6144:5:1 poly:6144:5:3 poly:6144:16:2 poly:6144:20:2 "
                            "exact:640:7 exact:768:16 exact:1536:20 exact:2560:11 exact:3072:6"},
     tiny={"log2_ns": (7, 8, 9, 10), "kappas": (0.05, 0.15), "max_flops": 1e8, "exact_max_flops": 1e8,
-          "timing_repeats": 3, "min_call": 0.002,
+          "timing_repeats": model.MIN_REPEATS, "min_call": 0.002,
           "calibration_points": "poly:200:5:1 poly:200:5:3 poly:200:16:2 poly:600:16:1 poly:600:20:2 "
                                 "poly:600:5:2 exact:96:6 exact:200:20 exact:300:6 exact:600:11"},
     quick={},
