@@ -113,3 +113,24 @@ def test_a_batch_above_the_memory_budget_is_refused(monkeypatch):
         plan.forward_batch(Q, K, V)
     with pytest.raises(ValueError, match=r"batched polynomial backward of 4 sequences.*memory"):
         plan.backward_batch(Q, K, V, G)
+
+
+def test_batched_bound_helpers_equal_the_one_sequence_ones():
+    from promptlimits.poly_attention import _gradient as gb
+
+    plan = make_plan(3, B, eps=1e-6, keys=9)
+    Q, K, V, G = _batch(11, 4, 5, 9, 3, 4)
+    dG = np.abs(np.random.default_rng(2).normal(size=G.shape))
+    bounds = plan.output_bound_batch(V)
+    assert np.array_equal(bounds, [plan.output_bound(Vb) for Vb in V]) and bounds[1] == 0.0
+    a_max = gb.largest_weight_batch(Q, K, plan.scale)
+    dist = gb.backward_distance_columns_batch(plan.eps_p, plan.approx.eps_dp, plan.scale, Q, K, V, G, a_max)
+    sens = gb.exact_backward_sensitivity_batch(plan.scale, Q, V, dG, a_max)
+    for i in range(4):
+        a = gb.largest_weight(Q[i], K[i], plan.scale)
+        np.testing.assert_allclose(a_max[i], a, rtol=1e-14)
+        one = gb.backward_distance_columns(plan.eps_p, plan.approx.eps_dp, plan.scale, Q[i], K[i], V[i], G[i], a)
+        for got, want in zip(dist, one):
+            np.testing.assert_allclose(got[i], want, rtol=1e-13)
+        for got, want in zip(sens, gb.exact_backward_sensitivity(plan.scale, Q[i], V[i], dG[i], a)):
+            np.testing.assert_allclose(got[i], want, rtol=1e-13)

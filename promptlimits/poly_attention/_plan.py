@@ -152,20 +152,37 @@ class PolyPlan:
             For an uncertified plan (``certify=False`` and ``eps_p >= 1``), or
             where ``eps_p`` plus the rounding bound reaches 1: there is no bound to give.
         """
-        if not self.certified:
-            raise ValueError(f"this plan is uncertified (degree {self.degree} {self.kind} on [-R, R] with "
-                             f"R={self.R:.6g} has eps_p={self.eps_p:.3e} >= 1): it has no output bound")
+        self._require_certified()
         V = as_float_array(V, "V")
         vmax = _max_abs(V)
         if vmax == 0.0:
             return 0.0  # forward returns exact zeros
-        n = V.shape[0] if V.ndim else 1
-        float32 = V.dtype == np.float32
+        factor, extra = self._bound_factor(V.shape[0] if V.ndim else 1, V.dtype == np.float32)
+        return factor * vmax + extra
+
+    def output_bound_batch(self, V) -> np.ndarray:
+        """:meth:`output_bound` of every sequence of a batch ``V (b, n, d_v)``: an array ``(b,)``, each entry
+        equal to :meth:`output_bound` of that sequence alone."""
+        self._require_certified()
+        V = as_batch(V, "V")
+        vmax = np.abs(V).max(axis=(1, 2)).astype(np.float64) if V.size else np.zeros(V.shape[0])
+        if not vmax.any():
+            return np.zeros(V.shape[0])
+        factor, extra = self._bound_factor(V.shape[1], V.dtype == np.float32)
+        return np.where(vmax == 0.0, 0.0, factor * vmax + extra)
+
+    def _require_certified(self) -> None:
+        if not self.certified:
+            raise ValueError(f"this plan is uncertified (degree {self.degree} {self.kind} on [-R, R] with "
+                             f"R={self.R:.6g} has eps_p={self.eps_p:.3e} >= 1): it has no output bound")
+
+    def _bound_factor(self, n: int, float32: bool):
+        """``(F(eps_p + rounding(n)), ETA32 or 0)``: the output bound is ``factor ||V||max + extra``."""
         delta = self.rounding(n, float32=float32)
         if not self.eps_p + delta < 1.0:
             raise ValueError(f"with n={n} keys the kernels' rounding (bound {delta:.3e}, docs/theory.md §4.6) plus "
                              f"eps_p={self.eps_p:.3e} is not below 1 at R={self.R:.6g}: there is no output bound")
-        return output_eps_for_eps_p(self.eps_p + delta) * vmax + (ETA32 if float32 else 0.0)
+        return output_eps_for_eps_p(self.eps_p + delta), (ETA32 if float32 else 0.0)
 
     # -- input checks ------------------------------------------------------
     def _check(self, Q, K, V, G=None, *, batch: bool = False):
