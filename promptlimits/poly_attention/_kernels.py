@@ -9,8 +9,8 @@ Rows go eight at a time: their monomials fill an ``r x 8`` block ``M`` (one
 vector multiply per monomial, by runs), which then meets every tile of ``S``
 in the eight-wide blocks of :mod:`._simd`. Each kernel is serial and releases
 the GIL; one call is one *task*, a contiguous range of rows, and
-:mod:`._threads` decides how tasks are split and run. The drivers are in
-:mod:`._plan`.
+:mod:`._threads` decides how tasks are split and run. The ``*_units`` kernels
+run many tasks of a batch in one call. The drivers are in :mod:`._batch`.
 """
 
 from __future__ import annotations

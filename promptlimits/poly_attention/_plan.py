@@ -1,4 +1,4 @@
-"""The plan (certified polynomial, feature weights) and the Python drivers of the kernels.
+"""The plan (certified polynomial, feature weights), its checks and bounds; the kernels run from :mod:`._batch`.
 
 docs/theory.md §3 (the polynomial method) and §4 (the output error); the
 mathematics is in :mod:`promptlimits.poly_attention`, the kernels in

@@ -15,7 +15,7 @@ Two rules:
   Threads block on a condition variable; nothing spins.
 
 The kernels are serial Numba functions that release the GIL
-(:mod:`._kernels`, :mod:`._kernels_backward`).
+(:mod:`._kernels`); a batch's units are grouped into thread tasks by :func:`group`.
 """
 
 from __future__ import annotations
