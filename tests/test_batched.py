@@ -134,3 +134,18 @@ def test_batched_bound_helpers_equal_the_one_sequence_ones():
             np.testing.assert_allclose(got[i], want, rtol=1e-13)
         for got, want in zip(sens, gb.exact_backward_sensitivity(plan.scale, Q[i], V[i], dG[i], a)):
             np.testing.assert_allclose(got[i], want, rtol=1e-13)
+
+
+def test_bench_tuning_step_adam_prints_both_tables(capsys):
+    """``bench tuning-step --adam-steps``: the Adam-run table on the batch, and the batched attention alone
+    against exact where a plan certifies (no timing is asserted: only that both were run and reported)."""
+    from promptlimits.cli import main
+
+    argv = ["bench", "tuning-step", "--adam-steps", "2", "--batch", "3", "--s", "2", "--n-min", "8",
+            "--n-max", "8", "--repeats", "1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "2 Adam steps of tune_prompt" in out and "poly g=" in out
+    assert "Attention alone" in out
+    row = [line.split() for line in out.splitlines() if line.split()[:2] == ["8", "3"]]
+    assert len(row) == 2 and row[0][2] == "poly"
