@@ -254,7 +254,11 @@ def gradient_bound(plan, Q, K, V, G) -> GradientBound:
 
 
 def _column_max_batch(X) -> np.ndarray:
-    return np.abs(X).max(axis=1) if X.shape[1] else np.zeros((X.shape[0], X.shape[2]))
+    """``max_rows |X|`` per sequence and column, ``(b, cols)`` (reduced along contiguous memory: a max is exact,
+    so the order does not matter)."""
+    if not X.shape[1]:
+        return np.zeros((X.shape[0], X.shape[2]))
+    return np.abs(np.ascontiguousarray(X.transpose(0, 2, 1))).max(axis=2)
 
 
 def largest_weight_batch(Q, K, scale: float) -> np.ndarray:
