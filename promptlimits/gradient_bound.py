@@ -35,7 +35,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .poly_attention._gradient import backward_distance_columns, exact_backward_sensitivity, largest_weight
+from .poly_attention._gradient import (
+    backward_distance_columns_batch,
+    exact_backward_sensitivity_batch,
+    largest_weight_batch,
+)
 
 
 def _forward_moves(model, alphas):
@@ -81,17 +85,15 @@ def prompt_gradient_bound(model, P, Q, K, V, U1p, U2, dY, plan, curvature: float
         ``c`` with ``dLoss/dYhat = c (Yhat - Y)``: ``2 / N`` for the MSE over ``N`` entries.
     """
     Lp = P.shape[0]
-    alphas = np.array([plan.output_bound(Vb) for Vb in V])
+    alphas = plan.output_bound_batch(V)
     _, dU, dYhat = _forward_moves(model, alphas)
     G, dG = _upstream_moves(model, dY, U2, dU, curvature * dYhat)
     WKp, WVp = np.abs(model.WK), np.abs(model.WV)
     eps_p, eps_dp = plan.eps_p, plan.approx.eps_dp
-    dH = np.zeros(model.d)
-    for b in range(Q.shape[0]):
-        a_max = largest_weight(Q[b], K[b], model.scale)
-        _, dK, dV = backward_distance_columns(eps_p, eps_dp, model.scale, Q[b], K[b], V[b], G[b], a_max)
-        sK, sV = exact_backward_sensitivity(model.scale, Q[b], V[b], dG[b], a_max)
-        dH += (dK + sK) @ WKp.T + (dV + sV) @ WVp.T  # the same bound for every prompt row
+    a_max = largest_weight_batch(Q, K, model.scale)  # every sequence at once, as one by one
+    _, dK, dV = backward_distance_columns_batch(eps_p, eps_dp, model.scale, Q, K, V, G, a_max)
+    sK, sV = exact_backward_sensitivity_batch(model.scale, Q, V, dG, a_max)
+    dH = ((dK + sK) @ WKp.T + (dV + sV) @ WVp.T).sum(axis=0)  # the same bound for every prompt row
     ff1 = model.ff1
     rows = np.broadcast_to(dH, (Lp, model.d))
     return rows + ((dH @ np.abs(ff1.W2).T)[None, :] * (U1p > 0)) @ np.abs(ff1.W1).T

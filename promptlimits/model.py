@@ -293,14 +293,13 @@ class PromptedModel:
         """Forward pass keeping what the backward needs (``backend``: a name or an :class:`AttentionBackend`)."""
         backend = as_backend(backend, attn_eps)
         Hp, U1p, Hx, Q, K, V = self._attention_inputs(P, X)
-        b = X.shape[0]
         norm = self._induced(P.shape[0], Hp, Q, K)
         choice = backend.choose(d=self.s, scale=self.scale, B=norm.B, n_queries=Q.shape[1], n_keys=K.shape[1])
         plan = choice.plan
         if plan is None:
             T = exact_attention(Q, K, V, scale=self.scale, variant=self.variant)
         else:
-            T = np.stack([plan.forward(Q[i], K[i], V[i], variant=self.variant) for i in range(b)])
+            T = plan.forward_batch(Q, K, V, variant=self.variant)  # one kernel call per pass for the batch
         A = Hx + T @ self.WO
         Yhat, U2 = self.ff2.forward(A)
         return Yhat, (U1p, Hp, Q, K, V, U2, choice, norm)
@@ -327,8 +326,7 @@ class PromptedModel:
         if plan is None:
             _, dK, dV = exact_attention_backward(Q, K, V, dT, scale=self.scale, variant=self.variant)
         else:
-            grads = [plan.backward(Q[b], K[b], V[b], dT[b], variant=self.variant) for b in range(Q.shape[0])]
-            _, dK, dV = (np.stack(g) for g in zip(*grads))
+            _, dK, dV = plan.backward_batch(Q, K, V, dT, variant=self.variant)
         # only the prompt rows' gradient is wanted; FF1's backward is linear in dH at fixed
         # U1p, which every sequence shares, so the batch is summed first
         dHp = dK[:, :Lp].sum(axis=0) @ self.WK.T + dV[:, :Lp].sum(axis=0) @ self.WV.T

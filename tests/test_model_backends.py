@@ -196,3 +196,26 @@ def test_tuning_keeps_why_each_backend_was_used():
     for b, r, event in zip(history["backend"], history["reason"], history["plan_event"]):
         assert r.startswith("plan certified") if b == "poly" else (event == "exact: not certifiable"
                                                                    and r.startswith("not certifiable"))
+
+
+@pytest.mark.parametrize("variant", ["softmax", "softmax1"])
+def test_the_batched_poly_model_equals_its_sequences_one_by_one_to_the_last_bit(variant):
+    """The model runs the batch through the plan's batched kernels; each sequence's attention, and so the
+    model's output, are what the plan gives that sequence alone, bit for bit."""
+    model = PromptedModel.from_seed(3, seed=2, variant=variant)
+    rng = np.random.default_rng(3)
+    P, X = rng.uniform(size=(5, 3)), rng.uniform(size=(6, 4, 3))
+    backend = AttentionBackend("poly", 1e-5)
+    got = model.forward(P, X, backend=backend)
+    Hp, _, Hx, Q, K, V = model._attention_inputs(P, X)
+    T = np.stack([backend.plan.forward(Q[b], K[b], V[b], variant=variant) for b in range(6)])
+    assert np.array_equal(got, model.ff2.forward(Hx + T @ model.WO)[0])
+    # the gradient: the batched backward's dK, dV per sequence are those of the plan alone
+    info, grad = model.loss_and_grad(P, X, np.zeros_like(X), backend=backend)
+    _, (U1p, _, Q2, K2, V2, U2, choice, _) = model._forward(P, X, backend)
+    dT = model.ff2.backward((2.0 / X.size) * got, U2) @ model.WO.T
+    grads = [choice.plan.backward(Q2[b], K2[b], V2[b], dT[b], variant=variant) for b in range(6)]
+    dK, dV = np.stack([g[1] for g in grads]), np.stack([g[2] for g in grads])
+    dHp = dK[:, :5].sum(axis=0) @ model.WK.T + dV[:, :5].sum(axis=0) @ model.WV.T
+    assert np.array_equal(grad, model.ff1.backward(dHp, U1p))
+    assert info.grad_bound > 0

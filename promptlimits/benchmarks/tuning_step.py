@@ -16,6 +16,18 @@ attention is ``rows x n``) and extrapolated linearly in the number of query
 rows to ``L`` (marked ``~``); the gradient's distance from exact is then
 measured on that sampled problem. Above ``--exact-max`` exact is not run.
 ``grad_err`` is ``max |g - g_exact| / max |g_exact|``.
+
+Adam runs (``--adam-steps K``). Instead of single steps, each size times ``K``
+Adam steps of :func:`promptlimits.tuning.tune_prompt` on ``--batch``
+sequences (a fresh backend per run, as tuning makes one, after a warm-up run),
+on the backend asked and on exact, best of ``--repeats`` runs; the norm, and
+so the plan's rank, may grow as the prompt moves (the table gives the plan
+the run ended with). A second table times the attention alone, the batched
+polynomial forward and backward (:meth:`PolyPlan.forward_batch
+<promptlimits.poly_attention.PolyPlan.forward_batch>`, one kernel call per
+pass for the batch) against exact attention's, on the queries, keys and
+values of the first step, where a plan certifies them. ``--s`` sets the head
+size (default ``--d``).
 """
 
 from __future__ import annotations
@@ -26,10 +38,11 @@ import sys
 import numpy as np
 
 from .._checks import check_memory, check_open_interval, check_positive_float
+from ..attention import exact_attention, exact_attention_backward
 from ..backend import BACKENDS, AttentionBackend
 from ..measure import best_time, loglog_slope
 from ..model import PromptedModel
-from ..tuning import tuning_bytes
+from ..tuning import init_prompt, tune_prompt, tuning_bytes
 from ._args import check_sizes
 from ._table import print_table
 
@@ -48,6 +61,9 @@ def add_arguments(p) -> None:
                    help="query rows of the sampled exact steps above --exact-full-max (and twice as many)")
     p.add_argument("--d", type=int, default=8, help="token width and head size (default 8)")
     p.add_argument("--batch", type=int, default=1, help="sequences per step (default 1)")
+    p.add_argument("--s", type=int, default=None, help="head size (default --d)")
+    p.add_argument("--adam-steps", type=int, default=0,
+                   help="time this many Adam steps of tune_prompt per size instead of single steps (default 0: off)")
     p.add_argument("--weight-scale", type=float, default=0.25, help="the model's weight scale (default 0.25)")
     p.add_argument("--attn-eps", type=float, default=1e-6, help="attention error of the poly backend (default 1e-6)")
     p.add_argument("--repeats", type=int, default=3, help="best of this many steps (default 3)")
@@ -57,11 +73,14 @@ def add_arguments(p) -> None:
 def check_args(args) -> None:
     """Every option's range and the memory of the largest ``n``, before any work (each message names its flag)."""
     check_sizes(args, (("--n-min", 4), ("--n-max", 4), ("--d", 1), ("--batch", 1), ("--repeats", 1),
-                       ("--exact-full-max", 0), ("--exact-max", 0), ("--exact-rows", 1), ("--seed", 0)))
+                       ("--adam-steps", 0), ("--exact-full-max", 0), ("--exact-max", 0), ("--exact-rows", 1),
+                       ("--seed", 0)))
+    if args.s is not None:
+        check_sizes(args, (("--s", 1),))
     check_positive_float(args.weight_scale, "--weight-scale")
     check_open_interval(args.attn_eps, "--attn-eps", 0.0, 1.0)
     L = args.n_max // 2
-    check_memory(tuning_bytes(args.d, args.d, 4 * args.d, batch=args.batch, L=L, Lp=args.n_max - L),
+    check_memory(tuning_bytes(args.d, args.s or args.d, 4 * args.d, batch=args.batch, L=L, Lp=args.n_max - L),
                  f"a tuning step with --n-max {args.n_max}, --batch {args.batch}, --d {args.d}")
 
 
@@ -123,13 +142,78 @@ def _row(args, model, n, rng):
     return cells, t, te
 
 
+def _adam(model, backend, X, Y, Lp, args):
+    """Best wall time of ``--adam-steps`` Adam steps over ``--repeats`` runs, after a warm-up run; and the last
+    run's backend."""
+    def once():
+        be = AttentionBackend(backend, args.attn_eps)
+        tune_prompt(model, X, Y, Lp=Lp, steps=args.adam_steps, backend=be, seed=args.seed, progress=False)
+        return be
+
+    once()
+    t = best_time(once, args.repeats)
+    return t.seconds, t.result
+
+
+def _attention_alone(args, model, backend, X, Lp, rng):
+    """``(t_poly, t_exact)``: the batched polynomial forward + backward against exact attention's, on the first
+    step's queries, keys and values (``nan`` where no plan certifies them)."""
+    P = init_prompt(Lp, model.d, X=X, seed=args.seed)  # tune_prompt's first prompt
+    _, _, _, Q, K, V = model._attention_inputs(P, X)
+    plan = backend.choose(d=model.s, scale=model.scale, B=model.induced_norm(P, X).B, n_queries=Q.shape[1],
+                          n_keys=K.shape[1]).plan
+    if plan is None:
+        return math.nan, math.nan
+    G = rng.normal(size=Q.shape[:2] + (V.shape[2],))
+
+    def poly():
+        plan.forward_batch(Q, K, V, variant=model.variant)
+        plan.backward_batch(Q, K, V, G, variant=model.variant)
+
+    def exact():
+        exact_attention(Q, K, V, scale=model.scale, variant=model.variant)
+        exact_attention_backward(Q, K, V, G, scale=model.scale, variant=model.variant)
+
+    poly()
+    exact()
+    return best_time(poly, args.repeats).seconds, best_time(exact, args.repeats).seconds
+
+
+def run_adam(args, model, ns, rng) -> int:
+    """The Adam-run tables (module docstring)."""
+    rows, alone = [], []
+    for n in ns:
+        L = n // 2
+        _, X, Y = _problem(args, n, L, rng)
+        t, be = _adam(model, args.backend, X, Y, n - L, args)
+        te, _ = _adam(model, "exact", X, Y, n - L, args)
+        used = f"poly g={be.plan.degree} r={be.plan.rank}" if be.plan is not None else "exact"
+        rows.append([n, args.batch, used, f"{t:.4g}", f"{te:.4g}", f"{t / te:.2f}"])
+        tp, tx = _attention_alone(args, model, AttentionBackend("poly", args.attn_eps), X, n - L, rng)
+        if not math.isnan(tp):
+            alone.append([n, args.batch, f"{tp:.4g}", f"{tx:.4g}", f"{tx / tp:.2f}"])
+        print(f"n = {n}: {args.adam_steps} Adam steps {t:.3g} s ({args.backend}), {te:.3g} s (exact)",
+              file=sys.stderr, flush=True)
+    print_table(f"{args.adam_steps} Adam steps of tune_prompt, best of {args.repeats} runs (seconds; attention = "
+                f"the plan the {args.backend} run ended with)",
+                ["n", "batch", "attention", f"t_{args.backend}", "t_exact", f"t_{args.backend}/t_exact"], rows)
+    if alone:
+        print_table("Attention alone, forward + backward of the batch at the first step (seconds): batched "
+                    "polynomial kernels against exact attention",
+                    ["n", "batch", "t_poly", "t_exact", "speedup"], alone)
+    return 0
+
+
 def run(args) -> int:
     check_args(args)
     rng = np.random.default_rng(args.seed)
-    model = PromptedModel.from_seed(args.d, seed=args.seed, weight_scale=args.weight_scale)
-    print(f"one tuning step (loss + gradient w.r.t. P), backend {args.backend}, d={args.d}, batch={args.batch}, "
+    model = PromptedModel.from_seed(args.d, s=args.s, seed=args.seed, weight_scale=args.weight_scale)
+    print(f"one tuning step (loss + gradient w.r.t. P), backend {args.backend}, d={args.d}, s={model.s}, "
+          f"batch={args.batch}, "
           f"L = Lp = n/2, attn_eps={args.attn_eps:g}, weight scale {args.weight_scale:g}")
     ns = [2**k for k in range(math.ceil(math.log2(args.n_min)), int(math.log2(args.n_max)) + 1)]
+    if args.adam_steps:
+        return run_adam(args, model, ns, rng)
     rows, times, exact = [], [], []
     for n in ns:
         cells, t, te = _row(args, model, n, rng)

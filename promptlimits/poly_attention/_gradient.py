@@ -245,3 +245,56 @@ def gradient_bound(plan, Q, K, V, G) -> GradientBound:
     dQ, dK, dV = (x + y for x, y in zip(exact, rnd))
     return GradientBound(dQ=dQ, dK=dK, dV=dV, eps_p=eps_p, eps_dp=eps_dp, a_max=a_max,
                          rounding_dQ=rnd[0], rounding_dK=rnd[1], rounding_dV=rnd[2])
+
+
+# -- batches: the same bounds for every sequence of a batch at once ---------------------------------------
+#
+# Arrays ``(b, rows, cols)``; each function returns, per sequence, what its one-sequence twin above returns
+# (up to the order of float additions in the sums over rows), in a few array operations for the whole batch.
+
+
+def _column_max_batch(X) -> np.ndarray:
+    """``max_rows |X|`` per sequence and column, ``(b, cols)`` (reduced along contiguous memory: a max is exact,
+    so the order does not matter)."""
+    if not X.shape[1]:
+        return np.zeros((X.shape[0], X.shape[2]))
+    return np.abs(np.ascontiguousarray(X.transpose(0, 2, 1))).max(axis=2)
+
+
+def largest_weight_batch(Q, K, scale: float) -> np.ndarray:
+    """:func:`largest_weight` of every sequence: ``(b,)``."""
+    b, n = K.shape[0], K.shape[1]
+    if n <= 1:
+        return np.ones(b)
+    centre = 0.5 * (K.max(axis=1) + K.min(axis=1))
+    qn = np.sqrt(np.einsum("bij,bij->bi", Q, Q).max(axis=1)) if Q.shape[1] else np.zeros(b)
+    Kc = K - centre[:, None, :]
+    kn = np.sqrt(np.einsum("bij,bij->bi", Kc, Kc).max(axis=1))
+    w = scale * qn * kn * (1.0 + 1e-12)
+    return 1.0 / (1.0 + (n - 1) * np.exp(-2.0 * w))
+
+
+def _gammas_batch(G, V) -> np.ndarray:
+    """:func:`_gammas` of every sequence: ``(b, n_q)``."""
+    return np.einsum("bic,bc->bi", np.abs(G), _column_max_batch(V))
+
+
+def backward_distance_columns_batch(eps_p, eps_dp, scale, Q, K, V, G, a_max):
+    """:func:`backward_distance_columns` of every sequence (``a_max`` of shape ``(b,)``): ``(b, d)``, ``(b, d)``,
+    ``(b, d_v)``."""
+    kappa_row, kappa = score_constants(eps_p, eps_dp)
+    gam = _gammas_batch(G, V)
+    top = gam.max(axis=1) if gam.shape[1] else np.zeros(gam.shape[0])
+    dQ = scale * _column_max_batch(K) * kappa_row * top[:, None]
+    dK = scale * _column_max_batch(Q) * kappa * (a_max * gam.sum(axis=1))[:, None]
+    cap = weight_error(eps_p, np.minimum(a_max, weight_error_peak(eps_p)))
+    dV = cap[:, None] * np.abs(G).sum(axis=1)
+    return dQ, dK, dV
+
+
+def exact_backward_sensitivity_batch(scale, Q, V, dG, a_max):
+    """:func:`exact_backward_sensitivity` of every sequence (``a_max`` of shape ``(b,)``): ``(b, d)``, ``(b, d_v)``."""
+    gam = _gammas_batch(dG, V)
+    dK = 2.0 * scale * _column_max_batch(Q) * (a_max * gam.sum(axis=1))[:, None]
+    dV = a_max[:, None] * np.abs(dG).sum(axis=1)
+    return dK, dV

@@ -9,8 +9,8 @@ Rows go eight at a time: their monomials fill an ``r x 8`` block ``M`` (one
 vector multiply per monomial, by runs), which then meets every tile of ``S``
 in the eight-wide blocks of :mod:`._simd`. Each kernel is serial and releases
 the GIL; one call is one *task*, a contiguous range of rows, and
-:mod:`._threads` decides how tasks are split and run. The drivers are in
-:mod:`._plan`.
+:mod:`._threads` decides how tasks are split and run. The ``*_units`` kernels
+run many tasks of a batch in one call. The drivers are in :mod:`._batch`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from numba import njit
 from ._simd import WIDTH as LANES
 from ._simd import monomials, monomials_backward, rows_reduce, rows_update
 
-__all__ = ["LANES", "key_task", "query_task", "backward_query_task", "backward_key_task"]
+__all__ = ["LANES", "key_task", "query_task", "backward_query_task", "backward_key_task",
+           "key_units", "query_units", "backward_query_units", "backward_key_units"]
 
 
 @njit(cache=True, nogil=True)
@@ -153,3 +154,50 @@ def backward_key_task(K, V, WVw, w1w, runs, r, lo, hi, dK, dV):
             for c in range(Wv):
                 dV[j0 + b, c] = N[b, c]
         monomials_backward(K, j0, runs, xb, M, dm, dK)
+
+
+# -- batches: one call runs many (sequence, task) units ------------------------------
+#
+# A batch of ``b`` sequences of equal length is stored as one 2-D array, sequence
+# ``s`` in the padded rows ``s*rows .. (s+1)*rows``. Every sequence is cut into
+# the same tasks ``bounds`` (:func:`._threads.split` of one sequence), and unit
+# ``u`` is task ``u % tasks`` of sequence ``u // tasks``: exactly the work, in the
+# same order and into the same partial sums, of that task of that sequence alone.
+# So a batch's results equal the sequences' one by one to the last bit.
+
+
+@njit(cache=True, nogil=True)
+def key_units(K, V, runs, r, rows, bounds, ulo, uhi, S, s1):
+    """:func:`key_task` for the units ``ulo..uhi``; ``S[s, t]``, ``s1[s, t]`` are unit ``(s, t)``'s partial sums."""
+    tasks = bounds.shape[0] - 1
+    for u in range(ulo, uhi):
+        s, t = u // tasks, u % tasks
+        key_task(K, V, runs, r, s * rows + bounds[t], s * rows + bounds[t + 1], S[s, t], s1[s, t])
+
+
+@njit(cache=True, nogil=True)
+def query_units(Q, Sw, s1w, d0, runs, r, rows, bounds, ulo, uhi, T):
+    """:func:`query_task` for the units ``ulo..uhi``, sequence ``s`` with its own sums ``Sw[s]``, ``s1w[s]``."""
+    tasks = bounds.shape[0] - 1
+    for u in range(ulo, uhi):
+        s, t = u // tasks, u % tasks
+        query_task(Q, Sw[s], s1w[s], d0, runs, r, s * rows + bounds[t], s * rows + bounds[t + 1], T)
+
+
+@njit(cache=True, nogil=True)
+def backward_query_units(Q, G, Sw, s1w, d0, runs, r, rows, bounds, ulo, uhi, dQ, WV, w1):
+    """:func:`backward_query_task` for the units ``ulo..uhi`` (partial sums ``WV[s, t]``, ``w1[s, t]``)."""
+    tasks = bounds.shape[0] - 1
+    for u in range(ulo, uhi):
+        s, t = u // tasks, u % tasks
+        backward_query_task(Q, G, Sw[s], s1w[s], d0, runs, r, s * rows + bounds[t], s * rows + bounds[t + 1],
+                            dQ, WV[s, t], w1[s, t])
+
+
+@njit(cache=True, nogil=True)
+def backward_key_units(K, V, WVw, w1w, runs, r, rows, bounds, ulo, uhi, dK, dV):
+    """:func:`backward_key_task` for the units ``ulo..uhi``, sequence ``s`` with ``WVw[s]``, ``w1w[s]``."""
+    tasks = bounds.shape[0] - 1
+    for u in range(ulo, uhi):
+        s, t = u // tasks, u % tasks
+        backward_key_task(K, V, WVw[s], w1w[s], runs, r, s * rows + bounds[t], s * rows + bounds[t + 1], dK, dV)

@@ -1,4 +1,4 @@
-"""The plan (certified polynomial, feature weights) and the Python drivers of the kernels.
+"""The plan (certified polynomial, feature weights), its checks and bounds; the kernels run from :mod:`._batch`.
 
 docs/theory.md §3 (the polynomial method) and §4 (the output error); the
 mathematics is in :mod:`promptlimits.poly_attention`, the kernels in
@@ -16,12 +16,12 @@ import numpy as np
 from .._checks import as_float_array, check_choice, check_positive_int, check_real
 from ..features import MonomialBasis, feature_weights, monomial_basis
 from ..polyapprox import KINDS, ExpApprox, exp_approximation
+from . import _batch
+from ._batch import as_batch
 from ._cost import least_certified, logit_range, plan_rounding, uncertifiable_message
 from ._error import eps_p_for_output, output_eps_for_eps_p
 from ._gradient import GradientBound, gradient_bound
-from ._kernels import LANES, backward_key_task, backward_query_task, key_task, query_task
 from ._rounding import ETA32, KernelRounding
-from ._threads import run_tasks, split
 
 METHODS = ("fused", "factors")
 VARIANTS = ("softmax", "softmax1")
@@ -33,32 +33,6 @@ class FloatOverflow(ValueError):
 
 #: Attention-output target of :func:`make_plan` and :func:`poly_attention` when none is given.
 DEFAULT_EPS = 1e-6
-
-_TILE = 8  # the kernels' column tile: columns of V (and G) are padded to a multiple of it
-
-
-def _round_up(n: int, k: int) -> int:
-    return -(-n // k) * k
-
-
-def _pad(X, rows: int, cols: int) -> np.ndarray:
-    """Copy ``X`` into a zero float64 C array of shape ``(rows, cols)``."""
-    out = np.zeros((rows, cols), dtype=np.float64)
-    out[: X.shape[0], : X.shape[1]] = X
-    return out
-
-
-def _run(kernel, bounds, args, outputs):
-    """``kernel(*args, lo, hi, *outputs(t))`` for every task ``t`` of ``bounds`` (:mod:`._threads`).
-
-    ``outputs(t)`` gives task ``t``'s output arrays: its own partial sums, or
-    arrays the tasks share, each writing only its rows ``lo..hi``.
-    """
-    def task(t):
-        kernel(*args, bounds[t], bounds[t + 1], *outputs(t))
-
-    run_tasks(task, len(bounds) - 1)
-
 
 def _max_abs(X) -> float:
     return float(np.max(np.abs(X))) if X.size else 0.0
@@ -178,36 +152,60 @@ class PolyPlan:
             For an uncertified plan (``certify=False`` and ``eps_p >= 1``), or
             where ``eps_p`` plus the rounding bound reaches 1: there is no bound to give.
         """
-        if not self.certified:
-            raise ValueError(f"this plan is uncertified (degree {self.degree} {self.kind} on [-R, R] with "
-                             f"R={self.R:.6g} has eps_p={self.eps_p:.3e} >= 1): it has no output bound")
+        self._require_certified()
         V = as_float_array(V, "V")
         vmax = _max_abs(V)
         if vmax == 0.0:
             return 0.0  # forward returns exact zeros
-        n = V.shape[0] if V.ndim else 1
-        float32 = V.dtype == np.float32
+        factor, extra = self._bound_factor(V.shape[0] if V.ndim else 1, V.dtype == np.float32)
+        return factor * vmax + extra
+
+    def output_bound_batch(self, V) -> np.ndarray:
+        """:meth:`output_bound` of every sequence of a batch ``V (b, n, d_v)``: an array ``(b,)``, each entry
+        equal to :meth:`output_bound` of that sequence alone."""
+        self._require_certified()
+        V = as_batch(V, "V")
+        vmax = np.abs(V).max(axis=(1, 2)).astype(np.float64) if V.size else np.zeros(V.shape[0])
+        if not vmax.any():
+            return np.zeros(V.shape[0])
+        factor, extra = self._bound_factor(V.shape[1], V.dtype == np.float32)
+        return np.where(vmax == 0.0, 0.0, factor * vmax + extra)
+
+    def _require_certified(self) -> None:
+        if not self.certified:
+            raise ValueError(f"this plan is uncertified (degree {self.degree} {self.kind} on [-R, R] with "
+                             f"R={self.R:.6g} has eps_p={self.eps_p:.3e} >= 1): it has no output bound")
+
+    def _bound_factor(self, n: int, float32: bool):
+        """``(F(eps_p + rounding(n)), ETA32 or 0)``: the output bound is ``factor ||V||max + extra``."""
         delta = self.rounding(n, float32=float32)
         if not self.eps_p + delta < 1.0:
             raise ValueError(f"with n={n} keys the kernels' rounding (bound {delta:.3e}, docs/theory.md §4.6) plus "
                              f"eps_p={self.eps_p:.3e} is not below 1 at R={self.R:.6g}: there is no output bound")
-        return output_eps_for_eps_p(self.eps_p + delta) * vmax + (ETA32 if float32 else 0.0)
+        return output_eps_for_eps_p(self.eps_p + delta), (ETA32 if float32 else 0.0)
 
     # -- input checks ------------------------------------------------------
-    def _check(self, Q, K, V, G=None):
-        Q = as_float_array(Q, "Q", ndim=2)
-        K = as_float_array(K, "K", ndim=2)
-        V = as_float_array(V, "V", ndim=2)
+    def _check(self, Q, K, V, G=None, *, batch: bool = False):
+        """Checked arrays (2-D; with ``batch``, 3-D ``(b, rows, cols)`` of one batch) and the result dtype."""
+        if batch:
+            Q, K, V = as_batch(Q, "Q"), as_batch(K, "K"), as_batch(V, "V")
+            if not Q.shape[0] == K.shape[0] == V.shape[0]:
+                raise ValueError(f"Q, K and V must hold the same number of sequences, got Q {Q.shape}, "
+                                 f"K {K.shape} and V {V.shape}")
+        else:
+            Q = as_float_array(Q, "Q", ndim=2)
+            K = as_float_array(K, "K", ndim=2)
+            V = as_float_array(V, "V", ndim=2)
         arrays = [Q, K, V]
-        if Q.shape[1] != self.d or K.shape[1] != self.d:
+        if Q.shape[-1] != self.d or K.shape[-1] != self.d:
             raise ValueError(f"Q and K must have d={self.d} columns for this plan, got Q {Q.shape} and K {K.shape}")
-        if K.shape[0] != V.shape[0]:
+        if K.shape[-2] != V.shape[-2]:
             raise ValueError(f"K and V must have the same number of rows, got K {K.shape} and V {V.shape}")
-        if K.shape[0] == 0:
+        if K.shape[-2] == 0:
             raise ValueError(f"attention needs at least one key, got K {K.shape}")
         if G is not None:
-            G = as_float_array(G, "G", ndim=2)
-            want = (Q.shape[0], V.shape[1])
+            G = as_batch(G, "G") if batch else as_float_array(G, "G", ndim=2)
+            want = Q.shape[:-1] + V.shape[-1:]
             if G.shape != want:
                 raise ValueError(f"upstream gradient G must have shape {want}, got {G.shape}")
             arrays.append(G)
@@ -219,10 +217,10 @@ class PolyPlan:
                     f"the polynomial (eps_p={self.eps_p:.3e}) is made for |logits| <= R={self.R:.6g}; "
                     f"make a plan with B >= {b:.6g}"
                 )
-        self._check_keys(K.shape[0])
+        self._check_keys(K.shape[-2])
         dtype = np.result_type(*arrays)
         if dtype == np.float32 and self.eps_p_target is not None:
-            total = self.eps_p + self.rounding(K.shape[0], float32=True)
+            total = self.eps_p + self.rounding(K.shape[-2], float32=True)
             if total > self.eps_p_target:
                 raise ValueError(
                     f"float32 output: rounding the result to float32 (2^-24 relative) brings this plan's "
@@ -287,37 +285,29 @@ class PolyPlan:
 
     __call__ = forward
 
-    @staticmethod
-    def _padded_keys(K, V):
-        """``K`` and ``V`` as float64 C arrays, rows and ``V``'s columns padded to multiples of 8."""
-        n8 = _round_up(K.shape[0], LANES)
-        return _pad(K, n8, K.shape[1]), _pad(V, n8, _round_up(V.shape[1], _TILE))
-
-    def _key_sums(self, Kp, Vp, n):
-        """``S_V * w`` tile-major ``(Wv/8, r, 8)`` and ``s_1 * w`` (r) over the first ``n`` padded keys.
-
-        Each task adds its keys into its own partial sums; they are added in
-        task order, so the result does not depend on the number of threads.
-        """
-        runs, r = self._index
-        bounds = split(Kp.shape[0], r * Vp.shape[1])
-        S = np.zeros((len(bounds) - 1, Vp.shape[1] // _TILE, r, _TILE))
-        s1 = np.zeros((len(bounds) - 1, r, LANES))
-        _run(key_task, bounds, (Kp, Vp, runs, r), lambda t: (S[t], s1[t]))
-        s1 = s1.sum(axis=(0, 2))
-        s1[0] -= Kp.shape[0] - n  # each zero padding key added the constant monomial 1
-        w = self.weights
-        return S.sum(axis=0) * w[None, :, None], s1 * w
-
     def _forward_fused(self, Q, K, V, d0):
-        Kp, Vp = self._padded_keys(K, V)
-        Sw, s1w = self._key_sums(Kp, Vp, K.shape[0])
-        runs, r = self._index
-        nq = Q.shape[0]
-        Qp = _pad(Q, _round_up(nq, LANES), Q.shape[1])
-        T = np.empty((Qp.shape[0], V.shape[1]))
-        _run(query_task, split(Qp.shape[0], r * Vp.shape[1]), (Qp, Sw, s1w, d0, runs, r), lambda t: (T,))
-        return T[:nq]
+        return _batch.forward(self, Q[None], K[None], V[None], d0)[0]
+
+    def forward_batch(self, Q, K, V, *, variant: str = "softmax"):
+        """:meth:`forward` (fused) of every sequence of a batch, in one kernel call per pass.
+
+        ``Q (b, n_q, d)``, ``K (b, n, d)``, ``V (b, n, d_v)``, or lists of
+        ``b`` 2-D arrays of one shape each; returns ``T (b, n_q, d_v)``, each
+        sequence's equal to the last bit to :meth:`forward` of it alone, on any
+        number of threads (:mod:`._batch`). Every sequence has its own keys,
+        so :meth:`output_bound` applies to each with its own ``V``.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`forward`; also sequences of different lengths, or a
+            batch whose buffers would not fit in memory (named with its sizes).
+        """
+        check_choice(variant, "attention variant", VARIANTS)
+        (Q, K, V), dtype = self._check(Q, K, V, batch=True)
+        _batch.check_batch_memory(Q.shape[0], Q.shape[1], K.shape[1], self.d, V.shape[2], self.rank)
+        d0 = 1.0 if variant == "softmax1" else 0.0
+        return _batch.forward(self, Q, K, V, d0).astype(dtype, copy=False)
 
     def factors(self, Q, K):
         """The materialised factors ``U1 = phi_L(Q)`` and ``U2 = phi_R(K)``, each ``n x r``."""
@@ -350,27 +340,32 @@ class PolyPlan:
         check_choice(variant, "attention variant", VARIANTS)
         (Q, K, V, G), dtype = self._check(Q, K, V, G)
         d0 = 1.0 if variant == "softmax1" else 0.0
-        n, dv = V.shape
-        nq = Q.shape[0]
-        if dv == 0:  # T has no columns: every gradient is zero
+        if V.shape[1] == 0:  # T has no columns: every gradient is zero
             return np.zeros(Q.shape, dtype), np.zeros(K.shape, dtype), np.zeros(V.shape, dtype)
-        (runs, r), w = self._index, self.weights
-        Kp, Vp = self._padded_keys(K, V)
-        Sw, s1w = self._key_sums(Kp, Vp, n)
-        nq8 = _round_up(nq, LANES)
-        Qp, Gp = _pad(Q, nq8, Q.shape[1]), _pad(G, nq8, Vp.shape[1])
-        bounds = split(nq8, 3 * r * Vp.shape[1])
-        dQ = np.zeros(Qp.shape)
-        WV = np.zeros((len(bounds) - 1,) + Sw.shape)
-        w1 = np.zeros((len(bounds) - 1, r, LANES))
-        _run(backward_query_task, bounds, (Qp, Gp, Sw, s1w, d0, runs, r), lambda t: (dQ, WV[t], w1[t]))
-        WVw = WV.sum(axis=0) * w[None, :, None]  # tile-major (ntile, r, 8), added in task order
-        w1w = w1.sum(axis=(0, 2)) * w
-        dK, dV = np.zeros(Kp.shape), np.empty(Vp.shape)
-        _run(backward_key_task, split(Kp.shape[0], 3 * r * Vp.shape[1]), (Kp, Vp, WVw, w1w, runs, r),
-             lambda t: (dK, dV))
-        return (dQ[:nq].astype(dtype, copy=False), dK[:n].astype(dtype, copy=False),
-                dV[:n, :dv].astype(dtype, copy=False))
+        dQ, dK, dV = _batch.backward(self, Q[None], K[None], V[None], G[None], d0)
+        return dQ[0].astype(dtype, copy=False), dK[0].astype(dtype, copy=False), dV[0].astype(dtype, copy=False)
+
+    def backward_batch(self, Q, K, V, G, *, variant: str = "softmax"):
+        """:meth:`backward` of every sequence of a batch, in one kernel call per pass.
+
+        Arrays ``(b, rows, cols)`` (or lists of ``b`` 2-D arrays of one
+        shape); returns ``dQ, dK, dV`` shaped like ``Q, K, V``, each
+        sequence's equal to the last bit to :meth:`backward` of it alone, on
+        any number of threads (:mod:`._batch`).
+
+        Raises
+        ------
+        ValueError
+            As :meth:`backward`; also sequences of different lengths, or a
+            batch whose buffers would not fit in memory (named with its sizes).
+        """
+        check_choice(variant, "attention variant", VARIANTS)
+        (Q, K, V, G), dtype = self._check(Q, K, V, G, batch=True)
+        if V.shape[2] == 0:  # T has no columns: every gradient is zero
+            return np.zeros(Q.shape, dtype), np.zeros(K.shape, dtype), np.zeros(V.shape, dtype)
+        _batch.check_batch_memory(Q.shape[0], Q.shape[1], K.shape[1], self.d, V.shape[2], self.rank, backward=True)
+        d0 = 1.0 if variant == "softmax1" else 0.0
+        return tuple(X.astype(dtype, copy=False) for X in _batch.backward(self, Q, K, V, G, d0))
 
     def gradient_bound(self, Q, K, V, G) -> GradientBound:
         """Certified ``||dX_p - dX||max`` between :meth:`backward` and exact attention's gradients, X = Q, K, V.

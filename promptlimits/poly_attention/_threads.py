@@ -15,7 +15,7 @@ Two rules:
   Threads block on a condition variable; nothing spins.
 
 The kernels are serial Numba functions that release the GIL
-(:mod:`._kernels`, :mod:`._kernels_backward`).
+(:mod:`._kernels`); a batch's units are grouped into thread tasks by :func:`group`.
 """
 
 from __future__ import annotations
@@ -119,3 +119,13 @@ def run_tasks(run, n_tasks: int) -> None:
         pool.submit(tasks.work)
     tasks.work()
     tasks.wait()
+
+
+def group(n_units: int, work_per_unit: int) -> np.ndarray:
+    """Bounds of the thread tasks over ``n_units`` units of a batch (:mod:`._kernels`): ``groups[g]..groups[g+1]``.
+
+    As :func:`split`, from the problem's size alone: about :data:`TASK_WORK` each, between 1 and
+    :data:`MAX_TASKS` of them. Every unit writes only its own outputs, so the grouping changes no result.
+    """
+    count = max(1, min(MAX_TASKS, n_units, -(-n_units * work_per_unit // TASK_WORK)))
+    return np.arange(count + 1, dtype=np.int64) * n_units // count
