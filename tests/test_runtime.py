@@ -277,4 +277,6 @@ def test_tiny_sweep_runs(tmp_path):
     assert all(k["errors_within_bound"] and len(k["n"]) == 3 for k in s["kappas"].values())
     assert s["calibration"]["machine"] == model.machine_id() and s["calibration_disjoint"]
     assert s["asymptotics"]["status"] == CONSISTENT
-    assert verdicts({"runtime": res})[0].status == NOT_CHECKED  # 3 repeats at the tiny scale
+    # 9 repeats at the tiny scale too: the measured rule is applied (its outcome on timings this small is a smoke
+    # test; "fewer than 9 repeats" -> not checked is tested on synthetic rows above)
+    assert verdicts({"runtime": res})[0].status in (CONSISTENT, NOT_CONSISTENT, INCONCLUSIVE)
