@@ -90,6 +90,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ._checks import as_float_array, check_choice, check_positive_float, check_positive_int
+from .construct_grid import GridConstruction
 from .construct_token import TokenConstruction, build_token, token_prompt
 from .datasets import grid
 from .model import FFWeights, PromptedModel
@@ -101,7 +102,6 @@ WIDTHS = ("wide", "token")
 
 #: Default memory budget for the weights of a construction (bytes).
 MAX_BYTES = 1 << 29
-_PREDICT_BYTES = 1 << 26  # per chunk of sequences in predict
 
 
 def sizes(d, L, k) -> dict:
@@ -184,7 +184,7 @@ class _Layout:
 
 
 @dataclass(frozen=True, eq=False)
-class Construction:
+class Construction(GridConstruction):
     """Constructed weights for ``(d, L, k)`` and the prompt scalars (module docstring).
 
     Attributes
@@ -201,13 +201,6 @@ class Construction:
         The constructed transformer (width ``D``), with position rows ``E``.
     """
 
-    d: int
-    L: int
-    k: int
-    lam: float
-    xi: float
-    value_range: float
-    model: PromptedModel
 
     width = "wide"
 
@@ -221,19 +214,6 @@ class Construction:
         return max(1.0, self.lam * self.d, 2.0 * self.value_range)
 
     @property
-    def delta(self) -> float:
-        return 1.0 / self.k
-
-    @property
-    def Lp(self) -> int:
-        return self.L * self.k**self.d
-
-    @property
-    def gate(self) -> float:
-        """``M = 4 R``, the AND-gate strength in FF2."""
-        return 4.0 * self.value_range
-
-    @property
     def sizes(self) -> dict:
         """:func:`sizes` plus ``band_measure = L d (k-1) xi`` and the prompt scalars."""
         out = sizes(self.d, self.L, self.k)
@@ -244,48 +224,6 @@ class Construction:
     def with_lam(self, lam) -> Construction:
         """The same weights with another retrieval margin ``lambda`` (a prompt scalar)."""
         return replace(self, lam=check_positive_float(lam, "lambda"))
-
-    # ------------------------------------------------------------------ inputs
-    def _inputs(self, X) -> np.ndarray:
-        X = as_float_array(X, "inputs X", ndim=3, dtype=np.float64)
-        if X.shape[1:] != (self.L, self.d) or X.shape[0] < 1:
-            raise ValueError(f"inputs X must have shape (batch, {self.L}, {self.d}), got {X.shape}")
-        if X.min() < 0.0 or X.max() > 1.0:
-            raise ValueError(f"inputs X must lie in [0, 1], got entries in [{X.min():.6g}, {X.max():.6g}]")
-        return X
-
-    def embed(self, X) -> np.ndarray:
-        """Lift tokens ``X (batch, L, d)`` to model rows ``(batch, L, D)``: ``[x, 0, ..., 0]``.
-
-        The position rows ``model.E`` add ``2i`` to the ``x`` block and the
-        one-hot of ``i``; ``model.forward(P, c.embed(X))`` is the whole model.
-        """
-        X = self._inputs(X)
-        Z = np.zeros(X.shape[:2] + (self.layout.D,))
-        Z[..., : self.d] = X
-        return Z
-
-    def in_bands(self, X) -> np.ndarray:
-        """``(batch,)`` mask: some coordinate lies in a band ``[a/k, a/k + xi]``, ``0 < a < k``."""
-        X = self._inputs(X).reshape(-1, self.L * self.d, 1)
-        t = np.arange(1, self.k) / self.k
-        return ((X >= t) & (X <= t + self.xi)).any(axis=(1, 2))
-
-    def predict(self, P, X) -> np.ndarray:
-        """``tau([P; embed(X)])[Lp:]`` read on the ``x`` block: shape ``(batch, L, d)``.
-
-        Runs the model's own exact forward, in chunks of sequences that keep
-        the work arrays near 64 MiB.
-        """
-        X = self._inputs(X)
-        s = self.sizes
-        n = self.Lp + self.L
-        # per sequence: keys, values and weights over all n rows; FF1, FF2 and the rest on the L input rows
-        # (the model computes the prompt rows once per call, so fewer, larger chunks are faster)
-        per_seq = 8 * (2 * n * s["s"] + self.L * n + self.L * (4 * s["D"] + s["m1"] + s["m2"] + s["s"]))
-        step = max(1, _PREDICT_BYTES // per_seq)
-        out = [self.model.forward(P, self.embed(X[a:a + step]))[..., : self.d] for a in range(0, X.shape[0], step)]
-        return np.concatenate(out, axis=0)
 
     # ------------------------------------------------------------------ the bound
     def leakage(self) -> float:

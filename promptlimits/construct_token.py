@@ -75,12 +75,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ._checks import as_float_array, check_positive_float
+from .construct_grid import GridConstruction
 from .datasets import grid
 from .model import FFWeights, PromptedModel
 
 __all__ = ["TokenConstruction", "build_token", "token_prompt", "token_sizes", "token_leakage", "min_token_width"]
 
-_PREDICT_BYTES = 1 << 26
 
 
 def min_token_width(d, L, k) -> int:
@@ -186,7 +186,7 @@ class _TokenLayout:
 
 
 @dataclass(frozen=True, eq=False)
-class TokenConstruction:
+class TokenConstruction(GridConstruction):
     """Constructed token-width weights for ``(d, L, k)`` (module docstring).
 
     Same interface as :class:`promptlimits.construct.Construction`:
@@ -194,32 +194,12 @@ class TokenConstruction:
     ``with_lam``; ``width == "token"``. ``model.d`` is the width ``w``.
     """
 
-    d: int
-    L: int
-    k: int
-    lam: float
-    xi: float
-    value_range: float
-    model: PromptedModel
 
     width = "token"
 
     @property
     def layout(self) -> _TokenLayout:
         return _TokenLayout(self.d, self.L, self.k, self.model.d)
-
-    @property
-    def delta(self) -> float:
-        return 1.0 / self.k
-
-    @property
-    def Lp(self) -> int:
-        return self.L * self.k**self.d
-
-    @property
-    def gate(self) -> float:
-        """``M = 4 R``."""
-        return 4.0 * self.value_range
 
     @property
     def prompt_max(self) -> float:
@@ -237,37 +217,6 @@ class TokenConstruction:
         """The same construction with logit scale ``lambda`` (the head scale here; ``E`` keeps ``Lambda``)."""
         lam = check_positive_float(lam, "lambda")
         return replace(self, lam=lam, model=replace(self.model, scale=lam, E=_positions(self.layout, lam)))
-
-    def _inputs(self, X) -> np.ndarray:
-        X = as_float_array(X, "inputs X", ndim=3, dtype=np.float64)
-        if X.shape[1:] != (self.L, self.d) or X.shape[0] < 1:
-            raise ValueError(f"inputs X must have shape (batch, {self.L}, {self.d}), got {X.shape}")
-        if X.min() < 0.0 or X.max() > 1.0:
-            raise ValueError(f"inputs X must lie in [0, 1], got entries in [{X.min():.6g}, {X.max():.6g}]")
-        return X
-
-    def embed(self, X) -> np.ndarray:
-        """Tokens ``X (batch, L, d)`` as rows of width ``w``: ``[x, 0, ..., 0]``."""
-        X = self._inputs(X)
-        Z = np.zeros(X.shape[:2] + (self.model.d,))
-        Z[..., : self.d] = X
-        return Z
-
-    def in_bands(self, X) -> np.ndarray:
-        """``(batch,)`` mask: some coordinate lies in a band ``[a/k, a/k + xi]``, ``0 < a < k``."""
-        X = self._inputs(X).reshape(-1, self.L * self.d, 1)
-        t = np.arange(1, self.k) / self.k
-        return ((X >= t) & (X <= t + self.xi)).any(axis=(1, 2))
-
-    def predict(self, P, X) -> np.ndarray:
-        """``tau([P; embed(X)])[Lp:]`` on the ``x`` block, shape ``(batch, L, d)``, in chunks."""
-        X = self._inputs(X)
-        s = self.sizes
-        n = self.Lp + self.L
-        per_seq = 8 * (2 * n * s["s"] + self.L * n + self.L * (4 * s["w"] + s["m1"] + s["m2"] + s["s"]))
-        step = max(1, _PREDICT_BYTES // per_seq)
-        out = [self.model.forward(P, self.embed(X[a:a + step]))[..., : self.d] for a in range(0, X.shape[0], step)]
-        return np.concatenate(out, axis=0)
 
     def leakage(self) -> float:
         return token_leakage(self.d, self.L, self.k, self.lam)
