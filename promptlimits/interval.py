@@ -7,7 +7,7 @@ of non-negative terms, however floating point rounds. This module gives them
 in midpoint-radius form with an a priori bound on the rounding of every dot
 product (Higham, *Accuracy and Stability of Numerical Algorithms*, §3.1):
 for vectors of length ``n`` and IEEE double arithmetic with round to nearest,
-in any summation order (BLAS blocks and FMA included),
+in any summation order (BLAS blocks and FMA included)::
 
     |fl(x . y) - x . y| <= gamma_n |x| . |y| + n eta,   gamma_n = n u / (1 - n u),
 
@@ -38,7 +38,7 @@ ETA = 2.0 ** -1074
 
 
 def gamma(n: int) -> float:
-    """``n u / (1 - n u)``, rounded up: the relative error bound of a length-``n`` dot product of |terms|."""
+    """``n u / (1 - n u)``, rounded up: the relative error bound of a length-``n`` dot product of ``|terms|``."""
     if not n * U < 0.01:
         raise ValueError(f"inner dimension {n} is too large for the a priori rounding bound")
     return float(np.nextafter(n * U / (1.0 - n * U), np.inf)) * (1.0 + 4 * U)
