@@ -23,7 +23,7 @@ def results(tmp_path_factory):
 def test_figure_deterministic(module, results, tmp_path):
     import importlib
 
-    draw = importlib.import_module(f"figures.{module}").draw
+    draw = importlib.import_module(f"promptlimits.figures.{module}").draw
     a = draw(results, tmp_path / "a")
     b = draw(results, tmp_path / "b")
     assert [p.suffix for p in a] == [".png", ".pdf"]
@@ -33,29 +33,37 @@ def test_figure_deterministic(module, results, tmp_path):
 
 
 def test_runtime_figure_needs_measured_rows(tmp_path):
-    from figures.runtime import draw
+    from promptlimits.figures.runtime import draw
 
     run_sweep(runtime_sweep("tiny", log2_ns=[7, 8], max_flops=1.0), tmp_path, workers=1, progress=False)
     with pytest.raises(ValueError, match="no measured polynomial-method times"):
         draw(tmp_path / "runtime.csv", tmp_path / "figs")
 
 
-def test_library_never_imports_experiments_or_figures():
+def test_library_never_imports_experiments_figures_or_commands():
+    """Every library module, in every subpackage: the layers above it (experiments, figures, the command line)
+    are never imported, by absolute or relative name."""
     import pathlib
     import re
 
     import promptlimits
 
     root = pathlib.Path(promptlimits.__file__).parent
-    for path in root.glob("*.py"):
-        text = path.read_text()
-        assert not re.search(r"^\s*(from|import)\s+(promptlimits\.experiments|\.experiments|figures)", text, re.M), path
+    upper = ("experiments", "figures", "commands")
+    pattern = re.compile(r"^\s*(from|import)\s+(promptlimits\.|\.+)(" + "|".join(upper) + r")\b"
+                         r"|^\s*from\s+\.+\s+import\s+.*\b(" + "|".join(upper) + r")\b", re.M)
+    library = [p for p in root.rglob("*.py")
+               if p.relative_to(root).parts[0] not in upper and p.name not in ("cli.py", "__main__.py")]
+    assert len(library) > 30 and any(p.parent.name == "poly_attention" for p in library)  # subpackages included
+    bad = [str(p.relative_to(root)) for p in library if pattern.search(p.read_text())]
+    assert not bad, f"library modules importing experiments, figures or commands: {bad}"
+    assert pattern.search("from ..experiments import x") and pattern.search("from .. import figures")  # the guard bites
 
 
 def test_prompt_norm_sweep_and_figure(tmp_path):
     pytest.importorskip("promptlimits.tuning", reason="model/tuning not available")
-    from figures.prompt_norm import draw
     from promptlimits.experiments.prompt_norm import make_sweep
+    from promptlimits.figures.prompt_norm import draw
 
     res = run_sweep(make_sweep("tiny", rhos=[0.2, 5.0], batch=2, steps=5), tmp_path, workers=1,
                     progress=False)

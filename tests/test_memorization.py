@@ -239,7 +239,7 @@ def test_tiny_sweep_sandwich(tmp_path):
     [v] = mem_exp.verdicts({"memorization": res})
     assert v.status == "vacuous" and "token width w" in v.claim  # tiny bounds stay below 10
     assert any("random model (reported" in n for n in v.numbers) and any("teacher Lp*" in n for n in v.numbers)
-    from figures import memorization as fig4
+    from promptlimits.figures import memorization as fig4
 
     p1 = fig4.draw(tmp_path, tmp_path / "f1")
     p2 = fig4.draw(tmp_path, tmp_path / "f2")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import figures
+from promptlimits import figures
 from promptlimits.cli import main
 from promptlimits.experiments import experiment
 from promptlimits.sweep import run_sweep

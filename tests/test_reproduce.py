@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-import figures
+from promptlimits import figures
 from promptlimits.cli import main
 from promptlimits.experiments import EXPERIMENTS
 from promptlimits.experiments.verdict import STATUSES

@@ -115,7 +115,7 @@ def test_verdict_rule_on_synthetic_series(slopes, kw, ks, status, why):
 
 
 def test_figure_7_is_deterministic(tiny, tmp_path):
-    from figures import universality as fig7
+    from promptlimits.figures import universality as fig7
 
     a = fig7.draw(tiny, tmp_path / "a")
     b = fig7.draw(tiny, tmp_path / "b")

@@ -5,7 +5,7 @@ Run a sweep and plot its saved results
 Every experiment is a sweep whose results are saved as a CSV with a JSON sidecar
 (:mod:`promptlimits.sweep`). Any saved folder can be read back with
 :func:`promptlimits.sweep.read_results` and drawn with the report's own figure code,
-``figures.draw(stem, results, out_dir)``. Here the approximation-error experiment runs at
+``promptlimits.figures.draw(stem, results, out_dir)``. Here the approximation-error experiment runs at
 its ``tiny`` scale into a temporary folder, and figure 3 is drawn from what was saved.
 On the command line the same is ``promptlimits plot DIR``.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-import figures
+from promptlimits import figures
 from promptlimits.experiments import experiment
 from promptlimits.sweep import read_results, run_sweep
 

@@ -44,7 +44,7 @@ def results_folder(folder: Path) -> tuple[Path, list]:
 
 
 def run(args) -> int:
-    import figures
+    from .. import figures
 
     results, found = results_folder(Path(args.dir))
     default = results.parent / "figures" if results.name == "results" else results / "figures"

@@ -88,7 +88,7 @@ def run_experiments(args, sweeps: list, results: Path, seconds: dict, *, resume:
 
 def draw_figures(results: Path, figdir: Path) -> list[Path]:
     """Every registered experiment's figures, from its saved results."""
-    import figures
+    from .. import figures
 
     written = []
     for exp in EXPERIMENTS:

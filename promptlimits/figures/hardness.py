@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 
-from figures._style import load, new_figure, save
+from ._style import load, new_figure, save
 
 _MARKERS = ("o", "s", "D", "v")
 _DODGE = 0.035  # relative x shift between consecutive n

@@ -24,8 +24,9 @@ import math
 
 import numpy as np
 
-from figures._style import load, new_figure, save
 from promptlimits.experiments.phase import curve_label, power_model, sqrt_model
+
+from ._style import load, new_figure, save
 
 
 def pretty(label: str) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from figures._style import load, new_figure, save
+from ._style import load, new_figure, save
 
 _FAMILY_STYLE = {"random": ("C0", "o"), "extremal": ("C3", "s"), "corners": ("C2", "^"), "float32": ("C4", "D")}
 

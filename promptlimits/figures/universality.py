@@ -28,7 +28,7 @@ from matplotlib.ticker import (
     StrMethodFormatter,
 )
 
-from figures._style import load, new_figure, save
+from ._style import load, new_figure, save
 
 _TARGET_COLOURS = {"additive": "C0", "sine": "C1"}
 _INIT_STYLE = {"perturbed": ("^", "C2"), "random": ("v", "C3")}

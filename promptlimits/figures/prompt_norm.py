@@ -12,7 +12,7 @@ rises with ``rho``; the cold starts show why warm starts are needed.
 
 from __future__ import annotations
 
-from figures._style import load, new_figure, save
+from ._style import load, new_figure, save
 
 _SERIES = (("init", "o-", "C0", "random prompt scaled to $\\|P\\|_{max}=\\rho$"),
            ("cold", "v--", "C1", "tuned from it (cold start)"),

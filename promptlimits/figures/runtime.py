@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 
-from figures._style import load, new_figure, save
 from promptlimits.experiments.runtime_model import SLOPE_MARGIN
+
+from ._style import load, new_figure, save
 
 
 def _stop_note(s) -> str:

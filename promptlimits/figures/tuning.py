@@ -18,7 +18,7 @@ said so in the panel.
 
 from __future__ import annotations
 
-from figures._style import load, new_figure, save
+from ._style import load, new_figure, save
 
 _MARK = {"free": ("o", "-"), "boxed": ("s", "--")}
 

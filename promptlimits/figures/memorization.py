@@ -19,7 +19,7 @@ Reads the ``memorization`` sweep (:mod:`promptlimits.experiments.memorization`).
 
 from __future__ import annotations
 
-from figures._style import load, new_figure, save
+from ._style import load, new_figure, save
 
 _WIDTH_TEXT = {"token": "token width $w$ (prompt rows as wide as input rows)",
                "wide": "residual width $D$ (wide construction)"}
