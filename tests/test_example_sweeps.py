@@ -1,4 +1,4 @@
-"""examples/sweeps/tiny: one TOML sweep per registered experiment, equal to its tiny definition, each run and plotted."""
+"""examples/sweeps/tiny: one TOML sweep per experiment, equal to its tiny definition, each run and plotted."""
 
 from __future__ import annotations
 
