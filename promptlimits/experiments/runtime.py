@@ -448,6 +448,21 @@ def _measured_part(s: dict) -> tuple[str, str]:
                         "control's outside it")
 
 
+def _exact_cost_per_operation(rows: list[dict]) -> list[str]:
+    """Exact attention's measured time per pair and feature, ``t / (n^2 d)``, at each test size, beside the largest
+    calibration size: the cost model's per-operation costs are constants, so a cost per operation that rises past the
+    calibrated sizes is what a positive slope gap measures (docs/theory.md §9.4)."""
+    test = sorted((r for r in rows if r.get("algo") == "exact" and r.get("role") == "test" and r.get("t")),
+                  key=lambda r: r["n"])
+    cal = [r["n"] for r in rows if r.get("algo") == "exact" and r.get("role") == "calibration" and r.get("t")]
+    if not test or not cal:
+        return []
+    per = ", ".join(f"{fmt(r['t'] / (r['n'] ** 2 * r['d']) * 1e9)} (2^{int(math.log2(r['n']))})" for r in test)
+    return [f"exact attention, measured ns per pair and feature t / (n^2 d): {per}; calibrated at n <= {max(cal)}, "
+            "where the model's cost per operation is fixed: a rise past the calibrated sizes (for instance memory "
+            "traffic once K and V outgrow the cache) is what a positive slope gap measures"]
+
+
 def verdicts(results) -> list[Verdict]:
     """The runtime claim, from ``results["runtime"]``: one verdict, two parts (docs/theory.md §9.4)."""
     res = results["runtime"]
@@ -469,6 +484,7 @@ def verdicts(results) -> list[Verdict]:
     numbers += [_series_line(f"kappa = {k}", v) for k, v in s["kappas"].items()]
     if s.get("exact"):
         numbers.append(_series_line("exact attention (every query row)", s["exact"]))
+        numbers += _exact_cost_per_operation(res.rows)
     measured, why_m = _measured_part(s)
     status = min((a["status"], measured), key=_ORDER.index)
     why = f"asymptotics: {a['status']}; measurement: {measured} ({why_m})"
