@@ -232,22 +232,12 @@ def least_prompt_length(model, X, Y, tol, *, rho, max_Lp=32, steps=300, adam_ste
     -------
     LeastLpResult
     """
-    tol = check_positive_float(tol, "tol")
-    rho = check_positive_float(rho, "rho")
     max_Lp = check_positive_int(max_Lp, "max_Lp")
-    steps = check_positive_int(steps, "steps")
-    adam_steps = 3 * steps if adam_steps is None else check_positive_int(adam_steps, "adam_steps")
-    restarts = check_positive_int(restarts, "restarts")
     if time_limit is not None:
         time_limit = check_positive_float(time_limit, "time_limit")
-    optimizers = tuple(optimizers)
-    if not optimizers:
-        raise ValueError("give at least one optimizer")
-    for opt in optimizers:
-        check_choice(opt, "optimizer", OPTIMIZERS)
     t0 = time.perf_counter()
     deadline = None if time_limit is None else t0 + time_limit
-    runs = _Runs(model, X, tol, rho, steps, adam_steps, restarts, optimizers, lr, init_scale, seed, deadline)
+    runs = _Runs.checked(model, X, tol, rho, steps, adam_steps, restarts, optimizers, lr, init_scale, seed, deadline)
     targets = _as_targets(Y, X)
     trials: dict[int, LpTrial] = {}
     prompts: dict[int, np.ndarray] = {}
@@ -276,13 +266,8 @@ def tune_at(model, X, Y, tol, Lp, *, rho, steps=300, adam_steps=None, restarts=2
     ``trial.reached`` is a certificate (a prompt in the box within ``tol``,
     checked by a forward pass); ``False`` is a search limit.
     """
-    tol = check_positive_float(tol, "tol")
-    rho = check_positive_float(rho, "rho")
     Lp = check_positive_int(Lp, "Lp")
-    steps = check_positive_int(steps, "steps")
-    adam_steps = 3 * steps if adam_steps is None else check_positive_int(adam_steps, "adam_steps")
-    restarts = check_positive_int(restarts, "restarts")
-    runs = _Runs(model, X, tol, rho, steps, adam_steps, restarts, tuple(optimizers), lr, init_scale, seed, None)
+    runs = _Runs.checked(model, X, tol, rho, steps, adam_steps, restarts, optimizers, lr, init_scale, seed, None)
     return runs.best_at(Lp, *_as_targets(Y, X)(Lp))[0]
 
 
@@ -306,6 +291,21 @@ class _Runs:
     init_scale: float
     seed: int
     deadline: float | None  # perf_counter() value of the time limit, or None
+
+    @classmethod
+    def checked(cls, model, X, tol, rho, steps, adam_steps, restarts, optimizers, lr, init_scale, seed,
+                deadline) -> _Runs:
+        """The runs with every search setting checked (``adam_steps=None``: ``3 * steps``); the one place
+        :func:`least_prompt_length` and :func:`tune_at` validate them."""
+        steps = check_positive_int(steps, "steps")
+        optimizers = tuple(optimizers)
+        if not optimizers:
+            raise ValueError("give at least one optimizer")
+        for opt in optimizers:
+            check_choice(opt, "optimizer", OPTIMIZERS)
+        return cls(model, X, check_positive_float(tol, "tol"), check_positive_float(rho, "rho"), steps,
+                   3 * steps if adam_steps is None else check_positive_int(adam_steps, "adam_steps"),
+                   check_positive_int(restarts, "restarts"), optimizers, lr, init_scale, seed, deadline)
 
     def _check_time(self) -> None:
         if self.deadline is not None and time.perf_counter() > self.deadline:
