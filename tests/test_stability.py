@@ -131,6 +131,14 @@ def test_commit_of_a_checkout_clean_and_dirty_and_of_a_plain_folder(tmp_path):
     prov = provenance(root=repo)
     assert "- Commit: `" in header_lines(prov)[0] and "tracked files modified" in header_lines(prov)[0]
     assert header_lines(provenance(root=tmp_path))[0] == f"- Commit: {NOT_GIT}"
+    # the commit that computed the numbers is the one at the start; a change during the run is named
+    started = commit_info(repo)
+    assert "commit_at_end" not in provenance(root=repo, started=started)
+    git("commit", "-qam", "second")
+    prov = provenance(root=repo, started=started)
+    assert prov["commit"] == started and prov["commit_at_end"]["hash"] != started["hash"]
+    line = header_lines(prov)[0]
+    assert started["describe"] in line and "changed during the run" in line
 
 
 def test_report_of_a_run_without_figures_or_proofs_check():

@@ -112,12 +112,13 @@ def reproduce_once(args, out: Path, *, seed: int, resume: bool, full: bool = Tru
     with. Returns the verdict document and the exit status (1 if a
     ``proofs_check`` entry fails).
     """
-    from ..experiments.provenance import provenance
+    from ..experiments.provenance import commit_info, provenance
     from ..experiments.report import render, verdicts_document, write_verdicts
     from ..experiments.stability import compare
 
     scale = args.scale or DEFAULT_SCALE
     args.seed = seed
+    started = commit_info()  # the code that computes the numbers, whatever the checkout holds at the end
     sweeps = build_sweeps(args)
     results, figdir = out / "results", out / "figures"
     seconds: dict[str, float] = {}
@@ -133,7 +134,7 @@ def reproduce_once(args, out: Path, *, seed: int, resume: bool, full: bool = Tru
         passed = all_passed(proofs)
     verdicts = _timed(seconds, "verdicts", collect_verdicts, results)
     seconds["total"] = time.perf_counter() - t_all
-    prov = provenance()
+    prov = provenance(started=started)
     comparison = None
     if other is not None:
         comparison = (other[0], compare(verdicts, other[1]))

@@ -5,7 +5,9 @@
 - ``commit``: ``git describe --always --tags --dirty`` and the full hash of the
   checkout that holds the imported ``promptlimits``, and whether its tracked
   files differ from the commit (``dirty``); ``"not a git checkout"`` where the
-  package is not inside one (an installed wheel) or git is missing;
+  package is not inside one (an installed wheel) or git is missing; read when
+  the run starts, with ``commit_at_end`` added if the checkout changed before
+  the report was written;
 - ``versions``: Python, promptlimits, numpy, scipy, numba, sympy, matplotlib;
 - ``cpu``: the model name from ``/proc/cpuinfo`` (``platform.processor()``
   elsewhere), the machine, the number of CPUs;
@@ -132,24 +134,36 @@ def _numba() -> dict:
     return {"threading_layer": layer, "threads": numba.get_num_threads()}
 
 
-def provenance(*, root: Path | None = None) -> dict:
+def provenance(*, root: Path | None = None, started: dict | None = None) -> dict:
     """The code, packages and machine of this process (keys ``commit``, ``versions``, ``cpu``, ``blas``, ``numba``).
 
     ``root`` is the checkout to describe (default: the one holding the
-    imported package). Every value is JSON-ready.
+    imported package). ``started``: the :func:`commit_info` read when the run
+    began; it is the ``commit`` recorded (the code that computed the numbers),
+    and if the checkout differs now (a commit or an edit during the run) the
+    present state is kept as ``commit_at_end``. Every value is JSON-ready.
     """
-    return {"commit": commit_info(root), "versions": _versions(), "cpu": _cpu(), "blas": _blas(),
-            "numba": _numba(), "platform": platform.platform()}
+    now = commit_info(root)
+    out = {"commit": now if started is None else started}
+    if started is not None and (started["hash"], started["dirty"]) != (now["hash"], now["dirty"]):
+        out["commit_at_end"] = now
+    return {**out, "versions": _versions(), "cpu": _cpu(), "blas": _blas(), "numba": _numba(),
+            "platform": platform.platform()}
+
+
+def _commit_text(c: dict) -> str:
+    if c["describe"] == NOT_GIT:
+        return NOT_GIT
+    state = {True: "tracked files modified", False: "clean", None: "state unknown"}[c["dirty"]]
+    return f"`{c['describe']}` ({c['hash']}; {state})"
 
 
 def header_lines(prov: dict) -> list[str]:
     """The report's provenance, as Markdown list items."""
-    c = prov["commit"]
-    if c["describe"] == NOT_GIT:
-        commit = NOT_GIT
-    else:
-        state = {True: "tracked files modified", False: "clean", None: "state unknown"}[c["dirty"]]
-        commit = f"`{c['describe']}` ({c['hash']}; {state})"
+    commit = _commit_text(prov["commit"])
+    if "commit_at_end" in prov:
+        commit += (f" when the run started; {_commit_text(prov['commit_at_end'])} when it ended (the checkout "
+                   "changed during the run)")
     versions = ", ".join(f"{k} {v}" for k, v in prov["versions"].items())
     cpu, blas, nb = prov["cpu"], prov["blas"], prov["numba"]
     threads = "unknown" if blas["threads"] is None else str(blas["threads"])
