@@ -164,3 +164,67 @@ def exact_attention_backward(Q, K, V, G, *, scale=None, variant="softmax", chunk
         dQ[..., a:b, :] = dS @ K
         dK += np.swapaxes(dS, -1, -2) @ Q[..., a:b, :]
     return dQ, dK, dV
+
+
+def exact_attention_tiled(Q, K, V, *, scale=None, variant="softmax", rows=64, keys=512):
+    """Exact attention computed in tiles of ``rows`` queries by ``keys`` keys, with a running softmax.
+
+    The same function as :func:`exact_attention`, with its scalings and its
+    clipping; only the order of the sums differs (results agree to rounding).
+    Each tile's scores, and the slices of ``K`` and ``V`` it reads, stay in a
+    core's private cache whatever the number of keys, so every query-key pair
+    costs the same memory traffic at every ``n``: the cost model of the
+    runtime experiment (docs/theory.md §9.4) counts operations per pair. The
+    blocks over query rows alone of :func:`exact_attention` re-read all of
+    ``K`` and ``V`` per block, which leaves the private cache at long
+    sequences.
+
+    For each query row the running maximum ``m`` of the logits, the running
+    denominator ``l`` and the running numerator ``a`` are updated per key tile
+    ``S``: ``m' = max(m, max S)``, ``l' = e^(m - m') l + sum e^(S - m')``,
+    ``a' = e^(m - m') a + e^(S - m') V_tile``; ``T = a / l``. For
+    ``softmax1`` the implicit extra logit 0 is the starting state ``m = 0``,
+    ``l = 1``.
+
+    Parameters
+    ----------
+    Q, K, V : arrays
+        As for :func:`exact_attention`.
+    scale : float, optional
+        Multiplies the logits; default ``1 / d``.
+    variant : {"softmax", "softmax1"}
+    rows, keys : int
+        Tile shape: query rows and keys per tile.
+
+    Returns
+    -------
+    T : array, shape ``(n_q, d_v)`` (or batched), dtype of the inputs.
+    """
+    from ._checks import check_positive_int
+
+    rows, keys = check_positive_int(rows, "rows"), check_positive_int(keys, "keys")
+    (Q, K, V), scale = _prepare(Q, K, V, scale, variant)
+    vmax = np.max(np.abs(V)) if V.size else 0.0
+    Q, K, V, (eq, ek, ev) = _scaled(Q, K, V)
+    e = eq + ek
+    nq, n = Q.shape[-2], K.shape[-2]
+    T = np.empty(Q.shape[:-1] + (V.shape[-1],), dtype=Q.dtype)
+    start = 0.0 if variant == "softmax1" else -np.inf
+    for a in range(0, nq, rows):
+        Qc = Q[..., a:a + rows, :] * Q.dtype.type(scale)
+        shape = Qc.shape[:-1] + (1,)
+        m = np.full(shape, start, dtype=Q.dtype)
+        den = np.full(shape, 1.0 if variant == "softmax1" else 0.0, dtype=Q.dtype)
+        num = np.zeros(Qc.shape[:-1] + (V.shape[-1],), dtype=Q.dtype)
+        for b in range(0, n, keys):
+            S = Qc @ np.swapaxes(K[..., b:b + keys, :], -1, -2)
+            m_new = np.maximum(m, S.max(axis=-1, keepdims=True))
+            with np.errstate(over="ignore", invalid="ignore"):  # -inf: a weight of exactly 0
+                S = np.exp(np.ldexp(S - m_new, e))
+                alpha = np.exp(np.ldexp(m - m_new, e))  # 0 on the first tile of softmax (m = -inf)
+            den = den * alpha + S.sum(axis=-1, keepdims=True)
+            num = num * alpha + S @ V[..., b:b + keys, :]
+            m = m_new
+        T[..., a:a + rows, :] = num / den
+    with np.errstate(over="ignore"):  # +-inf only beyond ||V||max: clipped
+        return np.clip(np.ldexp(T, ev), -vmax, vmax).astype(Q.dtype, copy=False)

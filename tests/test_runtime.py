@@ -71,10 +71,12 @@ def test_bad_schedule_is_refused():
 
 # ----------------------------------------------------------------------------- cost model and calibration
 COEF = {"poly": {"multiply_adds": 4e-11, "monomials": 2e-10, "row_bytes": 2e-10, "calls": 4e-5},
-        "exact": {"multiply_adds": 8e-11, "exponentials": 5e-9, "row_bytes": 0.0, "calls": 5e-5}}
+        "exact": {"multiply_adds": 8e-11, "exponentials": 5e-9, "row_bytes": 0.0, "tiles": 2e-5,
+                  "calls": 5e-5}}
 CAL_POINTS = [("poly", 1536, 5, 1), ("poly", 1536, 5, 3), ("poly", 1536, 16, 2), ("poly", 1536, 20, 2),
               ("poly", 6144, 16, 1), ("poly", 6144, 5, 2), ("exact", 640, 7, None), ("exact", 768, 16, None),
-              ("exact", 1536, 20, None), ("exact", 2560, 11, None), ("exact", 3072, 6, None)]
+              ("exact", 1152, 9, None), ("exact", 1536, 20, None), ("exact", 2560, 11, None),
+              ("exact", 3072, 6, None)]
 
 
 def _true_t(algo, n, d, rank):
@@ -93,8 +95,17 @@ def test_op_counts_follow_the_kernel_shapes():
                  "calls": 1.0}
     assert model.op_counts("poly", 1001, 9, 55)["monomials"] == 2 * 1008 * 55  # rows padded to 8
     assert model.op_counts("exact", 512, 9) == {"multiply_adds": 2 * 512**2 * 9, "exponentials": 512**2,
-                                                "row_bytes": 32 * 512 * 9, "calls": 1.0}
-    assert [model.exact_chunk(n) for n in (512, 8192, 2**15, 2**16)] == [64, 4, 1, 1]  # 2^15 scores a block
+                                                "row_bytes": 32 * 512 * 9, "tiles": 8.0, "calls": 1.0}
+    # tiles of 64 queries by 512 keys, the last ones partial
+    assert [model.op_counts("exact", n, 4)["tiles"] for n in (1, 640, 2**14)] == [1.0, 10.0 * 2, 256.0 * 32]
+
+
+def test_exact_attention_as_timed_is_exact_attention():
+    from promptlimits.attention import exact_attention
+
+    rng = np.random.default_rng(0)
+    Q, K, V = rng.uniform(-1, 1, (700, 5)), rng.uniform(-1, 1, (1100, 5)), rng.uniform(-1, 1, (1100, 5))
+    np.testing.assert_allclose(model.exact_call(Q, K, V), exact_attention(Q, K, V), rtol=0, atol=1e-15)
 
 
 def test_calibration_recovers_known_costs_and_predicts_other_sizes():

@@ -13,7 +13,7 @@ in one process, interleaved in a random order (seeded) across
   ``4 n r d``, are skipped with the reason; the error is checked against exact
   attention on ``check_rows`` rows), and exact attention on every query row at
   each ``n`` whose ``4 n^2 d`` is within ``exact_max_flops`` (no sampled rows),
-  in blocks of query rows that stay in cache (:func:`.runtime_model.exact_chunk`);
+  in tiles of queries by keys that stay in cache (:func:`.runtime_model.exact_call`);
 * the calibration: both algorithms at ``calibration_points`` (sizes that are not
   powers of two and ranks that the test does not use), unless ``calibration``
   names a stored calibration file of this machine.
@@ -63,17 +63,20 @@ SETTINGS = scale_table(
      "min_call": 0.01, "calibration": "",
      "calibration_points": "poly:1536:5:1 poly:1536:5:3 poly:1536:16:1 poly:1536:16:2 poly:1536:20:2 "
                            "poly:1536:16:3 poly:6144:5:1 poly:6144:5:3 poly:6144:16:2 poly:6144:20:2 "
-                           "exact:640:7 exact:768:16 exact:1536:20 exact:2560:11 exact:3072:6"},
+                           "exact:640:7 exact:768:16 exact:1152:9 exact:1536:20 exact:2560:11 exact:3072:6 "
+                           "exact:5120:12"},
     tiny={"log2_ns": (7, 8, 9, 10), "kappas": (0.05, 0.15), "max_flops": 1e8, "exact_max_flops": 1e8,
           "timing_repeats": model.MIN_REPEATS, "min_call": 0.002,
           "calibration_points": "poly:200:5:1 poly:200:5:3 poly:200:16:2 poly:600:16:1 poly:600:20:2 "
-                                "poly:600:5:2 exact:96:6 exact:200:20 exact:300:6 exact:600:11"},
+                                "poly:600:5:2 exact:96:6 exact:160:9 exact:200:20 exact:300:6 exact:400:4 "
+                                "exact:600:11"},
     quick={},
     full={"log2_ns": tuple(range(9, 17)), "kappas": (0.05, 0.1, 0.15, 0.2), "max_flops": 2e10,
           "exact_max_flops": 6e10, "timing_repeats": 15,
           "calibration_points": "poly:1536:5:1 poly:1536:5:3 poly:1536:10:4 poly:1536:17:1 poly:1536:17:2 "
                                 "poly:1536:20:2 poly:6144:5:1 poly:6144:5:3 poly:6144:10:4 poly:6144:17:2 "
-                                "exact:640:7 exact:768:16 exact:1536:20 exact:2560:11 exact:3072:6"},
+                                "exact:640:7 exact:768:16 exact:1152:9 exact:1536:20 exact:2560:11 exact:3072:6 "
+                                "exact:5120:12"},
 )
 
 #: Options of ``promptlimits sweep runtime``.
@@ -168,7 +171,6 @@ def _inputs(n: int, d: int, B: float, rng):
 def _items(params: dict, rng) -> tuple[list[dict], list, list]:
     """The rows to fill; for each, its call (``None`` if skipped, with the reason in the row) and, for the
     polynomial test items, ``(plan, Q, K, V)`` for the error check."""
-    from promptlimits.attention import exact_attention
     from promptlimits.poly_attention import make_plan
 
     rows, calls, checks = [], [], []
@@ -185,7 +187,7 @@ def _items(params: dict, rng) -> tuple[list[dict], list, list]:
         else:
             Q, K, V = _inputs(n, d, 1.0, rng)
             rows.append(row)
-            calls.append(lambda Q=Q, K=K, V=V: exact_attention(Q, K, V, chunk=model.exact_chunk(len(K))))
+            calls.append(lambda Q=Q, K=K, V=V: model.exact_call(Q, K, V))
         for kappa in _grid(params["kappas"], float):
             B = kappa * math.sqrt(math.log(n))
             row = {**blank, "algo": "poly", "kappa": kappa, "n": n, "d": d, "eps_target": eps, "B": B}
@@ -216,7 +218,7 @@ def _items(params: dict, rng) -> tuple[list[dict], list, list]:
                 calls.append(lambda plan=plan, Q=Q, K=K, V=V: plan(Q, K, V))
             else:
                 row["ops"] = 4.0 * n * n * d
-                calls.append(lambda Q=Q, K=K, V=V: exact_attention(Q, K, V, chunk=model.exact_chunk(len(K))))
+                calls.append(lambda Q=Q, K=K, V=V: model.exact_call(Q, K, V))
             rows.append(row)
     return rows, calls, checks
 

@@ -12,13 +12,17 @@ polynomial forward (docs/theory.md §3.9) and exact attention do, with
   ``calls = 1`` (per-call overhead);
 * ``exact``: ``multiply_adds = 2 n^2 d`` (``Q K^T`` and ``P V``),
   ``exponentials = n^2`` (one ``exp`` and a few passes over each score),
-  ``row_bytes = 32 n d``, ``calls = 1``. The experiment times exact attention
-  in blocks of :data:`EXACT_BLOCK` scores (``chunk = EXACT_BLOCK // n`` query
-  rows), whose three live float64 arrays (scores, shifted scores, weights)
-  stay in a core's private cache at every ``n``, so every pair costs the same
-  memory traffic; with the library's default blocks of ``2^22`` scores the
-  per-pair cost doubles where the blocks outgrow the shared cache, at a size
-  that moves with the load of the other cores.
+  ``row_bytes = 32 n d``, ``tiles = ceil(n / EXACT_ROWS) ceil(n / EXACT_KEYS)``
+  (the fixed cost of one tile's array operations), ``calls = 1``. The
+  experiment times exact attention in tiles of :data:`EXACT_ROWS` queries by
+  :data:`EXACT_KEYS` keys with a running softmax
+  (:func:`promptlimits.attention.exact_attention_tiled`): a tile's scores and
+  the slices of ``K`` and ``V`` it reads stay in a core's private cache at
+  every ``n``, so every pair costs the same memory traffic. Blocks over query
+  rows alone re-read all of ``K`` and ``V`` per block; past about ``n = 2^13``
+  (``d = 13``) those leave the private cache and the time per pair rises by a
+  quarter, which a model of operation counts calibrated on shorter sequences
+  cannot predict (docs/theory.md §9.4).
 
 *Calibration.* One non-negative coefficient (seconds per operation) per count
 and algorithm, fitted once by :func:`calibrate` (``scipy.optimize.nnls`` on
@@ -47,16 +51,16 @@ import numpy as np
 
 from .verdict import CONSISTENT, INCONCLUSIVE, NOT_CONSISTENT
 
-__all__ = ["FEATURES", "EXACT_BLOCK", "op_counts", "exact_chunk", "machine_id", "calibrate", "predict",
+__all__ = ["FEATURES", "EXACT_ROWS", "EXACT_KEYS", "op_counts", "machine_id", "calibrate", "predict",
            "check_calibration", "load_calibration", "slope_gap", "classify", "SLOPE_MARGIN", "BOOTSTRAP_RESAMPLES",
            "MIN_REPEATS"]
 
 #: The operation counts of each algorithm, in the order of its coefficients.
 FEATURES = {"poly": ("multiply_adds", "monomials", "row_bytes", "calls"),
-            "exact": ("multiply_adds", "exponentials", "row_bytes", "calls")}
+            "exact": ("multiply_adds", "exponentials", "row_bytes", "tiles", "calls")}
 
-#: Scores per block in which the experiment times exact attention: 3 arrays of 2^15 float64 = 768 KiB.
-EXACT_BLOCK = 1 << 15
+#: Tile of exact attention as the experiment times it: 64 x 512 scores (256 KiB) and 512 rows of K and V.
+EXACT_ROWS, EXACT_KEYS = 64, 512
 
 #: Margin on |measured - predicted| log-log slope: over n = 2^9..2^15 a drift of 0.1 in the exponent is a
 #: factor 64^0.1 = 1.52 between the first and last size's measured/predicted ratio (docs/theory.md §9.4).
@@ -84,13 +88,16 @@ def op_counts(algo: str, n: int, d: int, rank: int | None = None) -> dict[str, f
         n8, W, r = _round8(n), _round8(d), int(rank)
         return {"multiply_adds": 2.0 * n8 * r * (W + 1), "monomials": 2.0 * n8 * r,
                 "row_bytes": 8.0 * n * (3 * d + W), "calls": 1.0}
+    tiles = -(-n // EXACT_ROWS) * -(-n // EXACT_KEYS)
     return {"multiply_adds": 2.0 * n * n * d, "exponentials": float(n) * n, "row_bytes": 32.0 * n * d,
-            "calls": 1.0}
+            "tiles": float(tiles), "calls": 1.0}
 
 
-def exact_chunk(n: int) -> int:
-    """Query rows per block when the experiment times exact attention on ``n`` keys (:data:`EXACT_BLOCK`)."""
-    return max(1, EXACT_BLOCK // int(n))
+def exact_call(Q, K, V):
+    """Exact attention as the experiment times it: tiles of :data:`EXACT_ROWS` by :data:`EXACT_KEYS`."""
+    from promptlimits.attention import exact_attention_tiled
+
+    return exact_attention_tiled(Q, K, V, rows=EXACT_ROWS, keys=EXACT_KEYS)
 
 
 def _cpu_model() -> str:
