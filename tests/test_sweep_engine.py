@@ -94,7 +94,7 @@ HEAD = 'name = "toy"\npoint = "_sweep_points:toy"\n'
     ('name = 3\npoint = "m:f"\n[grid]\nx = [1]\n', "key 'name' must be a string"),
     ('point = "m:f"\n[grid]\nx = [1]\n', "missing required key 'name'"),
     (HEAD + '[grid]\nx = 1\n', "grid entry 'x' must be a list, got int"),
-    (HEAD + '[grid]\nx = [1]\n[fixed]\ny = [1, 2]\n', "fixed.y must be a scalar"),
+    (HEAD + '[grid]\nx = [1]\n[fixed]\ny = [1, 2]\n', "fixed.y must be one value"),
 ])
 def test_a_bad_sweep_file_names_the_key_and_the_type(tmp_path, text, message):
     p = tmp_path / "s.toml"

@@ -72,6 +72,8 @@ def add_scale_option(p) -> None:
 
 
 def _shown(value) -> str:
+    if value is None:
+        return "not set"
     text = " ".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
