@@ -239,3 +239,19 @@ def test_logit_scale_sweep_summary_moves_c_star_not_the_band(tmp_path):
     th = one["d = ceil(log2 n), eps = 1/n"]
     assert four["d = ceil(log2 n), eps = 1/n, logit scale 4"]["limit_c_star"] == pytest.approx(th["limit_c_star"] / 2)
     assert th["band_check"]["passes"] and one["d = 8, eps = 1/n"]["band_check"]["n_outside"] >= 2  # as at scale 1
+
+
+def test_sweep_run_help_example_runs(tmp_path, capsys):
+    """The TOML example of ``sweep run --help`` (a kappa list) loads and runs."""
+    import textwrap
+
+    from promptlimits.commands.sweep import CONFIG_HELP
+
+    text = textwrap.dedent(CONFIG_HELP.split("a commented one):\n", 1)[1].split("\n\n", 1)[0])
+    (tmp_path / "help.toml").write_text(text)
+    out = tmp_path / "o"
+    assert main(["sweep", "run", "--config", str(tmp_path / "help.toml"), "--out", str(out), "--workers", "1",
+                 "--no-progress"]) == 0
+    rows = read_results(out).rows
+    assert len(rows) == 3 * 2 * 3 and {r["kappa"] for r in rows} == {0.1, 0.2, 0.3}
+    assert "phase_custom: 18 points, 18 rows" in capsys.readouterr().out
