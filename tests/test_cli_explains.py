@@ -77,3 +77,13 @@ def test_ctrl_c_names_the_command_that_continues_the_run(tmp_path, capsys, monke
     monkeypatch.setattr(sweep_run, "_run_point", real)
     assert main(shlex.split(err.rsplit("continue with: ", 1)[1])[1:]) == 0  # the command it names, as printed
     assert "phase_custom: resuming: 2 of 30 points reused" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value, scale", [("0.25", 0.25), ("1/sqrt(s)", 2 ** -0.5), ("1/s", 0.5)])
+def test_tune_logit_scale_reaches_the_model(value, scale, tmp_path):
+    """``tune --logit-scale`` is the model's logit multiplier (``--scale`` is a sweep's run size)."""
+    import json
+
+    out = tmp_path / "t.json"
+    assert main(["tune", "--steps", "2", "--quiet", "--d", "2", "--logit-scale", value, "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["scale"] == pytest.approx(scale, rel=1e-15)
