@@ -255,3 +255,17 @@ def test_sweep_run_help_example_runs(tmp_path, capsys):
     rows = read_results(out).rows
     assert len(rows) == 3 * 2 * 3 and {r["kappa"] for r in rows} == {0.1, 0.2, 0.3}
     assert "phase_custom: 18 points, 18 rows" in capsys.readouterr().out
+
+
+def test_plot_draws_a_kappa_list_at_another_logit_scale(tmp_path, capsys):
+    """``promptlimits plot`` draws figure 1 from a run with a kappa list and a logit multiplier (labels name it)."""
+    out = tmp_path / "run"
+    assert main(["sweep", "phase", "--scale", "tiny", "--log2-n", "8", "12", "16", "20", "--kappa", "0.3", "0.1",
+                 "0.2", "--beyond", "64", "--logit-scale", "2", "--out", str(out), "--workers", "1",
+                 "--no-progress"]) == 0
+    from promptlimits.figures.phase import pretty
+
+    assert pretty("d = 8, eps = 1/n, logit scale 2") == "$d=8$, $\\varepsilon=1/n$, logit scale 2"
+    assert main(["plot", str(out), "--out", str(tmp_path / "figs")]) == 0
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["fig1_phase.pdf", "fig1_phase.png"]
+    capsys.readouterr()
