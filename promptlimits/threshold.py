@@ -23,8 +23,11 @@ proved in ``python -m proofs_check``, check ``5b``):
 So with ``g_max(n, d)``, the largest ``g`` with rank ``C(d+g, g) < n``, the rank
 ``r*`` of the least certified degree is below ``n`` exactly when some kind
 certifies ``g_max``, that is when ``R <= R*``, the largest root in ``R`` of
-``b(kind, g_max, R) = eps_p`` over the kinds. With the default scale ``1/d`` the
-logit range is ``R = B^2``, so ``B*(n) = sqrt(R*)`` and ``c*(n) = B*/sqrt(ln n)``.
+``b(kind, g_max, R) = eps_p`` over the kinds. The logits are ``logit_scale * q.k / d``
+(``logit_scale = 1``: Alman and Song's ``exp(QK^T/d)``, the model's scale ``1/d``), so
+the logit range is ``R = logit_scale * B^2`` (docs/theory.md §3.1), ``B*(n) =
+sqrt(R* / logit_scale)`` and ``c*(n) = B*/sqrt(ln n)``; ``R*`` itself does not
+depend on the multiplier.
 Roots are found in float64 on the log of the bound (to about ``1e-13``
 relative); :func:`verify_crossing` brackets each crossing with ``mpmath``
 intervals. :func:`convergence_band` gives how ``c*(n)`` approaches its limit
@@ -145,21 +148,32 @@ class Crossing(NamedTuple):
     kind: str  # the kind that certifies g_max on the widest range
     asked: str  # the kinds searched: "auto" (all of KINDS) or one kind
     R_star: float
-    B_star: float  # sqrt(R_star): scale 1/d
+    B_star: float  # sqrt(R_star / logit_scale)
     c_star: float  # B_star / sqrt(ln n)
+    logit_scale: float = 1.0  # the logits are logit_scale * q.k / d, so R = logit_scale * B^2
 
 
-def crossing(log2_n: float, d: int, eps: float, *, kind: str = "auto") -> Crossing | None:
+def _check_logit_scale(logit_scale) -> float:
+    return check_real(logit_scale, "logit_scale", low=0.0, low_open=True)
+
+
+def crossing(log2_n: float, d: int, eps: float, *, kind: str = "auto", logit_scale: float = 1.0) -> Crossing | None:
     """The frontier ``B*(n)`` and ``c*(n)`` for head size ``d`` and output target ``eps``; ``None`` if
-    ``g_max > 400``."""
+    ``g_max > 400``.
+
+    The logits are ``logit_scale * q.k / d``, so ``R = logit_scale * B^2`` and
+    ``B* = sqrt(R* / logit_scale)``: ``R*`` is the same at every multiplier.
+    """
     eps = check_real(eps, "eps", low=0.0, high=1.0, low_open=True, high_open=True)
+    logit_scale = _check_logit_scale(logit_scale)
     g_max = largest_cheap_degree(log2_n, d)
     if g_max is None:
         return None
     eps_p = eps_p_for_output(eps)
     R, k = degree_reach(g_max, eps_p, kind)
-    B = math.sqrt(R)
-    return Crossing(float(log2_n), int(d), eps, eps_p, g_max, k, kind, R, B, B / math.sqrt(log2_n * math.log(2)))
+    B = math.sqrt(R / logit_scale)
+    return Crossing(float(log2_n), int(d), eps, eps_p, g_max, k, kind, R, B, B / math.sqrt(log2_n * math.log(2)),
+                    float(logit_scale))
 
 
 def verify_crossing(cr: Crossing, *, margin: float = 1e-9) -> bool:
@@ -220,7 +234,7 @@ def _limit(c: float, a: float, kind: str) -> tuple[float, float, str]:
     return kappa2, _beta(best, kappa2, a), best
 
 
-def limit_c_star(c: float = 1.0, a: float = 1.0, kind: str = "auto") -> float:
+def limit_c_star(c: float = 1.0, a: float = 1.0, kind: str = "auto", *, logit_scale: float = 1.0) -> float:
     """Leading-order limit of ``c*(n)`` as ``n -> inf`` for ``d = c log2 n`` and ``eps = n^-a`` (docs/theory.md §5.2).
 
     With ``L = ln n``, ``g = beta L`` and ``R = kappa^2 L``, Stirling gives
@@ -229,9 +243,11 @@ def limit_c_star(c: float = 1.0, a: float = 1.0, kind: str = "auto") -> float:
     ``kappa^2 + beta ln(e kappa^2/beta)`` (taylor), ``beta ln(2 e kappa^2/beta)``
     (shifted_taylor), ``2 kappa^2 + beta ln(e kappa^2/(2 beta))`` (chebyshev).
     The least certified ``beta`` solves ``ln b / L = -a``; the limit is the
-    ``kappa`` at which ``h(beta) = 1`` (rank ``= n``).
+    ``kappa`` at which ``h(beta) = 1`` (rank ``= n``). The logits are
+    ``logit_scale * q.k / d`` (``R = logit_scale * kappa^2 L``), so the limit
+    is divided by ``sqrt(logit_scale)``.
     """
-    return math.sqrt(_limit(c, a, kind)[0])
+    return math.sqrt(_limit(c, a, kind)[0] / _check_logit_scale(logit_scale))
 
 
 # -- how c*(n) approaches its limit (docs/theory.md §5.5) ------------------------------
@@ -275,7 +291,7 @@ class Band(NamedTuple):
 
 
 def convergence_band(c: float = 1.0, a: float = 1.0, kind: str = "auto", *,
-                     log2_n0: float = BAND_MIN_LOG2_N) -> Band:
+                     log2_n0: float = BAND_MIN_LOG2_N, logit_scale: float = 1.0) -> Band:
     """The band ``c*(n)/c_inf`` lies in to first order for ``d = ceil(c log2 n)``, ``eps = n^-a`` (docs/theory.md §5.5).
 
     Derived, not fitted. ``g_max + 1 = m`` and ``R* = kappa^2 L`` solve, with
@@ -294,9 +310,12 @@ def convergence_band(c: float = 1.0, a: float = 1.0, kind: str = "auto", *,
     with ``f_beta = ln(s kappa^2/beta) < 0``, ``f_kappa2 = A + beta/kappa^2`` and
     ``h' = ln((delta+beta)/beta)``. The second-order remainder is not bounded
     here; ``python -m proofs_check`` (check ``5c``) verifies the band on every
-    ``n = 2^8..2^1024`` of the theorem's regime.
+    ``n = 2^8..2^1024`` of the theorem's regime. A logit multiplier divides
+    ``c*(n)`` and ``c_inf`` alike by ``sqrt(logit_scale)`` (``R*`` does not
+    move), so only ``c_inf`` changes: the band on the ratio is the same.
     """
     log2_n0 = check_real(log2_n0, "log2 n0", low=2.0, high=MAX_LOG2_N)
+    root = math.sqrt(_check_logit_scale(logit_scale))
     kappa2, beta, k = _limit(c, a, kind)
     A, s, K = _BOUND_FORM[k]
     delta = float(c) / math.log(2)
@@ -313,4 +332,4 @@ def convergence_band(c: float = 1.0, a: float = 1.0, kind: str = "auto", *,
 
     D_hi, D_lo = D(0.0, 0.0), D(1.0, 1.0)
     C = C1 + max(D_hi, 0.0) / math.log(log2_n0 * math.log(2))
-    return Band(float(c), float(a), k, math.sqrt(kappa2), beta, C1, D_lo, D_hi, log2_n0, C)
+    return Band(float(c), float(a), k, math.sqrt(kappa2) / root, beta, C1, D_lo, D_hi, log2_n0, C)

@@ -59,6 +59,12 @@ CASES = [  # (argv, text the one line must hold: the option as spelt on the comm
      "--variant softmax1 conflicts with --load-model TMP/m.npz, whose model has variant = softmax"),
     (["tune", "--load-model", "TMP/m", "--model-seed", "4"], "--model-seed 4 conflicts with --load-model TMP/m"),
     (["tune", "--load-model", "TMP/absent"], "--load-model TMP/absent: no such file (nor TMP/absent.npz)"),
+    (["tune", "--load-model", "TMP/m", "--logit-scale", "0.5"],
+     "--logit-scale 0.5 conflicts with --load-model TMP/m, whose model has scale = 0.333333; drop --logit-scale"),
+    (["tune", "--scale", "2"], "--scale was replaced: the logit multiplier is --logit-scale (--scale is the size "
+                               "of a sweep run)"),
+    (["tune", "--logit-scale", "0"], "--logit-scale must be finite and > 0, got 0.0"),
+    (["tune", "--logit-scale", "1/d"], "--logit-scale must be a number > 0, '1/s' or '1/sqrt(s)', got '1/d'"),
     (["sweep", "run", "--config", "TMP/unknown.toml", "--out", "TMP/o"],
      "TMP/unknown.toml: unknown key 'bogus'; a sweep file holds name, point, grid, points, fixed"),
     (["sweep", "run", "--config", "TMP/wrong.toml", "--out", "TMP/o"],

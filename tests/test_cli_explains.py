@@ -47,10 +47,10 @@ def test_the_example_sweep_file_runs_and_resumes_saying_so(tmp_path, capsys):
     argv = ["sweep", "run", "--config", str(EXAMPLE), "--out", str(out), "--workers", "1", "--no-progress"]
     assert main(argv) == 0
     first = capsys.readouterr()
-    assert f"phase_custom: 6 points, 30 rows -> {out / 'phase_custom.csv'}" in first.out
+    assert f"phase_custom: 30 points, 30 rows -> {out / 'phase_custom.csv'}" in first.out
     assert "d = ceil(log2 n), eps = 1/n:" in first.out  # the experiment's summary lines, not raw JSON
     assert main(argv + ["--resume"]) == 0
-    assert (f"phase_custom: resuming: 6 of 6 points reused from {out / 'phase_custom.journal.jsonl'}, 0 to compute"
+    assert (f"phase_custom: resuming: 30 of 30 points reused from {out / 'phase_custom.journal.jsonl'}, 0 to compute"
             in capsys.readouterr().err)
     assert main(argv + ["--resume", "--seed", "5"]) == 2
     err = capsys.readouterr().err.strip()
@@ -72,8 +72,18 @@ def test_ctrl_c_names_the_command_that_continues_the_run(tmp_path, capsys, monke
     assert main(argv) == 130
     err = capsys.readouterr().err.strip()
     again = ["promptlimits", *argv, "--resume"]
-    assert err == (f"promptlimits sweep: interrupted: 2/6 points of sweep 'phase_custom' saved in {out}; "
+    assert err == (f"promptlimits sweep: interrupted: 2/30 points of sweep 'phase_custom' saved in {out}; "
                    f"continue with: {shlex.join(again)}")
     monkeypatch.setattr(sweep_run, "_run_point", real)
     assert main(shlex.split(err.rsplit("continue with: ", 1)[1])[1:]) == 0  # the command it names, as printed
-    assert "phase_custom: resuming: 2 of 6 points reused" in capsys.readouterr().err
+    assert "phase_custom: resuming: 2 of 30 points reused" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value, scale", [("0.25", 0.25), ("1/sqrt(s)", 2 ** -0.5), ("1/s", 0.5)])
+def test_tune_logit_scale_reaches_the_model(value, scale, tmp_path):
+    """``tune --logit-scale`` is the model's logit multiplier (``--scale`` is a sweep's run size)."""
+    import json
+
+    out = tmp_path / "t.json"
+    assert main(["tune", "--steps", "2", "--quiet", "--d", "2", "--logit-scale", value, "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["scale"] == pytest.approx(scale, rel=1e-15)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from promptlimits.experiments.phase import kappa_grid
 from promptlimits.sweep import (
     SweepDef,
     SweepError,
@@ -94,7 +95,7 @@ HEAD = 'name = "toy"\npoint = "_sweep_points:toy"\n'
     ('name = 3\npoint = "m:f"\n[grid]\nx = [1]\n', "key 'name' must be a string"),
     ('point = "m:f"\n[grid]\nx = [1]\n', "missing required key 'name'"),
     (HEAD + '[grid]\nx = 1\n', "grid entry 'x' must be a list, got int"),
-    (HEAD + '[grid]\nx = [1]\n[fixed]\ny = [1, 2]\n', "fixed.y must be a scalar"),
+    (HEAD + '[grid]\nx = [1]\n[fixed]\ny = [1, 2]\n', "fixed.y must be one value"),
 ])
 def test_a_bad_sweep_file_names_the_key_and_the_type(tmp_path, text, message):
     p = tmp_path / "s.toml"
@@ -132,9 +133,19 @@ def test_the_documented_examples_run(tmp_path):
     (tmp_path / "doc.toml").write_text(toml)
     from_doc = load_sweep(tmp_path / "doc.toml")
     assert from_doc.check == namespace["sweep"].check and len(expand_points(from_doc)) == 7
+    # examples/sweeps/phase.toml is the docstring's sweep with its kappa step grid given as a list
     example = load_sweep(TESTS.parent / "examples" / "sweeps" / "phase.toml")
+    want = namespace["sweep"].to_dict()
+    step, top = want["fixed"].pop("kappa_step"), want["fixed"].pop("kappa_max")
+    want["grid"]["kappa"] = kappa_grid(step, top)
     assert {k: v for k, v in example.to_dict().items() if k != "description"} == \
-        {k: v for k, v in namespace["sweep"].to_dict().items() if k != "description"}
+        {k: v for k, v in want.items() if k != "description"}
+    by_step = {(r["log2_n"], r["c"], r["kappa"]): r for r in namespace["results"].rows}
+    by_list = run_sweep(example, tmp_path / "list", workers=1, progress=False).rows
+    assert len(by_list) == len(by_step) == 30
+    computed = ("B", "R", "g_star", "log_n_rank", "d", "B_star", "c_star", "verified")
+    for r in by_list:  # the same rows, one point per kappa instead of one per (n, c)
+        assert {k: r[k] for k in computed} == {k: by_step[r["log2_n"], r["c"], r["kappa"]][k] for k in computed}
     res = run_sweep(from_doc, tmp_path / "doc", workers=1, progress=False)
     assert [r["d"] for r in res.rows if r["point_id"] == 0] == [8] * 5  # the explicit point: d_fixed = 8
     assert res.rows[-1]["d"] == 16 and res.meta["summary"]["curves"]  # log2 n = 16, c = 1: d = 16

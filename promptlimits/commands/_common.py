@@ -17,14 +17,14 @@ from ..attention import VARIANTS
 from ..datasets import LipschitzTarget, cells_per_side, grid, hard_family, teacher
 from ..model import PromptedModel
 from ..tuning import tuning_bytes
-from ._options import COUNT, NATURAL, NONNEGATIVE, POSITIVE, checked, name_option, probe_output_file
+from ._options import COUNT, NATURAL, NONNEGATIVE, POSITIVE, Replaced, checked, name_option, probe_output_file
 
 DATASETS = ("teacher", "lipschitz", "hard")
 _NAMED_SCALES = ("1/s", "1/sqrt(s)")
 
 
 def _logit_scale(value: str, name: str):
-    """``--scale``: ``1/s``, ``1/sqrt(s)`` or a finite number > 0."""
+    """``--logit-scale``: ``1/s``, ``1/sqrt(s)`` or a finite number > 0."""
     if value in _NAMED_SCALES:
         return value
     try:
@@ -50,8 +50,10 @@ def add_model_arguments(p) -> None:
     g.add_argument("--weight-scale", type=float, default=None, **checked(NONNEGATIVE),
                    help="multiplies the weights' std (default 1)")
     g.add_argument("--variant", default=None, choices=VARIANTS, help="attention variant (default softmax)")
-    g.add_argument("--scale", default=None, **checked(_logit_scale),
-                   help="logit scale: a number, 1/s (default) or 1/sqrt(s)")
+    g.add_argument("--logit-scale", dest="scale", metavar="SCALE", default=None, **checked(_logit_scale),
+                   help="logit multiplier: a number, 1/s (default) or 1/sqrt(s)")
+    g.add_argument("--scale", dest="replaced_scale", action=Replaced,
+                   instead="the logit multiplier is --logit-scale (--scale is the size of a sweep run)")
     g.add_argument("--load-model", default=None, metavar="PATH",
                    help="load the frozen weights --save-model PATH wrote (PATH.npz; PATH itself if only it "
                         "exists)")
@@ -77,7 +79,7 @@ def check_loaded_options(args, model: PromptedModel) -> None:
             continue
         have, want = _loaded_value(model, key, value)
         if have != want:
-            flag = "--" + key.replace("_", "-")
+            flag = "--logit-scale" if key == "scale" else "--" + key.replace("_", "-")
             shown = "unknown" if have is None else f"{have:.6g}" if isinstance(have, float) else have
             has = (f"d = {model.d}, s = {model.s}, m = {model.m}" if key in ("d", "s", "m")
                    else f"{key.replace('model_', '')} = {shown}")

@@ -67,11 +67,32 @@ def add_running_options(p, *, out_default: str | None = None, worker_timeout: bo
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def add_scale_option(p) -> None:
-    p.add_argument("--scale", choices=SCALES, default=None, help=f"size of the run (default {DEFAULT_SCALE})")
+def _run_size(logit_option: str | None):
+    """The check of ``--scale`` (a run size of :data:`SCALES`); a number is answered with ``logit_option``."""
+    def check(value, flag: str) -> str:
+        if value in SCALES:
+            return value
+        hint = ""
+        if logit_option:
+            try:
+                float(value)
+                hint = f": {flag} is the size of the run; the logit multiplier is {logit_option}"
+            except ValueError:
+                pass
+        raise ValueError(f"{flag}: invalid choice: {value!r} (choose from {', '.join(SCALES)}){hint}")
+    return check
+
+
+def add_scale_option(p, *, logit_option: str | None = None) -> None:
+    """``--scale tiny|quick|full``, the size of the run (never a logit multiplier: that is ``logit_option``)."""
+    p.add_argument("--scale", default=None, metavar="{" + ",".join(SCALES) + "}", **checked(_run_size(logit_option)),
+                   help=f"size of the run: its grids and budgets (default {DEFAULT_SCALE})"
+                        + (f"; the logit multiplier is {logit_option}" if logit_option else ""))
 
 
 def _shown(value) -> str:
+    if value is None:
+        return "not set"
     text = " ".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -80,7 +101,7 @@ def add_experiment_options(p, exp: Experiment) -> None:
     """``--scale``, ``--set`` and the options declared by ``exp``'s module."""
     mod = exp.module
     g = p.add_argument_group(f"{exp.name} settings (an option not given keeps the scale's value)")
-    add_scale_option(g)
+    add_scale_option(g, logit_option=next((o.flag for o in mod.OPTIONS if o.key == "logit_scale"), None))
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="set_values",
                    help=f"override a setting (TOML value; repeatable); keys: {', '.join(mod.SETTINGS[DEFAULT_SCALE])}")
     for opt in mod.OPTIONS:

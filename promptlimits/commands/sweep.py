@@ -54,7 +54,7 @@ A sweep file holds (promptlimits.sweep.SweepDef):
   repeats = 1          optional: copies of each point, each with its own seed
   description = "..."  optional: free text
   [grid]               parameter = [values]: the Cartesian product (first key slowest)
-  [fixed]              parameter = value: added to every point
+  [fixed]              parameter = value (one value, not a list): added to every point
   [[points]]           optional explicit points, run before the grid's
 
 example (examples/sweeps/phase.toml holds a commented one):
@@ -64,6 +64,7 @@ example (examples/sweeps/phase.toml holds a commented one):
   [grid]
   log2_n = [8.0, 12.0, 16.0]
   c = [0.5, 1.0]
+  kappa = [0.1, 0.2, 0.3]      # a list of kappas: one point per value
   [fixed]
   regime = "log"
   d_fixed = 0
@@ -71,9 +72,10 @@ example (examples/sweeps/phase.toml holds a commented one):
   eps_exponent = 1.0
   eps = 1e-6
   kind = "auto"
-  kappa_step = 0.1
-  kappa_max = 0.5
+  logit_scale = 1.0            # optional: R = logit_scale B^2 (1: exp(QK^T/d))
 
+The phase kappa grid may instead be a step: kappa_step = 0.1 and kappa_max = 0.5
+in [fixed] (kappa = 0.1, 0.2, ..., 0.5, one point per n); giving both is refused.
 An unknown key, a value of the wrong type or a bad point is refused before any work."""
 
 

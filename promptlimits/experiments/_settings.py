@@ -10,6 +10,13 @@ setting never silently keeps its default. Defaults live only in these tables.
 ``promptlimits sweep NAME``: each maps onto one override key. The command line
 turns them into argparse options (:mod:`promptlimits.commands.sweep`); nothing
 here imports argparse.
+
+A grid option takes a list (``nargs="+"``, e.g. ``--kappa 0.1 0.2 0.3``). Where a
+grid also has a step form (the phase experiment's ``kappa_step`` and
+``kappa_max`` beside its list ``kappas``), the list setting defaults to ``None``
+(the step form acts) and ``make_sweep`` refuses the list together with a step
+setting, naming both; a setting at its default that changes nothing is left
+out of the sweep's definition, so existing runs keep their definition hash.
 """
 
 from __future__ import annotations
@@ -34,8 +41,8 @@ class Option:
     """One command-line option of an experiment, mapped onto the override ``key``.
 
     ``type`` is ``int``, ``float``, ``str`` or ``bool`` (a flag that sets the key
-    to ``True``); ``nargs`` as in argparse (``"+"``, ``"*"`` or ``None``);
-    ``choices`` lists the allowed values of an enumerated option.
+    to ``True``); ``nargs`` as in argparse (``"+"``, ``"*"`` or ``None``; a grid
+    takes ``"+"``); ``choices`` lists the allowed values of an enumerated option.
     """
 
     flag: str

@@ -9,13 +9,17 @@ fixed ``eps``. Everything comes from the certificates of the polynomial method
 in exact arithmetic (:mod:`promptlimits.threshold`); nothing is timed (the
 measured runtimes are :mod:`promptlimits.experiments.runtime`).
 
-Each point returns one row per ``kappa = B / sqrt(ln n)`` of the grid
-``kappa_step, 2 kappa_step, ..., kappa_max``: the least certified degree
-``g*`` at ``R = B^2`` (scale ``1/d``), ``log2 r*`` and ``log_n r*`` with
+Each point returns one row per ``kappa = B / sqrt(ln n)`` of its grid: the step
+form ``kappa_step, 2 kappa_step, ..., kappa_max``, or one given ``kappa`` (a point
+parameter: ``make_sweep(kappas=[...])`` and a TOML ``[grid] kappa = [...]`` give one
+point per value). A row holds the least certified degree ``g*`` at the logit range
+``R = logit_scale * B^2`` (the logits are ``logit_scale * q.k / d``; the default
+``logit_scale = 1`` is Alman and Song's ``exp(QK^T/d)``, docs/theory.md §3.1),
+``log2 r*`` and ``log_n r*`` with
 ``r* = C(d + g*, g*)`` (the polynomial method costs ``n^(1 + log_n r*)``
 against exact attention's ``n^2``). Every row also carries the crossing at its
 ``n`` (:func:`promptlimits.threshold.crossing`): the largest degree ``g_max``
-cheaper than ``n``, the frontier ``B*(n)``, ``c*(n) = B*/sqrt(ln n)``, and
+cheaper than ``n``, the frontier ``B*(n) = sqrt(R*/logit_scale)``, ``c*(n) = B*/sqrt(ln n)``, and
 whether interval arithmetic verified it. ``B*`` is the cost frontier of the
 certified polynomial method, an upper-bound algorithm: above it this algorithm
 loses to exact attention, which says nothing about other algorithms.
@@ -47,7 +51,7 @@ from ._settings import Option, resolve, scale_table
 from .verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT, VACUOUS, Verdict, fmt
 
 __all__ = ["phase_point", "check_point", "summarize", "make_sweep", "verdicts", "fit_models", "curve_label",
-           "head_dim", "target_eps", "kappa_grid", "summary_lines", "band_check", "SETTINGS", "OPTIONS",
+           "head_dim", "target_eps", "kappa_grid", "kappa_list", "summary_lines", "band_check", "SETTINGS", "OPTIONS",
            "MIN_RULE_SIZES"]
 
 REGIMES = ("log", "fixed")
@@ -57,9 +61,11 @@ POLY_KINDS = ("auto",) + KINDS
 MIN_RULE_SIZES = 3
 
 #: Grids per scale (keys are the overrides ``make_sweep`` accepts). ``beyond``: crossing-only sizes up to 2^1024.
+#: The kappa grid is the step form ``kappa_step, ..., kappa_max`` unless ``kappas`` (a list) is given.
 SETTINGS = scale_table(
-    {"log2_ns": tuple(range(8, 65)), "kappa_step": 0.02, "kappa_max": 0.6, "d_fixed": (8,), "c": (1.0,),
-     "regimes": REGIMES, "eps": 1e-6, "eps_exponent": 1.0, "kind": "auto", "beyond": tuple(range(72, 1025, 8))},
+    {"log2_ns": tuple(range(8, 65)), "kappa_step": 0.02, "kappa_max": 0.6, "kappas": None, "d_fixed": (8,),
+     "c": (1.0,), "regimes": REGIMES, "eps": 1e-6, "eps_exponent": 1.0, "kind": "auto", "logit_scale": 1.0,
+     "beyond": tuple(range(72, 1025, 8))},
     tiny={"log2_ns": (8, 12, 16, 20, 24, 32), "kappa_step": 0.1, "kappa_max": 0.5, "beyond": (64, 128, 512)},
     quick={},
     full={"kappa_step": 0.01, "d_fixed": (4, 8, 16)},
@@ -68,14 +74,18 @@ SETTINGS = scale_table(
 #: Options of ``promptlimits sweep phase``.
 OPTIONS = (
     Option("--log2-n", "log2_ns", float, "+", help="log2 of the sequence lengths (8 .. 64 by default)"),
-    Option("--kappa-step", "kappa_step", float, help="kappa = B/sqrt(ln n) grid: step"),
-    Option("--kappa-max", "kappa_max", float, help="kappa grid: largest value"),
+    Option("--kappa", "kappas", float, "+", help="kappa = B/sqrt(ln n) values, as a list (instead of "
+           "--kappa-step and --kappa-max)"),
+    Option("--kappa-step", "kappa_step", float, help="kappa grid as a step: step, 2 step, ..., up to --kappa-max"),
+    Option("--kappa-max", "kappa_max", float, help="kappa grid as a step: largest value"),
     Option("--d", "d_fixed", int, "*", help="fixed head sizes (regime 'fixed', a contrast)"),
     Option("--c", "c", float, "*", help="d = ceil(c log2 n) (regime 'log'; c = 1 is the theorem's)"),
     Option("--regimes", "regimes", str, "+", REGIMES, help="which rules for d"),
     Option("--eps", "eps", float, help="attention-output error target when --eps-exponent is 0"),
     Option("--eps-exponent", "eps_exponent", float, help="a > 0: eps = n^-a (default 1)"),
     Option("--kind", "kind", str, None, POLY_KINDS, help="polynomial kind"),
+    Option("--logit-scale", "logit_scale", float, help="logit multiplier: the logits are logit_scale q.k/d, so "
+           "R = logit_scale B^2 (1: Alman-Song's exp(QK^T/d))"),
     Option("--beyond", "beyond", float, "*", help="log2 n past the map: crossing only (up to 1024)"),
 )
 
@@ -99,6 +109,41 @@ def kappa_grid(step: float, top: float) -> list[float]:
     return [round(k * step, 10) for k in range(1, m + 1)]
 
 
+def kappa_list(kappas) -> list[float] | None:
+    """The ``kappas`` setting checked: ``None`` (the step form) or a non-empty list of distinct values > 0."""
+    if kappas is None:
+        return None
+    if isinstance(kappas, (str, bytes)) or not isinstance(kappas, (list, tuple)):
+        raise TypeError(f"kappas must be a list of numbers, got {type(kappas).__name__} {kappas!r}")
+    if not kappas:
+        raise ValueError("the kappa list is empty: give at least one value")
+    out = []
+    for x in kappas:
+        x = check_positive_float(x, "kappa")
+        if x in out:
+            raise ValueError(f"kappa {x:g} is given twice in the kappa list")
+        out.append(x)
+    return out
+
+
+def _check_kappas(params: dict) -> None:
+    """A point's kappa grid: one ``kappa``, or ``kappa_step`` and ``kappa_max``, never both."""
+    has_step = "kappa_step" in params or "kappa_max" in params
+    if "kappa" in params:
+        if has_step:
+            raise ValueError("the kappa grid is given twice: kappa (one value per point) and kappa_step/kappa_max "
+                             "(a step); give one")
+        if params.get("beyond"):
+            raise ValueError("a beyond point records the crossing only: it takes no kappa")
+        check_positive_float(params["kappa"], "kappa")
+    elif has_step or not params.get("beyond"):
+        if not has_step:
+            raise ValueError("no kappa grid: give kappa (one value per point, e.g. a [grid] list) or kappa_step and "
+                             "kappa_max (step, 2 step, ..., up to kappa_max)")
+        check_positive_float(params.get("kappa_step"), "kappa_step")
+        check_positive_float(params.get("kappa_max"), "kappa_max", allow_zero=True)
+
+
 def check_point(params: dict) -> None:
     """Validate one point (called by the sweep engine before anything runs)."""
     from promptlimits.threshold import MAX_LOG2_N
@@ -115,8 +160,8 @@ def check_point(params: dict) -> None:
     # eps itself too, even where eps = n^-a replaces it: a bad option is refused, never silently unused
     check_real(params.get("eps"), "eps", low=0.0, high=1.0, low_open=True, high_open=True)
     check_real(target_eps(params), "eps", low=0.0, high=1.0, low_open=True, high_open=True)
-    check_positive_float(params.get("kappa_step"), "kappa_step")
-    check_positive_float(params.get("kappa_max"), "kappa_max", allow_zero=True)
+    _check_kappas(params)
+    check_positive_float(params.get("logit_scale", 1.0), "logit_scale")
     check_choice(params.get("kind", "auto"), "polynomial kind", POLY_KINDS)
 
 
@@ -125,14 +170,17 @@ def phase_point(params: dict, seed: int) -> list[dict]:
 
     Returns one row per ``kappa`` (one row with ``kappa = None`` for a
     ``beyond`` point): ``kappa, B, R, g_star, log2_rank, log_n_rank`` and
-    ``d, eps_target, eps_p, g_max, kind_star, R_star, B_star, c_star, verified``.
-    ``seed`` is unused: nothing is random.
+    ``d, eps_target, eps_p, g_max, kind_star, R_star, B_star, c_star, verified``,
+    with ``R = logit_scale * B^2`` (``logit_scale`` 1 when absent). A point
+    with a ``kappa`` parameter gives one row, without a ``kappa`` column of its
+    own (the parameter is the column). ``seed`` is unused: nothing is random.
     """
     from promptlimits.threshold import crossing, rank_exponent, verify_crossing
 
     check_point(params)
     log2_n, d, eps, kind = float(params["log2_n"]), head_dim(params), target_eps(params), params.get("kind", "auto")
-    cr = crossing(log2_n, d, eps, kind=kind)
+    scale = float(params.get("logit_scale", 1.0))
+    cr = crossing(log2_n, d, eps, kind=kind, logit_scale=scale)
     at_n = {"d": d, "eps_target": eps, "eps_p": None if cr is None else cr.eps_p,
             "g_max": None if cr is None else cr.g_max, "kind_star": "" if cr is None else cr.kind,
             "R_star": None if cr is None else cr.R_star, "B_star": None if cr is None else cr.B_star,
@@ -141,11 +189,17 @@ def phase_point(params: dict, seed: int) -> list[dict]:
         return [{"kappa": None, "B": None, "R": None, "g_star": None, "log2_rank": None, "log_n_rank": None,
                  **at_n}]
     rows, ln_n = [], log2_n * math.log(2)
-    for kappa in kappa_grid(float(params["kappa_step"]), float(params["kappa_max"])):
+    one = "kappa" in params
+    kappas = [float(params["kappa"])] if one else kappa_grid(float(params["kappa_step"]), float(params["kappa_max"]))
+    for kappa in kappas:
         B = kappa * math.sqrt(ln_n)
-        g, expo = rank_exponent(log2_n, d, B * B, eps, kind)
-        rows.append({"kappa": kappa, "B": B, "R": B * B, "g_star": g,
-                     "log2_rank": None if g is None else expo * log2_n, "log_n_rank": expo, **at_n})
+        R = scale * B * B
+        g, expo = rank_exponent(log2_n, d, R, eps, kind)
+        row = {"kappa": kappa, "B": B, "R": R, "g_star": g,
+               "log2_rank": None if g is None else expo * log2_n, "log_n_rank": expo, **at_n}
+        if one:
+            del row["kappa"]
+        rows.append(row)
     return rows
 
 
@@ -153,10 +207,22 @@ def make_sweep(scale: str = "quick", *, seed: int = 0, **overrides) -> SweepDef:
     """The phase sweep at ``scale`` (:data:`SETTINGS`), with ``overrides`` of its settings.
 
     Points: for each rule (``c`` values for ``"log"``, ``d_fixed`` values for
-    ``"fixed"``) and each ``log2 n`` of ``log2_ns``; then, for the log rules,
-    each ``log2 n`` of ``beyond`` (crossing only).
+    ``"fixed"``) and each ``log2 n`` of ``log2_ns`` (and, with a ``kappas``
+    list, each of its values, the fastest); then, for the log rules, each
+    ``log2 n`` of ``beyond`` (crossing only). The kappa grid is the list
+    ``kappas`` when given, else the step form ``kappa_step, ..., kappa_max``;
+    giving the list and a step setting is an error. ``kappa_step``,
+    ``kappa_max`` and a ``logit_scale`` of 1 are stored only where they act, so
+    the step-form sweeps at the default multiplier keep their definitions.
     """
     s = resolve(SETTINGS, scale, overrides)
+    kappas = kappa_list(s["kappas"])
+    step = [k for k in ("kappa_step", "kappa_max") if k in overrides]
+    if kappas is not None and step:
+        flags = " ".join("--" + k.replace("_", "-") for k in step)
+        raise ValueError(f"the kappa grid is given twice: as a list (kappas, option --kappa) and as a step "
+                         f"({' and '.join(step)}, option {flags}); give one")
+    logit_scale = check_positive_float(s["logit_scale"], "logit_scale")
     ks = [float(check_real(k, "log2 n", low=1.0)) for k in s["log2_ns"]]
     if not ks:
         raise ValueError("the log2 n grid is empty: give at least one value")
@@ -169,11 +235,17 @@ def make_sweep(scale: str = "quick", *, seed: int = 0, **overrides) -> SweepDef:
         rules += [{"regime": "fixed", "d_fixed": int(d), "c": 0.0} for d in s["d_fixed"]]
     if not rules:
         raise ValueError("no rule selected: give c values (regime 'log') or d values (regime 'fixed')")
-    points = [{**rule, "log2_n": k, "beyond": False} for rule in rules for k in ks]
+    if kappas is None:
+        points = [{**rule, "log2_n": k, "beyond": False} for rule in rules for k in ks]
+    else:
+        points = [{**rule, "log2_n": k, "beyond": False, "kappa": x} for rule in rules for k in ks for x in kappas]
     points += [{**rule, "log2_n": float(k), "beyond": True} for rule in rules if rule["regime"] == "log"
                for k in s["beyond"]]
-    fixed = {"eps": float(s["eps"]), "eps_exponent": float(s["eps_exponent"]), "kind": s["kind"],
-             "kappa_step": float(s["kappa_step"]), "kappa_max": float(s["kappa_max"])}
+    fixed = {"eps": float(s["eps"]), "eps_exponent": float(s["eps_exponent"]), "kind": s["kind"]}
+    if kappas is None:
+        fixed.update(kappa_step=float(s["kappa_step"]), kappa_max=float(s["kappa_max"]))
+    if logit_scale != 1.0:
+        fixed["logit_scale"] = logit_scale
     return SweepDef(name="phase", point="promptlimits.experiments.phase:phase_point", points=tuple(points),
                     fixed=fixed, seed=int(seed), check="promptlimits.experiments.phase:check_point",
                     summary="promptlimits.experiments.phase:summarize",
@@ -187,14 +259,16 @@ def make_sweep(scale: str = "quick", *, seed: int = 0, **overrides) -> SweepDef:
 
 
 def curve_label(row: dict) -> str:
-    """Name of a row's curve, e.g. ``"d = ceil(log2 n), eps = 1/n"`` or ``"d = 8, eps = 1/n"``."""
+    """Name of a row's curve, e.g. ``"d = ceil(log2 n), eps = 1/n"`` or ``"d = 8, eps = 1/n"``; a logit
+    multiplier other than 1 is added (``", logit scale 2"``)."""
     if row["regime"] == "fixed":
         drule = f"d = {row['d_fixed']}"
     else:
         drule = "d = ceil(log2 n)" if row["c"] == 1 else f"d = ceil({row['c']:g} log2 n)"
     a = row.get("eps_exponent") or 0
     erule = ("eps = 1/n" if a == 1 else f"eps = n^-{a:g}") if a else f"eps = {row['eps']:g}"
-    return f"{drule}, {erule}"
+    scale = row.get("logit_scale", 1.0)
+    return f"{drule}, {erule}" if scale in (None, 1.0) else f"{drule}, {erule}, logit scale {scale:g}"
 
 
 def _aic(residuals: np.ndarray, n_params: int) -> float:
@@ -300,7 +374,8 @@ def _curve_summary(rows: list[dict]) -> dict:
     cs = [c["c_star"] for c in every]
     r0 = rows[0]
     theorem = r0["regime"] == "log" and bool(r0.get("eps_exponent"))
-    band = convergence_band(r0["c"], r0["eps_exponent"], r0.get("kind", "auto")) if theorem else None
+    band = (convergence_band(r0["c"], r0["eps_exponent"], r0.get("kind", "auto"),
+                             logit_scale=r0.get("logit_scale") or 1.0) if theorem else None)
     return {
         "regime": r0["regime"], "theorem": theorem, "crossings": cross, "beyond": beyond,
         "c_star_min": min(cs, default=None), "c_star_max": max(cs, default=None),
@@ -319,7 +394,8 @@ def summarize(rows: list[dict]) -> dict:
 
     Each theorem-regime curve is checked against its own band; every other
     curve (the fixed-``d`` negative control) against the band of the first
-    theorem-regime curve, recorded as ``band_reference``.
+    theorem-regime curve at the same logit scale (else the first one, its
+    ``c_inf`` moved to this curve's multiplier), recorded as ``band_reference``.
     """
     from promptlimits.threshold import Band
 
@@ -327,13 +403,16 @@ def summarize(rows: list[dict]) -> dict:
     for r in rows:
         groups.setdefault(curve_label(r), []).append(r)
     curves = {label: _curve_summary(rs) for label, rs in groups.items()}
-    reference = next((lab for lab, cv in curves.items() if cv["theorem"]), None)
+    scales = {label: rs[0].get("logit_scale") or 1.0 for label, rs in groups.items()}
+    theorem = [lab for lab, cv in curves.items() if cv["theorem"]]
     for label, cv in curves.items():
-        ref = label if cv["theorem"] else reference
+        same = [lab for lab in theorem if scales[lab] == scales[label]]
+        ref = label if cv["theorem"] else next(iter(same or theorem), None)
         if ref is None:
             cv["band_reference"], cv["band_check"] = None, None
             continue
-        band = Band(**curves[ref]["band"])
+        band = Band(**curves[ref]["band"])  # c_inf goes as 1/sqrt(logit scale); the band on c*/c_inf does not move
+        band = band._replace(c_inf=band.c_inf * math.sqrt(scales[ref] / scales[label]))
         pts = sorted(cv["crossings"] + cv["beyond"], key=lambda c: c["log2_n"])
         cv["band_reference"] = ref
         cv["band_check"] = band_check([c["log2_n"] for c in pts], [c["c_star"] for c in pts], band)

@@ -31,7 +31,7 @@ from ._style import load, new_figure, save
 
 def pretty(label: str) -> str:
     """A curve label in mathtext, e.g. ``$d=\\lceil\\log_2 n\\rceil$, $\\varepsilon=1/n$``."""
-    d, e = label.split(", ")
+    d, e, *rest = label.split(", ")  # rest: ["logit scale 2"] for a multiplier other than 1
     d = d.replace("d = ceil(log2 n)", r"$d=\lceil\log_2 n\rceil$")
     if "ceil(" in d:
         d = "$d=\\lceil " + d.split("ceil(")[1].replace(" log2 n)", r"\log_2 n\rceil$")
@@ -39,7 +39,7 @@ def pretty(label: str) -> str:
         d = f"$d={d[4:]}$"
     e = {"eps = 1/n": r"$\varepsilon=1/n$"}.get(e, "$" + e.replace("eps = ", r"\varepsilon=").replace("^-", "^{-") +
                                               ("}$" if "^-" in e else "$"))
-    return f"{d}, {e}"
+    return ", ".join([d, e, *rest])
 
 
 def _theorem_label(summary: dict) -> str | None:

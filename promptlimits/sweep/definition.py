@@ -83,8 +83,11 @@ def _tidy_grid(grid) -> dict:
 def _tidy_params(p, where: str) -> dict:
     if not isinstance(p, Mapping):
         raise SweepError(f"{where} must be a mapping, got {type(p).__name__}")
-    for k in p:
+    for k, v in p.items():
         _check_key(k, where)
+        if isinstance(v, (list, tuple)):
+            raise SweepError(f"{where}.{k} must be one value (number, string, bool), got an array {list(v)!r}: "
+                             "a list of values goes in [grid] (one point per value)")
     return {k: scalar(v, f"{where}.{k}") for k, v in p.items()}
 
 
