@@ -1,9 +1,20 @@
 """``promptlimits memorize {least-lp,sweep,universality}``: memorization capacity (docs/theory.md §7).
 
 - ``least-lp``: one dataset of the hard family on the grid ``G_delta``, the
-  least memorizing prompt length found by tuning (every ``Lp`` tried is
-  printed with its best error) beside the counting bound for the same model
-  and ``rho``; the memorization tolerance is ``--tol`` (max-abs error).
+  least memorizing prompt length found by tuning beside the counting bound for
+  the same model and ``rho``; the memorization tolerance is ``--tol``
+  (max-abs error). ``--model random`` (default): the frozen random model, the
+  family on its own output at a one-row reference prompt. ``--model
+  constructed``: the token-width construction for ``(d, L, k = 1/delta)``, the
+  sandwich's family and box (docs/theory.md §7.8), with its closed-form
+  prompt of length ``L k^d`` as a certificate. The search is warm-started
+  (:func:`promptlimits.memorization.least_prompt_length`): each ``Lp`` after
+  the first starts from the best shorter prompt padded to ``Lp``, exactly
+  (best error non-increasing) where the model has a key-bias column, as the
+  construction does; the output says which. One line per ``Lp``: best error,
+  the padded start's error, and what the second half of the restarts and of
+  each run's steps changed. The per-sample form of the bound is explained in
+  words (docs/theory.md §7.4).
 - ``sweep``: the sandwich on the token-width construction -- the counting
   bound over the whole box ``‖P‖max <= rho``, the closed-form prompt's
   certified ``L k^d`` and the least length found by search -- against ``N``,
