@@ -141,3 +141,24 @@ def test_what_more_restarts_and_steps_bought_is_read_from_the_same_runs():
     [t3] = res3.trials
     assert t3.restarts_run == 3 and t3.half_restarts_err >= t3.best_max_err
     assert t3.half_restarts_err == pytest.approx(min(t.best_max_err, t3.half_restarts_err))
+
+
+def test_compared_outputs_zeroes_the_other_columns_exactly_and_keeps_the_compared_ones():
+    c, X, Y, base = _construction(k=3)
+    P = construct.lookup_prompt(c, lambda C: Y[..., :1])
+    full, kept = c.model.forward(P, X), compared_outputs(c.model, [0]).forward(P, X)
+    assert np.array_equal(kept[..., 0], full[..., 0]) and np.abs(full[..., 1:]).max() > 1.0
+    assert not kept[..., 1:].any()  # exactly 0, so tuning's max error is the compared columns' error
+    with pytest.raises(ValueError, match="writes a column outside out_cols"):
+        compared_outputs(PromptedModel.from_seed(2, s=2, seed=0), [0])
+
+
+def test_a_column_whose_logit_differs_between_queries_is_no_bias_column():
+    """Negative control: queries that also read x make the bias column's logit per unit vary with the input."""
+    from dataclasses import replace
+
+    c, X, Y, base = _construction(k=3)
+    col, _ = logit_bias_column(c.model, X)
+    bent = replace(c.model, WQ=c.model.WQ + np.outer(np.eye(c.model.d)[0], c.model.WK[col]))
+    found = logit_bias_column(bent, X)
+    assert found is None or found[0] != col
