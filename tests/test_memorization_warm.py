@@ -162,3 +162,43 @@ def test_a_column_whose_logit_differs_between_queries_is_no_bias_column():
     bent = replace(c.model, WQ=c.model.WQ + np.outer(np.eye(c.model.d)[0], c.model.WK[col]))
     found = logit_bias_column(bent, X)
     assert found is None or found[0] != col
+
+
+def test_the_least_error_of_a_random_softmax_model_rises_from_Lp_1_to_2_so_no_padding_can_keep_it():
+    """Certified: every length-2 prompt in the box misses by more than a length-1 prompt (d = 1, N = 4).
+
+    All unordered pairs of a grid of spacing h over [-rho, rho] are evaluated in closed form (the
+    prompt rows are a set: no positions); ``K_P`` (rigorous, docs/theory.md §7.3) bounds the error
+    between grid points, so ``min over the grid - K_P h / 2`` is a lower bound over the whole box.
+    """
+    from promptlimits.capacity import prompt_lipschitz
+
+    model = PromptedModel.from_seed(1, s=8, scale=1.0, seed=1)  # memorize least-lp --model-seed 1 --data-seed 1
+    X = grid(0.25, 1, 1)
+    Y = relative_hard_family(model, X, 0.02, rho=4.0, seed=1, dataset_Lp=1)(1)[0][:, 0, 0]
+    K_P = prompt_lipschitz(model, 4.0, X=X).K_P
+    h = 0.002
+    g = np.arange(-4.0 + h / 2, 4.0, h)
+    Hg, _ = model.ff1.forward(g[:, None])
+    Hx, _ = model.ff1.forward(X.reshape(-1, 1))
+    Q = Hx @ model.WQ
+    lg, ug = model.scale * (Hg @ model.WK) @ Q.T, ((Hg @ model.WV) @ model.WO)[:, 0]  # logits (n, 4), values
+    lx, ux = model.scale * ((Hx @ model.WK) * Q).sum(axis=1), ((Hx @ model.WV) @ model.WO)[:, 0]
+
+    def errors(l1, u1, l2, u2):  # a prompt of rows 1 and 2: logits (..., 4) and values (..., 1) each
+        m = np.maximum(np.maximum(l1, l2), lx)
+        w1, w2, wx = np.exp(l1 - m), np.exp(l2 - m), np.exp(lx - m)
+        A = Hx[:, 0] + (w1 * u1 + w2 * u2 + wx * ux) / (w1 + w2 + wx)
+        out = A + np.maximum(A[..., None] * model.ff2.W1[0] + model.ff2.b1, 0) @ model.ff2.W2[:, 0] + model.ff2.b2[0]
+        return np.abs(out - Y).max(axis=-1)
+
+    e1 = errors(lg, ug[:, None], -np.inf, 0.0)  # one row: the second has weight 0
+    P1 = g[[np.argmin(e1)]][:, None]
+    assert np.abs(model.forward(P1, X)[:, 0, 0] - Y).max() == pytest.approx(e1.min(), rel=1e-12)  # the reference
+    P2 = np.array([[0.3], [-1.7]])
+    H2 = model.ff1.forward(P2)[0]
+    l2, u2 = model.scale * (H2 @ model.WK) @ Q.T, (H2 @ model.WV) @ model.WO
+    assert errors(l2[0], u2[0], l2[1], u2[1]) == pytest.approx(np.abs(model.forward(P2, X)[:, 0, 0] - Y).max(),
+                                                                rel=1e-12)
+    low2 = min(errors(lg[i], ug[i], lg[i:], ug[i:, None]).min() for i in range(g.size))  # unordered pairs
+    assert low2 - K_P * h / 2 > e1.min(), (low2, K_P, e1.min())  # every length-2 prompt is worse than P1
