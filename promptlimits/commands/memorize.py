@@ -189,6 +189,8 @@ def _change(before, after) -> str:
 
 def _more_line(t, restarts: int) -> str:
     """What the second half of the restarts and of each run's steps changed at one ``Lp`` (see the legend)."""
+    if t.runs == 0:
+        return "the padded start is within tol: no run needed"
     if restarts == 1:
         more_r = "one restart (give --restarts 2 or more to compare)"
     elif t.half_restarts_err is None:
