@@ -397,7 +397,14 @@ class CountingBound:
     @property
     def Lp_sample(self) -> float:
         """``(N L d log q - log(1/alpha)) / (D log M)``: a drawn member is memorized below it w.p.
-        <= alpha M^D/(M^D-1)."""
+        <= alpha M^D/(M^D-1).
+
+        ``alpha`` is the probability allowed that a member drawn uniformly from
+        the family is memorized by some shorter prompt. The value is 0 when the
+        family has at most ``1/alpha`` members (``N L d log2 q <= log2(1/alpha)``,
+        19.9 bits at ``alpha = 1e-6``): then no length can be ruled out at that
+        probability.
+        """
         if self.M == 1:
             return math.inf
         return max(0.0, (self.N * self.L * self.d * math.log(self.q) + math.log(self.alpha))

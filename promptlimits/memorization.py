@@ -11,6 +11,28 @@ and ``least_Lp`` is ``None``: never a made-up number. (Tuning is a local
 search: a success is a certificate that ``Lp`` suffices; a failure is not a
 proof that it does not.)
 
+Warm start: one dataset, best error non-increasing in ``Lp``
+------------------------------------------------------------
+With ``warm_start=True`` (the ``memorize least-lp`` command) the targets must be
+one dataset for every ``Lp`` (checked), and each length's first run starts from
+the best prompt of the shorter lengths tried, padded to the new length by
+:func:`pad_prompt`; that padded prompt is itself a candidate (its error is a
+forward pass), so the best error at ``Lp`` is at most the padded start's.
+Under softmax no padding row carries zero weight (``exp`` is positive) and a
+row's value cannot equal every query's attention output, so appending rows
+always moves the outputs of a generic model (docs/theory.md §7.6). What can be
+exact is a *split*: when a prompt column only adds the same logit ``g`` per
+unit to every query (read by no FF1 unit, written by none, read by no value:
+:func:`logit_bias_column`; the token-width construction's key bias), a row
+replaced by ``c`` copies whose bias is lowered by ``ln(c) / g`` leaves every
+attention weight sum, hence every output, unchanged in exact arithmetic. Then
+the best error is non-increasing in ``Lp`` up to the forward pass's rounding
+(a final pass also pads the best shorter prompt into every longer length tried
+before it, as bisection does). Without such a column (random weights) the
+padding rows are the ones that change the error least among a few candidates
+(the prompt's own rows, the box's corners and centre): the padded start's error
+is reported per length (``LpTrial.start_err``), and may exceed the shorter best.
+
 Budgets, not the clock
 ----------------------
 The result depends only on counted budgets (``max_Lp``, ``restarts``,
@@ -48,20 +70,26 @@ values for small ``N``.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from ._checks import as_generator, check_choice, check_positive_float, check_positive_int
 from .datasets import hard_family
+from .model import FFWeights
 from .tuning import OPTIMIZERS, init_prompt, tune_prompt
 
 __all__ = ["LpTrial", "LeastLpResult", "least_prompt_length", "tune_at", "relative_hard_family",
-           "construction_reference", "NOT_REACHED", "REACHED", "STOPPED", "REFERENCE_ROWS"]
+           "construction_reference", "pad_prompt", "logit_bias_column", "compared_outputs", "NOT_REACHED", "REACHED",
+           "STOPPED", "REFERENCE_ROWS", "SPLIT", "LEAST_CHANGE"]
 
 REACHED = "reached"
 NOT_REACHED = "not reached within budget"
 STOPPED = "stopped by time limit"
+
+#: Padding kinds of :func:`pad_prompt`: exact (a bias column split) and the least-change fallback.
+SPLIT = "split"
+LEAST_CHANGE = "least change"
 
 #: Rows of the reference prompt of :func:`relative_hard_family` (the largest ``Lp`` it serves).
 REFERENCE_ROWS = 4096
@@ -69,7 +97,17 @@ REFERENCE_ROWS = 4096
 
 @dataclass(frozen=True)
 class LpTrial:
-    """One prompt length tried: the best max-abs error over restarts and optimizers."""
+    """One prompt length tried: the best max-abs error over restarts and optimizers.
+
+    What more search would have bought, measured in the same runs:
+    ``half_restarts_err`` is the best error of the first ``ceil(restarts/2)``
+    restarts (``None`` with one restart, or when the search stopped at a
+    success before the second half ran); ``half_steps_err`` the best, over the
+    runs, of each run's error after half its step budget (the error at the
+    iterate of that step). With a warm start, ``warm_from`` is the shorter
+    length whose best prompt was padded and ``start_err`` that padded prompt's
+    error (``None`` otherwise); ``restarts_run`` counts the restarts begun.
+    """
 
     Lp: int
     best_max_err: float
@@ -78,6 +116,11 @@ class LpTrial:
     optimizer: str
     steps: int
     seconds: float
+    restarts_run: int = 0
+    half_restarts_err: float | None = None
+    half_steps_err: float | None = None
+    warm_from: int | None = None
+    start_err: float | None = None
 
 
 @dataclass
@@ -89,6 +132,8 @@ class LeastLpResult:
     (``None`` unless reached); ``trials`` holds every ``Lp`` tried, in the
     order tried; ``P`` is the memorizing prompt of length ``least_Lp``.
     ``seconds`` is the wall time (a timing, never part of the result).
+    ``padding`` is the warm start's padding (:data:`SPLIT` or
+    :data:`LEAST_CHANGE`; ``None`` without a warm start).
     """
 
     least_Lp: int | None
@@ -98,6 +143,7 @@ class LeastLpResult:
     trials: list = field(default_factory=list)
     seconds: float = 0.0
     P: np.ndarray | None = None
+    padding: str | None = None
 
     @property
     def reached(self) -> bool:
@@ -118,11 +164,12 @@ class LeastLpResult:
 
     def summary(self) -> dict:
         return {"least_Lp": self.least_Lp, "status": self.status, "tol": self.tol, "max_Lp": self.max_Lp,
-                "seconds": round(self.seconds, 3), "trials": [asdict(t) for t in self.trials]}
+                "padding": self.padding, "seconds": round(self.seconds, 3),
+                "trials": [asdict(t) for t in self.trials]}
 
 
 def relative_hard_family(model, X, gamma, *, rho, q=2, seed=0, ref_seed=12345, max_rows=REFERENCE_ROWS,
-                         reference=None, out_cols=None):
+                         reference=None, out_cols=None, dataset_Lp=None):
     """Hard-family targets on top of a reference prompt's output (see the module docstring).
 
     Returns ``targets(Lp) -> (Y_Lp, R_Lp)`` for :func:`least_prompt_length`
@@ -131,7 +178,9 @@ def relative_hard_family(model, X, gamma, *, rho, q=2, seed=0, ref_seed=12345, m
     columns ``out_cols`` (default all). The reference ``R_Lp`` is
     ``reference(Lp)`` when given (e.g. :func:`construction_reference`), else the
     first ``Lp`` of ``max_rows`` rows drawn uniformly in ``[-rho/2, rho/2]``
-    from ``ref_seed``.
+    from ``ref_seed``. With ``dataset_Lp`` the targets are those of that one
+    reference length at every ``Lp`` (one dataset, as a warm start needs),
+    while the starting prompt is still ``R_Lp``.
     """
     gamma = check_positive_float(gamma, "gamma")
     rho = check_positive_float(rho, "rho")
@@ -147,8 +196,13 @@ def relative_hard_family(model, X, gamma, *, rho, q=2, seed=0, ref_seed=12345, m
                 raise ValueError(f"Lp = {Lp} exceeds the {max_rows} reference rows")
             return rows[:Lp].copy()
 
+    if dataset_Lp is not None:
+        Y_fixed = model.forward(reference(check_positive_int(dataset_Lp, "dataset_Lp")), X) + offset
+
     def targets(Lp):
         R = reference(Lp)
+        if dataset_Lp is not None:
+            return Y_fixed, R
         return model.forward(R, X) + offset, R
 
     return targets
@@ -190,6 +244,103 @@ def construction_reference(c, *, sigma=0.3, seed=0):
     return reference, lo, hi
 
 
+def logit_bias_column(model, X) -> tuple[int, float] | None:
+    """A prompt column that only adds one logit ``g`` per unit against every query of ``X``: ``(column, g)``.
+
+    The column must be read by no FF1 unit and written by none (``W1[c] = 0``,
+    ``W2[:, c] = 0``, so a prompt row's FF1 output there is its entry plus a
+    constant and its other entries do not depend on it), read by no value
+    (``WV[c] = 0``), and its logit per unit ``scale (h_i WQ) . WK[c]`` must be
+    one positive number ``g`` for every output row ``i`` of ``X`` (relative
+    spread at most ``1e-12``). Then lowering it by ``ln(c) / g`` divides the
+    row's attention weight by ``c`` for every query, and changes nothing else.
+    ``None`` when no column qualifies (random frozen weights).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    ff = model.ff1
+    free = (np.abs(ff.W1).sum(axis=1) == 0) & (np.abs(ff.W2).sum(axis=0) == 0) & (np.abs(model.WV).sum(axis=1) == 0)
+    if not free.any():
+        return None
+    H, _ = ff.forward(model._positioned(X))
+    g = model.scale * (H.reshape(-1, model.d) @ model.WQ) @ model.WK[free].T  # (queries, free columns)
+    for j, c in enumerate(np.flatnonzero(free)):
+        lo, hi = float(g[:, j].min()), float(g[:, j].max())
+        if lo > 0 and hi - lo <= 1e-12 * hi:
+            return int(c), lo
+    return None
+
+
+def pad_prompt(model, X, P, Lp, *, rho, error=None) -> tuple[np.ndarray, str]:
+    """``P`` padded to ``Lp`` rows so the outputs on ``X`` change as little as possible: ``(P_Lp, kind)``.
+
+    :data:`SPLIT` (exact in real arithmetic): with a :func:`logit_bias_column`
+    ``(c, g)``, row ``j`` becomes ``n_j`` copies with column ``c`` lowered by
+    ``ln(n_j) / g`` (the copies' weights sum to the row's own), the extra
+    copies given one at a time to the row whose lowered bias stays highest;
+    refused (falls back) if a bias would leave ``[-rho, rho]``.
+    :data:`LEAST_CHANGE` (otherwise; every softmax row has positive weight,
+    docs/theory.md §7.6): ``Lp - len(P)`` copies of one row, the candidate
+    (a row of ``P``, or the box's centre and corners, or its ``±rho`` axis
+    points when the width exceeds 4) with the least ``error(P_Lp)``; ``error``
+    defaults to the largest change of the outputs on ``X``.
+    """
+    P = np.asarray(P, dtype=np.float64)
+    extra = int(Lp) - P.shape[0]
+    if extra < 0:
+        raise ValueError(f"cannot pad a prompt of {P.shape[0]} rows to Lp = {Lp}")
+    if extra == 0:
+        return P.copy(), SPLIT
+    bias = logit_bias_column(model, X)
+    if bias is not None:
+        c, g = bias
+        copies = np.ones(P.shape[0], dtype=np.int64)
+        for _ in range(extra):
+            copies[np.argmax(P[:, c] - np.log(copies + 1) / g)] += 1
+        lowered = P[:, c] - np.log(copies) / g
+        if lowered.min() >= -rho:
+            out = np.repeat(P, copies, axis=0)
+            out[:, c] = np.repeat(lowered, copies)
+            return out, SPLIT
+    if error is None:
+        base = model.forward(P, X)
+
+        def error(Q):
+            return float(np.abs(model.forward(Q, X) - base).max())
+
+    D = P.shape[1]
+    if D <= 4:
+        box = rho * np.array(np.meshgrid(*([(-1.0, 0.0, 1.0)] * D), indexing="ij")).reshape(D, -1).T
+    else:
+        box = np.vstack([np.zeros(D), rho * np.eye(D), -rho * np.eye(D)])
+    candidates = np.vstack([P, box])
+    padded = [np.vstack([P, np.repeat(row[None], extra, axis=0)]) for row in candidates]
+    errs = [error(Q) for Q in padded]
+    return padded[int(np.argmin(errs))], LEAST_CHANGE
+
+
+def compared_outputs(model, out_cols):
+    """The model with every output column outside ``out_cols`` exactly 0 (tuning then fits only ``out_cols``).
+
+    FF2 gains two units per other column ``c``, ``relu(a_c)`` and
+    ``relu(-a_c)``, written back with weights ``-1`` and ``+1``: their sum is
+    ``-a_c`` (one of the two is 0), which cancels the residual ``a_c``
+    exactly in floating point, given that no other unit writes column ``c``
+    and its FF2 bias is 0 (checked). The compared columns are unchanged.
+    """
+    out_cols = np.asarray(out_cols, dtype=np.int64)
+    ff, D = model.ff2, model.d
+    others = np.setdiff1d(np.arange(D), out_cols)
+    if np.abs(ff.W2[:, others]).sum() or np.abs(ff.b2[others]).sum():
+        raise ValueError("the model's FF2 writes a column outside out_cols; its outputs there cannot be zeroed")
+    n = others.size
+    W1 = np.zeros((D, 2 * n))
+    W1[others, np.arange(n)], W1[others, n + np.arange(n)] = 1.0, -1.0
+    W2 = np.zeros((2 * n, D))
+    W2[np.arange(n), others], W2[n + np.arange(n), others] = -1.0, 1.0
+    ff2 = FFWeights(np.hstack([ff.W1, W1]), np.concatenate([ff.b1, np.zeros(2 * n)]), np.vstack([ff.W2, W2]), ff.b2)
+    return replace(model, ff2=ff2)
+
+
 def _as_targets(Y, X):
     if callable(Y):
         return Y
@@ -201,7 +352,7 @@ def _as_targets(Y, X):
 
 def least_prompt_length(model, X, Y, tol, *, rho, max_Lp=32, steps=300, adam_steps=None, restarts=2,
                         optimizers=("lbfgs", "adam"), lr=0.05, init_scale=1.0, seed=0,
-                        time_limit=None) -> LeastLpResult:
+                        time_limit=None, warm_start=False) -> LeastLpResult:
     """Least ``Lp`` whose tuned prompt memorizes ``(X, Y)`` within ``tol`` (max-abs error).
 
     Parameters
@@ -227,6 +378,13 @@ def least_prompt_length(model, X, Y, tol, *, rho, max_Lp=32, steps=300, adam_ste
         Seconds; a safety net, not a budget (module docstring): once exceeded
         (looked at before each tuning run) the search stops with status
         ``"stopped by time limit"`` and no least ``Lp``.
+    warm_start : bool
+        Restart 0 at each length after the first starts from the best shorter
+        prompt padded by :func:`pad_prompt` (the padded prompt is a candidate
+        itself); restart 1 then starts at the given initial prompt and later
+        ones at perturbed copies. The targets must be the same at every
+        length (``ValueError`` otherwise). Module docstring: with an exact
+        padding the best error is non-increasing in ``Lp``.
 
     Returns
     -------
@@ -242,10 +400,28 @@ def least_prompt_length(model, X, Y, tol, *, rho, max_Lp=32, steps=300, adam_ste
     trials: dict[int, LpTrial] = {}
     prompts: dict[int, np.ndarray] = {}
     order: list[LpTrial] = []
+    first: list = []  # the targets of the first length (warm start: every length must have them)
+    kinds: set = set()
+
+    def warm(Lp, Y_Lp):
+        """The best shorter prompt padded to ``Lp`` (``None`` before any shorter length was tried)."""
+        if not first:
+            first.append(Y_Lp)
+        elif not np.array_equal(first[0], Y_Lp):
+            raise ValueError(f"a warm start needs one dataset for every prompt length; the targets at Lp = {Lp} "
+                             f"differ from those of the first length tried")
+        shorter = [t for t in trials.values() if t.Lp < Lp and prompts[t.Lp] is not None]
+        if not shorter:
+            return None
+        src = min(shorter, key=lambda t: (t.best_max_err, -t.Lp))
+        P, kind = pad_prompt(model, runs.X, prompts[src.Lp], Lp, rho=runs.rho, error=lambda Q: runs.error(Q, Y_Lp))
+        kinds.add(kind)
+        return src.Lp, P
 
     def attempt(Lp):
         if Lp not in trials:
-            trials[Lp], prompts[Lp] = runs.best_at(Lp, *targets(Lp))
+            Y_Lp, P_init = targets(Lp)
+            trials[Lp], prompts[Lp] = runs.best_at(Lp, Y_Lp, P_init, warm(Lp, Y_Lp) if warm_start else None)
             order.append(trials[Lp])
         return trials[Lp]
 
@@ -253,10 +429,23 @@ def least_prompt_length(model, X, Y, tol, *, rho, max_Lp=32, steps=300, adam_ste
         hi_ok = double_then_bisect(lambda Lp: attempt(Lp).reached, max_Lp)
     except _TimeLimit:
         return LeastLpResult(None, STOPPED, tol, max_Lp, order, time.perf_counter() - t0, None)
+    if warm_start:  # bisection tries some lengths after longer ones: pad the best shorter prompt into those
+        for Lp in sorted(trials):
+            if any(t.best_max_err < trials[Lp].best_max_err for t in trials.values() if t.Lp < Lp):
+                src, P = warm(Lp, first[0])
+                err = runs.error(P, first[0])
+                if err < trials[Lp].best_max_err:  # a prompt of this length, checked by a forward pass
+                    trials[Lp] = replace(trials[Lp], best_max_err=err, reached=bool(err <= runs.tol),
+                                         optimizer="padded", warm_from=src, start_err=err)
+                    prompts[Lp] = P
+        order = [trials[t.Lp] for t in order]
+        reached = [Lp for Lp, t in trials.items() if t.reached]
+        hi_ok = min(reached) if reached else None
+    padding = None if not warm_start else LEAST_CHANGE if LEAST_CHANGE in kinds else SPLIT
     seconds = time.perf_counter() - t0
     if hi_ok is None:
-        return LeastLpResult(None, NOT_REACHED, tol, max_Lp, order, seconds, None)
-    return LeastLpResult(hi_ok, REACHED, tol, max_Lp, order, seconds, prompts[hi_ok])
+        return LeastLpResult(None, NOT_REACHED, tol, max_Lp, order, seconds, None, padding)
+    return LeastLpResult(hi_ok, REACHED, tol, max_Lp, order, seconds, prompts[hi_ok], padding)
 
 
 def tune_at(model, X, Y, tol, Lp, *, rho, steps=300, adam_steps=None, restarts=2, optimizers=("lbfgs", "adam"),
@@ -311,6 +500,10 @@ class _Runs:
         if self.deadline is not None and time.perf_counter() > self.deadline:
             raise _TimeLimit
 
+    def error(self, P, Y) -> float:
+        """Max-abs error of prompt ``P`` on the targets ``Y`` (one exact forward pass)."""
+        return float(np.abs(self.model.forward(P, self.X) - Y).max())
+
     def start(self, Lp: int, r: int, P_init) -> np.ndarray:
         """Restart ``r``'s initial prompt: the given one, then perturbed copies (or fresh prompts)."""
         rng = np.random.default_rng([int(self.seed), Lp, r])
@@ -320,26 +513,46 @@ class _Runs:
             return np.clip(P_init + rng.normal(0.0, 0.1 * self.rho, size=P_init.shape), -self.rho, self.rho)
         return init_prompt(Lp, self.model.d, init="normal", rho=self.rho, scale=self.init_scale, seed=rng)
 
-    def best_at(self, Lp: int, Y, P_init) -> tuple[LpTrial, np.ndarray | None]:
-        """The best run at prompt length ``Lp`` against targets ``Y``, stopping at the first success."""
+    def best_at(self, Lp: int, Y, P_init, warm=None) -> tuple[LpTrial, np.ndarray | None]:
+        """The best run at prompt length ``Lp`` against targets ``Y``, stopping at the first success.
+
+        ``warm``: ``(shorter Lp, padded prompt)``, the start of restart 0 and a
+        candidate itself; the given ``P_init`` then starts restart 1.
+        """
         best, best_P, best_opt, runs, n_steps = np.inf, None, "", 0, 0
+        by_restart, half_steps = [], np.inf
         ts = time.perf_counter()
+        start_err = None
+        if warm is not None:
+            start_err = self.error(warm[1], Y)
+            best, best_P, best_opt = start_err, warm[1], "padded"
         for r in range(self.restarts):
-            P0 = self.start(Lp, r, P_init)
+            if best <= self.tol:
+                break
+            P0 = warm[1] if warm is not None and r == 0 else self.start(Lp, r - (warm is not None), P_init)
+            run_best = start_err if warm is not None and r == 0 else np.inf
             for opt in self.optimizers:
                 self._check_time()
-                res = tune_prompt(self.model, self.X, Y, P0=P0, optimizer=opt,
-                                  steps=self.steps if opt == "lbfgs" else self.adam_steps, lr=self.lr, rho=self.rho,
-                                  target_max_err=self.tol, progress=False)
+                budget = self.steps if opt == "lbfgs" else self.adam_steps
+                res = tune_prompt(self.model, self.X, Y, P0=P0, optimizer=opt, steps=budget, lr=self.lr,
+                                  rho=self.rho, target_max_err=self.tol, progress=False)
                 runs += 1
                 n_steps += res.steps
+                errs = res.history["max_err"]
+                half_steps = min(half_steps, errs[min(len(errs) - 1, budget // 2)])
+                run_best = min(run_best, res.max_err)
                 if res.max_err < best:
                     best, best_P, best_opt = res.max_err, res.P, opt
                 if res.reached_target:
                     break
-            if best <= self.tol:
-                break
-        trial = LpTrial(Lp, float(best), bool(best <= self.tol), runs, best_opt, n_steps, time.perf_counter() - ts)
+            by_restart.append(run_best)
+        h = -(-self.restarts // 2)
+        half_restarts = float(min(by_restart[:h])) if self.restarts > 1 and len(by_restart) == self.restarts else None
+        if start_err is not None:
+            half_steps = min(half_steps, start_err)
+        trial = LpTrial(Lp, float(best), bool(best <= self.tol), runs, best_opt, n_steps, time.perf_counter() - ts,
+                        len(by_restart), half_restarts, None if runs == 0 else float(half_steps),
+                        None if warm is None else warm[0], start_err)
         return trial, best_P
 
 

@@ -287,7 +287,7 @@ def test_cli_least_lp(tmp_path, capsys):
     assert "counting bound" in text and "least Lp" in text
     data = json.loads(out.read_text())
     assert data["bound"]["N"] == 2 and "factors" in data and data["tol"] == 0.005 and data["bound"]["q"] == 2
-    assert "per sample" in text
+    assert "per-sample form" in text
 
 
 @pytest.mark.parametrize("argv, match", [
