@@ -10,7 +10,7 @@ from test_runtime import _rows as runtime_rows
 
 from promptlimits.cli import main
 from promptlimits.commands._running import parse_set
-from promptlimits.experiments import EXPERIMENTS, experiment
+from promptlimits.experiments import EXPERIMENTS, experiment, figures_of
 from promptlimits.experiments._settings import SCALES, resolve, scale_table
 from promptlimits.experiments.verdict import (
     CONSISTENT,
@@ -223,13 +223,29 @@ def test_every_verdict_names_its_rule_falsifier_strength_and_registered_figures(
                **_hardness_results(),
                **_universality_results(-1.0), **_memorization_results(3, 0.4),
                "approx_error": _res([_approx_row(1e-4, 1e-3)])}
-    verdicts = [v for e in EXPERIMENTS for v in e.module.verdicts(results)]
-    assert len(verdicts) == 8 and len({v.claim_id for v in verdicts}) == 8
+    by_experiment = {e.name: e.module.verdicts(results) for e in EXPERIMENTS}
+    verdicts = [v for vs in by_experiment.values() for v in vs]
+    assert len({v.claim_id for v in verdicts}) == len(verdicts)  # claim ids are unique
+    stems = [s for e in EXPERIMENTS for s in e.figures]
+    # every registered figure is shown by some claim, and no claim shows an unregistered one
+    assert {s for v in verdicts for s in v.figures} == set(stems)
     for e in EXPERIMENTS:
-        for v in e.module.verdicts(results):
+        # an experiment without a claim of its own is evidence for another's: its figures appear there
+        assert by_experiment[e.name] or any(set(e.figures) <= set(v.figures) for v in verdicts), e.name
+        for v in by_experiment[e.name]:
             assert v.status in STATUSES and v.rule and v.falsifier and v.strength and v.why
-            assert v.figures and set(v.figures) <= {s for x in EXPERIMENTS for s in x.figures}
+            assert set(e.figures) <= set(v.figures)  # a claim shows its own experiment's figures, from the registry
             assert v.numbers and v.claim and v.title
+
+
+def test_figures_of_reads_the_registry():
+    assert figures_of("phase") == experiment("phase").figures
+    assert figures_of("tuning_curves", "prompt-norm") == experiment("tuning_curves").figures + \
+        experiment("prompt-norm").figures
+    with pytest.raises(ValueError, match="unknown experiment 'nope'"):
+        figures_of("nope")
+    with pytest.raises(ValueError, match="at least one experiment name"):
+        figures_of()
 
 
 def test_verdict_refuses_an_unknown_status():
