@@ -219,22 +219,30 @@ def test_universality_verdict_each_status():
 
 
 def test_every_verdict_names_its_rule_falsifier_strength_and_registered_figures():
+    """On synthetic results of the experiments that have them here; every registered experiment, new ones
+    included, gets the same checks on the tiny run's real results (tests/test_reproduce.py)."""
     results = {**phase_summary([0.2, 0.25, 0.29]), **runtime_results(runtime_rows()), **claim5_results(),
                **_hardness_results(),
                **_universality_results(-1.0), **_memorization_results(3, 0.4),
                "approx_error": _res([_approx_row(1e-4, 1e-3)])}
-    by_experiment = {e.name: e.module.verdicts(results) for e in EXPERIMENTS}
+    assert set(results) <= set(NAMES)
+    check_verdict_fields({e.name: e.module.verdicts(results) for e in EXPERIMENTS if e.name in results})
+
+
+def check_verdict_fields(by_experiment: dict) -> None:
+    """Each verdict names its claim, rule, falsifier, strength and the figures of its experiment (from the registry);
+    claim ids are unique; every figure of these experiments is shown by some claim."""
     verdicts = [v for vs in by_experiment.values() for v in vs]
-    assert len({v.claim_id for v in verdicts}) == len(verdicts)  # claim ids are unique
-    stems = [s for e in EXPERIMENTS for s in e.figures]
-    # every registered figure is shown by some claim, and no claim shows an unregistered one
-    assert {s for v in verdicts for s in v.figures} == set(stems)
-    for e in EXPERIMENTS:
+    assert verdicts and len({v.claim_id for v in verdicts}) == len(verdicts)  # claim ids are unique
+    registered = {s for e in EXPERIMENTS for s in e.figures}
+    assert {s for v in verdicts for s in v.figures} <= registered  # no claim shows an unregistered figure
+    for name, vs in by_experiment.items():
+        figs = experiment(name).figures
         # an experiment without a claim of its own is evidence for another's: its figures appear there
-        assert by_experiment[e.name] or any(set(e.figures) <= set(v.figures) for v in verdicts), e.name
-        for v in by_experiment[e.name]:
+        assert vs or any(set(figs) <= set(v.figures) for v in verdicts), name
+        for v in vs:
             assert v.status in STATUSES and v.rule and v.falsifier and v.strength and v.why
-            assert set(e.figures) <= set(v.figures)  # a claim shows its own experiment's figures, from the registry
+            assert set(figs) <= set(v.figures), name  # a claim shows its own experiment's figures
             assert v.numbers and v.claim and v.title
 
 

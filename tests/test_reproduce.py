@@ -73,6 +73,18 @@ def test_report_has_one_section_per_verdict(tiny_run):
     assert "## Timing" in report and "| total |" in report
 
 
+def test_every_registered_experiment_gives_well_formed_verdicts_showing_its_figures(tiny_run):
+    from test_experiments_registry import check_verdict_fields
+
+    from promptlimits.sweep import read_results
+
+    out, _ = tiny_run
+    results = {e.name: read_results(out / "results", name=e.name) for e in EXPERIMENTS}
+    by_experiment = {e.name: e.module.verdicts(results) for e in EXPERIMENTS}
+    check_verdict_fields(by_experiment)
+    assert {s for vs in by_experiment.values() for v in vs for s in v.figures} == set(STEMS)  # every figure shown
+
+
 @pytest.mark.parametrize("scale", ["tiny", "quick"])
 def test_report_numbers_ten_and_more_claims(scale):
     """Twelve claims: sections and table rows run 1..12 (two digits from 10 on) and agree title by title."""
