@@ -10,7 +10,7 @@ from test_runtime import _rows as runtime_rows
 
 from promptlimits.cli import main
 from promptlimits.commands._running import parse_set
-from promptlimits.experiments import EXPERIMENTS, experiment
+from promptlimits.experiments import EXPERIMENTS, experiment, figures_of
 from promptlimits.experiments._settings import SCALES, resolve, scale_table
 from promptlimits.experiments.verdict import (
     CONSISTENT,
@@ -219,17 +219,41 @@ def test_universality_verdict_each_status():
 
 
 def test_every_verdict_names_its_rule_falsifier_strength_and_registered_figures():
+    """On synthetic results of the experiments that have them here; every registered experiment, new ones
+    included, gets the same checks on the tiny run's real results (tests/test_reproduce.py)."""
     results = {**phase_summary([0.2, 0.25, 0.29]), **runtime_results(runtime_rows()), **claim5_results(),
                **_hardness_results(),
                **_universality_results(-1.0), **_memorization_results(3, 0.4),
                "approx_error": _res([_approx_row(1e-4, 1e-3)])}
-    verdicts = [v for e in EXPERIMENTS for v in e.module.verdicts(results)]
-    assert len(verdicts) == 8 and len({v.claim_id for v in verdicts}) == 8
-    for e in EXPERIMENTS:
-        for v in e.module.verdicts(results):
+    assert set(results) <= set(NAMES)
+    check_verdict_fields({e.name: e.module.verdicts(results) for e in EXPERIMENTS if e.name in results})
+
+
+def check_verdict_fields(by_experiment: dict) -> None:
+    """Each verdict names its claim, rule, falsifier, strength and the figures of its experiment (from the registry);
+    claim ids are unique; every figure of these experiments is shown by some claim."""
+    verdicts = [v for vs in by_experiment.values() for v in vs]
+    assert verdicts and len({v.claim_id for v in verdicts}) == len(verdicts)  # claim ids are unique
+    registered = {s for e in EXPERIMENTS for s in e.figures}
+    assert {s for v in verdicts for s in v.figures} <= registered  # no claim shows an unregistered figure
+    for name, vs in by_experiment.items():
+        figs = experiment(name).figures
+        # an experiment without a claim of its own is evidence for another's: its figures appear there
+        assert vs or any(set(figs) <= set(v.figures) for v in verdicts), name
+        for v in vs:
             assert v.status in STATUSES and v.rule and v.falsifier and v.strength and v.why
-            assert v.figures and set(v.figures) <= {s for x in EXPERIMENTS for s in x.figures}
+            assert set(figs) <= set(v.figures), name  # a claim shows its own experiment's figures
             assert v.numbers and v.claim and v.title
+
+
+def test_figures_of_reads_the_registry():
+    assert figures_of("phase") == experiment("phase").figures
+    assert figures_of("tuning_curves", "prompt-norm") == experiment("tuning_curves").figures + \
+        experiment("prompt-norm").figures
+    with pytest.raises(ValueError, match="unknown experiment 'nope'"):
+        figures_of("nope")
+    with pytest.raises(ValueError, match="at least one experiment name"):
+        figures_of()
 
 
 def test_verdict_refuses_an_unknown_status():

@@ -40,24 +40,87 @@ def test_runtime_figure_needs_measured_rows(tmp_path):
         draw(tmp_path / "runtime.csv", tmp_path / "figs")
 
 
-def test_library_never_imports_experiments_figures_or_commands():
-    """Every library module, in every subpackage: the layers above it (experiments, figures, the command line)
-    are never imported, by absolute or relative name."""
+_UPPER = ("experiments", "figures", "commands")  # the layers above the library
+
+
+def _library_modules():
+    """(dotted name, path) of every library module: ``promptlimits`` and its subpackages, but not the layers above it
+    nor the command line's entry points."""
     import pathlib
-    import re
 
     import promptlimits
 
     root = pathlib.Path(promptlimits.__file__).parent
-    upper = ("experiments", "figures", "commands")
-    pattern = re.compile(r"^\s*(from|import)\s+(promptlimits\.|\.+)(" + "|".join(upper) + r")\b"
-                         r"|^\s*from\s+\.+\s+import\s+.*\b(" + "|".join(upper) + r")\b", re.M)
-    library = [p for p in root.rglob("*.py")
-               if p.relative_to(root).parts[0] not in upper and p.name not in ("cli.py", "__main__.py")]
-    assert len(library) > 30 and any(p.parent.name == "poly_attention" for p in library)  # subpackages included
-    bad = [str(p.relative_to(root)) for p in library if pattern.search(p.read_text())]
+    mods = []
+    for p in sorted(root.rglob("*.py")):
+        rel = p.relative_to(root)
+        if rel.parts[0] in _UPPER or p.name in ("cli.py", "__main__.py"):
+            continue
+        parts = ["promptlimits", *rel.with_suffix("").parts]
+        mods.append((".".join(parts[:-1] if parts[-1] == "__init__" else parts), p))
+    return mods
+
+
+def _upper_imports(name: str, source: str, is_package: bool) -> list[str]:
+    """The modules of the layers above the library that ``source`` (module ``name``) imports, at any depth:
+    absolute, relative, ``from .. import figures`` and ``importlib.import_module("...")`` or ``__import__("...")``
+    with a literal."""
+    import ast
+
+    package = name if is_package else name.rpartition(".")[0]
+    targets = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            targets += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            targets += [base] + [f"{base}.{a.name}" for a in node.names]
+        elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+              and isinstance(node.args[0].value, str)
+              and (getattr(node.func, "attr", None) == "import_module" or getattr(node.func, "id", None)
+                   in ("import_module", "__import__"))):
+            targets.append(node.args[0].value)
+    upper = tuple(f"promptlimits.{u}" for u in _UPPER)
+    return sorted({t for t in targets if t in upper or t.startswith(tuple(u + "." for u in upper))})
+
+
+def test_library_never_imports_experiments_figures_or_commands():
+    """Every library module, in every subpackage: the layers above it (experiments, figures, the command line)
+    are never imported, by absolute or relative name, at module level or inside a function."""
+    library = _library_modules()
+    names = [n for n, _ in library]
+    assert len(library) > 30 and "promptlimits.poly_attention" in names  # subpackages included
+    assert any(n.count(".") >= 2 for n in names)  # and the modules inside them
+    bad = {n: found for n, p in library if (found := _upper_imports(n, p.read_text(), p.name == "__init__.py"))}
     assert not bad, f"library modules importing experiments, figures or commands: {bad}"
-    assert pattern.search("from ..experiments import x") and pattern.search("from .. import figures")  # the guard bites
+    # the guard bites, on every form of import
+    for source in ("from ..experiments import x", "from .. import figures", "import promptlimits.commands.plot",
+                   "def f():\n    from promptlimits.experiments.phase import y",
+                   "import importlib\nimportlib.import_module('promptlimits.figures.phase')"):
+        assert _upper_imports("promptlimits.sweep.run", source, False), source
+    assert _upper_imports("promptlimits.sweep", "from .. import commands", True) == ["promptlimits.commands"]
+    assert not _upper_imports("promptlimits.sweep.run", "from . import experiments_helper\nimport figures", False)
+
+
+def test_importing_every_library_module_loads_no_upper_layer():
+    """The same guard at run time: importing all library modules (in a fresh interpreter) leaves experiments,
+    figures and commands unloaded."""
+    import pathlib
+    import subprocess
+    import sys
+
+    names = [n for n, _ in _library_modules()]
+    code = ("import importlib, sys\n"
+            f"for n in {names!r}:\n    importlib.import_module(n)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[:2] in "
+            f"[['promptlimits', u] for u in {_UPPER!r}]))")
+    root = pathlib.Path(__file__).resolve().parent.parent  # this tree's promptlimits, not an installed one
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300,
+                         cwd=root)
+    assert out.stdout.strip() == "[]", out.stdout
 
 
 def test_prompt_norm_sweep_and_figure(tmp_path):

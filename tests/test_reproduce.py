@@ -12,6 +12,10 @@ from promptlimits.experiments.verdict import STATUSES
 
 STEMS = [stem for e in EXPERIMENTS for stem in e.figures]
 
+# The report's claim sections and table rows, numbered 1, 2, ..., 10, ... (any number of digits).
+SECTION = re.compile(r"^## (\d+)\. (.+)$", re.M)
+TABLE_ROW = re.compile(r"^\| (\d+) \| [^|]+ \| ([a-z ]+) \| [^|]+ \|$", re.M)
+
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
@@ -21,7 +25,8 @@ def tiny_run(tmp_path_factory):
 
 
 def test_the_registries_agree():
-    assert sorted(STEMS) == sorted(figures.FIGURES)  # every registered figure belongs to one experiment
+    # every figure module's stem is drawn by exactly one registered experiment, and no experiment names an unknown one
+    assert sorted(STEMS) == sorted(figures.FIGURES)
     assert len(set(STEMS)) == len(STEMS)
     assert len({e.name for e in EXPERIMENTS}) == len(EXPERIMENTS)
 
@@ -42,7 +47,7 @@ def test_report_has_one_section_per_verdict(tiny_run):
     report = (out / "report.md").read_text()
     claims = len(json.loads((out / "verdicts.json").read_text())["verdicts"])  # as many as the registry gives
     assert claims >= len(EXPERIMENTS) - 1  # every experiment but the prompt-norm evidence has a claim
-    sections = re.findall(r"^## (\d+)\. (.+)$", report, flags=re.M)
+    sections = SECTION.findall(report)
     assert [int(i) for i, _ in sections] == list(range(1, claims + 1))
     for part in ("**Claim.**", "**Figure.**", "**Measured.**", "**Settings.**", "**Rule.**",
                  "**Would have failed if.**", "**Test strength.**", "**Smoke test, not a verdict: the rule gave"):
@@ -53,7 +58,8 @@ def test_report_has_one_section_per_verdict(tiny_run):
     assert "**Verdict:" not in report and "| smoke test: the rule gave |" in report
     statuses = re.findall(r"\*\*Smoke test, not a verdict: the rule gave ([a-z ]+)\.\*\*", report)
     assert all(v in STATUSES for v in statuses) and "not checked" not in statuses, statuses
-    table = re.findall(r"^\| (\d) \| [^|]+ \| ([a-z ]+) \| [^|]+ \|$", report, flags=re.M)
+    table = TABLE_ROW.findall(report)
+    assert [int(i) for i, _ in table] == list(range(1, claims + 1))
     assert [s for _, s in table] == statuses  # the table agrees with the sections
     assert "## proofs_check" in report and "every check holds" in report
     for stem in STEMS:
@@ -67,6 +73,35 @@ def test_report_has_one_section_per_verdict(tiny_run):
     assert "## Timing" in report and "| total |" in report
 
 
+def test_every_registered_experiment_gives_well_formed_verdicts_showing_its_figures(tiny_run):
+    from test_experiments_registry import check_verdict_fields
+
+    from promptlimits.sweep import read_results
+
+    out, _ = tiny_run
+    results = {e.name: read_results(out / "results", name=e.name) for e in EXPERIMENTS}
+    by_experiment = {e.name: e.module.verdicts(results) for e in EXPERIMENTS}
+    check_verdict_fields(by_experiment)
+    assert {s for vs in by_experiment.values() for v in vs for s in v.figures} == set(STEMS)  # every figure shown
+
+
+@pytest.mark.parametrize("scale", ["tiny", "quick"])
+def test_report_numbers_ten_and_more_claims(scale):
+    """Twelve claims: sections and table rows run 1..12 (two digits from 10 on) and agree title by title."""
+    from promptlimits.experiments.report import render
+    from promptlimits.experiments.verdict import Verdict
+
+    verdicts = [Verdict(f"claim-{i}", f"Claim number {i}", "c", STATUSES[i % len(STATUSES)], "r", "f", "s",
+                        numbers=(f"x = {i}",), figures=(STEMS[i % len(STEMS)],), why="w") for i in range(1, 13)]
+    report = render(scale, verdicts, {"total": 1.0}, None, seed=0)
+    sections = SECTION.findall(report)
+    assert [(int(i), t) for i, t in sections] == [(i, f"Claim number {i}") for i in range(1, 13)]
+    table = TABLE_ROW.findall(report)
+    assert [(int(i), s) for i, s in table] == [(i, v.status) for i, v in enumerate(verdicts, 1)]
+    # a one-digit pattern, the old one, would have lost claims 10 to 12: the test can tell
+    assert len(re.findall(r"^## (\d)\. (.+)$", report, flags=re.M)) == 9
+
+
 def test_the_run_folder_holds_each_part_once_and_the_verdict_table(tiny_run):
     out, _ = tiny_run
     assert sorted(p.name for p in out.iterdir()) == ["figures", "report.md", "results", "verdicts.json"]
@@ -77,7 +112,7 @@ def test_the_run_folder_holds_each_part_once_and_the_verdict_table(tiny_run):
                                                                                   "every check holds")
     assert set(doc["provenance"]) >= {"commit", "versions", "cpu", "blas", "numba"}
     report = (out / "report.md").read_text()
-    titles = re.findall(r"^## \d\. (.+)$", report, flags=re.M)
+    titles = [t for _, t in SECTION.findall(report)]
     statuses = re.findall(r"the rule gave ([a-z ]+)\.\*\*", report)
     assert [(v["title"], v["status"]) for v in doc["verdicts"]] == list(zip(titles, statuses))
     for v in doc["verdicts"]:

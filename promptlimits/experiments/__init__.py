@@ -7,11 +7,16 @@ Each experiment module offers
 - the point function(s) and ``check_point`` run by the sweep engine,
   ``summarize(rows)`` stored in the sidecar;
 - ``verdicts(results) -> list[Verdict]`` (:mod:`.verdict`), given every
-  experiment's results by name;
+  experiment's results by name, each verdict's figures taken from here
+  (:func:`figures_of`);
 - ``OPTIONS``: the command-line options of ``promptlimits sweep NAME``.
 
-:data:`EXPERIMENTS` lists them in report order; ``promptlimits reproduce``, the
-command line and the tests are driven by it. The library (``promptlimits``
+:data:`EXPERIMENTS` lists them in report order, with the stems of their figures
+(each drawn by the module of :mod:`promptlimits.figures` that declares it); it is the
+one list of experiments: ``promptlimits reproduce``, ``promptlimits plot``, the command
+line, the verdicts' figures and the tests are driven by it, and tests hold the README's
+and docs/theory.md §9's lists of experiments and figures to it
+(docs/adding_an_experiment.md). The library (``promptlimits``
 outside ``experiments`` and ``commands``) never imports from here.
 """
 
@@ -21,12 +26,25 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
-__all__ = ["Experiment", "EXPERIMENTS", "experiment", "names"]
+__all__ = ["Experiment", "EXPERIMENTS", "experiment", "names", "figures_of"]
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """A registered experiment: its sweep name, module, figure stems and a one-line description."""
+    """A registered experiment: its sweep name, module, figure stems and a one-line description.
+
+    Attributes
+    ----------
+    name : str
+        The sweep's name (``promptlimits sweep NAME``, ``results/NAME.csv``).
+    module_path : str
+        The dotted path of the experiment module.
+    figures : tuple of str
+        The stems of the figures drawn from its results, each declared (``STEM``) by one
+        module of :mod:`promptlimits.figures`.
+    description : str
+        One line, with its docs/theory.md section.
+    """
 
     name: str
     module_path: str
@@ -74,3 +92,15 @@ def experiment(name: str) -> Experiment:
     from promptlimits._checks import check_choice
 
     return EXPERIMENTS[names().index(check_choice(name, "experiment", names()))]
+
+
+def figures_of(*experiment_names: str) -> tuple[str, ...]:
+    """The figure stems of the named experiments, in order: what a verdict drawn from their results shows.
+
+    A verdict passes ``figures=figures_of("phase")`` rather than naming a stem, so the
+    experiments name each stem once, in :data:`EXPERIMENTS` (and its figure module declares
+    it, a test holding the two equal). A ``ValueError`` names an unknown experiment.
+    """
+    if not experiment_names:
+        raise ValueError("figures_of needs at least one experiment name")
+    return tuple(stem for name in experiment_names for stem in experiment(name).figures)

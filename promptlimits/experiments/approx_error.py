@@ -51,7 +51,7 @@ from promptlimits.polyapprox import KINDS, certified_eps
 from promptlimits.sweep import SweepDef
 
 from ._settings import Option, resolve, scale_table
-from .verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT, VACUOUS, Verdict, fmt
+from .verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT, VACUOUS, Verdict, figures_of, fmt
 
 __all__ = ["error_point", "check_point", "summarize", "make_sweep", "verdicts", "relative_error_extremes",
            "extremal_inputs", "FAMILIES", "POWER", "SETTINGS", "OPTIONS"]
@@ -415,7 +415,7 @@ def forward_verdict(rows) -> Verdict:
                   f"{POWER} of its certificate (no power: vacuous)",
         strength=f"the extremal family places the logits where the polynomial errs most; largest ratio "
                  f"{fmt(power)} (random inputs: {fmt(fams.get('random', {}).get('forward'))})",
-        numbers=numbers, figures=("fig3_approx_error",), why=why, settings=_settings(rows),
+        numbers=numbers, figures=figures_of("approx_error"), why=why, settings=_settings(rows),
         values={"max_measured_over_bound": power if power is not None else float("nan"), "violations": bad,
                 "per_family": {f: v["forward"] for f, v in fams.items()}},
     )
@@ -460,7 +460,7 @@ def gradient_verdict(rows) -> Verdict:
                   f"bound; or no family within {POWER} of a certificate (no power: vacuous)",
         strength=f"extremal logits for p and p', one key alone on either side; largest ratio {fmt(power)} "
                  f"(random inputs: {fmt(values_per_family.get('random'))})",
-        numbers=numbers, figures=("fig3_approx_error",), why=why,
+        numbers=numbers, figures=figures_of("approx_error"), why=why,
         settings=_settings(rows, ", G uniform in [-1, 1] (random), random signs (corners), G = 1 (extremal)"),
         values={"max_measured_over_bound": power if power is not None else float("nan"), "violations": bad,
                 "max_rounding_over_bound": max(rounding, default=float("nan")),

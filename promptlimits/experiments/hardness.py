@@ -46,7 +46,7 @@ from promptlimits._checks import check_memory, check_positive_float, check_posit
 from promptlimits.sweep import SweepDef
 
 from ._settings import Option, resolve, scale_table
-from .verdict import ILLUSTRATION, NOT_CHECKED, NOT_CONSISTENT, Verdict, fmt
+from .verdict import ILLUSTRATION, NOT_CHECKED, NOT_CONSISTENT, Verdict, figures_of, fmt
 
 __all__ = ["hardness_point", "check_point", "summarize", "summary_lines", "make_sweep", "verdicts",
            "resolve_budget", "worst_case_control", "SETTINGS", "OPTIONS", "METHODS"]
@@ -435,7 +435,7 @@ def verdicts(results) -> list[Verdict]:
                  f"(the polynomial method, uncertified Chebyshev degrees up to the degree cap, evaluated from the "
                  f"distance counts) and positive random features at equal flops, on the reduction's instances at "
                  f"n = {', '.join(map(str, ns))} with distance ratios t'/t = {', '.join(f'{1 + g:g}' for g in gaps)}",
-        numbers=numbers, figures=("fig6_hardness",), why=why,
+        numbers=numbers, figures=figures_of("hardness"), why=why,
         settings="promise instances with exact distance ratio 1 + gap and t = Theta(m), a sentinel key, decided by "
                  "min_i T_i < 1/2; criterion: every row within 1/4 of exact attention; equal cost in flops",
         values={"kappa_decide": [c["kappa_decide"] for c in cases],

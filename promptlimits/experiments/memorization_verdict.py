@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 
-from .verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT, VACUOUS, Verdict, fmt
+from .verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT, VACUOUS, Verdict, figures_of, fmt
 
 __all__ = ["RATIO_GOAL", "fit_power", "summarize", "verdicts", "headline_width"]
 
@@ -207,7 +207,7 @@ def _sandwich_verdict(res, s) -> Verdict:
         strength=f"the bound reaches {fmt(top)} at {w} width (threshold {bites:g}); controls' smallest errors: "
                  f"other member {fmt(c_other)}, cut prompt {fmt(c_short)} (tol {fmt(res.rows[0].get('tol'))})"
         if res.rows else "no rows",
-        numbers=_sandwich_numbers(res.rows, s) + _random_numbers(s), figures=("fig4_memorization",), why=why,
+        numbers=_sandwich_numbers(res.rows, s) + _random_numbers(s), figures=figures_of("memorization"), why=why,
         settings="q-ary hard family F + gamma B on the grid (q, gamma, tol = gamma/4 in the sidecar); the whole box "
                  "||P||max <= rho; K_P by outward-rounded interval arithmetic, exact at the grid inputs",
         values={"largest": s.get("largest"), "ratios": s.get("ratios"),

@@ -48,7 +48,7 @@ from promptlimits.polyapprox import KINDS
 from promptlimits.sweep import SweepDef
 
 from ._settings import Option, resolve, scale_table
-from .verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT, VACUOUS, Verdict, fmt
+from .verdict import CONSISTENT, NOT_CHECKED, NOT_CONSISTENT, VACUOUS, Verdict, figures_of, fmt
 
 __all__ = ["phase_point", "check_point", "summarize", "make_sweep", "verdicts", "fit_models", "curve_label",
            "head_dim", "target_eps", "kappa_grid", "kappa_list", "summary_lines", "band_check", "SETTINGS", "OPTIONS",
@@ -545,7 +545,7 @@ def verdicts(results) -> list[Verdict]:
                  "remainder is not bounded in general; check 5c verifies the band at every n = 2^8..2^1024 of the "
                  "theorem's regime); it "
                  "tests this upper-bound algorithm's arithmetic, not SETH",
-        numbers=numbers, figures=("fig1_phase",), why=why,
+        numbers=numbers, figures=figures_of("phase"), why=why,
         settings=f"{len({r['log2_n'] for r in res.rows if not r['beyond']})} map sizes with a kappa grid (step "
                  f"{res.rows[0]['kappa_step']:g} up to {res.rows[0]['kappa_max']:g}) and "
                  f"{len({r['log2_n'] for r in res.rows if r['beyond']})} crossing-only sizes; certificates without "

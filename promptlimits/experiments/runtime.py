@@ -50,6 +50,7 @@ from .verdict import (
     NOT_CONSISTENT,
     VACUOUS,
     Verdict,
+    figures_of,
     fmt,
 )
 
@@ -511,7 +512,7 @@ def verdicts(results) -> list[Verdict]:
                  "(2) tests that the implementation runs at its certified operation count, with an interval that "
                  "carries the timing noise: it can come out inconclusive on a loaded machine "
                  "(docs/theory.md §5.5, §9.4)",
-        numbers=numbers, figures=("fig2_runtime",), why=why,
+        numbers=numbers, figures=figures_of("runtime"), why=why,
         settings=f"d = ceil({first['c']:g} log2 n), eps = n^-{first['eps_exponent']:g}; CPU time (time.process_time), "
                  f"minimum of {first['timing_repeats']} timings of >= {first['min_call']:g} s, interleaved in random "
                  f"order; polynomial calls above {first['max_flops']:.2g} flops (4 n r d) and exact calls above "

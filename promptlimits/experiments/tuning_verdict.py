@@ -18,7 +18,7 @@ chain's loss does not rise with ``rho`` (:mod:`.prompt_norm`).
 
 from __future__ import annotations
 
-from .verdict import ILLUSTRATION, NOT_CHECKED, NOT_CONSISTENT, Verdict, fmt, needs
+from .verdict import ILLUSTRATION, NOT_CHECKED, NOT_CONSISTENT, Verdict, figures_of, fmt, needs
 
 __all__ = ["summarize", "verdicts"]
 
@@ -158,7 +158,7 @@ def verdicts(results) -> list[Verdict]:
                   f"the inputs' own B, so a tuned prompt can land on "
                   f"either side; which side is set by the task (the teacher's prompt induces B = {', '.join(teacher)})"
                   if meaningful else "none: the frontier lies below the inputs' own induced norm at every n run"),
-        numbers=numbers, figures=("fig5_tuning", "fig5_prompt_norm"), why=why,
+        numbers=numbers, figures=figures_of("tuning_curves", "prompt-norm"), why=why,
         settings=_settings(res.rows),
         values={"runs": runs},
     )]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from .memorization import fit_power
-from .verdict import CONSISTENT, INCONCLUSIVE, NOT_CHECKED, NOT_CONSISTENT, Verdict, fmt
+from .verdict import CONSISTENT, INCONCLUSIVE, NOT_CHECKED, NOT_CONSISTENT, Verdict, figures_of, fmt
 
 __all__ = ["SLOPE_RANGE", "summarize", "summary_lines", "verdicts"]
 
@@ -279,7 +279,7 @@ def verdicts(results) -> list[Verdict]:
         falsifier=f"a band-free point above its sup bound, an L2 interval above its L2 bound, or an L2 slope outside "
                   f"[{lo}, {hi}] for some construction, (d, L) and target (an error over the cube that stops "
                   f"falling with k, as the fixed-ramp control's does)",
-        strength=strength, numbers=summary_lines(s), figures=("fig7_universality",), why=why,
+        strength=strength, numbers=summary_lines(s), figures=figures_of("universality"), why=why,
         settings="constructed weights (promptlimits.construct, width 'token' and 'wide'), closed-form prompts, "
                  "ramps xi = xi0 / k^3 (control: xi0_fixed / k), stratified inputs over the whole cube; additive "
                  "targets with exact constant K_f and the sine target 0.5 sin 2 pi (x_i + 0.5 x_(i+1)); see the "

@@ -13,8 +13,9 @@ status (docs/theory.md §9):
 - ``inconclusive``: the rule was applied to a measurement with a confidence
   interval, and the interval straddles the rule's margin (neither passed nor failed).
 
-Each experiment module offers ``verdicts(results) -> list[Verdict]``; the
-report (:mod:`promptlimits.experiments.report`) renders them.
+Each experiment module offers ``verdicts(results) -> list[Verdict]``, each
+verdict's figures named through :func:`figures_of` (the stems of the experiments
+whose results it reads, from the registry); the report (:mod:`promptlimits.experiments.report`) renders them.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from typing import Any, Protocol
 
 from promptlimits._checks import check_choice
 
+from . import figures_of
+
 __all__ = ["CONSISTENT", "NOT_CONSISTENT", "VACUOUS", "ILLUSTRATION", "NOT_CHECKED", "INCONCLUSIVE", "STATUSES",
-           "Verdict", "ResultsLike", "fmt"]
+           "Verdict", "ResultsLike", "fmt", "figures_of"]
 
 CONSISTENT = "consistent"
 NOT_CONSISTENT = "not consistent"
@@ -73,7 +76,8 @@ class Verdict:
     settings : str
         The settings the numbers come from.
     figures : tuple of str
-        Figure stems (``fig1_phase``, ...).
+        Figure stems (``fig1_phase``, ...), taken from the registry:
+        ``figures=figures_of("phase")`` (:func:`promptlimits.experiments.figures_of`).
     why : str
         One sentence: why this status.
     """

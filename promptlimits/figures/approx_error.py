@@ -21,6 +21,9 @@ import math
 
 from ._style import load, new_figure, save
 
+#: The figure this module draws, ``STEM.png`` and ``STEM.pdf`` (discovered by ``promptlimits.figures``).
+STEM = "fig3_approx_error"
+
 _FAMILY_STYLE = {"random": ("C0", "o"), "extremal": ("C3", "s"), "corners": ("C2", "^"), "float32": ("C4", "D")}
 
 
@@ -115,4 +118,4 @@ def draw(results, out_dir) -> list:
     first = rows[0]
     fig.suptitle(f"Fig. 3: polynomial attention error, forward and backward, vs degree and rank, per input family "
                  f"(n={first['n']}, d={first['d']}, {first['kind']})", fontsize=9)
-    return save(fig, out_dir, "fig3_approx_error")
+    return save(fig, out_dir, STEM)

@@ -24,6 +24,9 @@ import math
 
 from ._style import load, new_figure, save
 
+#: The figure this module draws, ``STEM.png`` and ``STEM.pdf`` (discovered by ``promptlimits.figures``).
+STEM = "fig6_hardness"
+
 _MARKERS = ("o", "s", "D", "v")
 _DODGE = 0.035  # relative x shift between consecutive n
 
@@ -122,4 +125,4 @@ def draw(results, out_dir) -> list:
     _legend(fig, ns, len(gaps))
     fig.suptitle("Fig. 6: the least cost within 1/4 of exact attention on planted Hamming instances\n"
                  "(planted pair at distance t, every other pair at least t' apart)", fontsize=10)
-    return save(fig, out_dir, "fig6_hardness")
+    return save(fig, out_dir, STEM)

@@ -21,6 +21,9 @@ from __future__ import annotations
 
 from ._style import load, new_figure, save
 
+#: The figure this module draws, ``STEM.png`` and ``STEM.pdf`` (discovered by ``promptlimits.figures``).
+STEM = "fig4_memorization"
+
 _WIDTH_TEXT = {"token": "token width $w$ (prompt rows as wide as input rows)",
                "wide": "residual width $D$ (wide construction)"}
 
@@ -138,4 +141,4 @@ def draw(results, out_dir) -> list:
         fig.suptitle(f"Fig. 4: memorization sandwich at {w} over the whole box $\\|P\\|_{{\\max}}\\leq\\rho$ "
                      f"(q = $2^{{{int(r0['q']).bit_length() - 1}}}$, tol = $\\gamma/4$); (c), (d) random model at "
                      f"token width $d$, tol = {r0['rand_tol']:g}", fontsize=8.5)
-    return save(fig, out_dir, "fig4_memorization")
+    return save(fig, out_dir, STEM)

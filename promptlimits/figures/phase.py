@@ -28,6 +28,9 @@ from promptlimits.experiments.phase import curve_label, power_model, sqrt_model
 
 from ._style import load, new_figure, save
 
+#: The figure this module draws, ``STEM.png`` and ``STEM.pdf`` (discovered by ``promptlimits.figures``).
+STEM = "fig1_phase"
+
 
 def pretty(label: str) -> str:
     """A curve label in mathtext, e.g. ``$d=\\lceil\\log_2 n\\rceil$, $\\varepsilon=1/n$``."""
@@ -181,4 +184,4 @@ def draw(results, out_dir) -> list:
     _panel_fits(axes[1][1], summary, theorem)
     fig.suptitle("Fig. 1: where the certified polynomial method (an upper-bound algorithm) stops beating exact "
                  "attention; exact arithmetic, from certificates", fontsize=9)
-    return save(fig, out_dir, "fig1_phase")
+    return save(fig, out_dir, STEM)

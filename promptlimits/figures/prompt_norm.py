@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from ._style import load, new_figure, save
 
+#: The figure this module draws, ``STEM.png`` and ``STEM.pdf`` (discovered by ``promptlimits.figures``).
+STEM = "fig5_prompt_norm"
+
 _SERIES = (("init", "o-", "C0", "random prompt scaled to $\\|P\\|_{max}=\\rho$"),
            ("cold", "v--", "C1", "tuned from it (cold start)"),
            ("tuned", "s-", "C2", "best in the box (warm start from the previous $\\rho$)"))
@@ -63,4 +66,4 @@ def draw(results, out_dir) -> list:
     bx.text(0.5, 0.72, _warm_note(rows), transform=bx.transAxes, fontsize=6.5, va="top")
     bx.legend(loc="lower left", fontsize=6.5)
     fig.suptitle("Fig. 5 (norm): prompt-induced norm and reachable loss against the prompt box", fontsize=9)
-    return save(fig, out_dir, "fig5_prompt_norm")
+    return save(fig, out_dir, STEM)

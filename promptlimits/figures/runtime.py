@@ -19,6 +19,9 @@ from promptlimits.experiments.runtime_model import SLOPE_MARGIN
 
 from ._style import load, new_figure, save
 
+#: The figure this module draws, ``STEM.png`` and ``STEM.pdf`` (discovered by ``promptlimits.figures``).
+STEM = "fig2_runtime"
+
 
 def _stop_note(s) -> str:
     if not s["stopped_at"]:
@@ -111,4 +114,4 @@ def draw(results, out_dir) -> list:
         _panel_gaps(axes[0][1], s)
     _panel_asymptotics(axes[0][2], s)
     fig.suptitle("Fig. 2: runtime of exact and polynomial attention in the theorem's regime", fontsize=9)
-    return save(fig, out_dir, "fig2_runtime")
+    return save(fig, out_dir, STEM)

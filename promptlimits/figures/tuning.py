@@ -20,6 +20,9 @@ from __future__ import annotations
 
 from ._style import load, new_figure, save
 
+#: The figure this module draws, ``STEM.png`` and ``STEM.pdf`` (discovered by ``promptlimits.figures``).
+STEM = "fig5_tuning"
+
 _MARK = {"free": ("o", "-"), "boxed": ("s", "--")}
 
 
@@ -112,4 +115,4 @@ def draw(results, out_dir) -> list:
     fig.suptitle("Fig. 5: prompt tuning at long sequences, free and in the box that keeps $B(P,X)$ at or below "
                  "the certified frontier at fixed d, $B_{cert}(n; d, \\varepsilon)$\n"
                  "(not the phase frontier $B^*(n)$ of fig. 1)", fontsize=9)
-    return save(fig, out_dir, "fig5_tuning")
+    return save(fig, out_dir, STEM)

@@ -30,6 +30,9 @@ from matplotlib.ticker import (
 
 from ._style import load, new_figure, save
 
+#: The figure this module draws, ``STEM.png`` and ``STEM.pdf`` (discovered by ``promptlimits.figures``).
+STEM = "fig7_universality"
+
 _TARGET_COLOURS = {"additive": "C0", "sine": "C1"}
 _INIT_STYLE = {"perturbed": ("^", "C2"), "random": ("v", "C3")}
 _RW_COLOUR = "C4"
@@ -196,4 +199,4 @@ def draw(results, out_dir) -> list:
                  "(solid) and wide (dotted), beside the proved bound\n(slopes in the titles: log-log least squares of "
                  "the $L^2$ error against $k$, t = token, w = wide, per target " + " / ".join(_TARGET_COLOURS) +
                  "); fixed-ramp control, $\\lambda$ series (wide) and tuning contrasts", fontsize=9)
-    return save(fig, out_dir, "fig7_universality")
+    return save(fig, out_dir, STEM)
