@@ -149,3 +149,22 @@ def test_bench_tuning_step_adam_prints_both_tables(capsys):
     assert "Attention alone" in out
     row = [line.split() for line in out.splitlines() if line.split()[:2] == ["8", "3"]]
     assert len(row) == 2 and row[0][2] == "poly"
+
+
+@pytest.mark.kernels
+def test_unpadded_inputs_go_to_the_kernels_uncopied_and_unchanged():
+    """Rows a multiple of 8 and ``d_v = 8`` need no padding: the drivers hand the caller's arrays to the kernels
+    (no copy), which must only read them; the results equal those from copies."""
+    rng = np.random.default_rng(7)
+    plan = make_plan(3, 0.5, eps_p=1e-4)
+    Q, K = rng.uniform(-0.5, 0.5, (2, 16, 3)), rng.uniform(-0.5, 0.5, (2, 16, 3))
+    V, G = rng.standard_normal((2, 16, 8)), rng.standard_normal((2, 16, 8))
+    saved = [X.copy() for X in (Q, K, V, G)]
+    T = plan.forward_batch(Q, K, V)
+    grads = plan.backward_batch(Q, K, V, G)
+    T0, grads0 = plan.forward(Q[0], K[0], V[0]), plan.backward(Q[0], K[0], V[0], G[0])
+    for X, X0 in zip((Q, K, V, G), saved):
+        assert np.array_equal(X, X0)
+    assert np.array_equal(T[0], T0) and all(np.array_equal(a[0], b) for a, b in zip(grads, grads0))
+    T_copy = plan.forward_batch(*(np.asfortranarray(X) for X in (Q, K, V)))  # not C-contiguous: copied
+    assert np.array_equal(T, T_copy)

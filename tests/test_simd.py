@@ -95,3 +95,21 @@ def test_monomials_and_their_backward_match_reference():
         deriv = alpha[:, c][None] * np.prod(x[:, None, :] ** lower[None], axis=2)  # (8, r)
         np.testing.assert_allclose(dX_jit[W:, c] - dX0[W:, c], np.sum(deriv * dm0.T, axis=1), rtol=1e-11, atol=1e-12)
     np.testing.assert_array_equal(dX_jit[:W], dX0[:W])
+
+
+@njit(cache=True)
+def _divide_rows(A, a0, OUT, D, ct):
+    _simd.divide_rows(A, a0, OUT, D, ct)
+
+
+def test_divide_rows_is_the_correctly_rounded_quotient_bit_for_bit():
+    """A vector division lane by lane equals the scalar division (and the reference), to the last bit."""
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((3 * W, 2 * W)) * np.exp(rng.uniform(-30, 30, (3 * W, 2 * W)))
+    D = rng.uniform(0.1, 10.0, W)
+    out_jit, out_ref = np.full((W, 2 * W), np.nan), np.full((W, 2 * W), np.nan)
+    _divide_rows(A, np.int64(5), out_jit, D, np.int64(W))
+    _simd_python.divide_rows(A, 5, out_ref, D, W)
+    want = np.array([[A[5 + b, c] / D[b] for c in range(W, 2 * W)] for b in range(W)])
+    assert np.array_equal(out_jit[:, W:], want) and np.array_equal(out_ref[:, W:], want)
+    assert np.isnan(out_jit[:, :W]).all()  # the other tile is untouched

@@ -28,6 +28,9 @@ sample of ``--exact-rows`` query rows and scaled by ``n / rows`` (its cost is
 linear in the number of query rows at fixed keys); such rows are marked
 ``~``, and their error is measured on the sampled rows. Above
 ``--exact-max`` exact attention is not run.
+
+``--roofline`` prints instead the flops, vector operations and bytes per row
+of each kernel pass and its one-thread rate (:mod:`.attention_roofline`).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from ..poly_attention import make_plan
 from ..random_features import draw_projection, matched_features, random_feature_attention
 from ._args import check_sizes
 from ._table import print_table
+from .attention_roofline import roofline
 
 #: Seconds after which a best-of-k timing stops repeating.
 _BUDGET = 3.0
@@ -72,6 +76,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--bwd-n-max", type=int, default=2**16, help="largest n for the backward table (default 2^16)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="tiny run (n 2^8..2^11, B=0.5, one repeat)")
+    parser.add_argument("--roofline", action="store_true",
+                        help="print only the roofline table: flops, vector operations and bytes per row of each "
+                             "kernel pass, and its one-thread rate against one-thread BLAS (least CPU time)")
+    parser.add_argument("--roofline-rows", type=int, default=4096,
+                        help="rows per timed pass of --roofline, a multiple of 8 (default 4096)")
 
 
 def check_args(args) -> None:
@@ -79,7 +88,10 @@ def check_args(args) -> None:
     import numba
 
     check_sizes(args, (("--n-min", 4), ("--n-max", 4), ("--exact-rows", 1), ("--d", 1), ("--repeats", 1),
-                       ("--exact-max", 0), ("--exact-full-max", 0), ("--bwd-n-max", 0), ("--seed", 0)))
+                       ("--exact-max", 0), ("--exact-full-max", 0), ("--bwd-n-max", 0), ("--seed", 0),
+                       ("--roofline-rows", 8)))
+    if args.roofline_rows % 8:
+        raise ValueError(f"--roofline-rows must be a multiple of 8, got {args.roofline_rows}")
     for B in args.B:
         check_positive_float(B, "--B")
     check_open_interval(args.eps_p, "--eps-p", 0.0, 1.0)
@@ -223,6 +235,11 @@ def run(args) -> int:
     if args.threads is not None:
         numba.set_num_threads(int(args.threads))
     rng = np.random.default_rng(args.seed)
+    if args.roofline:
+        print(f"promptlimits bench attention --roofline: d={args.d}, d_v=8, eps_p={args.eps_p:g}, "
+              f"plans for n = {args.n_max} keys")
+        roofline([make_plan(args.d, B, eps_p=args.eps_p, keys=args.n_max) for B in args.B], args.roofline_rows, rng)
+        return 0
     ns = [2**k for k in range(int(math.log2(args.n_min)), int(math.log2(args.n_max)) + 1)]
     blas_sq = _blas_gflops(rng, args.repeats)
     print(f"promptlimits bench attention: d={args.d}, eps_p={args.eps_p:g}, threads={numba.get_num_threads()}, "

@@ -75,7 +75,10 @@ def check_batch_memory(b, nq, n, d, dv, rank, *, backward=False) -> None:
 
 
 def _padded(X, rows: int, cols: int) -> np.ndarray:
-    """``X (b, ., .)`` copied into zeros ``(b * rows, cols)`` float64, sequence ``s`` from row ``s * rows``."""
+    """``X (b, ., .)`` as ``(b * rows, cols)`` C-contiguous float64 with zero padding, sequence ``s`` from row
+    ``s * rows``: ``X`` itself, reshaped, when it needs no padding (the kernels only read it), else a copy."""
+    if X.shape[1:] == (rows, cols) and X.dtype == np.float64:
+        return np.ascontiguousarray(X).reshape(X.shape[0] * rows, cols)
     out = np.zeros((X.shape[0], rows, cols))
     out[:, : X.shape[1], : X.shape[2]] = X
     return out.reshape(X.shape[0] * rows, cols)
@@ -126,9 +129,10 @@ def key_sums(plan, Kp, Vp, b: int, n: int):
 
 def _scaled(V):
     """``V`` scaled per sequence by ``2^-e`` with ``||V_s||max`` in ``[1/2, 1)`` (exact); ``(Vs, e, vmax)``."""
-    vmax = np.abs(V).max(axis=(1, 2)) if V.size else np.zeros(V.shape[0])
+    # max |V_s| from the max and the min (V is finite): no |V| temporary
+    vmax = np.maximum(V.max(axis=(1, 2)), -V.min(axis=(1, 2))) if V.size else np.zeros(V.shape[0])
     e = np.frexp(vmax)[1]
-    return np.ldexp(V.astype(np.float64), -e[:, None, None]), e, vmax
+    return np.ldexp(V.astype(np.float64, copy=False), -e[:, None, None]), e, vmax
 
 
 def forward(plan, Q, K, V, d0: float) -> np.ndarray:
@@ -146,7 +150,10 @@ def forward(plan, Q, K, V, d0: float) -> np.ndarray:
     _run_units(query_units, b, bounds, (bounds[1] - bounds[0]) * r * wv, (Qp, Sw, s1w, d0, runs, r, nq8, bounds), (T,))
     T = T.reshape(b, nq8, dv)[:, :nq]
     scaled = e != 0
-    if scaled.any():  # scale back exactly and clip, as a lone sequence does
+    if scaled.all():  # scale back exactly and clip into [-||V_s||max, ||V_s||max], in place
+        lim = vmax.astype(np.float64)[:, None, None]
+        np.clip(np.ldexp(T, e[:, None, None], out=T), -lim, lim, out=T)
+    elif scaled.any():
         lim = vmax[scaled, None, None]
         T[scaled] = np.clip(np.ldexp(T[scaled], e[scaled, None, None]), -lim, lim)
     T[vmax == 0.0] = 0.0  # zero values: the output is exactly zero

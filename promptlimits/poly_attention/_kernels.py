@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from ._simd import WIDTH as LANES
-from ._simd import monomials, monomials_backward, rows_reduce, rows_update
+from ._simd import divide_rows, monomials, monomials_backward, rows_reduce, rows_update
 
 __all__ = ["LANES", "key_task", "query_task", "backward_query_task", "backward_key_task",
            "key_units", "query_units", "backward_query_units", "backward_key_units"]
@@ -78,9 +78,11 @@ def query_task(Q, Sw, s1w, d0, runs, r, lo, hi, T):
     D = np.empty(LANES)
     for i0 in range(lo, hi, LANES):
         _query_block(Q, i0, runs, Sw, s1w, d0, xb, M, N, D, r)
+        for t in range(Sw.shape[0]):
+            divide_rows(N, np.int64(0), N, D, LANES * t)  # in place, eight lanes at a time
         for b in range(LANES):
             for c in range(T.shape[1]):
-                T[i0 + b, c] = N[b, c] / D[b]
+                T[i0 + b, c] = N[b, c]
 
 
 @njit(cache=True, nogil=True)
@@ -119,11 +121,12 @@ def backward_query_task(Q, G, Sw, s1w, d0, runs, r, lo, hi, dQ, WV, w1):
     dD = np.empty(LANES)
     for i0 in range(lo, hi, LANES):
         _query_block(Q, i0, runs, Sw, s1w, d0, xb, M, N, D, r)
+        for t in range(Sw.shape[0]):
+            divide_rows(G, i0, dN, D, LANES * t)
         for b in range(LANES):
             gT = 0.0
             for c in range(Wv):
-                g = G[i0 + b, c] / D[b]
-                dN[b, c] = g
+                g = dN[b, c]
                 dNT[c, b] = g
                 gT += g * N[b, c]
             dD[b] = -gT / D[b]

@@ -35,7 +35,8 @@ class FloatOverflow(ValueError):
 DEFAULT_EPS = 1e-6
 
 def _max_abs(X) -> float:
-    return float(np.max(np.abs(X))) if X.size else 0.0
+    """``max |X|`` of a finite array (0 when empty), from its max and min: no ``|X|`` temporary."""
+    return max(float(X.max()), -float(X.min())) if X.size else 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -267,6 +268,8 @@ class PolyPlan:
         check_choice(variant, "attention variant", VARIANTS)
         (Q, K, V), dtype = self._check(Q, K, V)
         d0 = 1.0 if variant == "softmax1" else 0.0
+        if method == "fused":  # the batched driver scales V, scales back and clips, as below
+            return _batch.forward(self, Q[None], K[None], V[None], d0)[0].astype(dtype, copy=False)
         vmax = _max_abs(V)
         if vmax == 0.0:  # also d_v = 0: the output is exactly zero
             return np.zeros((Q.shape[0], V.shape[1]), dtype=dtype)
@@ -275,18 +278,12 @@ class PolyPlan:
         # polynomial and the exact attention lie, so a result near the float maximum stays finite
         e = math.frexp(vmax)[1]
         Vs = np.ldexp(V.astype(np.float64), -e) if e else V
-        if method == "factors":
-            T = self._forward_factors(Q, K, Vs, d0)
-        else:
-            T = self._forward_fused(Q, K, Vs, d0)
+        T = self._forward_factors(Q, K, Vs, d0)
         if e:
             T = np.clip(np.ldexp(T, e), -vmax, vmax)
         return T.astype(dtype, copy=False)
 
     __call__ = forward
-
-    def _forward_fused(self, Q, K, V, d0):
-        return _batch.forward(self, Q[None], K[None], V[None], d0)[0]
 
     def forward_batch(self, Q, K, V, *, variant: str = "softmax"):
         """:meth:`forward` (fused) of every sequence of a batch, in one kernel call per pass.

@@ -147,6 +147,27 @@ def rows_reduce(typingctx, M, S, w, r, N, ct, E):
     return sig, codegen
 
 
+@intrinsic
+def divide_rows(typingctx, A, a0, OUT, D, ct):
+    """``OUT[b, ct:ct+8] = A[a0+b, ct:ct+8] / D[b]`` for the eight rows ``b``: one vector division each.
+
+    Each lane is the correctly rounded quotient, as a scalar division gives;
+    the query pass's ``T = N/D`` and the backward's ``dN = G/D``.
+    """
+    sig = types.void(A, a0, OUT, D, ct)
+
+    def codegen(context, builder, sig, args):
+        arr = _Arrays(context, builder, sig, args)
+        a0v, ctv = args[1], args[4]
+        for b in range(WIDTH):
+            num = _vload(builder, arr.ptr(0, builder.add(a0v, _c(b)), ctv))
+            den = _splat(builder, builder.load(arr.ptr(3, _c(b))))
+            _vstore(builder, builder.fdiv(num, den), arr.ptr(2, _c(b), ctv))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 def _runs(builder, arr, k):
     """``(out, parent, length, coord)`` of run ``k`` of the basis (argument 2 of the monomial blocks)."""
     return [builder.load(arr.ptr(2, k, _c(j))) for j in range(4)]
@@ -223,5 +244,5 @@ def monomials_backward(typingctx, X, i0, runs, xb, M, dm, dX):
 if config.DISABLE_JIT:  # intrinsics need the JIT: run the NumPy blocks, operation for operation
     from . import _simd_python as _python
 
-    rows_update, rows_reduce = _python.rows_update, _python.rows_reduce
+    rows_update, rows_reduce, divide_rows = _python.rows_update, _python.rows_reduce, _python.divide_rows
     monomials, monomials_backward = _python.monomials, _python.monomials_backward

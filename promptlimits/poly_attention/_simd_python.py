@@ -38,6 +38,11 @@ def rows_reduce(M, S, w, r, N, ct, E):
     E[:WIDTH] = accs[WIDTH]
 
 
+def divide_rows(A, a0, OUT, D, ct):
+    """``OUT[b, ct:ct+8] = A[a0+b, ct:ct+8] / D[b]`` for the eight rows ``b``."""
+    OUT[:WIDTH, ct:ct + WIDTH] = A[a0:a0 + WIDTH, ct:ct + WIDTH] / D[:WIDTH, None]
+
+
 def monomials(X, i0, runs, xb, M):
     """``M[a, :] = x_{i0..i0+7}^alpha_a`` by the runs of the basis; ``xb[c, :]`` gets column ``c`` of the rows."""
     xb[:, :] = X[i0:i0 + WIDTH, :].T
