@@ -16,7 +16,8 @@ with ``|.|`` entrywise and ``W+ = |W|``:
    units, ``Z``); with ``M`` the exact mask and ``M_p`` the poly one,
    ``(dY_p W2b^T) M_p - (dY W2b^T) M = (dY_p W2b^T)(M_p - M) + (ddY W2b^T) M``, so
    ``|dA_p - dA| <= ddY_b + ((ddY_b W2b+^T) (M_p or Z)) W1b+^T + (|dY_p W2b^T| Z) W1b+^T``
-   and ``|dT_p - dT| <= |dA_p - dA| WO+^T =: dG``;
+   and ``|dT_p - dT| <= |dA_p - dA| WO+^T =: dG``; step 3 uses ``dG`` only summed over the rows of each
+   sequence, so only that sum is formed (:func:`_upstream_moves`);
 3. attention: ``dK_p(G_p) - dK(G) = [dK_p(G_p) - dK(G_p)] + dK(G_p - G)``: the
    first term is :func:`~promptlimits.poly_attention._gradient.backward_distance_columns`
    with the poly run's own upstream ``G_p``, the second exact attention's

@@ -89,7 +89,8 @@ class LossInfo:
     bounds ``max |dMSE/dP (poly) - dMSE/dP (exact)|`` in exact arithmetic
     (docs/theory.md §4.5, :mod:`promptlimits.gradient_bound`), set by
     :meth:`PromptedModel.loss_and_grad` with the polynomial backend; 0 for
-    exact, ``None`` where no gradient was computed. ``plan_B`` is
+    exact, ``None`` where no gradient was computed (and in the steps of a
+    tuning run, which records no gradient bound). ``plan_B`` is
     the bound of the plan used (0 for exact) and ``plan_event`` what the
     backend did (:class:`promptlimits.backend.AttentionBackend`): ``"built"``,
     ``"reused"``, ``"recertified"`` (the norm crossed the previous plan's

@@ -199,7 +199,7 @@ class _Objective:
     """The model's loss on one dataset with one backend (which keeps its plan across steps).
 
     The inputs are checked, and what every step shares (FF1 of the inputs, their queries, keys and values:
-    :meth:`PromptedModel._prepare <promptlimits.model.PromptedModel._prepare>`) computed, once per run; each
+    ``PromptedModel._prepare``) computed, once per run; each
     step checks only that the prompt is still finite. The model's gradient bound
     (:attr:`promptlimits.model.LossInfo.grad_bound`) is not computed: the run records no gradient bound.
     """
