@@ -70,14 +70,23 @@ class FFWeights:
     def forward(self, Z):
         """Return ``FF(Z)`` and the pre-activation ``U = Z W1 + b1`` (kept for the backward)."""
         # rows flattened to one matrix: a stack of (L, d) @ (d, m) products is many times slower in NumPy
+        # in place where the result is the same to the last bit (x + y = y + x): each large temporary costs
+        # the page faults of fresh memory, which at a large batch cost more than the arithmetic
         Z2 = Z.reshape(-1, Z.shape[-1])
-        U = Z2 @ self.W1 + self.b1
-        out = Z2 + np.maximum(U, 0.0) @ self.W2 + self.b2
+        U = Z2 @ self.W1
+        U += self.b1
+        out = np.maximum(U, 0.0) @ self.W2
+        out += Z2
+        out += self.b2
         return out.reshape(Z.shape[:-1] + (out.shape[-1],)), U.reshape(Z.shape[:-1] + (U.shape[-1],))
 
     def backward(self, dY, U):
-        """Gradient with respect to the input ``Z`` given ``dL/dFF(Z) = dY``."""
-        return dY + ((dY @ self.W2.T) * (U > 0)) @ self.W1.T
+        """Gradient with respect to the input ``Z`` given ``dL/dFF(Z) = dY``: ``dY + ((dY W2^T) * [U > 0]) W1^T``."""
+        g = dY @ self.W2.T
+        g = np.multiply(g, U > 0, out=g) if g.shape == U.shape else g * (U > 0)
+        out = g @ self.W1.T
+        out += dY
+        return out
 
 
 @dataclass(frozen=True)
@@ -340,7 +349,8 @@ class PromptedModel:
             T = exact_attention(Q, K, V, scale=self.scale, variant=self.variant)
         else:
             T = plan.forward_batch(Q, K, V, variant=self.variant)  # one kernel call per pass for the batch
-        A = data.Hx + T @ self.WO
+        A = T @ self.WO
+        A += data.Hx  # Hx + T WO, to the last bit
         Yhat, U2 = self.ff2.forward(A)
         vmax = np.maximum(np.abs(Vp).max(), data.vx_max)  # ||V_b||max: the prompt rows' and the inputs'
         return Yhat, (U1p, Hp, Q, K, V, U2, choice, norm), vmax
