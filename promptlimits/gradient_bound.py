@@ -16,7 +16,8 @@ with ``|.|`` entrywise and ``W+ = |W|``:
    units, ``Z``); with ``M`` the exact mask and ``M_p`` the poly one,
    ``(dY_p W2b^T) M_p - (dY W2b^T) M = (dY_p W2b^T)(M_p - M) + (ddY W2b^T) M``, so
    ``|dA_p - dA| <= ddY_b + ((ddY_b W2b+^T) (M_p or Z)) W1b+^T + (|dY_p W2b^T| Z) W1b+^T``
-   and ``|dT_p - dT| <= |dA_p - dA| WO+^T =: dG``;
+   and ``|dT_p - dT| <= |dA_p - dA| WO+^T =: dG``; step 3 uses ``dG`` only summed over the rows of each
+   sequence, so only that sum is formed (:func:`_upstream_moves`);
 3. attention: ``dK_p(G_p) - dK(G) = [dK_p(G_p) - dK(G_p)] + dK(G_p - G)``: the
    first term is :func:`~promptlimits.poly_attention._gradient.backward_distance_columns`
    with the poly run's own upstream ``G_p``, the second exact attention's
@@ -37,7 +38,8 @@ import numpy as np
 
 from .poly_attention._gradient import (
     backward_distance_columns_batch,
-    exact_backward_sensitivity_batch,
+    column_max_batch,
+    exact_backward_sensitivity_sums,
     largest_weight_batch,
 )
 
@@ -51,19 +53,27 @@ def _forward_moves(model, alphas):
 
 
 def _upstream_moves(model, dY, U2, dU, ddY):
-    """``(G_p, dG)``: the poly run's upstream gradient of attention and a bound on its distance to the exact one."""
+    """``sum_i dG_b,i`` ``(batch, s)``: the rows' sum, per sequence, of the bound ``dG`` on how far the poly run's
+    upstream gradient of attention is from the exact run's (step 2 of the module docstring).
+
+    ``ddY_b`` and ``dU_b`` are the same for every row of sequence ``b``, and step 3 uses ``dG`` only through
+    its sum over rows (:func:`~promptlimits.poly_attention._gradient.exact_backward_sensitivity_sums`), so the
+    row sums are formed before the products with ``|W1b|^T`` and ``|WO|^T``: ``sum_i ddA_b,i = L ddY_b +
+    ((ddY_b |W2b|^T) (x) c_b) |W1b|^T + f_b |W1b|^T`` with ``c_b`` the number of rows where a unit is active or
+    ambiguous and ``f_b = sum_i |dY_p W2b^T|_i (x) Z_i`` (only where some unit is ambiguous).
+    """
     ff2 = model.ff2
     W1p, W2p, WOp = np.abs(ff2.W1), np.abs(ff2.W2), np.abs(model.WO)
     ambiguous = np.abs(U2) <= dU[:, None, :]  # units whose ReLU mask may differ between the runs
-    mask = (U2 > 0) | ambiguous
-    through = ((ddY @ W2p.T)[:, None, :] * mask) @ W1p.T
-    flips = (np.abs(dY @ ff2.W2.T) * ambiguous) @ W1p.T
-    ddA = ddY[:, None, :] + through + flips
-    G = ff2.backward(dY, U2) @ model.WO.T
-    return G, ddA @ WOp.T
+    counts = np.count_nonzero((U2 > 0) | ambiguous, axis=1)  # (batch, m)
+    moved = (ddY @ W2p.T) * counts
+    if ambiguous.any():
+        moved = moved + (np.abs(dY @ ff2.W2.T) * ambiguous).sum(axis=1)
+    ddA = U2.shape[1] * ddY + moved @ W1p.T
+    return ddA @ WOp.T
 
 
-def prompt_gradient_bound(model, P, Q, K, V, U1p, U2, dY, plan, curvature: float) -> np.ndarray:
+def prompt_gradient_bound(model, P, Q, K, V, U1p, U2, dY, G, plan, curvature: float) -> np.ndarray:
     """Entrywise bound ``(Lp, d)`` on ``|dLoss/dP (poly) - dLoss/dP (exact)|``, exact arithmetic (module docstring).
 
     Parameters
@@ -79,6 +89,8 @@ def prompt_gradient_bound(model, P, Q, K, V, U1p, U2, dY, plan, curvature: float
         FF2's pre-activation in the poly run.
     dY : array (batch, L, d)
         The poly run's ``dLoss/dYhat``.
+    G : array (batch, L, s)
+        The poly run's upstream gradient of attention, ``dLoss/dT`` (its backward's input).
     plan : PolyPlan
         The plan of the poly run.
     curvature : float
@@ -87,12 +99,14 @@ def prompt_gradient_bound(model, P, Q, K, V, U1p, U2, dY, plan, curvature: float
     Lp = P.shape[0]
     alphas = plan.output_bound_batch(V)
     _, dU, dYhat = _forward_moves(model, alphas)
-    G, dG = _upstream_moves(model, dY, U2, dU, curvature * dYhat)
+    dG = _upstream_moves(model, dY, U2, dU, curvature * dYhat)
     WKp, WVp = np.abs(model.WK), np.abs(model.WV)
     eps_p, eps_dp = plan.eps_p, plan.approx.eps_dp
+    qmax, vmax = column_max_batch(Q), column_max_batch(V)
     a_max = largest_weight_batch(Q, K, model.scale)  # every sequence at once, as one by one
-    _, dK, dV = backward_distance_columns_batch(eps_p, eps_dp, model.scale, Q, K, V, G, a_max)
-    sK, sV = exact_backward_sensitivity_batch(model.scale, Q, V, dG, a_max)
+    _, dK, dV = backward_distance_columns_batch(eps_p, eps_dp, model.scale, Q, K, V, G, a_max,
+                                                maxima=(qmax, None, vmax), need_dQ=False)
+    sK, sV = exact_backward_sensitivity_sums(model.scale, qmax, vmax, dG, a_max)
     dH = ((dK + sK) @ WKp.T + (dV + sV) @ WVp.T).sum(axis=0)  # the same bound for every prompt row
     ff1 = model.ff1
     rows = np.broadcast_to(dH, (Lp, model.d))

@@ -70,14 +70,23 @@ class FFWeights:
     def forward(self, Z):
         """Return ``FF(Z)`` and the pre-activation ``U = Z W1 + b1`` (kept for the backward)."""
         # rows flattened to one matrix: a stack of (L, d) @ (d, m) products is many times slower in NumPy
+        # in place where the result is the same to the last bit (x + y = y + x): each large temporary costs
+        # the page faults of fresh memory, which at a large batch cost more than the arithmetic
         Z2 = Z.reshape(-1, Z.shape[-1])
-        U = Z2 @ self.W1 + self.b1
-        out = Z2 + np.maximum(U, 0.0) @ self.W2 + self.b2
+        U = Z2 @ self.W1
+        U += self.b1
+        out = np.maximum(U, 0.0) @ self.W2
+        out += Z2
+        out += self.b2
         return out.reshape(Z.shape[:-1] + (out.shape[-1],)), U.reshape(Z.shape[:-1] + (U.shape[-1],))
 
     def backward(self, dY, U):
-        """Gradient with respect to the input ``Z`` given ``dL/dFF(Z) = dY``."""
-        return dY + ((dY @ self.W2.T) * (U > 0)) @ self.W1.T
+        """Gradient with respect to the input ``Z`` given ``dL/dFF(Z) = dY``: ``dY + ((dY W2^T) * [U > 0]) W1^T``."""
+        g = dY @ self.W2.T
+        g = np.multiply(g, U > 0, out=g) if g.shape == U.shape else g * (U > 0)
+        out = g @ self.W1.T
+        out += dY
+        return out
 
 
 @dataclass(frozen=True)
@@ -89,7 +98,8 @@ class LossInfo:
     bounds ``max |dMSE/dP (poly) - dMSE/dP (exact)|`` in exact arithmetic
     (docs/theory.md §4.5, :mod:`promptlimits.gradient_bound`), set by
     :meth:`PromptedModel.loss_and_grad` with the polynomial backend; 0 for
-    exact, ``None`` where no gradient was computed. ``plan_B`` is
+    exact, ``None`` where no gradient was computed (and in the steps of a
+    tuning run, which records no gradient bound). ``plan_B`` is
     the bound of the plan used (0 for exact) and ``plan_event`` what the
     backend did (:class:`promptlimits.backend.AttentionBackend`): ``"built"``,
     ``"reused"``, ``"recertified"`` (the norm crossed the previous plan's
@@ -119,6 +129,26 @@ class InducedNorm:
     B: float
     B_prompt: float
     B_input: float
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What every forward on one set of inputs ``X`` shares, whatever the prompt.
+
+    FF1 acts on each row alone and the input rows' queries, keys and values do
+    not depend on the prompt, so a tuning run (:func:`promptlimits.tuning.tune_prompt`)
+    computes them once: ``Hx = FF1(X + E)``, ``Q = Hx WQ``, ``Kx = Hx WK``,
+    ``Vx = Hx WV`` (each ``(batch, L, .)``), ``B_input = max(|Q|max, |Kx|max)``
+    and ``vx_max``, each sequence's ``|Vx|max``.
+    """
+
+    X: np.ndarray
+    Hx: np.ndarray
+    Q: np.ndarray
+    Kx: np.ndarray
+    Vx: np.ndarray
+    B_input: float
+    vx_max: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -277,32 +307,53 @@ class PromptedModel:
             return np.zeros(self.d), np.ones(self.d)
         return self.E.min(axis=0), 1.0 + self.E.max(axis=0)
 
-    def _attention_inputs(self, P, X):
-        """``Hp, U1p`` (FF1 of the prompt rows and its pre-activation), ``Hx`` and the head's ``Q, K, V``."""
+    def _prepare(self, X) -> _Inputs:
+        """What every forward on the (checked) inputs ``X`` shares, whatever the prompt (:class:`_Inputs`)."""
+        Hx, _ = self.ff1.forward(self._positioned(X))  # (batch, L, d)
+        Q, Kx, Vx = Hx @ self.WQ, Hx @ self.WK, Hx @ self.WV  # queries of the output rows only
+        B_input = float(max(np.abs(Q).max(), np.abs(Kx).max()))
+        vx_max = np.abs(Vx).max(axis=(1, 2))
+        return _Inputs(X, Hx, Q, Kx, Vx, B_input, vx_max)
+
+    def _with_prompt(self, P, data: _Inputs):
+        """``Hp, U1p`` (FF1 of the prompt rows and its pre-activation), ``Kp, Vp`` and the head's ``K, V``."""
         # FF1 is row-wise and the prompt rows carry no E, so FF1, K and V of the
         # prompt rows are computed once and shared by every sequence of the batch
         Hp, U1p = self.ff1.forward(P)  # (Lp, d)
-        Hx, _ = self.ff1.forward(self._positioned(X))  # (batch, L, d)
-        b = X.shape[0]
-        Q = Hx @ self.WQ  # queries of the output rows only
-        K = np.concatenate([self._prompt_rows(Hp @ self.WK, b), Hx @ self.WK], axis=1)
-        V = np.concatenate([self._prompt_rows(Hp @ self.WV, b), Hx @ self.WV], axis=1)
-        return Hp, U1p, Hx, Q, K, V
+        Kp, Vp = Hp @ self.WK, Hp @ self.WV
+        b = data.Q.shape[0]
+        K = np.concatenate([self._prompt_rows(Kp, b), data.Kx], axis=1)
+        V = np.concatenate([self._prompt_rows(Vp, b), data.Vx], axis=1)
+        return Hp, U1p, Kp, Vp, K, V
+
+    def _attention_inputs(self, P, X):
+        """``Hp, U1p`` (FF1 of the prompt rows and its pre-activation), ``Hx`` and the head's ``Q, K, V``."""
+        data = self._prepare(X)
+        Hp, U1p, _, _, K, V = self._with_prompt(P, data)
+        return Hp, U1p, data.Hx, data.Q, K, V
 
     def _forward(self, P, X, backend="exact", attn_eps=1e-6):
         """Forward pass keeping what the backward needs (``backend``: a name or an :class:`AttentionBackend`)."""
-        backend = as_backend(backend, attn_eps)
-        Hp, U1p, Hx, Q, K, V = self._attention_inputs(P, X)
-        norm = self._induced(P.shape[0], Hp, Q, K)
+        return self._run(P, self._prepare(X), as_backend(backend, attn_eps))[:2]
+
+    def _run(self, P, data: _Inputs, backend):
+        """:meth:`_forward` on prepared inputs: ``Yhat``, the cache for the backward, and each sequence's
+        ``||V||max``."""
+        Hp, U1p, Kp, Vp, K, V = self._with_prompt(P, data)
+        Q = data.Q
+        bp = float(max(np.abs(Hp @ self.WQ).max(), np.abs(Kp).max()))
+        norm = InducedNorm(max(bp, data.B_input), bp, data.B_input)
         choice = backend.choose(d=self.s, scale=self.scale, B=norm.B, n_queries=Q.shape[1], n_keys=K.shape[1])
         plan = choice.plan
         if plan is None:
             T = exact_attention(Q, K, V, scale=self.scale, variant=self.variant)
         else:
             T = plan.forward_batch(Q, K, V, variant=self.variant)  # one kernel call per pass for the batch
-        A = Hx + T @ self.WO
+        A = T @ self.WO
+        A += data.Hx  # Hx + T WO, to the last bit
         Yhat, U2 = self.ff2.forward(A)
-        return Yhat, (U1p, Hp, Q, K, V, U2, choice, norm)
+        vmax = np.maximum(np.abs(Vp).max(), data.vx_max)  # ||V_b||max: the prompt rows' and the inputs'
+        return Yhat, (U1p, Hp, Q, K, V, U2, choice, norm), vmax
 
     def forward(self, P, X, *, backend="exact", attn_eps=1e-6):
         """Predictions ``tau([P; X])[Lp:]`` of shape ``(batch, L, d)``.
@@ -318,6 +369,10 @@ class PromptedModel:
 
     def _backward(self, P, dYhat, cache):
         """Gradient with respect to ``P`` given ``dL/dYhat``."""
+        return self._backward_and_upstream(P, dYhat, cache)[0]
+
+    def _backward_and_upstream(self, P, dYhat, cache):
+        """The gradient with respect to ``P`` and attention's upstream gradient ``dT`` (the gradient bound's ``G``)."""
         Lp = P.shape[0]
         U1p, _, Q, K, V, U2, choice, _ = cache
         plan = choice.plan
@@ -330,7 +385,7 @@ class PromptedModel:
         # only the prompt rows' gradient is wanted; FF1's backward is linear in dH at fixed
         # U1p, which every sequence shares, so the batch is summed first
         dHp = dK[:, :Lp].sum(axis=0) @ self.WK.T + dV[:, :Lp].sum(axis=0) @ self.WV.T
-        return self.ff1.backward(dHp, U1p)
+        return self.ff1.backward(dHp, U1p), dT
 
     def loss_and_grad(self, P, X, Y, *, backend="exact", attn_eps=1e-6):
         """MSE loss, max-abs error, induced ``B``, backend used, and ``d MSE / d P``.
@@ -346,29 +401,38 @@ class PromptedModel:
         grad : array of shape ``P.shape``
         """
         P, X, Y = self.check_inputs(P, X, Y)
-        Yhat, cache = self._forward(P, X, backend, attn_eps)
+        return self._loss_and_grad(P, self._prepare(X), Y, as_backend(backend, attn_eps))
+
+    def _loss_and_grad(self, P, data: _Inputs, Y, backend, *, grad_bound: bool = True):
+        """:meth:`loss_and_grad` on checked, prepared inputs; without ``grad_bound``, ``info.grad_bound`` is
+        ``None`` on the polynomial backend (not computed)."""
+        Yhat, cache, vmax = self._run(P, data, backend)
         R = Yhat - Y
         dY = (2.0 / R.size) * R
-        grad = self._backward(P, dY, cache)
-        info = self._info(P, R, cache)
+        grad, dT = self._backward_and_upstream(P, dY, cache)
+        info = self._info(R, cache, vmax)
         U1p, _, Q, K, V, U2, choice, _ = cache
         plan = choice.plan
-        if plan is not None:
-            bound = prompt_gradient_bound(self, P, Q, K, V, U1p, U2, dY, plan, 2.0 / R.size)
+        if plan is not None and grad_bound:
+            bound = prompt_gradient_bound(self, P, Q, K, V, U1p, U2, dY, dT, plan, 2.0 / R.size)
             info = replace(info, grad_bound=float(bound.max()))
         return info, grad
 
     def loss(self, P, X, Y, *, backend="exact", attn_eps=1e-6) -> LossInfo:
         """MSE loss, max-abs error, induced ``B`` and backend used (no gradient)."""
         P, X, Y = self.check_inputs(P, X, Y)
-        Yhat, cache = self._forward(P, X, backend, attn_eps)
-        return self._info(P, Yhat - Y, cache)
+        return self._loss(P, self._prepare(X), Y, as_backend(backend, attn_eps))
 
-    def _info(self, P, R, cache) -> LossInfo:
+    def _loss(self, P, data: _Inputs, Y, backend) -> LossInfo:
+        """:meth:`loss` on checked, prepared inputs."""
+        Yhat, cache, vmax = self._run(P, data, backend)
+        return self._info(Yhat - Y, cache, vmax)
+
+    def _info(self, R, cache, vmax) -> LossInfo:
         V, choice, norm = cache[4], cache[6], cache[7]
         plan = choice.plan
         # every sequence has its own keys: the bound of the one with the largest values
-        bound = 0.0 if plan is None else plan.output_bound(V[np.argmax(np.abs(V).max(axis=(1, 2)))])
+        bound = 0.0 if plan is None else plan.output_bound(V[np.argmax(vmax)])
         return LossInfo(float(np.mean(R * R)), float(np.max(np.abs(R))), norm.B,
                         choice.backend, bound, 0.0 if plan is None else None,
                         0.0 if plan is None else plan.B, choice.event, choice.note)

@@ -196,16 +196,28 @@ def backend_reasons(history: dict) -> dict:
 
 
 class _Objective:
-    """The model's loss on one dataset with one backend (which keeps its plan across steps)."""
+    """The model's loss on one dataset with one backend (which keeps its plan across steps).
+
+    The inputs are checked, and what every step shares (FF1 of the inputs, their queries, keys and values:
+    ``PromptedModel._prepare``) computed, once per run; each
+    step checks only that the prompt is still finite. The model's gradient bound
+    (:attr:`promptlimits.model.LossInfo.grad_bound`) is not computed: the run records no gradient bound.
+    """
 
     def __init__(self, model, X, Y, backend):
         self.model, self.X, self.Y, self.backend = model, X, Y, backend
+        self.data = model._prepare(X)
+
+    def _checked(self, P):
+        if not np.isfinite(P).all():
+            self.model.check_inputs(P, self.X)  # raises, naming the prompt's NaN or infinite entries
+        return P
 
     def loss_and_grad(self, P):
-        return self.model.loss_and_grad(P, self.X, self.Y, backend=self.backend)
+        return self.model._loss_and_grad(self._checked(P), self.data, self.Y, self.backend, grad_bound=False)
 
     def loss(self, P):
-        return self.model.loss(P, self.X, self.Y, backend=self.backend)
+        return self.model._loss(self._checked(P), self.data, self.Y, self.backend)
 
 
 #: The fields of :class:`promptlimits.model.LossInfo` kept per step.

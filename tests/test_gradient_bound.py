@@ -18,6 +18,7 @@ from naive import naive_attention_backward, naive_poly_attention_backward
 
 from promptlimits import PromptedModel
 from promptlimits.attention import exact_attention_backward
+from promptlimits.backend import AttentionBackend
 from promptlimits.poly_attention import GradientBound, make_plan, output_eps_for_eps_p
 from promptlimits.poly_attention._gradient import largest_weight, weight_error, weight_error_cap, weight_error_peak
 from promptlimits.polyapprox import KINDS, certified_derivative_eps, certified_eps, exp_approximation
@@ -254,3 +255,48 @@ def test_grad_bound_is_zero_for_exact_and_absent_without_a_gradient():
     assert model.loss_and_grad(P, X, Y)[0].grad_bound == 0.0
     assert model.loss(P, X, Y, backend="poly").grad_bound is None
     assert model.loss_and_grad(P, X, Y, backend="poly")[0].grad_bound > 0
+
+
+def _per_row_bound(model, P, X, Y, backend):
+    """The model's gradient bound by its per-row formula (docs/theory.md §4.5, steps 1-4 as written): ``dG`` for
+    every row, each sequence's attention bounds one by one; the reference for the row-summed computation."""
+    from promptlimits.gradient_bound import _forward_moves
+    from promptlimits.poly_attention import _gradient as ga
+
+    Yhat, (U1p, _, Q, K, V, U2, choice, _) = model._forward(P, X, backend)
+    plan, ff2 = choice.plan, model.ff2
+    dY = (2.0 / Yhat.size) * (Yhat - Y)
+    alphas = np.array([plan.output_bound(Vb) for Vb in V])
+    _, dU, dYhat = _forward_moves(model, alphas)
+    ddY = (2.0 / Yhat.size) * dYhat
+    W1p, W2p, WOp = np.abs(ff2.W1), np.abs(ff2.W2), np.abs(model.WO)
+    ambiguous = np.abs(U2) <= dU[:, None, :]
+    through = ((ddY @ W2p.T)[:, None, :] * ((U2 > 0) | ambiguous)) @ W1p.T
+    flips = (np.abs(dY @ ff2.W2.T) * ambiguous) @ W1p.T
+    dG = (ddY[:, None, :] + through + flips) @ WOp.T
+    G = ff2.backward(dY, U2) @ model.WO.T
+    dH = np.zeros(model.d)
+    for b in range(X.shape[0]):
+        a = ga.largest_weight(Q[b], K[b], model.scale)
+        _, dK, dV = ga.backward_distance_columns(plan.eps_p, plan.approx.eps_dp, model.scale, Q[b], K[b], V[b],
+                                                 G[b], a)
+        sK, sV = ga.exact_backward_sensitivity(model.scale, Q[b], V[b], dG[b], a)
+        dH = dH + (dK + sK) @ np.abs(model.WK).T + (dV + sV) @ np.abs(model.WV).T
+    mask = (U1p > 0)
+    return float((dH[None, :] + ((dH @ np.abs(model.ff1.W2).T)[None, :] * mask) @ np.abs(model.ff1.W1).T).max())
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_the_row_summed_bound_is_the_per_row_formula_and_bounds_a_batch(flip):
+    """The model's bound is formed from row sums over the batch; it equals the per-row, sequence-by-sequence
+    formula up to float rounding, and bounds the measured distance on a batch of 7 (with a ReLU mask flip too)."""
+    from proofs_check.gradient import _gradient_distance, _with_flip
+
+    model = PromptedModel.from_seed(3, m=8, seed=4, weight_scale=0.5, variant="softmax1" if flip else "softmax")
+    rng = np.random.default_rng(5)
+    P, X, Y = rng.normal(size=(2, 3)), rng.uniform(0, 1, (7, 4, 3)), rng.normal(size=(7, 4, 3))
+    if flip:
+        model = _with_flip(model, P, X, 1e-3)
+    dist, bound = _gradient_distance(model, P, X, Y, 1e-3)
+    assert 0.0 < dist <= bound
+    np.testing.assert_allclose(bound, _per_row_bound(model, P, X, Y, AttentionBackend("poly", 1e-3)), rtol=1e-12)

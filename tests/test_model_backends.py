@@ -219,3 +219,20 @@ def test_the_batched_poly_model_equals_its_sequences_one_by_one_to_the_last_bit(
     dHp = dK[:, :5].sum(axis=0) @ model.WK.T + dV[:, :5].sum(axis=0) @ model.WV.T
     assert np.array_equal(grad, model.ff1.backward(dHp, U1p))
     assert info.grad_bound > 0
+
+
+def test_feed_forward_in_place_equals_its_formula_to_the_last_bit():
+    """``FF(Z) = Z + relu(Z W1 + b1) W2 + b2`` and its backward, computed in place, are the formulas' own
+    float results (sums reordered only as ``x + y = y + x``), for batches, matrices and a broadcast ``dY``."""
+    from promptlimits.model import FFWeights
+
+    rng = np.random.default_rng(8)
+    ff = FFWeights(rng.normal(size=(3, 6)), rng.normal(size=6), rng.normal(size=(6, 3)), rng.normal(size=3))
+    for Z in (rng.normal(size=(5, 7, 3)), rng.normal(size=(4, 3))):
+        out, U = ff.forward(Z)
+        Z2 = Z.reshape(-1, 3)
+        U_ref = Z2 @ ff.W1 + ff.b1
+        assert np.array_equal(U.reshape(-1, 6), U_ref)
+        assert np.array_equal(out.reshape(-1, 3), Z2 + np.maximum(U_ref, 0.0) @ ff.W2 + ff.b2)
+        for dY in (rng.normal(size=Z.shape), rng.normal(size=3)):  # the prompt's dH is one row for every U row
+            assert np.array_equal(ff.backward(dY, U), dY + ((dY @ ff.W2.T) * (U > 0)) @ ff.W1.T)

@@ -253,12 +253,14 @@ def gradient_bound(plan, Q, K, V, G) -> GradientBound:
 # (up to the order of float additions in the sums over rows), in a few array operations for the whole batch.
 
 
-def _column_max_batch(X) -> np.ndarray:
-    """``max_rows |X|`` per sequence and column, ``(b, cols)`` (reduced along contiguous memory: a max is exact,
-    so the order does not matter)."""
+def column_max_batch(X) -> np.ndarray:
+    """``max_rows |X|`` per sequence and column, ``(b, cols)`` (a max is exact: any order gives the same)."""
     if not X.shape[1]:
         return np.zeros((X.shape[0], X.shape[2]))
-    return np.abs(np.ascontiguousarray(X.transpose(0, 2, 1))).max(axis=2)
+    return np.abs(X).max(axis=1)
+
+
+_column_max_batch = column_max_batch
 
 
 def largest_weight_batch(Q, K, scale: float) -> np.ndarray:
@@ -279,16 +281,27 @@ def _gammas_batch(G, V) -> np.ndarray:
     return np.einsum("bic,bc->bi", np.abs(G), _column_max_batch(V))
 
 
-def backward_distance_columns_batch(eps_p, eps_dp, scale, Q, K, V, G, a_max):
+def backward_distance_columns_batch(eps_p, eps_dp, scale, Q, K, V, G, a_max, *, maxima=None, need_dQ=True):
     """:func:`backward_distance_columns` of every sequence (``a_max`` of shape ``(b,)``): ``(b, d)``, ``(b, d)``,
-    ``(b, d_v)``."""
+    ``(b, d_v)``.
+
+    ``maxima``: the column maxima ``(column_max_batch(Q), column_max_batch(K), column_max_batch(V))`` where
+    already known (``None`` entries are computed); without ``need_dQ`` the first result is ``None``.
+    """
+    qmax, kmax, vmax = (None, None, None) if maxima is None else maxima
+    qmax = column_max_batch(Q) if qmax is None else qmax
+    vmax = column_max_batch(V) if vmax is None else vmax
     kappa_row, kappa = score_constants(eps_p, eps_dp)
-    gam = _gammas_batch(G, V)
-    top = gam.max(axis=1) if gam.shape[1] else np.zeros(gam.shape[0])
-    dQ = scale * _column_max_batch(K) * kappa_row * top[:, None]
-    dK = scale * _column_max_batch(Q) * kappa * (a_max * gam.sum(axis=1))[:, None]
+    Ga = np.abs(G)
+    gam = (Ga @ vmax[:, :, None])[:, :, 0]  # _gammas of every sequence, (b, n_q)
+    dQ = None
+    if need_dQ:
+        kmax = column_max_batch(K) if kmax is None else kmax
+        top = gam.max(axis=1) if gam.shape[1] else np.zeros(gam.shape[0])
+        dQ = scale * kmax * kappa_row * top[:, None]
+    dK = scale * qmax * kappa * (a_max * gam.sum(axis=1))[:, None]
     cap = weight_error(eps_p, np.minimum(a_max, weight_error_peak(eps_p)))
-    dV = cap[:, None] * np.abs(G).sum(axis=1)
+    dV = cap[:, None] * Ga.sum(axis=1)
     return dQ, dK, dV
 
 
@@ -297,4 +310,17 @@ def exact_backward_sensitivity_batch(scale, Q, V, dG, a_max):
     gam = _gammas_batch(dG, V)
     dK = 2.0 * scale * _column_max_batch(Q) * (a_max * gam.sum(axis=1))[:, None]
     dV = a_max[:, None] * np.abs(dG).sum(axis=1)
+    return dK, dV
+
+
+def exact_backward_sensitivity_sums(scale, qmax, vmax, dG_sum, a_max):
+    """:func:`exact_backward_sensitivity_batch` from the rows' sum of ``dG`` alone: ``(b, d)``, ``(b, d_v)``.
+
+    Both bounds are linear in the non-negative ``dG`` and use it only summed over rows: ``sum_i gamma_i(dG)
+    = (sum_i dG_i) . max_j |V_j|`` and ``sum_i |dG_ic| = (sum_i dG_i)_c``. ``qmax``, ``vmax`` are
+    :func:`column_max_batch` of ``Q`` and ``V``, ``dG_sum`` is ``(b, d_v)``, non-negative.
+    """
+    gsum = np.einsum("bc,bc->b", dG_sum, vmax)
+    dK = 2.0 * scale * qmax * (a_max * gsum)[:, None]
+    dV = a_max[:, None] * dG_sum
     return dK, dV
