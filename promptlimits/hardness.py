@@ -331,7 +331,7 @@ def make_instance(n, m, t, t_far, planted, seed=0, *, close_distance=None, max_r
         flips[rng.choice(m, size=k, replace=False)] = 1
         C[j] = A[i] ^ flips
         pair = (i, j)
-    # The pairs closer than t' ("bad"), kept as a set: one blocked pass over all n^2 pairs, then after each
+    # The pairs closer than t' ("bad"), kept as a set: one pass over all n^2 pairs, then after each
     # resampling only the rows and columns that changed are compared again (O(n m) memory at any n).
     bad = set(_close_pairs(A, C, t_far))
     for _ in range(max_rounds):
