@@ -117,6 +117,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numba
 import numpy as np
 
 from ._checks import as_generator, check_positive_float, check_positive_int, check_real
@@ -189,25 +190,59 @@ def hamming(A, C) -> np.ndarray:
     return np.rint((m - Pa @ Pc.T) / 2.0).astype(np.int64)
 
 
-#: Query rows per block of the blocked distance passes (a block of ``n`` keys is ``_BLOCK n`` float32).
-_BLOCK = 1024
+def _packed(X) -> np.ndarray:
+    """The 0/1 rows of ``X`` as bits in ``ceil(m/64)`` uint64 words per row (zero bits past ``m``)."""
+    bits = np.packbits(np.asarray(X) != 0, axis=1, bitorder="little")
+    words = -(-bits.shape[1] // 8)
+    out = np.zeros((bits.shape[0], 8 * words), dtype=np.uint8)
+    out[:, : bits.shape[1]] = bits
+    return out.view(np.uint64)
 
 
-def _gram_blocks(A, C):
-    """``(i0, G)`` for row blocks of ``G = (2A-1)(2C-1)^T = m - 2H`` (float32, exact: integers ``<= m``)."""
-    Pc = (2.0 * np.asarray(C, dtype=np.float32) - 1.0).T
-    for i0 in range(0, A.shape[0], _BLOCK):
-        yield i0, (2.0 * np.asarray(A[i0:i0 + _BLOCK], dtype=np.float32) - 1.0) @ Pc
+@numba.njit(cache=True, nogil=True)
+def _distance(a, c):
+    """Set bits of ``a XOR c`` (two rows of words): the Hamming distance, by the SWAR popcount."""
+    h = 0
+    for k in range(a.shape[0]):
+        x = a[k] ^ c[k]
+        x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+        x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+        x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+        h += (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+    return h
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_distances(a, c, counts):
+    for i in range(a.shape[0]):
+        for j in range(c.shape[0]):
+            counts[i, _distance(a[i], c[j])] += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _closer_than(a, c, limit, rows, cols):
+    """The pairs ``(i, j)`` with distance below ``limit``, row-major, into ``rows``/``cols``; returns how many
+    there are (more than fit: call again with larger buffers)."""
+    k = 0
+    for i in range(a.shape[0]):
+        for j in range(c.shape[0]):
+            if _distance(a[i], c[j]) < limit:
+                if k < rows.shape[0]:
+                    rows[k], cols[k] = i, j
+                k += 1
+    return k
 
 
 def _close_pairs(A, C, t_far: int) -> list:
-    """Every ``(i, j)`` with ``H(a_i, c_j) < t_far``, by blocks of rows."""
-    limit = A.shape[1] - 2 * t_far  # H < t' iff G > m - 2t'
-    out = []
-    for i0, G in _gram_blocks(A, C):
-        rows, cols = np.nonzero(G > limit)
-        out.extend(zip((rows + i0).tolist(), cols.tolist()))
-    return out
+    """Every ``(i, j)`` with ``H(a_i, c_j) < t_far``, row-major (one pass over the packed bits, O(n m) memory)."""
+    a, c = _packed(A), _packed(C)
+    size = max(1024, a.shape[0])
+    while True:
+        rows, cols = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64)
+        k = _closer_than(a, c, t_far, rows, cols)
+        if k <= size:
+            return list(zip(rows[:k].tolist(), cols[:k].tolist()))
+        size = k
 
 
 def far_threshold(n: int, m: int, row_violation: float = 0.25) -> int:
@@ -296,7 +331,7 @@ def make_instance(n, m, t, t_far, planted, seed=0, *, close_distance=None, max_r
         flips[rng.choice(m, size=k, replace=False)] = 1
         C[j] = A[i] ^ flips
         pair = (i, j)
-    # The pairs closer than t' ("bad"), kept as a set: one blocked pass over all n^2 pairs, then after each
+    # The pairs closer than t' ("bad"), kept as a set: one pass over all n^2 pairs, then after each
     # resampling only the rows and columns that changed are compared again (O(n m) memory at any n).
     bad = set(_close_pairs(A, C, t_far))
     for _ in range(max_rounds):
@@ -364,15 +399,11 @@ def score_gap(lam: float, m: int, t: int, t_far: int) -> float:
 def distance_counts(inst: HammingInstance) -> np.ndarray:
     """``counts[i, h]`` = number of keys ``j`` with ``H(a_i, c_j) = h``, shape ``(n, m + 1)``.
 
-    By blocks of rows, so memory stays ``O(n m)`` beside one block of ``_BLOCK x n``.
+    One pass over the ``n^2`` pairs on the rows packed into 64-bit words (XOR and popcount), O(n m) memory.
     """
     n, m = inst.A.shape
-    counts = np.empty((n, m + 1), dtype=np.int64)
-    for i0, G in _gram_blocks(inst.A, inst.C):
-        H = np.rint((m - G) / 2.0).astype(np.int64)
-        rows = H.shape[0]
-        flat = (H + (m + 1) * np.arange(rows)[:, None]).ravel()
-        counts[i0:i0 + rows] = np.bincount(flat, minlength=rows * (m + 1)).reshape(rows, m + 1)
+    counts = np.zeros((n, m + 1), dtype=np.int64)
+    _count_distances(_packed(inst.A), _packed(inst.C), counts)
     return counts
 
 

@@ -234,18 +234,26 @@ def test_worst_case_control_sits_exactly_on_the_margin_at_lambda_min():
     assert math.isclose(exact_output(inst, lam, counts)[0, 0], worst_case_control(n, m, t, tf, 0.99), rel_tol=1e-12)
 
 
-def test_blocked_distance_passes_match_the_full_matrix(monkeypatch):
+@pytest.mark.parametrize("n, c_m", [(64, 3.0), (40, 14.0)])  # m = 18 bits (one word), m = 75 (two words)
+def test_packed_distance_passes_match_the_full_matrix(n, c_m):
+    """The popcount passes (distance counts, close pairs) against the BLAS distance matrix."""
     import promptlimits.hardness as hardness
 
-    monkeypatch.setattr(hardness, "_BLOCK", 7)  # many blocks, a ragged last one
-    m, t, tf = gap_parameters(64, 1.0, c_m=3.0)
-    inst = make_instance(64, m, t, tf, planted=True, seed=3, close_distance=t)
+    m, t, tf = gap_parameters(n, 1.0, c_m=c_m)
+    inst = make_instance(n, m, t, tf, planted=True, seed=3, close_distance=t)
     H = hamming(inst.A, inst.C)
     assert np.array_equal(distance_counts(inst), np.stack([np.bincount(row, minlength=m + 1) for row in H]))
     i, j = inst.pair
     assert H[i, j] == t
     H[i, j] = m
     assert H.min() >= tf
+    # random bits (many close pairs, more than the first buffer holds at a large threshold), row-major
+    rng = np.random.default_rng(5)
+    A, C = rng.integers(0, 2, size=(2, n, m), dtype=np.int8)
+    H = hamming(A, C)
+    for limit in (1, m // 2, m + 1):
+        want = [(int(a), int(b)) for a, b in zip(*np.nonzero(H < limit))]
+        assert hardness._close_pairs(A, C, limit) == want
 
 
 @pytest.mark.parametrize("degree", [0, 2, 3])

@@ -217,12 +217,80 @@ def _poly_backward_extended(plan, Q, K, V, G, chunk: int = 256):
     return dQ, dK, dV
 
 
+def _scaling_exact(K, Vs, degree: int) -> bool:
+    """Is every nonzero product (monomial of a key) x (value) of a key pass on ``K`` and ``Vs`` a normal float64
+    (so scaling ``Vs`` by a power of two scales its key sums exactly)? A lower bound of those products:
+    ``min(1, min |K_ij|)^degree min |Vs_ij|`` over the nonzero entries, against ``2^-1000``."""
+    k, v = np.abs(K[K != 0]), np.abs(Vs[Vs != 0])
+    if not v.size:
+        return True
+    low = min(1.0, float(k.min())) if k.size else 1.0
+    with np.errstate(under="ignore"):
+        return low ** degree * float(v.min()) >= 2.0**-1000
+
+
+def forward_backward(plan, Q, K, V, G):
+    """``(plan.forward(Q, K, V), plan.backward(Q, K, V, G))`` (softmax), equal to them to the last bit, with
+    one key pass instead of two.
+
+    The forward's key sums ``S_V`` (of ``V`` scaled by ``2^-e`` to ``||V||max`` in ``[1/2, 1)``) and ``s_1``
+    are the backward's (of ``V``) times ``2^e``: a power of two commutes with every rounding of the key pass
+    while no product or sum in it is subnormal (:func:`_scaling_exact` and a look at the sums). Where that
+    is not sure, and for ``V = 0``, this calls :meth:`PolyPlan.forward` and :meth:`PolyPlan.backward`. Both
+    passes are the fused kernels, run as those methods run them (one sequence,
+    :mod:`promptlimits.poly_attention._batch`).
+    """
+    from promptlimits.poly_attention import _batch
+
+    (Qc, Kc, Vc), dtype_f = plan._check(Q, K, V)
+    (_, _, _, Gc), dtype_b = plan._check(Q, K, V, G)
+    vmax = float(np.abs(Vc).max()) if Vc.size else 0.0
+    e = math.frexp(vmax)[1]
+    Vs = np.ldexp(Vc.astype(np.float64), -e) if e else Vc
+    if vmax == 0.0 or not (_scaling_exact(Kc, Vs, plan.degree) and _scaling_exact(Kc, Vc, plan.degree)):
+        return plan.forward(Q, K, V), plan.backward(Q, K, V, G)
+    nq, n, dv = Qc.shape[0], Kc.shape[0], Vc.shape[1]
+    (runs, r), w = plan._index, plan.weights
+    lanes = _batch.LANES
+    n8, nq8, wv = _batch._round_up(n, lanes), _batch._round_up(nq, lanes), _batch._round_up(dv, _batch._TILE)
+    Kp, Qp = _batch._padded(Kc[None], n8, Kc.shape[1]), _batch._padded(Qc[None], nq8, Qc.shape[1])
+    Sw, s1w = _batch.key_sums(plan, Kp, _batch._padded(Vs[None], n8, wv), 1, n)
+    Swb = np.ldexp(Sw, e) if e else Sw  # the backward's key sums, of V
+    nonzero = np.abs(np.concatenate([Sw[Sw != 0.0], Swb[Swb != 0.0]]))
+    if nonzero.size and nonzero.min() < np.finfo(np.float64).tiny:  # a subnormal sum
+        return plan.forward(Q, K, V), plan.backward(Q, K, V, G)
+    # the forward: _batch.forward of one sequence (V is scaled already, so it scales by 2^0)
+    T = np.empty((nq8, dv))
+    qb = _batch.split(nq8, r * wv)
+    _batch._run_units(_batch.query_units, 1, qb, (qb[1] - qb[0]) * r * wv, (Qp, Sw, s1w, 0.0, runs, r, nq8, qb), (T,))
+    T = T[:nq]
+    if e:
+        T = np.clip(np.ldexp(T, e), -vmax, vmax)
+    # the backward: _batch.backward of one sequence with the key sums Swb
+    Gp = _batch._padded(Gc[None], nq8, wv)
+    bb = _batch.split(nq8, 3 * r * wv)
+    dQ = np.zeros(Qp.shape)
+    WV = np.zeros((1, len(bb) - 1) + Swb.shape[1:])
+    w1 = np.zeros((1, len(bb) - 1, r, lanes))
+    _batch._run_units(_batch.backward_query_units, 1, bb, (bb[1] - bb[0]) * 3 * r * wv,
+                      (Qp, Gp, Swb, s1w, 0.0, runs, r, nq8, bb), (dQ, WV, w1))
+    WVw = _batch._in_order(WV) * w[None, None, :, None]
+    w1w = _batch._lanes(_batch._in_order(w1)) * w
+    Vp = _batch._padded(Vc[None], n8, wv)
+    dK, dV = np.zeros(Kp.shape), np.empty(Vp.shape)
+    kb = _batch.split(n8, 3 * r * wv)
+    _batch._run_units(_batch.backward_key_units, 1, kb, (kb[1] - kb[0]) * 3 * r * wv,
+                      (Kp, Vp, WVw, w1w, runs, r, n8, kb), (dK, dV))
+    grads = (dQ[:nq], dK[:n], dV[:n, :dv])
+    return T.astype(dtype_f, copy=False), tuple(X.astype(dtype_b, copy=False) for X in grads)
+
+
 def _measure(plan, Q, K, V, G, extended: bool) -> dict:
     """Forward and backward distances and bounds of one input (float32 inputs give float32 outputs)."""
     Q64, K64, V64, G64 = (np.asarray(a, dtype=np.float64) for a in (Q, K, V, G))
-    err = float(np.abs(plan.forward(Q, K, V).astype(np.float64) - exact_attention(Q64, K64, V64)).max())
+    T, got = forward_backward(plan, Q, K, V, G)
+    err = float(np.abs(T.astype(np.float64) - exact_attention(Q64, K64, V64)).max())
     row = {"measured_err": err, "bound": plan.output_bound(V)}
-    got = plan.backward(Q, K, V, G)
     ref = exact_attention_backward(Q64, K64, V64, G64)
     ext = _poly_backward_extended(plan, Q64, K64, V64, G64) if extended else (None,) * 3
     bound = plan.gradient_bound(Q, K, V, G)
