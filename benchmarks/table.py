@@ -10,8 +10,8 @@ file of that machine (or the one of ``--commit``), and renders markdown: the
 machine (CPU, cores, RAM, as asv recorded them), the fused polynomial forward
 and backward against exact attention at each ``(B, n)`` with their ratio, the
 kernels' GFLOP/s (``4 n r d`` forward, ``12 n r d`` backward, as ``promptlimits
-bench attention``) and their fraction of the BLAS matmul rate measured in the
-same run, the tuning step, the batched Adam runs, plan building and the cold
+bench attention``) and their fraction of the best BLAS matmul rate measured in
+the same run, the tuning step, the batched Adam runs, plan building and the cold
 compile. Each time is the best of the samples asv recorded (``--record-samples``;
 asv's median where it recorded none). README.md holds the output between two
 marker comments; the first names the machine, and ``--readme`` rewrites the
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .common import (
     BATCHED,
-    BLAS_N,
+    BLAS_NS,
     BS,
     EPS_P,
     NS,
@@ -112,7 +112,7 @@ def fmt_time(t: float) -> str:
 
 def _ratio(a: float, b: float) -> str:
     r = a / b
-    return "-" if not math.isfinite(r) else (f"{r:,.0f}x" if r >= 100 else f"{r:.3g}x")
+    return "-" if not math.isfinite(r) else (f"{r:,.0f}x" if r >= 100 else f"{r:.2g}x" if r < 1 else f"{r:.3g}x")
 
 
 def _rate(flops: float, t: float, blas: float) -> str:
@@ -136,8 +136,9 @@ def _machine_line(res: Results, blas: float, load: float) -> str:
     when = datetime.fromtimestamp(run["date"] / 1000, tz=UTC).strftime("%Y-%m-%d")
     load_text = f"; one-minute load average {load:.2f} during the run" if math.isfinite(load) else ""
     return (f"Machine `{m['machine']}`: {m.get('cpu', '?')}, {m.get('num_cpu', '?')} cores, {ram}, "
-            f"{m.get('os', '?')}; commit `{run['commit_hash'][:8]}`, {when}{load_text}. A square float64 matmul "
-            f"({BLAS_N} x {BLAS_N}) ran at {_gflops(blas)} GFLOP/s (BLAS) in the same run. d = {D}, "
+            f"{m.get('os', '?')}; commit `{run['commit_hash'][:8]}`, {when}{load_text}. Square float64 matmuls "
+            f"(n = {', '.join(f'{n:,}' for n in BLAS_NS)}) reached {_gflops(blas)} GFLOP/s (BLAS) in the same run. "
+            f"d = {D}, "
             f"eps_p = {EPS_P:.0e}; each time is the best of 3 to 7 samples.")
 
 
@@ -160,7 +161,8 @@ def _attention_rows(res: Results, blas: float) -> list[list[str]]:
 def render(machine: str, results_dir: Path = RESULTS, commit: str | None = None) -> str:
     """The markdown block for ``machine`` (the newest results file, or the one of ``commit``)."""
     res = Results(machine, results_dir, commit)
-    blas = flops_matmul() / res.best("bench_attention.Blas.time_matmul") / 1e9
+    rates = [flops_matmul(n) / res.best("bench_attention.Blas.time_matmul", n) / 1e9 for n in BLAS_NS]
+    blas = max((r for r in rates if math.isfinite(r)), default=math.nan)
     load = res.best("bench_attention.track_load_average")
     out = [_machine_line(res, blas, load), ""]
     out += _table(["B", "degree, rank", "n", "forward", "exact", "exact / poly", "GFLOP/s (of BLAS)",
@@ -171,13 +173,13 @@ def render(machine: str, results_dir: Path = RESULTS, commit: str | None = None)
     for n in TUNING_NS:
         te = res.best("bench_tuning.TuningStep.time_step", "exact", n)
         tp = res.best("bench_tuning.TuningStep.time_step", "poly", n)
-        rows.append([f"one step, n = {n:,}", fmt_time(te), fmt_time(tp), _ratio(tp, te)])
+        rows.append([f"one step, n = {n:,}", fmt_time(te), fmt_time(tp), _ratio(te, tp)])
     for case in BATCHED:
         b, n, steps = parse_batched(case)
         te = res.best("bench_tuning.BatchedTuning.time_adam", case, "exact")
         tp = res.best("bench_tuning.BatchedTuning.time_adam", case, "poly")
-        rows.append([f"{steps} Adam steps, {b:,} sequences of n = {n}", fmt_time(te), fmt_time(tp), _ratio(tp, te)])
-    out += _table(["run", "exact", "poly", "poly / exact"], rows)
+        rows.append([f"{steps} Adam steps, {b:,} sequences of n = {n}", fmt_time(te), fmt_time(tp), _ratio(te, tp)])
+    out += _table(["run", "exact", "poly", "exact / poly"], rows)
     plans = ", ".join(f"{fmt_time(res.best('bench_attention.Plan.time_make_plan', B))} (B = {B:g})" for B in BS)
     cold = res.best("bench_compile.track_compile", "cold")
     warm = res.best("bench_compile.track_compile", "warm")
