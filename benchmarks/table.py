@@ -139,7 +139,16 @@ def _machine_line(res: Results, blas: float, load: float) -> str:
             f"{m.get('os', '?')}; commit `{run['commit_hash'][:8]}`, {when}{load_text}. Square float64 matmuls "
             f"(n = {', '.join(f'{n:,}' for n in BLAS_NS)}) reached {_gflops(blas)} GFLOP/s (BLAS) in the same run. "
             f"d = {D}, "
-            f"eps_p = {EPS_P:.0e}; each time is the best of 3 to 7 samples.")
+            f"eps_p = {EPS_P:.0e}; each time is the best of 3 to 7 samples.{_overload(load, m.get('num_cpu'))}")
+
+
+def _overload(load: float, cores) -> str:
+    """A warning when the load average exceeded the cores: the run shared them with other work."""
+    if not (math.isfinite(load) and str(cores).isdigit() and load > int(cores)):
+        return ""
+    return (f" The load average was above the {int(cores)} cores: the processes shared them with other work, so "
+            "times are upper bounds, the BLAS reference (long samples, always interrupted) is low, and fractions "
+            "of BLAS above 1 are an artefact of the load, not kernels faster than BLAS.")
 
 
 def _attention_rows(res: Results, blas: float) -> list[list[str]]:
