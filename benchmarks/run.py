@@ -30,9 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _asv() -> list[str]:
+def _asv() -> list[str] | None:
+    """The asv command with this repository's configuration, or ``None`` if asv is not installed."""
     if shutil.which("asv") is None:
-        raise SystemExit('error: asv is not installed; pip install -e ".[bench]"')
+        return None
     return ["asv", "--config", str(ROOT / "asv.conf.json")]
 
 
@@ -57,6 +58,9 @@ def main(argv=None) -> int:
     p.add_argument("--allow-dirty", action="store_true", help="run on a tree with uncommitted changes")
     args = p.parse_args(argv)
     asv = _asv()
+    if asv is None:
+        print('error: asv is not installed; pip install -e ".[bench]"', file=sys.stderr)
+        return 2
     if _git("status", "--porcelain", "--untracked-files=no") and not args.allow_dirty:
         print("error: the tree has uncommitted changes; the results would carry HEAD's commit "
               "(commit first, or --allow-dirty)", file=sys.stderr)
