@@ -138,8 +138,8 @@ def _machine_line(res: Results, blas: float, load: float) -> str:
     return (f"Machine `{m['machine']}`: {m.get('cpu', '?')}, {m.get('num_cpu', '?')} cores, {ram}, "
             f"{m.get('os', '?')}; commit `{run['commit_hash'][:8]}`, {when}{load_text}. Square float64 matmuls "
             f"(n = {', '.join(f'{n:,}' for n in BLAS_NS)}) reached {_gflops(blas)} GFLOP/s (BLAS) in the same run. "
-            f"d = {D}, "
-            f"eps_p = {EPS_P:.0e}; each time is the best of 3 to 7 samples.{_overload(load, m.get('num_cpu'))}")
+            f"d = {D}, eps_p = {EPS_P:.0e}; each time is the best of its samples (at least 3)."
+            + _overload(load, m.get("num_cpu")))
 
 
 def _overload(load: float, cores) -> str:
