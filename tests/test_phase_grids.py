@@ -41,6 +41,11 @@ def test_list_gives_exactly_those_kappas_each_row_as_the_step_form(tmp_path):
     (beyond,) = [r for r in res.rows if r["beyond"]]
     assert beyond["log2_n"] == 64.0 and beyond["kappa"] is None and beyond["verified"]
     assert "kappa_step" not in res.rows[0] and "kappa_max" not in res.rows[0]
+    # the verdict reads a list-form result too, and names its kappas
+    from promptlimits.experiments.phase import verdicts
+
+    (v,) = verdicts({"phase": res})
+    assert "kappas 0.1, 0.25, 0.3" in v.settings
     for k in (8.0, 12.0):  # the step grid 0.05, ..., 0.3 holds every listed value: same rows there
         step = {r["kappa"]: r for r in phase_point({**POINT, "log2_n": k, "kappa_step": 0.05, "kappa_max": 0.3}, 0)}
         for r in (r for r in rows if r["log2_n"] == k):

@@ -546,14 +546,23 @@ def verdicts(results) -> list[Verdict]:
                  "theorem's regime); it "
                  "tests this upper-bound algorithm's arithmetic, not SETH",
         numbers=numbers, figures=figures_of("phase"), why=why,
-        settings=f"{len({r['log2_n'] for r in res.rows if not r['beyond']})} map sizes with a kappa grid (step "
-                 f"{res.rows[0]['kappa_step']:g} up to {res.rows[0]['kappa_max']:g}) and "
+        settings=f"{len({r['log2_n'] for r in res.rows if not r['beyond']})} map sizes with "
+                 f"{_kappa_grid_text(res.rows)} and "
                  f"{len({r['log2_n'] for r in res.rows if r['beyond']})} crossing-only sizes; certificates without "
                  "float rounding (exact arithmetic), crossings bracketed with mpmath intervals; nothing random",
         values={label: {k: cv.get(k) for k in ("c_star_min", "c_star_max", "limit_c_star", "band", "band_check",
                                                 "fit")}
                 for label, cv in curves.items()},
     )]
+
+
+def _kappa_grid_text(rows: list[dict]) -> str:
+    """The kappa grid of a result: its step form, or the list of kappas a list-form sweep gave."""
+    first = rows[0] if rows else {}
+    if first.get("kappa_step") is not None:
+        return f"a kappa grid (step {first['kappa_step']:g} up to {first['kappa_max']:g})"
+    kappas = sorted({float(r["kappa"]) for r in rows if r.get("kappa") is not None})
+    return "kappas " + ", ".join(f"{k:g}" for k in kappas) if kappas else "no kappa grid"
 
 
 def _why_outside(label: str, cv: dict) -> str:
