@@ -331,3 +331,13 @@ def test_the_sandwich_search_stays_in_the_box_and_below_the_construction():
     tried = [int(t.split(":")[0]) for t in (row["lin_trials"] or "").split(";") if t]
     assert tried and max(tried) <= row["constr_Lp"] and min(tried) >= row["lin_lo"]
     assert row["rho_box"] == pytest.approx(mem_exp.RHO_MARGIN * 1.0)  # the closed form's max norm is max(1, R) = 1
+
+
+def test_the_sandwich_tuning_search_compares_only_the_x_block():
+    """Token width, N = 4: tuning scores the x block only (the other output columns are zeroed exactly), so it
+    reaches tol at the construction's length; scored on the whole output it could not (no prompt reaches it)."""
+    params = {**mem_exp.DEFAULTS, "axis": "N", "model": "construct", "width": "token", "d": 1, "L": 1,
+              "delta": 0.5, "lin_max_entries": 0}
+    row = mem_exp.sandwich_point(params, 0)
+    assert row["lin_status"] == "not run" and row["tune_status"] == "reached"
+    assert row["bound_sample"] <= row["tune_least_Lp"] <= row["constr_Lp"] and row["search_Lp"] == row["tune_least_Lp"]

@@ -57,6 +57,7 @@ from promptlimits.linear_regime import least_lp_linear, memorizes_at, numerical_
 from promptlimits.memorization import (
     REFERENCE_ROWS,
     STOPPED,
+    compared_outputs,
     least_prompt_length,
     relative_hard_family,
     tune_at,
@@ -271,7 +272,10 @@ def _search(params, c, model, X, Y, rho, prompt_cols, base, seed):
            "lin_trials": None if lin is None else (lin.trials_text() or None), "tune_least_Lp": None,
            "tune_status": "not run"}
     if Y.shape[0] <= int(params["tune_max_N"]):
-        res = least_prompt_length(model, X, targets, tol, rho=rho, max_Lp=c.Lp, steps=int(params["tune_steps"]),
+        # tuning compares only the x block: the model's other output columns are zeroed exactly (their targets
+        # are 0), as the linear regime compares only out_cols; on the whole output no prompt could reach tol
+        res = least_prompt_length(compared_outputs(model, _out_cols(c)), X, targets, tol, rho=rho, max_Lp=c.Lp,
+                                  steps=int(params["tune_steps"]),
                                   restarts=int(params["tune_restarts"]), seed=seed, time_limit=params.get("time_limit"))
         if res.status == STOPPED:
             raise SearchStopped(f"the tuning search stopped by its time limit of {params['time_limit']:g} s")
