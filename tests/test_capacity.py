@@ -178,7 +178,7 @@ def test_lipschitz_bound_exponential_in_dL_and_growing_in_inverse_tol():
         lipschitz_lower_bound(d=1, L=1, tol=0.05, gamma_over_tol=2.0, **kw)
 
 
-# ---------------------------------------------------------------------------- issue 14: q levels, D columns, tightening
+# ---------------------------------------------------------------------------- q levels, D columns, tightening
 def test_q_ary_bound_over_D_columns_closed_form():
     # eta* = (1e-3 - 5e-4) / (2 * 5) = 5e-5; rho = 1: M = floor(2e4) + 1 = 20001
     b = counting_bound(d=2, L=2, gamma=1e-3, tol=2.5e-4, rho=1.0, q=256, K_P=5.0, N=100, D=30)
@@ -191,7 +191,7 @@ def test_q_ary_bound_over_D_columns_closed_form():
     assert 30 * x * math.log(20001) - 400 * math.log(256) == pytest.approx(math.log(b.alpha))
     lp = int(b.Lp_min)
     assert 30 * (lp - 1) * math.log(20001) < 400 * math.log(256) <= 30 * lp * math.log(20001)
-    # q = 2 and D = d give the binary bound of issue 5
+    # q = 2 and D = d give the binary bound (docs/theory.md §7.4)
     b2 = counting_bound(d=2, L=1, gamma=0.2, tol=0.05, rho=1.0, K_P=10.0, N=16)
     assert b2.D == 2 and b2.q == 2 and b2.Lp_bound == pytest.approx(16 * math.log(2) / math.log(201))
 
@@ -219,7 +219,7 @@ def test_hard_family_levels():
         hard_family(X, 0.5, q=1)
 
 
-def test_untightened_factor_is_the_issue_5_formula_and_tightening_only_lowers_it():
+def test_untightened_factor_is_the_plain_formula_and_tightening_only_lowers_it():
     model = PromptedModel.from_seed(2, seed=5, s=3, positions=2)
     old = prompt_lipschitz(model, 2.0, drop_inactive=False)
     assert old.c_ff1 == pytest.approx(1 + col_norm(np.abs(model.ff1.W1) @ np.abs(model.ff1.W2)))

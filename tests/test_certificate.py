@@ -45,11 +45,11 @@ def _error(T, Q, K, V, variant="softmax"):
     return float(np.max(np.abs(T.astype(LD) - naive_attention(Q, K, V, variant=variant, dtype=LD))))
 
 
-# --- the issue's reproducers -------------------------------------------------------------
+# --- inputs that broke earlier certificates -------------------------------------------------------------
 
 
 def test_reproducer_fused_anti_aligned_corner():
-    """Issue 12: B=3.05, one anti-aligned key, error 3.05e-8 against a bound of 1.43e-8 (eps_p=1e-8).
+    """Found earlier: B=3.05, one anti-aligned key, error 3.05e-8 against a bound of 1.43e-8 (eps_p=1e-8).
     Now the target is refused (rounding alone, about u e^(2R) times the operation count, exceeds it)
     with the largest certifiable norm; a plan at that norm, and the old degree, keep their bounds."""
     B = 3.05
@@ -62,7 +62,7 @@ def test_reproducer_fused_anti_aligned_corner():
         poly_attention(Q, K, V, eps=1e-8)
     old = make_plan(3, B, degree=45, kind="taylor")  # what the old code chose for eps_p = 1e-8
     err = _error(old.forward(Q, K, V), Q, K, V)
-    assert err > output_eps_for_eps_p(old.eps_p) * 0.9  # the old bound (the issue: 3.05e-8 > 1.43e-8)
+    assert err > output_eps_for_eps_p(old.eps_p) * 0.9  # the old bound (3.05e-8 > 1.43e-8)
     assert err <= old.output_bound(V)
     top = largest_certifiable_B(3, 1e-8)
     plan = make_plan(3, 0.999 * top, eps_p=1e-8)
@@ -74,7 +74,7 @@ def test_reproducer_fused_anti_aligned_corner():
 
 
 def test_reproducer_factors_chebyshev():
-    """Issue 12: degree-47 Chebyshev on R=16.2 with 512 equal keys returned 1.1087 (exact 1, bound 0.019).
+    """Found earlier: degree-47 Chebyshev on R=16.2 with 512 equal keys returned 1.1087 (exact 1, bound 0.019).
     The target is refused; the fixed degree has no bound at 512 keys (and its output stays in [-1, 1])."""
     for kw in ({"eps": 1e-2}, {"eps_p": 1e-2}):
         with pytest.raises(ValueError, match=r"R=16\.2.* rounding of the kernels alone exceeds it"):
@@ -94,7 +94,7 @@ def test_reproducer_factors_chebyshev():
 
 
 def test_float32_cast_is_in_the_bound():
-    """Issue 12: float32 outputs exceeded the bound by up to 2.2e4 (the cast costs about 2^-24 |T|).
+    """Found earlier: float32 outputs exceeded the bound by up to 2.2e4 (the cast costs about 2^-24 |T|).
     A plan whose target the cast alone would break refuses float32 arrays."""
     rng = np.random.default_rng(5)
     Q, K, V = (rng.uniform(-0.5, 0.5, (64, 4)).astype(np.float32) for _ in range(3))
@@ -173,14 +173,14 @@ def test_edge_with_4096_keys(d, eps):
 
 
 def test_hopeless_norm_is_refused_from_closed_forms():
-    """Issue 12: this spent over 10 minutes in interval arithmetic; now the closed forms refuse it,
+    """Found earlier: this spent over 10 minutes in interval arithmetic; now the closed forms refuse it,
     naming the norm and the largest certifiable one."""
     with pytest.raises(ValueError, match=r"B=100 \(logits up to R=10000\) .* about B = 2\.4"):
         poly_attention(np.full((4, 4), 100.0), np.full((4, 4), 100.0), np.ones((4, 3)))
 
 
 def test_huge_bases_are_refused_before_building():
-    """Issue 12: make_plan(16, 1.0, eps=1e-12) built a rank-30-million basis (231 s, 4 GB)."""
+    """Found earlier: make_plan(16, 1.0, eps=1e-12) built a rank-30-million basis (231 s, 4 GB)."""
     with pytest.raises(ValueError, match=r"rank is 30,421,755"):
         make_plan(16, 1.0, eps=1e-12)
     need = monomial_basis.__wrapped__  # uncached: the check comes before any allocation
@@ -220,7 +220,7 @@ def test_values_near_the_float_maximum_give_finite_outputs():
 
 
 def test_exact_attention_with_logits_near_the_float_maximum():
-    """Issue 12: Q = K = 1e154 gave all NaN; the logits are about 1e308. With entries +-2^511 every
+    """Found earlier: Q = K = 1e154 gave all NaN; the logits are about 1e308. With entries +-2^511 every
     logit (in {-2^1022, 0, 2^1022}) is exact, so exact ties must stay ties; with logits 1e308 apart
     the weights are one-hot."""
     Q = np.full((4, 4), 1e154)

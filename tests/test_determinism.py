@@ -1,4 +1,4 @@
-"""Results do not depend on the number of threads or sweep workers (issue 12 item 5; docs/theory.md §3.9).
+"""Results do not depend on the number of threads or sweep workers (docs/theory.md §3.9).
 
 The kernels split their rows into tasks by problem size only and add the
 tasks' partial sums in task order, so the polynomial method gives the same

@@ -75,7 +75,7 @@ def _teacher_search(**kw):
 
 
 def test_the_clock_never_decides_a_result(monkeypatch):
-    """The same search under a clock that jumps an hour per reading: the same result (issue 12 item 5)."""
+    """The same search under a clock that jumps an hour per reading: the same result."""
     import promptlimits.memorization as memorization
 
     normal = _teacher_search()

@@ -1,7 +1,7 @@
 """Sweeps cannot lose or invent rows, read back every cell as written, and leave nothing behind on an early error.
 
-Each reproducer of issue 12 ("Sweeps that lose rows silently", "Empty output
-folders", "report.md 0600", "resume=True") is a test here.
+Each failure seen in earlier versions (rows lost silently, empty output folders, report.md
+with mode 0600, resume=True on a changed sweep) is a test here.
 """
 
 import json

@@ -98,3 +98,30 @@ def test_every_check_is_documented_and_every_documented_check_exists():
     named = set(re.findall(r"`(\d+[a-z]?\.[a-z0-9-]+)`", text))
     assert registered - named == set(), f"checks missing from docs/theory.md: {sorted(registered - named)}"
     assert named - registered == set(), f"docs/theory.md names checks that do not exist: {sorted(named - registered)}"
+
+
+#: Words that point at a tracker instead of at the project ("issue 12", "the issue's reproducers").
+_TRACKER = re.compile(r"\bissues?[ _-]?#?\d+|\bthe issue\b|\bthis issue\b", re.I)
+
+
+def _project_text_files():
+    for top in ("promptlimits", "proofs_check", "docs", "examples", "tests", "benchmarks"):
+        for path in sorted((ROOT / top).rglob("*")):
+            if path.suffix in {".py", ".md", ".rst", ".toml"} and "_build" not in path.parts \
+                    and "auto_examples" not in path.parts:
+                yield path
+    yield from (ROOT / name for name in ("README.md", "CHANGELOG.md", "pyproject.toml"))
+
+
+def test_no_tracker_words_in_code_docs_or_tests():
+    found = []
+    for path in _project_text_files():
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if _TRACKER.search(line) and path != Path(__file__).resolve():
+                found.append(f"{path.relative_to(ROOT)}:{i}: {line.strip()[:80]}")
+    assert not found, "the project speaks about itself, not about its tracker:\n" + "\n".join(found)
+
+
+def test_the_tracker_pattern_bites():
+    assert _TRACKER.search("the binary bound of issue 5") and _TRACKER.search("Issue 12: B=3.05")
+    assert not _TRACKER.search("vector lanes issued per row")

@@ -184,7 +184,7 @@ def test_cli_refuses_a_bad_lambda_in_one_line(tmp_path, capsys):
     assert not (tmp_path / "o" / "universality.csv").exists()
 
 
-def test_quick_settings_stay_within_the_memory_budget_and_cover_the_issue_shapes():
+def test_quick_settings_stay_within_the_memory_budget_and_cover_the_required_shapes():
     s = uni.SETTINGS["quick"]
     shapes = {(d, L) for d, L, _ in s["shapes"]}
     assert shapes == {(1, 1), (1, 2), (1, 3), (2, 1), (2, 2)}
