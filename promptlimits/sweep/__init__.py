@@ -37,8 +37,11 @@ constants ``c`` of ``d = ceil(c log2 n)``; the parameters are those
     )
     results = run_sweep(sweep, "results/phase-custom", workers=1)
 
-or, equivalently, from TOML with :func:`load_sweep` (``tomllib``; the file
-``examples/sweeps/phase.toml`` holds this one, with comments)::
+or, equivalently, from TOML with :func:`load_sweep` (``tomllib``). The kappa grid takes
+either form: the step form here (``kappa_step``, ``kappa_max`` in ``fixed``, one point per
+``(log2_n, c)``), or a list in ``grid`` (``kappa = [0.1, 0.2, 0.3, 0.4, 0.5]``, one point per
+value, any values), as in the commented file ``examples/sweeps/phase.toml``; giving both is
+refused::
 
     name = "phase_custom"
     point = "promptlimits.experiments.phase:phase_point"
