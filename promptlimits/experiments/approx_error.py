@@ -276,11 +276,7 @@ def forward_backward(plan, Q, K, V, G):
                       (Qp, Gp, Swb, s1w, 0.0, runs, r, nq8, bb), (dQ, WV, w1))
     WVw = _batch._in_order(WV) * w[None, None, :, None]
     w1w = _batch._lanes(_batch._in_order(w1)) * w
-    Vp = _batch._padded(Vc[None], n8, wv)
-    dK, dV = np.zeros(Kp.shape), np.empty(Vp.shape)
-    kb = _batch.split(n8, 3 * r * wv)
-    _batch._run_units(_batch.backward_key_units, 1, kb, (kb[1] - kb[0]) * 3 * r * wv,
-                      (Kp, Vp, WVw, w1w, runs, r, n8, kb), (dK, dV))
+    dK, dV = _batch.key_gradients(plan, Kp, _batch._padded(Vc[None], n8, wv), WVw, w1w, 1)
     grads = (dQ[:nq], dK[:n], dV[:n, :dv])
     return T.astype(dtype_f, copy=False), tuple(X.astype(dtype_b, copy=False) for X in grads)
 

@@ -67,7 +67,10 @@ sums added in task order, so results are bitwise the same on any number of
 threads; one-task problems run on the calling thread, larger ones on up to
 ``numba.get_num_threads()`` threads that never wait for a busy core
 (``_threads``). Extra memory is O(r (d_v + 16)) per task. The backward pass
-reuses these blocks (:meth:`PolyPlan.backward`). A batch of sequences of
+reuses these blocks (:meth:`PolyPlan.backward`). From rank 8192 on, the key
+passes walk the monomial tree depth first, 64 keys at a time (``_tree``): the
+same forward sums to the last bit, a row of ``S_V`` read and written once per
+64 keys, no monomial block in memory. A batch of sequences of
 one length runs in one kernel call per pass (:meth:`PolyPlan.forward_batch`,
 :meth:`PolyPlan.backward_batch`, ``_batch``): each sequence is cut into the
 tasks it would get alone, so every sequence's result equals, to the last bit,
@@ -76,8 +79,8 @@ one. ``method="factors"``
 materialises ``U1`` and ``U2`` (``n x r``) and uses BLAS; it is for small ``n``
 and for tests.
 
-Layout: ``_kernels`` (the Numba kernels, one task each), ``_simd`` (their
-eight-wide vector blocks), ``_threads`` (the task split and the threads),
+Layout: ``_kernels`` (the Numba kernels, one task each), ``_tree`` (the key
+passes of large ranks), ``_simd`` (their eight-wide vector blocks), ``_threads`` (the task split and the threads),
 ``_plan`` (:class:`PolyPlan`, :func:`make_plan`), ``_batch`` (the drivers, batched), ``_error`` (the
 conversion), ``_cost`` (the cost model), ``_rounding`` (the kernels' rounding
 bound), ``_gradient`` (the gradient bound); the public names are re-exported here.

@@ -24,6 +24,7 @@ import numpy as np
 from .._checks import as_float_array, check_memory
 from ._kernels import LANES, backward_key_units, backward_query_units, key_units, query_units
 from ._threads import group, run_tasks, split
+from ._tree import backward_key_units_depth_first, depth_first, key_units_depth_first, visiting_order
 
 _TILE = LANES  # column tile of V and G
 
@@ -120,11 +121,18 @@ def key_sums(plan, Kp, Vp, b: int, n: int):
     tasks = len(bounds) - 1
     S = np.zeros((b, tasks, wv // _TILE, r, _TILE))
     s1 = np.zeros((b, tasks, r, LANES))
-    _run_units(key_units, b, bounds, (bounds[1] - bounds[0]) * r * wv, (Kp, Vp, runs, r, rows, bounds), (S, s1))
-    s1 = _lanes(_in_order(s1))
-    s1[:, 0] -= rows - n  # each zero padding key added the constant monomial 1
+    work = (bounds[1] - bounds[0]) * r * wv
+    if depth_first(r):  # rows in the walk's order, the same sums (._tree); back to the basis order
+        _run_units(key_units_depth_first, b, bounds, work, (Kp, Vp, plan.degree, rows, bounds), (S, s1))
+        order = visiting_order(Kp.shape[1], plan.degree)
+        S_sum, s1_sum = np.empty(S.shape[:1] + S.shape[2:]), np.empty((b, r))
+        S_sum[:, :, order], s1_sum[:, order] = _in_order(S), _lanes(_in_order(s1))
+    else:
+        _run_units(key_units, b, bounds, work, (Kp, Vp, runs, r, rows, bounds), (S, s1))
+        S_sum, s1_sum = _in_order(S), _lanes(_in_order(s1))
+    s1_sum[:, 0] -= rows - n  # each zero padding key added the constant monomial 1
     w = plan.weights
-    return _in_order(S) * w[None, None, :, None], s1 * w
+    return S_sum * w[None, None, :, None], s1_sum * w
 
 
 def _scaled(V):
@@ -177,7 +185,21 @@ def backward(plan, Q, K, V, G, d0: float):
                (Qp, Gp, Sw, s1w, d0, runs, r, nq8, bounds), (dQ, WV, w1))
     WVw = _in_order(WV) * w[None, None, :, None]
     w1w = _lanes(_in_order(w1)) * w
+    dK, dV = key_gradients(plan, Kp, Vp, WVw, w1w, b)
+    return (dQ.reshape(b, nq8, -1)[:, :nq], dK.reshape(b, n8, -1)[:, :n], dV.reshape(b, n8, wv)[:, :n, :dv])
+
+
+def key_gradients(plan, Kp, Vp, WVw, w1w, b: int):
+    """The backward's key pass: ``dK`` and ``dV`` of the padded keys ``Kp (b * n8, d)`` and values ``Vp``, from
+    the gradients ``WVw (b, Wv/8, r, 8)`` and ``w1w (b, r)`` of ``S_V`` and ``s_1`` (feature weights applied)."""
+    (runs, r), n8, wv = plan._index, Kp.shape[0] // b, Vp.shape[1]
     dK, dV = np.zeros(Kp.shape), np.empty(Vp.shape)
     kb = split(n8, 3 * r * wv)
-    _run_units(backward_key_units, b, kb, (kb[1] - kb[0]) * 3 * r * wv, (Kp, Vp, WVw, w1w, runs, r, n8, kb), (dK, dV))
-    return (dQ.reshape(b, nq8, -1)[:, :nq], dK.reshape(b, n8, -1)[:, :n], dV.reshape(b, n8, wv)[:, :n, :dv])
+    work = (kb[1] - kb[0]) * 3 * r * wv
+    if depth_first(r):  # the walk reads the gradients of S_V and s_1 in its own order (._tree)
+        order = visiting_order(Kp.shape[1], plan.degree)
+        WVw, w1w = np.ascontiguousarray(WVw[:, :, order]), np.ascontiguousarray(w1w[:, order])
+        _run_units(backward_key_units_depth_first, b, kb, work, (Kp, Vp, WVw, w1w, plan.degree, n8, kb), (dK, dV))
+    else:
+        _run_units(backward_key_units, b, kb, work, (Kp, Vp, WVw, w1w, runs, r, n8, kb), (dK, dV))
+    return dK, dV

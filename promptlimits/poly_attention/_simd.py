@@ -168,6 +168,132 @@ def divide_rows(typingctx, A, a0, OUT, D, ct):
     return sig, codegen
 
 
+@intrinsic
+def nodes_update(typingctx, S, LANE_SUMS, P, prow, npend, V, j0, nk):
+    """For the pending monomials ``p < npend`` (rows ``prow[p]`` of ``S``, values ``P[p, :nk]`` on the keys
+    ``j0..j0+nk-1``): ``S[t, prow[p], :] += sum_k P[p, k] V[j0+k, 8t:8t+8]`` over every tile ``t``, in the
+    order of ``k``, and ``LANE_SUMS[prow[p], :] += P[p, 8q:8q+8]`` for ``q = 0, 1, ...`` in order.
+
+    The depth-first key pass (:mod:`._tree`): each row of ``S`` gets the chain of FMAs that
+    :func:`rows_update` gives it over the same keys block after block, so the sums are the same to the
+    last bit; the eight pending rows are eight independent chains sharing each load of ``V``.
+    ``prow[p]`` must be a valid row for all eight ``p`` (only ``p < npend`` are written).
+    """
+    sig = types.void(S, LANE_SUMS, P, prow, npend, V, j0, nk)
+
+    def codegen(context, builder, sig, args):
+        arr = _Arrays(context, builder, sig, args)
+        npv, j0v, nkv = args[4], args[6], args[7]
+        rows = [builder.load(arr.ptr(3, _c(p))) for p in range(WIDTH)]
+        live = [builder.icmp_signed("<", _c(p), npv) for p in range(WIDTH)]
+        accs = [cgutils.alloca_once(builder, _VEC) for _ in range(WIDTH)]
+        ntiles = builder.extract_value(arr.arrays[0][1].shape, 0)
+        with cgutils.for_range(builder, ntiles) as tile:
+            c0 = builder.mul(tile.index, _c(WIDTH))
+            for p in range(WIDTH):
+                builder.store(_vload(builder, arr.ptr(0, tile.index, rows[p], _c(0))), accs[p])
+            with cgutils.for_range(builder, nkv) as k:
+                vrow = _vload(builder, arr.ptr(5, builder.add(j0v, k.index), c0))
+                for p in range(WIDTH):
+                    m = _splat(builder, builder.load(arr.ptr(2, _c(p), k.index)))
+                    builder.store(_fma(builder, m, vrow, builder.load(accs[p])), accs[p])
+            for p in range(WIDTH):
+                with builder.if_then(live[p], likely=True):
+                    _vstore(builder, builder.load(accs[p]), arr.ptr(0, tile.index, rows[p], _c(0)))
+        ones = ir.Constant(_VEC, [1.0] * WIDTH)
+        groups = builder.udiv(nkv, _c(WIDTH))
+        for p in range(WIDTH):
+            with builder.if_then(live[p], likely=True):
+                psum = arr.ptr(1, rows[p], _c(0))
+                builder.store(_vload(builder, psum), accs[0])
+                with cgutils.for_range(builder, groups) as q:
+                    part = _vload(builder, arr.ptr(2, _c(p), builder.mul(q.index, _c(WIDTH))))
+                    builder.store(_fma(builder, part, ones, builder.load(accs[0])), accs[0])
+                _vstore(builder, builder.load(accs[0]), psum)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def node_gradient(typingctx, WVw, w1w, pos, VT, vals, depth, adj, dVT):
+    """For the monomial at row ``pos`` of ``WVw`` (tile-major) and ``w1w``, on the 64 keys of a walk: its
+    gradient ``adj[depth, :] = w1w[pos] + sum_c WVw[pos, c] VT[c, :]`` (``c`` in order) and the ``dV`` sums
+    ``dVT[c, :] += vals[depth, :] WVw[pos, c]``.
+
+    The depth-first backward key pass (:mod:`._tree`); ``VT`` and ``dVT`` are ``(W, 64)``, ``vals`` and
+    ``adj`` ``(levels, 64)``. The eight vectors of the gradient and of the values stay in registers while
+    ``c`` runs, each ``WVw[pos, c]`` is loaded once.
+    """
+    sig = types.void(WVw, w1w, pos, VT, vals, depth, adj, dVT)
+
+    def codegen(context, builder, sig, args):
+        arr = _Arrays(context, builder, sig, args)
+        posv, depthv = args[2], args[5]
+        wv = builder.extract_value(arr.arrays[3][1].shape, 0)
+        w0 = _splat(builder, builder.load(arr.ptr(1, posv)))
+        lanes = [_c(WIDTH * q) for q in range(WIDTH)]
+        m = [_vload(builder, arr.ptr(4, depthv, k0)) for k0 in lanes]
+        accs = [cgutils.alloca_once_value(builder, w0) for _ in range(WIDTH)]
+        with cgutils.for_range(builder, wv) as c:
+            tile, col = builder.udiv(c.index, _c(WIDTH)), builder.urem(c.index, _c(WIDTH))
+            w = _splat(builder, builder.load(arr.ptr(0, tile, posv, col)))
+            for q, k0 in enumerate(lanes):
+                builder.store(_fma(builder, w, _vload(builder, arr.ptr(3, c.index, k0)), builder.load(accs[q])),
+                              accs[q])
+                pd = arr.ptr(7, c.index, k0)
+                _vstore(builder, _fma(builder, w, m[q], _vload(builder, pd)), pd)
+        for q, k0 in enumerate(lanes):
+            _vstore(builder, builder.load(accs[q]), arr.ptr(6, depthv, k0))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def descend(typingctx, vals, xb, depth, c, groups, P, slot):
+    """``vals[depth, :] = vals[depth-1, :] * xb[c, :]`` (the child ``x_c a`` of the monomial ``a`` at level
+    ``depth - 1``), also into ``P[slot, :]``, on the keys ``8q..8q+7``, ``q < groups``: the product
+    :func:`monomials` makes, for a walk of the tree (:mod:`._tree`)."""
+    sig = types.void(vals, xb, depth, c, groups, P, slot)
+
+    def codegen(context, builder, sig, args):
+        arr = _Arrays(context, builder, sig, args)
+        depthv, cv, groupsv, slotv = args[2], args[3], args[4], args[6]
+        up = builder.sub(depthv, _c(1))
+        with cgutils.for_range(builder, groupsv) as q:
+            k0 = builder.mul(q.index, _c(WIDTH))
+            v = builder.fmul(_vload(builder, arr.ptr(0, up, k0)), _vload(builder, arr.ptr(1, cv, k0)))
+            _vstore(builder, v, arr.ptr(0, depthv, k0))
+            _vstore(builder, v, arr.ptr(5, slotv, k0))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def ascend(typingctx, adj, vals, xb, dKT, depth, c, groups):
+    """Leave the monomial at level ``depth`` (reached by coordinate ``c``): ``dKT[c, :] += adj[depth, :] *
+    vals[depth-1, :]`` and ``adj[depth-1, :] += adj[depth, :] * xb[c, :]`` (one FMA each), on the keys
+    ``8q..8q+7``, ``q < groups``: the pull-back :func:`monomials_backward` makes, for a walk (:mod:`._tree`)."""
+    sig = types.void(adj, vals, xb, dKT, depth, c, groups)
+
+    def codegen(context, builder, sig, args):
+        arr = _Arrays(context, builder, sig, args)
+        depthv, cv, groupsv = args[4], args[5], args[6]
+        up = builder.sub(depthv, _c(1))
+        with cgutils.for_range(builder, groupsv) as q:
+            k0 = builder.mul(q.index, _c(WIDTH))
+            a = _vload(builder, arr.ptr(0, depthv, k0))
+            pk = arr.ptr(3, cv, k0)
+            _vstore(builder, _fma(builder, a, _vload(builder, arr.ptr(1, up, k0)), _vload(builder, pk)), pk)
+            pa = arr.ptr(0, up, k0)
+            _vstore(builder, _fma(builder, a, _vload(builder, arr.ptr(2, cv, k0)), _vload(builder, pa)), pa)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 def _runs(builder, arr, k):
     """``(out, parent, length, coord)`` of run ``k`` of the basis (argument 2 of the monomial blocks)."""
     return [builder.load(arr.ptr(2, k, _c(j))) for j in range(4)]
@@ -245,4 +371,6 @@ if config.DISABLE_JIT:  # intrinsics need the JIT: run the NumPy blocks, operati
     from . import _simd_python as _python
 
     rows_update, rows_reduce, divide_rows = _python.rows_update, _python.rows_reduce, _python.divide_rows
+    nodes_update, node_gradient = _python.nodes_update, _python.node_gradient
+    descend, ascend = _python.descend, _python.ascend
     monomials, monomials_backward = _python.monomials, _python.monomials_backward

@@ -43,6 +43,45 @@ def divide_rows(A, a0, OUT, D, ct):
     OUT[:WIDTH, ct:ct + WIDTH] = A[a0:a0 + WIDTH, ct:ct + WIDTH] / D[:WIDTH, None]
 
 
+def nodes_update(S, LANE_SUMS, P, prow, npend, V, j0, nk):
+    """``S[t, prow[p], :] += sum_k P[p, k] V[j0+k, 8t:8t+8]`` and ``LANE_SUMS[prow[p], :] += P[p, 8q:8q+8]`` in
+    order, for ``p < npend``."""
+    for p in range(int(npend)):
+        a = int(prow[p])
+        for t in range(S.shape[0]):
+            acc = S[t, a, :].copy()
+            for k in range(int(nk)):
+                acc = P[p, k] * V[j0 + k, WIDTH * t:WIDTH * (t + 1)] + acc
+            S[t, a, :] = acc
+        for q in range(int(nk) // WIDTH):
+            LANE_SUMS[a, :] = P[p, WIDTH * q:WIDTH * (q + 1)] + LANE_SUMS[a, :]
+
+
+def node_gradient(WVw, w1w, pos, VT, vals, depth, adj, dVT):
+    """``adj[depth] = w1w[pos] + sum_c WVw[pos, c] VT[c]`` (``c`` in order), ``dVT[c] += vals[depth] WVw[pos, c]``."""
+    acc = np.full(VT.shape[1], w1w[pos])
+    for c in range(VT.shape[0]):
+        w = WVw[c // WIDTH, pos, c % WIDTH]
+        acc = w * VT[c] + acc
+        dVT[c] = w * vals[depth] + dVT[c]
+    adj[depth] = acc
+
+
+def descend(vals, xb, depth, c, groups, P, slot):
+    """``vals[depth, :8g] = vals[depth-1, :8g] * xb[c, :8g]``, also into ``P[slot]``, ``g = groups``."""
+    nk = WIDTH * int(groups)
+    vals[depth, :nk] = vals[depth - 1, :nk] * xb[c, :nk]
+    P[slot, :nk] = vals[depth, :nk]
+
+
+def ascend(adj, vals, xb, dKT, depth, c, groups):
+    """``dKT[c] += adj[depth] * vals[depth-1]`` and ``adj[depth-1] += adj[depth] * xb[c]`` on ``8 * groups`` keys."""
+    nk = WIDTH * int(groups)
+    a = adj[depth, :nk].copy()
+    dKT[c, :nk] = a * vals[depth - 1, :nk] + dKT[c, :nk]
+    adj[depth - 1, :nk] = a * xb[c, :nk] + adj[depth - 1, :nk]
+
+
 def monomials(X, i0, runs, xb, M):
     """``M[a, :] = x_{i0..i0+7}^alpha_a`` by the runs of the basis; ``xb[c, :]`` gets column ``c`` of the rows."""
     xb[:, :] = X[i0:i0 + WIDTH, :].T

@@ -1,0 +1,214 @@
+"""The key pass for large ranks: the monomial tree walked depth first, many keys at a time (docs/theory.md §3.9).
+
+The key pass of :mod:`._kernels` fills an ``r x 8`` block of monomials for
+every eight keys and then streams it, with every row of ``S``, through memory:
+at rank ``r`` that is about ``7 r`` cache lines per eight keys, and once ``r``
+is in the hundreds of thousands (``S`` alone tens of megabytes) the pass runs
+at the speed of memory, not of the FMA units.
+
+Here a block of up to :data:`KEYS` keys walks the tree of the monomial basis
+(:class:`promptlimits.features.MonomialBasis`: the children of a monomial ``a``
+of degree ``j`` are ``x_c a`` for ``c`` up to the coordinate that made ``a``)
+depth first. The values of one path from the root, ``KEYS`` lanes per level,
+stay in cache; each monomial is made from its parent's values by the same
+product as in :func:`._simd.monomials`, queued, and eight queued monomials at a
+time meet their rows of ``S`` (:func:`._simd.nodes_update`): one read and one
+write of a row of ``S`` per ``KEYS`` keys, and every row gets the same chain of
+FMAs over the keys, in the same order, as the block-of-eight pass gives it.
+So the two passes return the same sums to the last bit
+(``tests/test_tree.py``), and which one runs (:func:`depth_first`, by rank
+only) changes no result.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from numba import njit
+
+from ..features import monomial_basis
+from ._simd import WIDTH as LANES
+from ._simd import ascend, descend, node_gradient, nodes_update
+
+__all__ = ["KEYS", "DEPTH_FIRST_RANK", "depth_first", "visiting_order", "key_task_depth_first",
+           "backward_key_task_depth_first", "key_units_depth_first", "backward_key_units_depth_first"]
+
+#: Keys per walk of the tree: the FMA chain of a row of ``S`` runs this long between a read and a write.
+KEYS = 64
+
+#: From this rank up the key pass walks the tree: an ``r x 8`` block then no longer fits in a core's
+#: second-level cache (``8 r`` doubles at ``r = 8192`` are 512 KiB).
+DEPTH_FIRST_RANK = 8192
+
+
+def depth_first(rank: int) -> bool:
+    """Whether the key pass of a plan of this rank walks the tree (a function of the rank only)."""
+    return rank >= DEPTH_FIRST_RANK
+
+
+@njit(cache=True, nogil=True)
+def _visiting_order(runs, d, g, r):
+    """``order[i]``: the basis index of the ``i``-th monomial the walk visits (the root first)."""
+    order = np.empty(r, dtype=np.int64)
+    node = np.zeros(g + 1, dtype=np.int64)
+    nextc = np.zeros(g + 1, dtype=np.int64)  # the next child to visit (counting down; -1: none left)
+    order[0], nextc[0], seen, depth = 0, d - 1, 1, 0
+    while depth >= 0:
+        if nextc[depth] < 0:
+            depth -= 1
+            continue
+        c = nextc[depth]
+        nextc[depth] -= 1
+        run = depth * d + c  # the run of degree depth+1, coordinate c
+        depth += 1
+        node[depth] = runs[run, 0] + node[depth - 1] - runs[run, 1]
+        nextc[depth] = c if depth < g else -1
+        order[seen] = node[depth]
+        seen += 1
+    return order
+
+
+@lru_cache(maxsize=16)
+def visiting_order(d: int, g: int) -> np.ndarray:
+    """The walk's order of the monomials of ``monomial_basis(d, g)``: ``order[i]`` is the basis index of the
+    ``i``-th visited; a permutation of ``0..r-1`` with ``order[0] = 0`` (cached, read-only)."""
+    basis = monomial_basis(d, g)
+    order = _visiting_order(np.ascontiguousarray(basis.runs), d, g, basis.rank) if g > 0 else np.zeros(1, np.int64)
+    order.flags.writeable = False
+    return order
+
+
+@njit(cache=True, nogil=True)
+def _flush(S, s1, P, prow, npend, V, j0, nk):
+    """Add the ``npend`` queued monomials into their rows of ``S`` and ``s1``; the unused slots read row 0."""
+    for p in range(npend, LANES):
+        prow[p] = 0
+    nodes_update(S, s1, P, prow, np.int64(npend), V, j0, nk)
+
+
+@njit(cache=True, nogil=True)
+def key_task_depth_first(K, V, g, lo, hi, S, s1):
+    """:func:`._kernels.key_task` by the depth-first walk (module docstring), rows in the visiting order.
+
+    ``S += sum_j m(k_j) v_j^T`` (tile-major) and ``s1 += m(k_j)`` in lanes, over the padded rows
+    ``lo..hi`` of ``K``, ``KEYS`` keys per walk; row ``i`` of ``S`` and ``s1`` is the monomial
+    :func:`visiting_order` puts ``i``-th (the values depend only on the path from the root: the
+    coordinates ``c`` of its edges, each at most the one before).
+    """
+    d = K.shape[1]
+    xb = np.empty((d, KEYS))
+    vals = np.empty((g + 1, KEYS))  # the path from the root: its monomials' values at each level
+    nextc = np.zeros(g + 1, dtype=np.int64)  # the next child to visit (counting down; -1: none left)
+    P = np.empty((LANES, KEYS))  # queued monomials, their values on the keys of the walk
+    prow = np.zeros(LANES, dtype=np.int64)
+    for j0 in range(lo, hi, KEYS):
+        nk = min(KEYS, hi - j0)
+        groups = np.int64(nk // LANES)
+        for c in range(d):
+            for k in range(nk):
+                xb[c, k] = K[j0 + k, c]
+        for k in range(nk):
+            vals[0, k] = 1.0
+            P[0, k] = 1.0
+        prow[0] = 0
+        npend, seen, depth = 1, 1, 0
+        nextc[0] = d - 1 if g > 0 else -1
+        while depth >= 0:
+            if nextc[depth] < 0:
+                depth -= 1
+                continue
+            c = nextc[depth]
+            nextc[depth] -= 1
+            depth += 1
+            descend(vals, xb, depth, c, groups, P, np.int64(npend))
+            nextc[depth] = c if depth < g else -1
+            prow[npend] = seen
+            npend += 1
+            seen += 1
+            if npend == LANES:
+                nodes_update(S, s1, P, prow, np.int64(LANES), V, np.int64(j0), np.int64(nk))
+                npend = 0
+        if npend > 0:
+            _flush(S, s1, P, prow, npend, V, np.int64(j0), np.int64(nk))
+
+
+@njit(cache=True, nogil=True)
+def backward_key_task_depth_first(K, V, WVw, w1w, g, lo, hi, dK, dV):
+    """:func:`._kernels.backward_key_task` by the depth-first walk: ``dV_j = m(k_j) WVw`` and ``dk_j``.
+
+    ``WVw`` (tile-major) and ``w1w`` are in the visiting order (:func:`visiting_order`). Each monomial's
+    gradient ``WVw v_j + w1w`` is its adjoint's start; children are visited from the largest coordinate
+    down, so when the walk leaves a monomial its adjoint has every child's ``adj_child x_c`` added in the
+    order :func:`._simd.monomials_backward` adds them, and it passes ``adj x_c`` to its parent and
+    ``adj m_parent`` to ``dk_j[c]``. The sums over monomials (``dV``, ``dK``) run in the visiting order,
+    which docs/theory.md §4.6.1 allows (any order).
+    """
+    d, wv = K.shape[1], V.shape[1]
+    xb = np.empty((d, KEYS))
+    VT = np.empty((wv, KEYS))
+    vals = np.empty((g + 1, KEYS))  # the path's monomials on the keys
+    adj = np.empty((g + 1, KEYS))  # their adjoints so far
+    dVT = np.empty((wv, KEYS))
+    dKT = np.empty((d, KEYS))
+    coord = np.zeros(g + 1, dtype=np.int64)  # the coordinate of the edge into each level
+    nextc = np.zeros(g + 1, dtype=np.int64)  # the next child to visit (counting down; -1: none left)
+    groups = np.int64(KEYS // LANES)
+    for j0 in range(lo, hi, KEYS):
+        nk = min(KEYS, hi - j0)  # the lanes k >= nk walk zero keys and values and are not written out
+        xb[:] = 0.0
+        VT[:] = 0.0
+        dKT[:] = 0.0
+        dVT[:] = 0.0
+        for k in range(nk):
+            for c in range(d):
+                xb[c, k] = K[j0 + k, c]
+            for c in range(wv):
+                VT[c, k] = V[j0 + k, c]
+        vals[0, :] = 1.0
+        node_gradient(WVw, w1w, np.int64(0), VT, vals, np.int64(0), adj, dVT)
+        seen, depth = 1, 0
+        nextc[0] = d - 1 if g > 0 else -1
+        while True:
+            if nextc[depth] < 0:  # leave this monomial: pass its adjoint to the parent and to dk
+                if depth == 0:
+                    break
+                ascend(adj, vals, xb, dKT, depth, coord[depth], groups)
+                depth -= 1
+                continue
+            c = nextc[depth]
+            nextc[depth] -= 1
+            depth += 1
+            descend(vals, xb, depth, c, groups, vals, depth)  # (the copy is the same row again)
+            coord[depth] = c
+            nextc[depth] = c if depth < g else -1
+            node_gradient(WVw, w1w, seen, VT, vals, depth, adj, dVT)
+            seen += 1
+        for k in range(nk):
+            for c in range(d):
+                dK[j0 + k, c] += dKT[c, k]
+            for c in range(wv):
+                dV[j0 + k, c] = dVT[c, k]
+
+
+# -- batches: the units of :mod:`._kernels`, by the walk ----------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def key_units_depth_first(K, V, g, rows, bounds, ulo, uhi, S, s1):
+    """:func:`._kernels.key_units` by :func:`key_task_depth_first` (rows of ``S``, ``s1`` in the visiting order)."""
+    tasks = bounds.shape[0] - 1
+    for u in range(ulo, uhi):
+        s, t = u // tasks, u % tasks
+        key_task_depth_first(K, V, g, s * rows + bounds[t], s * rows + bounds[t + 1], S[s, t], s1[s, t])
+
+
+@njit(cache=True, nogil=True)
+def backward_key_units_depth_first(K, V, WVw, w1w, g, rows, bounds, ulo, uhi, dK, dV):
+    """:func:`._kernels.backward_key_units` by :func:`backward_key_task_depth_first` (``WVw[s]``, ``w1w[s]`` in the
+    visiting order)."""
+    tasks = bounds.shape[0] - 1
+    for u in range(ulo, uhi):
+        s, t = u // tasks, u % tasks
+        backward_key_task_depth_first(K, V, WVw[s], w1w[s], g, s * rows + bounds[t], s * rows + bounds[t + 1],
+                                      dK, dV)
