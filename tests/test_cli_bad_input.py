@@ -46,7 +46,7 @@ CASES = [  # (argv, text the one line must hold: the option as spelt on the comm
     (["sweep", "hardness", "--n", BIG, "--out", "TMP/o"], "of memory, more than"),
     (["bench", "attention", "--quick", "--exact-rows", "0"], "--exact-rows must be >= 1, got 0"),
     (["bench", "tuning-step", "--repeats", "0"], "--repeats must be >= 1, got 0"),
-    (["bench", "key-walk", "--n", "12"], "--n must be a positive multiple of 8, got 12"),
+    (["bench", "walk", "--n", "12"], "--n must be a positive multiple of 8, got 12"),
     (["bench", "tuning-step", "--backend", "fast"], "argument --backend: invalid choice: 'fast'"),
     (["bench", "tuning-step", "--weight-scale", "0"], "--weight-scale must be finite and > 0, got 0.0"),
     (["tune", "--backend", "fast"], "argument --backend: invalid choice: 'fast'"),

@@ -6,8 +6,10 @@ The forward key pass by the walk must give the block pass's sums to the last bit
 and ``dK`` over the monomials in the walk's order, so it is compared with the block
 pass to rounding, with the n x n polynomial backward, and with the proved rounding
 bound against extended precision (docs/theory.md §4.6.1: any summation order).
-The plan chooses the walk by rank alone (``DEPTH_FIRST_RANK``); the tests force it
-at small ranks and also run it once at the real threshold.
+The backward's query side walks twice per 64 queries (``N`` and ``D``, then the
+gradients) and is compared in the same way. The plan chooses the walk by rank alone
+(``DEPTH_FIRST_RANK``, ``DEPTH_FIRST_RANK_QUERIES``); the tests force it at small
+ranks and also run it once at the real threshold of the key passes.
 """
 
 import numba
@@ -17,7 +19,7 @@ from naive import naive_poly_attention, naive_poly_attention_backward
 
 from promptlimits.features import monomial_basis
 from promptlimits.poly_attention import _threads, _tree, make_plan
-from promptlimits.poly_attention._kernels import backward_key_task, key_task
+from promptlimits.poly_attention._kernels import backward_key_task, backward_query_task, key_task
 
 pytestmark = pytest.mark.kernels
 
@@ -31,14 +33,14 @@ SHAPES = [  # d, degree, keys, value columns (a multiple of 8), first row
 ]
 
 
+def _walk(monkeypatch, from_rank):
+    monkeypatch.setattr(_tree, "DEPTH_FIRST_RANK", from_rank)
+    monkeypatch.setattr(_tree, "DEPTH_FIRST_RANK_QUERIES", from_rank)
+
+
 @pytest.fixture
 def walk_always(monkeypatch):
-    monkeypatch.setattr(_tree, "DEPTH_FIRST_RANK", 1)
-
-
-@pytest.fixture
-def walk_never(monkeypatch):
-    monkeypatch.setattr(_tree, "DEPTH_FIRST_RANK", 2**62)
+    _walk(monkeypatch, 1)
 
 
 @pytest.mark.parametrize("d, g", [(1, 5), (2, 4), (3, 3), (5, 4), (4, 0)])
@@ -87,6 +89,29 @@ def test_the_walks_backward_is_the_block_backward_to_rounding(d, g, n, wv, lo):
         assert np.abs(dK[lo:]).max() > 0.1  # the comparison has something to compare
 
 
+@pytest.mark.parametrize("d, g, n, wv, lo", SHAPES)
+def test_the_query_walks_backward_is_the_block_backward_to_rounding(d, g, n, wv, lo):
+    rng = np.random.default_rng(d * 100 + g + 2)
+    basis = monomial_basis(d, g)
+    runs, r = np.ascontiguousarray(basis.runs), basis.rank
+    Q, G = rng.uniform(-1, 1, (n, d)), rng.uniform(-1, 1, (n, wv))
+    Sw, s1w = rng.uniform(-1, 1, (wv // 8, r, 8)) / r, rng.uniform(0.5, 1, r) / r  # D = 1 + m(q) . s1w > 0
+    order = _tree.visiting_order(d, g)
+    dQ, WV, w1 = np.zeros((n, d)), np.zeros((wv // 8, r, 8)), np.zeros((r, 8))
+    backward_query_task(Q, G, Sw, s1w, 1.0, runs, r, lo, n, dQ, WV, w1)
+    dQ_w, WV_w, w1_w = np.zeros((n, d)), np.zeros((wv // 8, r, 8)), np.zeros((r, 8))
+    _tree.backward_query_task_depth_first(Q, G, np.ascontiguousarray(Sw[:, order]), s1w[order], 1.0, g, lo, n,
+                                          dQ_w, WV_w, w1_w)
+    assert (dQ_w[:lo] == 0).all()
+    WV_b, w1_b = np.empty_like(WV_w), np.empty_like(w1_w)
+    WV_b[:, order], w1_b[order] = WV_w, w1_w
+    atol = 1e-15 * n * max(g, 1) * (1 + wv)
+    np.testing.assert_allclose(WV_b, WV, rtol=0, atol=atol)
+    np.testing.assert_allclose(w1_b.sum(1), w1.sum(1), rtol=0, atol=atol)
+    np.testing.assert_allclose(dQ_w, dQ, rtol=0, atol=atol)
+    assert np.abs(WV).max() > 0.1 and (g == 0 or np.abs(dQ[lo:]).max() > 1e-3)
+
+
 def _inputs(seed, b, nq, n, d, dv, B):
     rng = np.random.default_rng(seed)
     Q, K = rng.uniform(-B, B, (b, nq, d)), rng.uniform(-B, B, (b, n, d))
@@ -107,10 +132,10 @@ def test_plans_forward_is_the_same_walked_or_not_and_batches_are_the_sequences(t
     on 1 and 2 threads, the keys cut into several tasks."""
     monkeypatch.setattr(_threads, "TASK_WORK", 2**12)
     plan = make_plan(3, 0.7, degree=5)
-    Q, K, V, G = _inputs(3, 3, 9, 150, 3, 10, 0.7)
-    monkeypatch.setattr(_tree, "DEPTH_FIRST_RANK", 2**62)
+    Q, K, V, G = _inputs(3, 3, 70, 150, 3, 10, 0.7)  # at least 64 queries and keys: both sides walk
+    _walk(monkeypatch, 2**62)
     T_blocks = plan.forward_batch(Q, K, V, variant=variant)
-    monkeypatch.setattr(_tree, "DEPTH_FIRST_RANK", 1)
+    _walk(monkeypatch, 1)
     assert len(_threads.split(152, plan.rank * 16)) > 2
     T = plan.forward_batch(Q, K, V, variant=variant)
     assert np.array_equal(T, T_blocks)
@@ -124,7 +149,7 @@ def test_plans_forward_is_the_same_walked_or_not_and_batches_are_the_sequences(t
 @pytest.mark.parametrize("variant", ["softmax", "softmax1"])
 def test_walked_backward_matches_the_n_by_n_polynomial(walk_always, variant):
     plan = make_plan(2, 0.8, degree=6)
-    Q, K, V, G = _inputs(4, 1, 7, 77, 2, 3, 0.8)
+    Q, K, V, G = _inputs(4, 1, 66, 77, 2, 3, 0.8)
     T = plan.forward(Q[0], K[0], V[0], variant=variant)
     want = naive_poly_attention(Q[0], K[0], V[0], plan.approx.coefficients, scale=plan.scale, variant=variant)
     np.testing.assert_allclose(T, want, rtol=1e-12, atol=1e-13)
@@ -138,14 +163,14 @@ def test_walked_backward_matches_the_n_by_n_polynomial(walk_always, variant):
 @pytest.mark.skipif(np.finfo(np.longdouble).eps >= 1e-18, reason="numpy.longdouble has no extended precision here")
 @pytest.mark.parametrize("d, B, degree", [(2, 1.5, 14), (4, 1.0, 10)])
 def test_walked_backward_rounding_is_within_its_proved_bound(walk_always, d, B, degree):
-    """1024 keys at the corners of the box (the inputs that maximise rounding): the walk's float64 backward
+    """1024 keys and 64 queries at the corners of the box (the inputs that maximise rounding): the walk's backward
     against the polynomial backward in long double, beside ``GradientBound.rounding_d*`` (§4.6.1)."""
     from promptlimits.experiments.approx_error import _poly_backward_extended
 
     plan = make_plan(d, B, eps=None, degree=degree, kind="chebyshev")
     rng = np.random.default_rng(degree)
-    Q, K = rng.choice([-B, B], (8, d)), rng.choice([-B, B], (1024, d))
-    V, G = rng.choice([-1.0, 1.0], (1024, 3)), rng.choice([-1.0, 1.0], (8, 3))
+    Q, K = rng.choice([-B, B], (64, d)), rng.choice([-B, B], (1024, d))
+    V, G = rng.choice([-1.0, 1.0], (1024, 3)), rng.choice([-1.0, 1.0], (64, 3))
     got = plan.backward(Q, K, V, G)
     bound = plan.gradient_bound(Q, K, V, G)
     for name, x, y in zip("QKV", got, _poly_backward_extended(plan, Q, K, V, G)):
@@ -157,10 +182,11 @@ def test_walked_backward_rounding_is_within_its_proved_bound(walk_always, d, B, 
 def test_at_the_threshold_the_plan_walks_and_agrees_with_the_blocks(monkeypatch):
     """Rank 12,870 (d = 8, degree 8) is above ``DEPTH_FIRST_RANK``: the plan's own choice walks the tree."""
     plan = make_plan(8, 0.3, degree=8)
-    assert _tree.depth_first(plan.rank)
+    assert _tree.depth_first(plan.rank, "keys", 72) and not _tree.depth_first(plan.rank, "queries", 72)
+    assert not _tree.depth_first(plan.rank, "keys", 56)  # fewer rows than a walk's lanes: the blocks
     Q, K, V, G = _inputs(5, 1, 8, 70, 8, 4, 0.3)
     T, grads = plan.forward(Q[0], K[0], V[0]), plan.backward(Q[0], K[0], V[0], G[0])
-    monkeypatch.setattr(_tree, "DEPTH_FIRST_RANK", 2**62)
+    _walk(monkeypatch, 2**62)
     assert np.array_equal(plan.forward(Q[0], K[0], V[0]), T)
     for x, y in zip(grads, plan.backward(Q[0], K[0], V[0], G[0])):
         np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14 * np.abs(y).max())

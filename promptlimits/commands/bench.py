@@ -13,7 +13,7 @@ BENCHMARKS = {
     "tuning-step": "tuning_step",
     "attention": "attention",
     "certificate": "certificate",
-    "key-walk": "key_walk",
+    "walk": "walk",
 }
 
 

@@ -250,7 +250,7 @@ def forward_backward(plan, Q, K, V, G):
     if vmax == 0.0 or not (_scaling_exact(Kc, Vs, plan.degree) and _scaling_exact(Kc, Vc, plan.degree)):
         return plan.forward(Q, K, V), plan.backward(Q, K, V, G)
     nq, n, dv = Qc.shape[0], Kc.shape[0], Vc.shape[1]
-    (runs, r), w = plan._index, plan.weights
+    runs, r = plan._index
     lanes = _batch.LANES
     n8, nq8, wv = _batch._round_up(n, lanes), _batch._round_up(nq, lanes), _batch._round_up(dv, _batch._TILE)
     Kp, Qp = _batch._padded(Kc[None], n8, Kc.shape[1]), _batch._padded(Qc[None], nq8, Qc.shape[1])
@@ -267,15 +267,7 @@ def forward_backward(plan, Q, K, V, G):
     if e:
         T = np.clip(np.ldexp(T, e), -vmax, vmax)
     # the backward: _batch.backward of one sequence with the key sums Swb
-    Gp = _batch._padded(Gc[None], nq8, wv)
-    bb = _batch.split(nq8, 3 * r * wv)
-    dQ = np.zeros(Qp.shape)
-    WV = np.zeros((1, len(bb) - 1) + Swb.shape[1:])
-    w1 = np.zeros((1, len(bb) - 1, r, lanes))
-    _batch._run_units(_batch.backward_query_units, 1, bb, (bb[1] - bb[0]) * 3 * r * wv,
-                      (Qp, Gp, Swb, s1w, 0.0, runs, r, nq8, bb), (dQ, WV, w1))
-    WVw = _batch._in_order(WV) * w[None, None, :, None]
-    w1w = _batch._lanes(_batch._in_order(w1)) * w
+    dQ, WVw, w1w = _batch.query_gradients(plan, Qp, _batch._padded(Gc[None], nq8, wv), Swb, s1w, 1, 0.0)
     dK, dV = _batch.key_gradients(plan, Kp, _batch._padded(Vc[None], n8, wv), WVw, w1w, 1)
     grads = (dQ[:nq], dK[:n], dV[:n, :dv])
     return T.astype(dtype_f, copy=False), tuple(X.astype(dtype_b, copy=False) for X in grads)

@@ -24,7 +24,13 @@ import numpy as np
 from .._checks import as_float_array, check_memory
 from ._kernels import LANES, backward_key_units, backward_query_units, key_units, query_units
 from ._threads import group, run_tasks, split
-from ._tree import backward_key_units_depth_first, depth_first, key_units_depth_first, visiting_order
+from ._tree import (
+    backward_key_units_depth_first,
+    backward_query_units_depth_first,
+    depth_first,
+    key_units_depth_first,
+    visiting_order,
+)
 
 _TILE = LANES  # column tile of V and G
 
@@ -122,7 +128,7 @@ def key_sums(plan, Kp, Vp, b: int, n: int):
     S = np.zeros((b, tasks, wv // _TILE, r, _TILE))
     s1 = np.zeros((b, tasks, r, LANES))
     work = (bounds[1] - bounds[0]) * r * wv
-    if depth_first(r):  # rows in the walk's order, the same sums (._tree); back to the basis order
+    if depth_first(r, "keys", rows):  # rows in the walk's order, the same sums (._tree); back to the basis order
         _run_units(key_units_depth_first, b, bounds, work, (Kp, Vp, plan.degree, rows, bounds), (S, s1))
         order = visiting_order(Kp.shape[1], plan.degree)
         S_sum, s1_sum = np.empty(S.shape[:1] + S.shape[2:]), np.empty((b, r))
@@ -171,22 +177,38 @@ def forward(plan, Q, K, V, d0: float) -> np.ndarray:
 def backward(plan, Q, K, V, G, d0: float):
     """``dQ, dK, dV`` (3-D, float64) of the fused backward for checked 3-D ``Q, K, V, G`` (``d_v > 0``)."""
     b, nq, n, dv = Q.shape[0], Q.shape[1], K.shape[1], V.shape[2]
-    (runs, r), w = plan._index, plan.weights
     n8, nq8, wv = _round_up(n, LANES), _round_up(nq, LANES), _round_up(dv, _TILE)
     Kp, Vp = _padded(K, n8, K.shape[2]), _padded(V, n8, wv)
     Sw, s1w = key_sums(plan, Kp, Vp, b, n)
     Qp, Gp = _padded(Q, nq8, Q.shape[2]), _padded(G, nq8, wv)
+    dQ, WVw, w1w = query_gradients(plan, Qp, Gp, Sw, s1w, b, d0)
+    dK, dV = key_gradients(plan, Kp, Vp, WVw, w1w, b)
+    return (dQ.reshape(b, nq8, -1)[:, :nq], dK.reshape(b, n8, -1)[:, :n], dV.reshape(b, n8, wv)[:, :n, :dv])
+
+
+def query_gradients(plan, Qp, Gp, Sw, s1w, b: int, d0: float):
+    """The backward's query pass: ``dQ`` of the padded queries ``Qp (b * nq8, d)`` with upstream ``Gp``, and the
+    gradients ``WVw (b, Wv/8, r, 8)``, ``w1w (b, r)`` of ``S_V`` and ``s_1`` (feature weights applied), from
+    the key sums ``Sw``, ``s1w`` of :func:`key_sums`."""
+    (runs, r), w = plan._index, plan.weights
+    nq8, wv = Qp.shape[0] // b, Gp.shape[1]
     bounds = split(nq8, 3 * r * wv)
     tasks = len(bounds) - 1
     dQ = np.zeros(Qp.shape)
     WV = np.zeros((b, tasks) + Sw.shape[1:])
     w1 = np.zeros((b, tasks, r, LANES))
-    _run_units(backward_query_units, b, bounds, (bounds[1] - bounds[0]) * 3 * r * wv,
-               (Qp, Gp, Sw, s1w, d0, runs, r, nq8, bounds), (dQ, WV, w1))
-    WVw = _in_order(WV) * w[None, None, :, None]
-    w1w = _lanes(_in_order(w1)) * w
-    dK, dV = key_gradients(plan, Kp, Vp, WVw, w1w, b)
-    return (dQ.reshape(b, nq8, -1)[:, :nq], dK.reshape(b, n8, -1)[:, :n], dV.reshape(b, n8, wv)[:, :n, :dv])
+    work = (bounds[1] - bounds[0]) * 3 * r * wv
+    if depth_first(r, "queries", nq8):  # two walks per 64 queries, the sums in the walk's order (._tree)
+        order = visiting_order(Qp.shape[1], plan.degree)
+        Sw_o, s1w_o = np.ascontiguousarray(Sw[:, :, order]), np.ascontiguousarray(s1w[:, order])
+        _run_units(backward_query_units_depth_first, b, bounds, work,
+                   (Qp, Gp, Sw_o, s1w_o, d0, plan.degree, nq8, bounds), (dQ, WV, w1))
+        WVs, w1s = np.empty(WV.shape[:1] + WV.shape[2:]), np.empty((b, r))
+        WVs[:, :, order], w1s[:, order] = _in_order(WV), _lanes(_in_order(w1))
+    else:
+        _run_units(backward_query_units, b, bounds, work, (Qp, Gp, Sw, s1w, d0, runs, r, nq8, bounds), (dQ, WV, w1))
+        WVs, w1s = _in_order(WV), _lanes(_in_order(w1))
+    return dQ, WVs * w[None, None, :, None], w1s * w
 
 
 def key_gradients(plan, Kp, Vp, WVw, w1w, b: int):
@@ -196,7 +218,7 @@ def key_gradients(plan, Kp, Vp, WVw, w1w, b: int):
     dK, dV = np.zeros(Kp.shape), np.empty(Vp.shape)
     kb = split(n8, 3 * r * wv)
     work = (kb[1] - kb[0]) * 3 * r * wv
-    if depth_first(r):  # the walk reads the gradients of S_V and s_1 in its own order (._tree)
+    if depth_first(r, "keys", n8):  # the walk reads the gradients of S_V and s_1 in its own order (._tree)
         order = visiting_order(Kp.shape[1], plan.degree)
         WVw, w1w = np.ascontiguousarray(WVw[:, :, order]), np.ascontiguousarray(w1w[:, order])
         _run_units(backward_key_units_depth_first, b, kb, work, (Kp, Vp, WVw, w1w, plan.degree, n8, kb), (dK, dV))

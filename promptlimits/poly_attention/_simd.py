@@ -169,17 +169,18 @@ def divide_rows(typingctx, A, a0, OUT, D, ct):
 
 
 @intrinsic
-def nodes_update(typingctx, S, LANE_SUMS, P, prow, npend, V, j0, nk):
+def nodes_update(typingctx, S, LANE_SUMS, P, prow, npend, V, j0, nk, y):
     """For the pending monomials ``p < npend`` (rows ``prow[p]`` of ``S``, values ``P[p, :nk]`` on the keys
     ``j0..j0+nk-1``): ``S[t, prow[p], :] += sum_k P[p, k] V[j0+k, 8t:8t+8]`` over every tile ``t``, in the
-    order of ``k``, and ``LANE_SUMS[prow[p], :] += P[p, 8q:8q+8]`` for ``q = 0, 1, ...`` in order.
+    order of ``k``, and ``LANE_SUMS[prow[p], :] += P[p, 8q:8q+8] y[8q:8q+8]`` (one FMA) for ``q = 0, 1, ...``
+    in order (``y`` ones: the lane sums of ``s_1``; ``dD``: those of ``w_1``).
 
     The depth-first key pass (:mod:`._tree`): each row of ``S`` gets the chain of FMAs that
     :func:`rows_update` gives it over the same keys block after block, so the sums are the same to the
     last bit; the eight pending rows are eight independent chains sharing each load of ``V``.
     ``prow[p]`` must be a valid row for all eight ``p`` (only ``p < npend`` are written).
     """
-    sig = types.void(S, LANE_SUMS, P, prow, npend, V, j0, nk)
+    sig = types.void(S, LANE_SUMS, P, prow, npend, V, j0, nk, y)
 
     def codegen(context, builder, sig, args):
         arr = _Arrays(context, builder, sig, args)
@@ -200,15 +201,15 @@ def nodes_update(typingctx, S, LANE_SUMS, P, prow, npend, V, j0, nk):
             for p in range(WIDTH):
                 with builder.if_then(live[p], likely=True):
                     _vstore(builder, builder.load(accs[p]), arr.ptr(0, tile.index, rows[p], _c(0)))
-        ones = ir.Constant(_VEC, [1.0] * WIDTH)
         groups = builder.udiv(nkv, _c(WIDTH))
         for p in range(WIDTH):
             with builder.if_then(live[p], likely=True):
                 psum = arr.ptr(1, rows[p], _c(0))
                 builder.store(_vload(builder, psum), accs[0])
                 with cgutils.for_range(builder, groups) as q:
-                    part = _vload(builder, arr.ptr(2, _c(p), builder.mul(q.index, _c(WIDTH))))
-                    builder.store(_fma(builder, part, ones, builder.load(accs[0])), accs[0])
+                    k0 = builder.mul(q.index, _c(WIDTH))
+                    part, yq = _vload(builder, arr.ptr(2, _c(p), k0)), _vload(builder, arr.ptr(8, k0))
+                    builder.store(_fma(builder, part, yq, builder.load(accs[0])), accs[0])
                 _vstore(builder, builder.load(accs[0]), psum)
         return context.get_dummy_value()
 
@@ -216,35 +217,67 @@ def nodes_update(typingctx, S, LANE_SUMS, P, prow, npend, V, j0, nk):
 
 
 @intrinsic
-def node_gradient(typingctx, WVw, w1w, pos, VT, vals, depth, adj, dVT):
-    """For the monomial at row ``pos`` of ``WVw`` (tile-major) and ``w1w``, on the 64 keys of a walk: its
-    gradient ``adj[depth, :] = w1w[pos] + sum_c WVw[pos, c] VT[c, :]`` (``c`` in order) and the ``dV`` sums
-    ``dVT[c, :] += vals[depth, :] WVw[pos, c]``.
+def node_gradient(typingctx, WVw, w1w, pos, VT, y, vals, depth, adj, dVT):
+    """For the monomial at row ``pos`` of ``WVw`` (tile-major) and ``w1w``, on the 64 lanes of a walk: its
+    gradient ``adj[depth, :] = w1w[pos] y + sum_c WVw[pos, c] VT[c, :]`` (one product, then ``c`` in order) and,
+    unless ``dVT`` is ``None``, the ``dV`` sums ``dVT[c, :] += vals[depth, :] WVw[pos, c]``.
 
-    The depth-first backward key pass (:mod:`._tree`); ``VT`` and ``dVT`` are ``(W, 64)``, ``vals`` and
-    ``adj`` ``(levels, 64)``. The eight vectors of the gradient and of the values stay in registers while
-    ``c`` runs, each ``WVw[pos, c]`` is loaded once.
+    The depth-first backward passes (:mod:`._tree`): the key side (``y`` ones) and the query side
+    (``WVw, w1w`` the key sums, ``VT`` the ``dN``, ``y`` the ``dD``); ``VT`` and ``dVT`` are ``(W, 64)``,
+    ``vals`` and ``adj`` ``(levels, 64)``. The eight vectors of the gradient and of the values stay in
+    registers while ``c`` runs, each ``WVw[pos, c]`` is loaded once.
     """
-    sig = types.void(WVw, w1w, pos, VT, vals, depth, adj, dVT)
+    sums = not isinstance(dVT, types.NoneType)
+    sig = types.void(WVw, w1w, pos, VT, y, vals, depth, adj, dVT)
 
     def codegen(context, builder, sig, args):
         arr = _Arrays(context, builder, sig, args)
-        posv, depthv = args[2], args[5]
+        posv, depthv = args[2], args[6]
         wv = builder.extract_value(arr.arrays[3][1].shape, 0)
         w0 = _splat(builder, builder.load(arr.ptr(1, posv)))
         lanes = [_c(WIDTH * q) for q in range(WIDTH)]
-        m = [_vload(builder, arr.ptr(4, depthv, k0)) for k0 in lanes]
-        accs = [cgutils.alloca_once_value(builder, w0) for _ in range(WIDTH)]
+        m = [_vload(builder, arr.ptr(5, depthv, k0)) for k0 in lanes] if sums else None
+        accs = [cgutils.alloca_once_value(builder, builder.fmul(w0, _vload(builder, arr.ptr(4, k0))))
+                for k0 in lanes]
         with cgutils.for_range(builder, wv) as c:
             tile, col = builder.udiv(c.index, _c(WIDTH)), builder.urem(c.index, _c(WIDTH))
             w = _splat(builder, builder.load(arr.ptr(0, tile, posv, col)))
             for q, k0 in enumerate(lanes):
                 builder.store(_fma(builder, w, _vload(builder, arr.ptr(3, c.index, k0)), builder.load(accs[q])),
                               accs[q])
-                pd = arr.ptr(7, c.index, k0)
-                _vstore(builder, _fma(builder, w, m[q], _vload(builder, pd)), pd)
+                if sums:
+                    pd = arr.ptr(8, c.index, k0)
+                    _vstore(builder, _fma(builder, w, m[q], _vload(builder, pd)), pd)
         for q, k0 in enumerate(lanes):
-            _vstore(builder, builder.load(accs[q]), arr.ptr(6, depthv, k0))
+            _vstore(builder, builder.load(accs[q]), arr.ptr(7, depthv, k0))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def node_reduce(typingctx, Sw, s1w, pos, vals, depth, NT, DT):
+    """For the monomial at row ``pos`` of ``Sw`` (tile-major) and ``s1w``, on the 64 lanes of a walk:
+    ``NT[c, :] += vals[depth, :] Sw[pos, c]`` and ``DT += vals[depth, :] s1w[pos]`` (one FMA each): the sums
+    ``N`` and ``D`` of the query side of the depth-first backward (:mod:`._tree`)."""
+    sig = types.void(Sw, s1w, pos, vals, depth, NT, DT)
+
+    def codegen(context, builder, sig, args):
+        arr = _Arrays(context, builder, sig, args)
+        posv, depthv = args[2], args[4]
+        wv = builder.extract_value(arr.arrays[5][1].shape, 0)
+        lanes = [_c(WIDTH * q) for q in range(WIDTH)]
+        m = [_vload(builder, arr.ptr(3, depthv, k0)) for k0 in lanes]
+        w1 = _splat(builder, builder.load(arr.ptr(1, posv)))
+        for q, k0 in enumerate(lanes):
+            pd = arr.ptr(6, k0)
+            _vstore(builder, _fma(builder, w1, m[q], _vload(builder, pd)), pd)
+        with cgutils.for_range(builder, wv) as c:
+            tile, col = builder.udiv(c.index, _c(WIDTH)), builder.urem(c.index, _c(WIDTH))
+            w = _splat(builder, builder.load(arr.ptr(0, tile, posv, col)))
+            for q, k0 in enumerate(lanes):
+                pd = arr.ptr(5, c.index, k0)
+                _vstore(builder, _fma(builder, w, m[q], _vload(builder, pd)), pd)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -371,6 +404,6 @@ if config.DISABLE_JIT:  # intrinsics need the JIT: run the NumPy blocks, operati
     from . import _simd_python as _python
 
     rows_update, rows_reduce, divide_rows = _python.rows_update, _python.rows_reduce, _python.divide_rows
-    nodes_update, node_gradient = _python.nodes_update, _python.node_gradient
+    nodes_update, node_gradient, node_reduce = _python.nodes_update, _python.node_gradient, _python.node_reduce
     descend, ascend = _python.descend, _python.ascend
     monomials, monomials_backward = _python.monomials, _python.monomials_backward

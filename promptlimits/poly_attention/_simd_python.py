@@ -43,9 +43,9 @@ def divide_rows(A, a0, OUT, D, ct):
     OUT[:WIDTH, ct:ct + WIDTH] = A[a0:a0 + WIDTH, ct:ct + WIDTH] / D[:WIDTH, None]
 
 
-def nodes_update(S, LANE_SUMS, P, prow, npend, V, j0, nk):
-    """``S[t, prow[p], :] += sum_k P[p, k] V[j0+k, 8t:8t+8]`` and ``LANE_SUMS[prow[p], :] += P[p, 8q:8q+8]`` in
-    order, for ``p < npend``."""
+def nodes_update(S, LANE_SUMS, P, prow, npend, V, j0, nk, y):
+    """``S[t, prow[p], :] += sum_k P[p, k] V[j0+k, 8t:8t+8]`` and ``LANE_SUMS[prow[p], :] += P[p, 8q:8q+8]
+    y[8q:8q+8]`` in order, for ``p < npend``."""
     for p in range(int(npend)):
         a = int(prow[p])
         for t in range(S.shape[0]):
@@ -54,17 +54,27 @@ def nodes_update(S, LANE_SUMS, P, prow, npend, V, j0, nk):
                 acc = P[p, k] * V[j0 + k, WIDTH * t:WIDTH * (t + 1)] + acc
             S[t, a, :] = acc
         for q in range(int(nk) // WIDTH):
-            LANE_SUMS[a, :] = P[p, WIDTH * q:WIDTH * (q + 1)] + LANE_SUMS[a, :]
+            lanes = slice(WIDTH * q, WIDTH * (q + 1))
+            LANE_SUMS[a, :] = P[p, lanes] * y[lanes] + LANE_SUMS[a, :]
 
 
-def node_gradient(WVw, w1w, pos, VT, vals, depth, adj, dVT):
-    """``adj[depth] = w1w[pos] + sum_c WVw[pos, c] VT[c]`` (``c`` in order), ``dVT[c] += vals[depth] WVw[pos, c]``."""
-    acc = np.full(VT.shape[1], w1w[pos])
+def node_gradient(WVw, w1w, pos, VT, y, vals, depth, adj, dVT):
+    """``adj[depth] = w1w[pos] y + sum_c WVw[pos, c] VT[c]`` (``c`` in order); ``dVT[c] += vals[depth] WVw[pos, c]``
+    unless ``None``."""
+    acc = w1w[pos] * y
     for c in range(VT.shape[0]):
         w = WVw[c // WIDTH, pos, c % WIDTH]
         acc = w * VT[c] + acc
-        dVT[c] = w * vals[depth] + dVT[c]
+        if dVT is not None:
+            dVT[c] = w * vals[depth] + dVT[c]
     adj[depth] = acc
+
+
+def node_reduce(Sw, s1w, pos, vals, depth, NT, DT):
+    """``NT[c] += vals[depth] Sw[pos, c]`` and ``DT += vals[depth] s1w[pos]``."""
+    DT[:] = s1w[pos] * vals[depth] + DT
+    for c in range(NT.shape[0]):
+        NT[c] = Sw[c // WIDTH, pos, c % WIDTH] * vals[depth] + NT[c]
 
 
 def descend(vals, xb, depth, c, groups, P, slot):

@@ -29,22 +29,31 @@ from numba import njit
 
 from ..features import monomial_basis
 from ._simd import WIDTH as LANES
-from ._simd import ascend, descend, node_gradient, nodes_update
+from ._simd import ascend, descend, node_gradient, node_reduce, nodes_update
 
-__all__ = ["KEYS", "DEPTH_FIRST_RANK", "depth_first", "visiting_order", "key_task_depth_first",
-           "backward_key_task_depth_first", "key_units_depth_first", "backward_key_units_depth_first"]
+__all__ = ["KEYS", "DEPTH_FIRST_RANK", "DEPTH_FIRST_RANK_QUERIES", "depth_first", "visiting_order",
+           "key_task_depth_first", "backward_key_task_depth_first", "backward_query_task_depth_first",
+           "key_units_depth_first", "backward_key_units_depth_first", "backward_query_units_depth_first"]
 
 #: Keys per walk of the tree: the FMA chain of a row of ``S`` runs this long between a read and a write.
 KEYS = 64
 
-#: From this rank up the key pass walks the tree: an ``r x 8`` block then no longer fits in a core's
+#: From this rank up the key passes walk the tree: an ``r x 8`` block then no longer fits in a core's
 #: second-level cache (``8 r`` doubles at ``r = 8192`` are 512 KiB).
 DEPTH_FIRST_RANK = 8192
 
+#: From this rank up the backward's query side walks the tree too. It walks twice per 64 queries (``N`` and
+#: ``D`` first, then the gradients), so it pays later: ``bench walk`` (d = 8, one thread) measured it 16 %
+#: slower than the blocks at rank 24,310 and 1.4 times faster at 125,970.
+DEPTH_FIRST_RANK_QUERIES = 65536
 
-def depth_first(rank: int) -> bool:
-    """Whether the key pass of a plan of this rank walks the tree (a function of the rank only)."""
-    return rank >= DEPTH_FIRST_RANK
+
+def depth_first(rank: int, side: str = "keys", rows: int = KEYS) -> bool:
+    """Whether a pass over ``rows`` rows (per sequence) of a plan of this rank walks the tree, a function of the
+    problem's size only: ``side`` is ``"keys"`` (the forward key pass, the backward's key side) or
+    ``"queries"`` (the backward's query side). Fewer than :data:`KEYS` rows keep the blocks: a walk costs
+    the same whatever the number of rows up to ``KEYS``."""
+    return rows >= KEYS and rank >= (DEPTH_FIRST_RANK if side == "keys" else DEPTH_FIRST_RANK_QUERIES)
 
 
 @njit(cache=True, nogil=True)
@@ -80,11 +89,12 @@ def visiting_order(d: int, g: int) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _flush(S, s1, P, prow, npend, V, j0, nk):
-    """Add the ``npend`` queued monomials into their rows of ``S`` and ``s1``; the unused slots read row 0."""
+def _flush(S, s1, P, prow, npend, V, j0, nk, y):
+    """Add the ``npend`` queued monomials into their rows of ``S`` and ``s1`` (lane weights ``y``); the unused
+    slots read row 0."""
     for p in range(npend, LANES):
         prow[p] = 0
-    nodes_update(S, s1, P, prow, np.int64(npend), V, j0, nk)
+    nodes_update(S, s1, P, prow, np.int64(npend), V, j0, nk, y)
 
 
 @njit(cache=True, nogil=True)
@@ -102,6 +112,7 @@ def key_task_depth_first(K, V, g, lo, hi, S, s1):
     nextc = np.zeros(g + 1, dtype=np.int64)  # the next child to visit (counting down; -1: none left)
     P = np.empty((LANES, KEYS))  # queued monomials, their values on the keys of the walk
     prow = np.zeros(LANES, dtype=np.int64)
+    ones = np.ones(KEYS)
     for j0 in range(lo, hi, KEYS):
         nk = min(KEYS, hi - j0)
         groups = np.int64(nk // LANES)
@@ -127,10 +138,10 @@ def key_task_depth_first(K, V, g, lo, hi, S, s1):
             npend += 1
             seen += 1
             if npend == LANES:
-                nodes_update(S, s1, P, prow, np.int64(LANES), V, np.int64(j0), np.int64(nk))
+                nodes_update(S, s1, P, prow, np.int64(LANES), V, np.int64(j0), np.int64(nk), ones)
                 npend = 0
         if npend > 0:
-            _flush(S, s1, P, prow, npend, V, np.int64(j0), np.int64(nk))
+            _flush(S, s1, P, prow, npend, V, np.int64(j0), np.int64(nk), ones)
 
 
 @njit(cache=True, nogil=True)
@@ -154,6 +165,7 @@ def backward_key_task_depth_first(K, V, WVw, w1w, g, lo, hi, dK, dV):
     coord = np.zeros(g + 1, dtype=np.int64)  # the coordinate of the edge into each level
     nextc = np.zeros(g + 1, dtype=np.int64)  # the next child to visit (counting down; -1: none left)
     groups = np.int64(KEYS // LANES)
+    ones = np.ones(KEYS)
     for j0 in range(lo, hi, KEYS):
         nk = min(KEYS, hi - j0)  # the lanes k >= nk walk zero keys and values and are not written out
         xb[:] = 0.0
@@ -166,7 +178,7 @@ def backward_key_task_depth_first(K, V, WVw, w1w, g, lo, hi, dK, dV):
             for c in range(wv):
                 VT[c, k] = V[j0 + k, c]
         vals[0, :] = 1.0
-        node_gradient(WVw, w1w, np.int64(0), VT, vals, np.int64(0), adj, dVT)
+        node_gradient(WVw, w1w, np.int64(0), VT, ones, vals, np.int64(0), adj, dVT)
         seen, depth = 1, 0
         nextc[0] = d - 1 if g > 0 else -1
         while True:
@@ -182,7 +194,7 @@ def backward_key_task_depth_first(K, V, WVw, w1w, g, lo, hi, dK, dV):
             descend(vals, xb, depth, c, groups, vals, depth)  # (the copy is the same row again)
             coord[depth] = c
             nextc[depth] = c if depth < g else -1
-            node_gradient(WVw, w1w, seen, VT, vals, depth, adj, dVT)
+            node_gradient(WVw, w1w, seen, VT, ones, vals, depth, adj, dVT)
             seen += 1
         for k in range(nk):
             for c in range(d):
@@ -190,6 +202,101 @@ def backward_key_task_depth_first(K, V, WVw, w1w, g, lo, hi, dK, dV):
             for c in range(wv):
                 dV[j0 + k, c] = dVT[c, k]
 
+
+@njit(cache=True, nogil=True)
+def backward_query_task_depth_first(Q, G, Sw, s1w, d0, g, lo, hi, dQ, WV, w1):
+    """:func:`._kernels.backward_query_task` by two walks per 64 queries (``Sw``, ``s1w``, ``WV``, ``w1`` in the
+    visiting order).
+
+    The first walk sums ``N = m(q) Sw`` and ``D = d0 + m(q) . s1w`` (in the walk's order); then
+    ``dN = G/D`` and ``dD = -(dN . N)/D`` as in the block pass. The second walk starts each monomial's adjoint
+    at ``s1w dD + Sw dN`` and pulls it back into ``dQ`` as the backward key walk does, and queues the monomials
+    into their rows of ``WV`` and of the lane sums of ``w1`` (weights ``dD``) as the forward key walk does:
+    each row of ``WV`` gets one FMA chain over the queries in order. Zero padding queries (``G = 0``) add
+    nothing. docs/theory.md §4.6.1 bounds the rounding for any order of these sums.
+    """
+    d, wv = Q.shape[1], G.shape[1]
+    xb = np.zeros((d, KEYS))
+    vals = np.empty((g + 1, KEYS))
+    adj = np.empty((g + 1, KEYS))
+    NT, DT = np.empty((wv, KEYS)), np.empty(KEYS)
+    dNT, dN, dD = np.zeros((wv, KEYS)), np.zeros((KEYS, wv)), np.zeros(KEYS)
+    dQT = np.empty((d, KEYS))
+    P = np.empty((LANES, KEYS))
+    prow = np.zeros(LANES, dtype=np.int64)
+    coord = np.zeros(g + 1, dtype=np.int64)
+    nextc = np.zeros(g + 1, dtype=np.int64)
+    groups = np.int64(KEYS // LANES)
+    top = d - 1 if g > 0 else -1
+    for i0 in range(lo, hi, KEYS):
+        nk = min(KEYS, hi - i0)  # lanes k >= nk: zero queries with dN = dD = 0, not written out
+        xb[:] = 0.0
+        for k in range(nk):
+            for c in range(d):
+                xb[c, k] = Q[i0 + k, c]
+        # the first walk: N and D
+        NT[:] = 0.0
+        DT[:] = 0.0
+        vals[0, :] = 1.0
+        node_reduce(Sw, s1w, np.int64(0), vals, np.int64(0), NT, DT)
+        seen, depth = 1, 0
+        nextc[0] = top
+        while depth >= 0:
+            if nextc[depth] < 0:
+                depth -= 1
+                continue
+            c = nextc[depth]
+            nextc[depth] -= 1
+            depth += 1
+            descend(vals, xb, depth, c, groups, vals, depth)
+            nextc[depth] = c if depth < g else -1
+            node_reduce(Sw, s1w, seen, vals, depth, NT, DT)
+            seen += 1
+        for k in range(nk):
+            D = d0 + DT[k]
+            gT = 0.0
+            for c in range(wv):
+                x = G[i0 + k, c] / D
+                dN[k, c] = x
+                dNT[c, k] = x
+                gT += x * NT[c, k]
+            dD[k] = -gT / D
+        # the second walk: the adjoints into dQ, the monomials into WV and w1
+        dQT[:] = 0.0
+        vals[0, :] = 1.0
+        node_gradient(Sw, s1w, np.int64(0), dNT, dD, vals, np.int64(0), adj, None)
+        P[0, :] = 1.0
+        prow[0] = 0
+        npend, seen, depth = 1, 1, 0
+        nextc[0] = top
+        while True:
+            if nextc[depth] < 0:
+                if depth == 0:
+                    break
+                ascend(adj, vals, xb, dQT, depth, coord[depth], groups)
+                depth -= 1
+                continue
+            c = nextc[depth]
+            nextc[depth] -= 1
+            depth += 1
+            descend(vals, xb, depth, c, groups, P, np.int64(npend))
+            coord[depth] = c
+            nextc[depth] = c if depth < g else -1
+            node_gradient(Sw, s1w, seen, dNT, dD, vals, depth, adj, None)
+            prow[npend] = seen
+            npend += 1
+            seen += 1
+            if npend == LANES:
+                nodes_update(WV, w1, P, prow, np.int64(LANES), dN, np.int64(0), np.int64(nk), dD)
+                npend = 0
+        if npend > 0:
+            _flush(WV, w1, P, prow, npend, dN, np.int64(0), np.int64(nk), dD)
+        for k in range(nk):
+            for c in range(d):
+                dQ[i0 + k, c] += dQT[c, k]
+        dNT[:] = 0.0
+        dN[:] = 0.0
+        dD[:] = 0.0
 
 # -- batches: the units of :mod:`._kernels`, by the walk ----------------------------------------
 
@@ -212,3 +319,14 @@ def backward_key_units_depth_first(K, V, WVw, w1w, g, rows, bounds, ulo, uhi, dK
         s, t = u // tasks, u % tasks
         backward_key_task_depth_first(K, V, WVw[s], w1w[s], g, s * rows + bounds[t], s * rows + bounds[t + 1],
                                       dK, dV)
+
+
+@njit(cache=True, nogil=True)
+def backward_query_units_depth_first(Q, G, Sw, s1w, d0, g, rows, bounds, ulo, uhi, dQ, WV, w1):
+    """:func:`._kernels.backward_query_units` by :func:`backward_query_task_depth_first` (``Sw[s]``, ``s1w[s]``,
+    the partial sums ``WV[s, t]``, ``w1[s, t]`` in the visiting order)."""
+    tasks = bounds.shape[0] - 1
+    for u in range(ulo, uhi):
+        s, t = u // tasks, u % tasks
+        backward_query_task_depth_first(Q, G, Sw[s], s1w[s], d0, g, s * rows + bounds[t], s * rows + bounds[t + 1],
+                                        dQ, WV[s, t], w1[s, t])
