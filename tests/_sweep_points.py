@@ -17,6 +17,12 @@ def toy(params, seed):
     ]
 
 
+def point_cost(params):
+    """The larger ``x``, the costlier: several workers start from the last point (the sweep's order changes no
+    result)."""
+    return params["x"]
+
+
 def failing(params, seed):
     if params["x"] == 2:
         raise RuntimeError("boom at x=2")

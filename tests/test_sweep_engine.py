@@ -249,6 +249,23 @@ def test_one_vs_two_workers_identical(tmp_path):
     assert (tmp_path / "one" / "toy.csv").read_bytes() == (tmp_path / "two" / "toy.csv").read_bytes()
 
 
+def test_several_workers_start_from_the_costliest_points():
+    from promptlimits.sweep.run import point_costs, submission_order
+
+    params = [{"x": x} for x in (3, 1, 4, 1, 5)]
+    costs = point_costs("_sweep_points:toy", params)
+    assert costs == [3.0, 1.0, 4.0, 1.0, 5.0]
+    assert submission_order([0, 1, 2, 3, 4], costs) == [4, 2, 0, 1, 3]  # ties keep the index order
+    assert submission_order([1, 3], costs) == [1, 3]
+    assert point_costs("_sweep_points:typed", params) is not None  # one module, one cost function
+    assert point_costs("promptlimits.experiments.phase:phase_point", [{}]) is None  # no point_cost: index order
+    assert submission_order([2, 0], None) == [2, 0]
+    big = point_costs("promptlimits.experiments.approx_error:error_point",
+                      [{"n": 4096, "d": 8, "degree": g, "family": f} for g, f in ((15, "corners"), (15, "extremal"),
+                                                                                  (3, "extremal"))])
+    assert submission_order([0, 1, 2], big) == [1, 0, 2]
+
+
 def test_kill_and_resume_gives_same_csv(tmp_path):
     ref = run_sweep(toy_sweep(), tmp_path / "ref", workers=1, progress=False)
     out = tmp_path / "killed"

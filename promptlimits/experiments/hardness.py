@@ -48,7 +48,7 @@ from promptlimits.sweep import SweepDef
 from ._settings import Option, resolve, scale_table
 from .verdict import ILLUSTRATION, NOT_CHECKED, NOT_CONSISTENT, Verdict, figures_of, fmt
 
-__all__ = ["hardness_point", "check_point", "summarize", "summary_lines", "make_sweep", "verdicts",
+__all__ = ["hardness_point", "check_point", "point_cost", "summarize", "summary_lines", "make_sweep", "verdicts",
            "resolve_budget", "worst_case_control", "SETTINGS", "OPTIONS", "METHODS"]
 
 #: The three rows of a point.
@@ -95,6 +95,12 @@ def resolve_budget(budget, n: int) -> int:
         except (TypeError, ValueError):
             raise ValueError(f"budget must be 'n', 'n^p' or an integer, got {budget!r}") from None
     return check_positive_int(value, f"rank budget (from {budget!r})")
+
+
+def point_cost(params: dict) -> float:
+    """An estimate of a point's time (distance counts of ``n x n`` pairs), for the sweep to start the costliest
+    first (it changes no result)."""
+    return float(params["n"]) ** 2
 
 
 def check_point(params: dict) -> None:

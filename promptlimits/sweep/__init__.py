@@ -125,6 +125,13 @@ than the machine has cores; they exit when this process dies (even by
 cluster through ``dask.distributed.Client(address).get_executor()`` (Dask is
 imported only then; an unreachable scheduler fails within a few seconds).
 
+With several workers (or a Dask cluster), when the point function's module defines
+``point_cost(params)``, an estimate of a point's time, the points are submitted
+costliest first (largest processing time first, ties in index order), so the
+workers finish together instead of one working alone through the costliest
+points at the end; a point's result does not depend on when it runs (its seed
+comes from its index), and the CSV keeps the index order.
+
 ``resume=True`` reuses every finished point from the journal and computes the
 rest, saying how many it reuses and computes (through ``say``, by default on
 stderr); without it existing results are refused ("resume it or choose another

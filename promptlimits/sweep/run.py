@@ -373,11 +373,35 @@ class _Watch:
             self.say(f"{run.sweep.name}: no live Dask worker at {self.scheduler} for {idle:.0f} s; {wait}")
 
 
+def point_costs(point: str, params: list[dict]) -> list[float] | None:
+    """The estimated costs of the points, from ``point_cost(params)`` in the point function's module (``None``
+    when it has none)."""
+    mod, _, _ = point.partition(":")
+    try:
+        cost = getattr(importlib.import_module(mod), "point_cost", None)
+    except ImportError:
+        return None
+    return None if not callable(cost) else [float(cost(dict(p))) for p in params]
+
+
+def submission_order(todo: list[int], costs: list[float] | None) -> list[int]:
+    """``todo`` with the costliest points first (ties, and every point without costs, in index order).
+
+    Several workers then finish together instead of one working alone through the costliest points
+    at the end (largest processing time first); a point's result does not depend on when it runs
+    (its seed comes from its index)."""
+    if costs is None:
+        return list(todo)
+    return sorted(todo, key=lambda i: (-costs[i], i))
+
+
 def _compute(run: _Run, workers, scheduler, progress: bool, no_worker_timeout=None, say=None) -> None:
     """Run the unfinished points, journaling each as it finishes; stop at the first failure."""
     todo = [i for i in range(len(run.params)) if i not in run.done]
     if not todo:  # a finished journal needs no workers (nor a scheduler)
         return
+    if scheduler is not None or workers > 1:
+        todo = submission_order(todo, point_costs(run.sweep.point, run.params))
     queue = iter(todo)
     pending: dict[cf.Future, int] = {}
     failure = None
