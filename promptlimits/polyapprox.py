@@ -162,27 +162,39 @@ def _exact_coefficients_interval(kind: str, g: int, R: float):
     period = 4 * n
     cos_table = [iv.cos(iv.pi * t / (2 * n)) for t in range(period)]
     fvals = [iv.exp(Ri * cos_table[(2 * k + 1) % period]) for k in range(n)]
+    # The O(g^2) sums below run on the endpoint pairs with the libmp functions that iv's operators call
+    # (mpi_add, mpi_mul, mpi_div at iv.prec; integers converted as iv converts them, rounded outward):
+    # the same intervals, without the operators' dispatch, which cost three quarters of the time.
+    prec = iv.prec
+    add, mul, div = _libmp.mpi_add, _libmp.mpi_mul, _libmp.mpi_div
+    cos_raw, f_raw = [c._mpi_ for c in cos_table], [f._mpi_ for f in fvals]
+    zero, two, count = _mpi_int(0, prec), _mpi_int(2, prec), _mpi_int(n, prec)
     a = []
     for m in range(n):
-        s = iv.mpf(0)
+        s = zero
         for k in range(n):
-            s += fvals[k] * cos_table[(m * (2 * k + 1)) % period]
-        s = s * 2 / n
+            s = add(s, mul(f_raw[k], cos_raw[(m * (2 * k + 1)) % period], prec), prec)
+        s = div(mul(s, two, prec), count, prec)
         if m == 0:
-            s = s / 2
+            s = div(s, two, prec)
         a.append(s)
     table = _chebyshev_monomial_table(g)
     coeffs = []
-    Rpow = iv.mpf(1)
+    Rpow, R_raw = _mpi_int(1, prec), Ri._mpi_
     for j in range(n):
-        s = iv.mpf(0)
+        s = zero
         for m in range(j, n):
             tmj = table[m][j] if j < len(table[m]) else 0
             if tmj:
-                s += a[m] * tmj
-        coeffs.append(s / Rpow)
-        Rpow = Rpow * Ri
+                s = add(s, mul(a[m], _mpi_int(tmj, prec), prec), prec)
+        coeffs.append(iv.make_mpf(div(s, Rpow, prec)))
+        Rpow = mul(Rpow, R_raw, prec)
     return coeffs
+
+
+def _mpi_int(x: int, prec: int):
+    """The integer ``x`` as an ``mpmath.iv`` endpoint pair at ``prec`` bits, rounded outward (as ``iv.mpf(x)``)."""
+    return (_libmp.from_int(x, prec, _libmp.round_floor), _libmp.from_int(x, prec, _libmp.round_ceiling))
 
 
 @lru_cache(maxsize=4096)

@@ -120,3 +120,34 @@ def naive_attention_mp(Q, K, V, *, scale=None, variant="softmax", dps=50):
             for c in range(V.shape[1]):
                 out[i, c] = float(mpmath.fsum(wj * mpmath.mpf(V[j, c]) for j, wj in enumerate(w)) / den)
         return out
+
+
+def naive_chebyshev_coefficient_intervals(g, R):
+    """The Chebyshev interpolant's monomial coefficients on ``[-R, R]`` as ``mpmath.iv`` intervals, by iv's
+    operators at the current ``iv.prec``: the reference for ``polyapprox._exact_coefficients_interval``."""
+    from mpmath import iv
+
+    from promptlimits.polyapprox import _chebyshev_monomial_table
+
+    Ri, n = iv.mpf(R), g + 1
+    period = 4 * n
+    cos_table = [iv.cos(iv.pi * t / (2 * n)) for t in range(period)]
+    fvals = [iv.exp(Ri * cos_table[(2 * k + 1) % period]) for k in range(n)]
+    a = []
+    for m in range(n):
+        s = iv.mpf(0)
+        for k in range(n):
+            s += fvals[k] * cos_table[(m * (2 * k + 1)) % period]
+        s = s * 2 / n
+        a.append(s / 2 if m == 0 else s)
+    table = _chebyshev_monomial_table(g)
+    coeffs, Rpow = [], iv.mpf(1)
+    for j in range(n):
+        s = iv.mpf(0)
+        for m in range(j, n):
+            tmj = table[m][j] if j < len(table[m]) else 0
+            if tmj:
+                s += a[m] * tmj
+        coeffs.append(s / Rpow)
+        Rpow = Rpow * Ri
+    return coeffs

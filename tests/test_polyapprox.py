@@ -90,3 +90,23 @@ def test_errors():
         certified_eps("taylor", 3, -1.0)
     with pytest.raises(ValueError, match="degree must be >= 0"):
         certified_eps("taylor", -1, 1.0)
+
+
+@pytest.mark.parametrize("g, R", [(1, 0.5), (6, 2.0), (17, 9.3), (40, 39.1)])
+def test_chebyshev_intervals_are_those_of_ivs_operators(g, R):
+    """The coefficient intervals, summed on endpoint pairs, are exactly what mpmath.iv's operators give."""
+    from mpmath import iv
+    from naive import naive_chebyshev_coefficient_intervals
+
+    from promptlimits.polyapprox import _exact_coefficients_interval
+
+    saved = iv.prec
+    try:
+        iv.dps = 40 + g + int(R)
+        got = _exact_coefficients_interval("chebyshev", g, R)
+        want = naive_chebyshev_coefficient_intervals(g, R)
+    finally:
+        iv.prec = saved
+    assert len(got) == len(want) == g + 1
+    assert all(x._mpi_ == y._mpi_ for x, y in zip(got, want))
+    assert any(x.delta > 0 for x in got)  # real intervals: the comparison compares endpoints
