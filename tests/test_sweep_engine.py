@@ -260,6 +260,7 @@ def test_several_workers_start_from_the_costliest_points():
     assert point_costs("_sweep_points:typed", params) is not None  # one module, one cost function
     assert point_costs("promptlimits.experiments.phase:phase_point", [{}]) is None  # no point_cost: index order
     assert submission_order([2, 0], None) == [2, 0]
+    assert point_costs("_sweep_points:toy", [{"x": 1}, {"y": 2}]) is None  # a cost that fails: index order
     big = point_costs("promptlimits.experiments.approx_error:error_point",
                       [{"n": 4096, "d": 8, "degree": g, "family": f} for g, f in ((15, "corners"), (15, "extremal"),
                                                                                   (3, "extremal"))])

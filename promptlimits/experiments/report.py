@@ -129,6 +129,9 @@ def render(scale: str, verdicts: Sequence[Verdict], seconds: Mapping[str, float]
         lines += verdict_section(i, v, smoke=smoke, figures=figures)
     lines += ["", "## Timing", "", "| step | seconds |", "|---|---|"]
     lines += [f"| {k} | {t:.1f} |" for k, t in seconds.items()]
+    if "figures" in seconds and "proofs_check" in seconds:
+        lines += ["", "The figures and `proofs_check` run side by side, in two processes: the total is less than "
+                      "the sum of the steps."]
     lines += ["", "## proofs_check", ""]
     if proofs is None:
         lines += ["`python -m proofs_check` was not run with this run (its checks do not depend on the seed)."]

@@ -375,13 +375,19 @@ class _Watch:
 
 def point_costs(point: str, params: list[dict]) -> list[float] | None:
     """The estimated costs of the points, from ``point_cost(params)`` in the point function's module (``None``
-    when it has none)."""
+    when it has none, or when it fails on a point: an order is a hint, never a reason to stop a sweep)."""
     mod, _, _ = point.partition(":")
     try:
         cost = getattr(importlib.import_module(mod), "point_cost", None)
     except ImportError:
         return None
-    return None if not callable(cost) else [float(cost(dict(p))) for p in params]
+    if not callable(cost):
+        return None
+    try:
+        costs = [float(cost(dict(p))) for p in params]
+    except (ArithmeticError, KeyError, TypeError, ValueError):
+        return None
+    return costs if all(math.isfinite(c) for c in costs) else None
 
 
 def submission_order(todo: list[int], costs: list[float] | None) -> list[int]:
