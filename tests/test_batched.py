@@ -8,7 +8,6 @@ tasks and the units are grouped into several thread tasks (forced here by a smal
 power-of-two scaling).
 """
 
-import numba
 import numpy as np
 import pytest
 from naive import naive_poly_attention
@@ -36,14 +35,6 @@ def _one_by_one(plan, Q, K, V, G, variant):
     T = np.stack([plan.forward(Q[i], K[i], V[i], variant=variant) for i in range(Q.shape[0])])
     grads = [plan.backward(Q[i], K[i], V[i], G[i], variant=variant) for i in range(Q.shape[0])]
     return T, [np.stack(g) for g in zip(*grads)]
-
-
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
-def threads(request):
-    before = numba.get_num_threads()
-    numba.set_num_threads(min(request.param, numba.config.NUMBA_NUM_THREADS))
-    yield request.param
-    numba.set_num_threads(before)
 
 
 @pytest.mark.parametrize("variant", ["softmax", "softmax1"])

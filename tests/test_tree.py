@@ -118,14 +118,6 @@ def _inputs(seed, b, nq, n, d, dv, B):
     return Q, K, rng.normal(size=(b, n, dv)), rng.normal(size=(b, nq, dv))
 
 
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
-def threads(request):
-    before = numba.get_num_threads()
-    numba.set_num_threads(min(request.param, numba.config.NUMBA_NUM_THREADS))
-    yield request.param
-    numba.set_num_threads(before)
-
-
 @pytest.mark.parametrize("variant", ["softmax", "softmax1"])
 def test_plans_forward_is_the_same_walked_or_not_and_batches_are_the_sequences(threads, monkeypatch, variant):
     """Forward bit for bit with and without the walk; with it, a batch is its sequences one by one (both passes),
