@@ -176,6 +176,8 @@ def test_at_the_threshold_the_plan_walks_and_agrees_with_the_blocks(monkeypatch)
     plan = make_plan(8, 0.3, degree=8)
     assert _tree.depth_first(plan.rank, "keys", 72) and not _tree.depth_first(plan.rank, "queries", 72)
     assert not _tree.depth_first(plan.rank, "keys", 56)  # fewer rows than a walk's lanes: the blocks
+    with pytest.raises(ValueError, match="side must be 'keys' or 'queries', got 'values'"):
+        _tree.depth_first(plan.rank, "values")
     Q, K, V, G = _inputs(5, 1, 8, 70, 8, 4, 0.3)
     T, grads = plan.forward(Q[0], K[0], V[0]), plan.backward(Q[0], K[0], V[0], G[0])
     _walk(monkeypatch, 2**62)

@@ -1,4 +1,4 @@
-"""The key pass for large ranks: the monomial tree walked depth first, many keys at a time (docs/theory.md §3.9).
+"""The passes of large ranks: the monomial tree walked depth first, 64 rows at a time (docs/theory.md §3.9, §3.10).
 
 The key pass of :mod:`._kernels` fills an ``r x 8`` block of monomials for
 every eight keys and then streams it, with every row of ``S``, through memory:
@@ -15,9 +15,12 @@ product as in :func:`._simd.monomials`, queued, and eight queued monomials at a
 time meet their rows of ``S`` (:func:`._simd.nodes_update`): one read and one
 write of a row of ``S`` per ``KEYS`` keys, and every row gets the same chain of
 FMAs over the keys, in the same order, as the block-of-eight pass gives it.
-So the two passes return the same sums to the last bit
-(``tests/test_tree.py``), and which one runs (:func:`depth_first`, by rank
-only) changes no result.
+So the two forward key passes return the same sums to the last bit
+(``tests/test_tree.py``). The backward's key side (and, from a higher rank, its
+query side) walks the same way; its sums over the monomials run in the walk's
+order, so its last bits differ from the block pass's, within the rounding bound
+of docs/theory.md §4.6.1. Which form runs (:func:`depth_first`) is a function of
+the problem's size only, so results do not depend on the machine or the threads.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ def depth_first(rank: int, side: str = "keys", rows: int = KEYS) -> bool:
     problem's size only: ``side`` is ``"keys"`` (the forward key pass, the backward's key side) or
     ``"queries"`` (the backward's query side). Fewer than :data:`KEYS` rows keep the blocks: a walk costs
     the same whatever the number of rows up to ``KEYS``."""
+    if side not in ("keys", "queries"):
+        raise ValueError(f"side must be 'keys' or 'queries', got {side!r}")
     return rows >= KEYS and rank >= (DEPTH_FIRST_RANK if side == "keys" else DEPTH_FIRST_RANK_QUERIES)
 
 
