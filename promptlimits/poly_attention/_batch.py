@@ -118,6 +118,21 @@ def _lanes(lane_sums) -> np.ndarray:
     return total
 
 
+def _walk_order(order, M, m):
+    """``M (b, tiles, r, 8)`` and ``m (b, r)`` with their rows in the walk's order (``order[i]``: the basis index of
+    row ``i``, :func:`._tree.visiting_order`), C-contiguous for the walks."""
+    return np.ascontiguousarray(M[:, :, order]), np.ascontiguousarray(m[:, order])
+
+
+def _basis_order(order, M, lanes):
+    """The sums of a walk, their rows in its order, back in the basis order: the task partials ``M (b, tasks,
+    tiles, r, 8)`` added in task order, and the lane sums ``lanes (b, tasks, r, 8)`` added in task order then
+    over the lanes, as for the block passes."""
+    M_sum, m_sum = np.empty(M.shape[:1] + M.shape[2:]), np.empty(lanes.shape[:1] + lanes.shape[2:3])
+    M_sum[:, :, order], m_sum[:, order] = _in_order(M), _lanes(_in_order(lanes))
+    return M_sum, m_sum
+
+
 def key_sums(plan, Kp, Vp, b: int, n: int):
     """``Sw = w * S_V`` ``(b, Wv/8, r, 8)`` and ``s1w = w * s_1`` ``(b, r)`` of every sequence, from the padded
     keys ``Kp (b * n8, d)`` and values ``Vp (b * n8, Wv)``, the first ``n`` rows of each sequence real."""
@@ -130,9 +145,7 @@ def key_sums(plan, Kp, Vp, b: int, n: int):
     work = (bounds[1] - bounds[0]) * r * wv
     if depth_first(r, "keys", rows):  # rows in the walk's order, the same sums (._tree); back to the basis order
         _run_units(key_units_depth_first, b, bounds, work, (Kp, Vp, plan.degree, rows, bounds), (S, s1))
-        order = visiting_order(Kp.shape[1], plan.degree)
-        S_sum, s1_sum = np.empty(S.shape[:1] + S.shape[2:]), np.empty((b, r))
-        S_sum[:, :, order], s1_sum[:, order] = _in_order(S), _lanes(_in_order(s1))
+        S_sum, s1_sum = _basis_order(visiting_order(Kp.shape[1], plan.degree), S, s1)
     else:
         _run_units(key_units, b, bounds, work, (Kp, Vp, runs, r, rows, bounds), (S, s1))
         S_sum, s1_sum = _in_order(S), _lanes(_in_order(s1))
@@ -200,11 +213,9 @@ def query_gradients(plan, Qp, Gp, Sw, s1w, b: int, d0: float):
     work = (bounds[1] - bounds[0]) * 3 * r * wv
     if depth_first(r, "queries", nq8):  # two walks per 64 queries, the sums in the walk's order (._tree)
         order = visiting_order(Qp.shape[1], plan.degree)
-        Sw_o, s1w_o = np.ascontiguousarray(Sw[:, :, order]), np.ascontiguousarray(s1w[:, order])
         _run_units(backward_query_units_depth_first, b, bounds, work,
-                   (Qp, Gp, Sw_o, s1w_o, d0, plan.degree, nq8, bounds), (dQ, WV, w1))
-        WVs, w1s = np.empty(WV.shape[:1] + WV.shape[2:]), np.empty((b, r))
-        WVs[:, :, order], w1s[:, order] = _in_order(WV), _lanes(_in_order(w1))
+                   (Qp, Gp, *_walk_order(order, Sw, s1w), d0, plan.degree, nq8, bounds), (dQ, WV, w1))
+        WVs, w1s = _basis_order(order, WV, w1)
     else:
         _run_units(backward_query_units, b, bounds, work, (Qp, Gp, Sw, s1w, d0, runs, r, nq8, bounds), (dQ, WV, w1))
         WVs, w1s = _in_order(WV), _lanes(_in_order(w1))
@@ -219,8 +230,7 @@ def key_gradients(plan, Kp, Vp, WVw, w1w, b: int):
     kb = split(n8, 3 * r * wv)
     work = (kb[1] - kb[0]) * 3 * r * wv
     if depth_first(r, "keys", n8):  # the walk reads the gradients of S_V and s_1 in its own order (._tree)
-        order = visiting_order(Kp.shape[1], plan.degree)
-        WVw, w1w = np.ascontiguousarray(WVw[:, :, order]), np.ascontiguousarray(w1w[:, order])
+        WVw, w1w = _walk_order(visiting_order(Kp.shape[1], plan.degree), WVw, w1w)
         _run_units(backward_key_units_depth_first, b, kb, work, (Kp, Vp, WVw, w1w, plan.degree, n8, kb), (dK, dV))
     else:
         _run_units(backward_key_units, b, kb, work, (Kp, Vp, WVw, w1w, runs, r, n8, kb), (dK, dV))

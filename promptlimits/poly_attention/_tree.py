@@ -61,23 +61,48 @@ def depth_first(rank: int, side: str = "keys", rows: int = KEYS) -> bool:
     return rows >= KEYS and rank >= (DEPTH_FIRST_RANK if side == "keys" else DEPTH_FIRST_RANK_QUERIES)
 
 
+#: The moves of a walk (:func:`_move`).
+ENTER, LEAVE, DONE = 1, -1, 0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _start(nextc, d, g):
+    """Stand at the root: its children are ``x_c`` for every coordinate ``c`` (none at degree 0)."""
+    nextc[0] = d - 1 if g > 0 else -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _move(nextc, depth, g):
+    """The walk's next move from the monomial at level ``depth``: ``(ENTER, c)`` into its child ``x_c a``, one level
+    down (children from the largest coordinate down, each child's own children up to ``c``); ``(LEAVE, -1)`` back
+    to its parent once every child is done; ``(DONE, -1)`` when that monomial is the root. ``nextc[j]`` is the
+    next child to visit at level ``j`` (-1: none left)."""
+    c = nextc[depth]
+    if c < 0:
+        return (LEAVE if depth > 0 else DONE), -1
+    nextc[depth] = c - 1
+    nextc[depth + 1] = c if depth + 1 < g else -1
+    return ENTER, c
+
+
 @njit(cache=True, nogil=True)
 def _visiting_order(runs, d, g, r):
     """``order[i]``: the basis index of the ``i``-th monomial the walk visits (the root first)."""
     order = np.empty(r, dtype=np.int64)
     node = np.zeros(g + 1, dtype=np.int64)
     nextc = np.zeros(g + 1, dtype=np.int64)  # the next child to visit (counting down; -1: none left)
-    order[0], nextc[0], seen, depth = 0, d - 1, 1, 0
-    while depth >= 0:
-        if nextc[depth] < 0:
+    _start(nextc, d, g)
+    order[0], seen, depth = 0, 1, 0
+    while True:
+        move, c = _move(nextc, depth, g)
+        if move == DONE:
+            break
+        if move == LEAVE:
             depth -= 1
             continue
-        c = nextc[depth]
-        nextc[depth] -= 1
         run = depth * d + c  # the run of degree depth+1, coordinate c
         depth += 1
         node[depth] = runs[run, 0] + node[depth - 1] - runs[run, 1]
-        nextc[depth] = c if depth < g else -1
         order[seen] = node[depth]
         seen += 1
     return order
@@ -129,16 +154,16 @@ def key_task_depth_first(K, V, g, lo, hi, S, s1):
             P[0, k] = 1.0
         prow[0] = 0
         npend, seen, depth = 1, 1, 0
-        nextc[0] = d - 1 if g > 0 else -1
-        while depth >= 0:
-            if nextc[depth] < 0:
+        _start(nextc, d, g)
+        while True:
+            move, c = _move(nextc, depth, g)
+            if move == DONE:
+                break
+            if move == LEAVE:
                 depth -= 1
                 continue
-            c = nextc[depth]
-            nextc[depth] -= 1
             depth += 1
             descend(vals, xb, depth, c, groups, P, np.int64(npend))
-            nextc[depth] = c if depth < g else -1
             prow[npend] = seen
             npend += 1
             seen += 1
@@ -185,20 +210,18 @@ def backward_key_task_depth_first(K, V, WVw, w1w, g, lo, hi, dK, dV):
         vals[0, :] = 1.0
         node_gradient(WVw, w1w, np.int64(0), VT, ones, vals, np.int64(0), adj, dVT)
         seen, depth = 1, 0
-        nextc[0] = d - 1 if g > 0 else -1
+        _start(nextc, d, g)
         while True:
-            if nextc[depth] < 0:  # leave this monomial: pass its adjoint to the parent and to dk
-                if depth == 0:
-                    break
+            move, c = _move(nextc, depth, g)
+            if move == DONE:
+                break
+            if move == LEAVE:  # pass this monomial's adjoint to its parent and to dk
                 ascend(adj, vals, xb, dKT, depth, coord[depth], groups)
                 depth -= 1
                 continue
-            c = nextc[depth]
-            nextc[depth] -= 1
             depth += 1
             descend(vals, xb, depth, c, groups, vals, depth)  # (the copy is the same row again)
             coord[depth] = c
-            nextc[depth] = c if depth < g else -1
             node_gradient(WVw, w1w, seen, VT, ones, vals, depth, adj, dVT)
             seen += 1
         for k in range(nk):
@@ -232,7 +255,6 @@ def backward_query_task_depth_first(Q, G, Sw, s1w, d0, g, lo, hi, dQ, WV, w1):
     coord = np.zeros(g + 1, dtype=np.int64)
     nextc = np.zeros(g + 1, dtype=np.int64)
     groups = np.int64(KEYS // LANES)
-    top = d - 1 if g > 0 else -1
     for i0 in range(lo, hi, KEYS):
         nk = min(KEYS, hi - i0)  # lanes k >= nk: zero queries with dN = dD = 0, not written out
         xb[:] = 0.0
@@ -245,16 +267,16 @@ def backward_query_task_depth_first(Q, G, Sw, s1w, d0, g, lo, hi, dQ, WV, w1):
         vals[0, :] = 1.0
         node_reduce(Sw, s1w, np.int64(0), vals, np.int64(0), NT, DT)
         seen, depth = 1, 0
-        nextc[0] = top
-        while depth >= 0:
-            if nextc[depth] < 0:
+        _start(nextc, d, g)
+        while True:
+            move, c = _move(nextc, depth, g)
+            if move == DONE:
+                break
+            if move == LEAVE:
                 depth -= 1
                 continue
-            c = nextc[depth]
-            nextc[depth] -= 1
             depth += 1
             descend(vals, xb, depth, c, groups, vals, depth)
-            nextc[depth] = c if depth < g else -1
             node_reduce(Sw, s1w, seen, vals, depth, NT, DT)
             seen += 1
         for k in range(nk):
@@ -273,20 +295,18 @@ def backward_query_task_depth_first(Q, G, Sw, s1w, d0, g, lo, hi, dQ, WV, w1):
         P[0, :] = 1.0
         prow[0] = 0
         npend, seen, depth = 1, 1, 0
-        nextc[0] = top
+        _start(nextc, d, g)
         while True:
-            if nextc[depth] < 0:
-                if depth == 0:
-                    break
+            move, c = _move(nextc, depth, g)
+            if move == DONE:
+                break
+            if move == LEAVE:
                 ascend(adj, vals, xb, dQT, depth, coord[depth], groups)
                 depth -= 1
                 continue
-            c = nextc[depth]
-            nextc[depth] -= 1
             depth += 1
             descend(vals, xb, depth, c, groups, P, np.int64(npend))
             coord[depth] = c
-            nextc[depth] = c if depth < g else -1
             node_gradient(Sw, s1w, seen, dNT, dD, vals, depth, adj, None)
             prow[npend] = seen
             npend += 1
