@@ -72,6 +72,39 @@ def test_the_split_depends_on_the_problem_only(numba_threads):
     assert len(_threads.split(256, 165 * 8)) == 2  # a small problem is one task: no threads
 
 
+def test_tasks_with_large_partial_sums_get_many_rows():
+    """A pass whose tasks keep partial sums of rank >= PARTIALS_RANK cuts at most one task per PARTIALS_ROWS rows
+    (sixteen without partials); below that rank, or without partials, the split is unchanged."""
+    r, wv = 490_314, 8
+    assert len(_threads.split(4096, r * wv)) - 1 == _threads.MAX_TASKS
+    big = _threads.split(4096, r * wv, partials_rank=r)
+    assert len(big) - 1 == 4096 // _threads.PARTIALS_ROWS and np.all(np.diff(big) == _threads.PARTIALS_ROWS)
+    assert len(_threads.split(1000, r * wv, partials_rank=r)) == 2  # fewer rows than PARTIALS_ROWS: one task
+    assert len(_threads.split(2**16, r * wv, partials_rank=r)) - 1 == _threads.MAX_TASKS
+    small = _threads.PARTIALS_RANK - 1
+    assert np.array_equal(_threads.split(4096, small * wv, partials_rank=small), _threads.split(4096, small * wv))
+
+
+@two_threads
+def test_passes_with_large_partial_sums_are_the_same_on_one_and_two_threads(monkeypatch, numba_threads):
+    """The partial-sum rule, made to bind at a small rank, still splits by the problem only: several tasks, the
+    same bits on one and two threads, forward and backward."""
+    monkeypatch.setattr(_threads, "TASK_WORK", 2**12)
+    monkeypatch.setattr(_threads, "PARTIALS_RANK", 1)
+    monkeypatch.setattr(_threads, "PARTIALS_ROWS", 128)
+    plan = make_plan(3, 0.5, degree=4)
+    rng = np.random.default_rng(1)
+    Q, K = rng.uniform(-0.5, 0.5, (300, 3)), rng.uniform(-0.5, 0.5, (517, 3))
+    V, G = rng.normal(size=(517, 5)), rng.normal(size=(300, 5))
+    assert len(_threads.split(520, plan.rank * 8, partials_rank=plan.rank)) - 1 == 520 // 128
+    out = {}
+    for threads in (1, 2):
+        numba_threads(threads)
+        out[threads] = (plan(Q, K, V), *plan.backward(Q, K, V, G))
+    for a, b in zip(out[1], out[2]):
+        assert np.array_equal(a, b)
+
+
 @pytest.mark.slow
 def test_sweep_rows_are_the_same_with_one_and_two_workers(tmp_path):
     """The runtime sweep measures err_max with the fused kernel (several tasks at n = 4096): one in-process

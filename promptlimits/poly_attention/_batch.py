@@ -64,8 +64,8 @@ def batch_bytes(b: int, nq: int, n: int, d: int, dv: int, rank: int, *, backward
     """About the bytes the batched forward (or backward) holds besides its inputs: padded copies, the
     per-(sequence, task) partial sums and the outputs, in float64. Python ints: no overflow."""
     n8, nq8, wv = _round_up(n, LANES), _round_up(nq, LANES), _round_up(max(dv, 1), _TILE)
-    kt = len(split(n8, rank * wv)) - 1
-    qt = len(split(nq8, 3 * rank * wv)) - 1
+    kt = len(split(n8, rank * wv, partials_rank=rank)) - 1
+    qt = len(split(nq8, 3 * rank * wv, partials_rank=rank)) - 1
     sums = rank * (wv + LANES)  # one task's S (tile-major) and lane sums
     rows = n8 * (d + wv) + nq8 * (d + wv)
     if not backward:
@@ -138,7 +138,7 @@ def key_sums(plan, Kp, Vp, b: int, n: int):
     keys ``Kp (b * n8, d)`` and values ``Vp (b * n8, Wv)``, the first ``n`` rows of each sequence real."""
     runs, r = plan._index
     rows, wv = Kp.shape[0] // b, Vp.shape[1]
-    bounds = split(rows, r * wv)
+    bounds = split(rows, r * wv, partials_rank=r)
     tasks = len(bounds) - 1
     S = np.zeros((b, tasks, wv // _TILE, r, _TILE))
     s1 = np.zeros((b, tasks, r, LANES))
@@ -205,7 +205,7 @@ def query_gradients(plan, Qp, Gp, Sw, s1w, b: int, d0: float):
     the key sums ``Sw``, ``s1w`` of :func:`key_sums`."""
     (runs, r), w = plan._index, plan.weights
     nq8, wv = Qp.shape[0] // b, Gp.shape[1]
-    bounds = split(nq8, 3 * r * wv)
+    bounds = split(nq8, 3 * r * wv, partials_rank=r)
     tasks = len(bounds) - 1
     dQ = np.zeros(Qp.shape)
     WV = np.zeros((b, tasks) + Sw.shape[1:])

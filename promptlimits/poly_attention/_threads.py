@@ -36,20 +36,32 @@ TASK_WORK = 2**22
 #: Most tasks one call is split into (each key-side task keeps its own partial sums).
 MAX_TASKS = 16
 
+#: From this rank a task's own partial sums (``r x (W_v + 8)`` doubles: 1 MiB at ``W_v = 8``) no longer fit in a
+#: core's second-level cache: each is made, filled and added from memory, once per task whatever its rows.
+PARTIALS_RANK = 8192
+
+#: Least rows of a task that keeps partial sums of rank ``>= PARTIALS_RANK``: its partials then cost a few
+#: per cent of its work. (At rank 490,314 and 4,096 keys, sixteen tasks of 256 rows spent about a fifth of
+#: the pass on their 1 GB of partials.)
+PARTIALS_ROWS = 1024
+
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _pool_pid: int | None = None
 
 
-def split(n_rows: int, work_per_row: int) -> np.ndarray:
+def split(n_rows: int, work_per_row: int, *, partials_rank: int = 0) -> np.ndarray:
     """Task bounds over ``n_rows`` padded rows (a multiple of :data:`LANES`): ``bounds[t]..bounds[t+1]``.
 
     The number of tasks is ``n_rows * work_per_row / TASK_WORK`` rounded up,
-    between 1 and :data:`MAX_TASKS` (and at most one per block of rows); it
-    does not depend on the number of threads.
+    between 1 and :data:`MAX_TASKS` (and at most one per block of rows); where
+    each task keeps partial sums of rank ``partials_rank >= PARTIALS_RANK``,
+    also at most one per :data:`PARTIALS_ROWS` rows. It does not depend on the
+    number of threads.
     """
     blocks = n_rows // LANES
-    tasks = max(1, min(MAX_TASKS, blocks, -(-n_rows * work_per_row // TASK_WORK)))
+    most = MAX_TASKS if partials_rank < PARTIALS_RANK else max(1, min(MAX_TASKS, n_rows // PARTIALS_ROWS))
+    tasks = max(1, min(most, blocks, -(-n_rows * work_per_row // TASK_WORK)))
     return (np.arange(tasks + 1, dtype=np.int64) * blocks // tasks) * LANES
 
 
