@@ -92,9 +92,11 @@ def test_errors():
         certified_eps("taylor", -1, 1.0)
 
 
-@pytest.mark.parametrize("g, R", [(1, 0.5), (6, 2.0), (17, 9.3), (40, 39.1)])
-def test_chebyshev_intervals_are_those_of_ivs_operators(g, R):
-    """The coefficient intervals, summed on endpoint pairs, are exactly what mpmath.iv's operators give."""
+@pytest.mark.parametrize("g, R", [(1, 0.5), (6, 2.0), (17, 9.3), (40, 39.1), (64, 520.0)])
+def test_chebyshev_intervals_agree_with_ivs_operators(g, R):
+    """The coefficient intervals (endpoint-pair sums, cosines by symmetry) and those of mpmath.iv's operators
+    with one iv.cos per cosine both enclose the exact coefficients: every pair overlaps, the widths are alike,
+    and the float64 coefficients (the midpoints, rounded) are the same."""
     from mpmath import iv
     from naive import naive_chebyshev_coefficient_intervals
 
@@ -108,5 +110,33 @@ def test_chebyshev_intervals_are_those_of_ivs_operators(g, R):
     finally:
         iv.prec = saved
     assert len(got) == len(want) == g + 1
-    assert all(x._mpi_ == y._mpi_ for x, y in zip(got, want))
+    assert all(x.a <= y.b and y.a <= x.b for x, y in zip(got, want))  # both hold the exact coefficient
+    assert all(x.delta <= 4 * y.delta and y.delta <= 4 * x.delta for x, y in zip(got, want) if y.delta > 0)
+    assert [float(x.mid) for x in got] == [float(y.mid) for y in want]
     assert any(x.delta > 0 for x in got)  # real intervals: the comparison compares endpoints
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 8, 17, 65])
+def test_chebyshev_cosines_enclose_the_cosines(n):
+    """Every entry of the cosine table (one cos_sin per angle up to pi/4, the rest by symmetry) holds
+    cos(pi t / (2n)) computed at four times the precision, and is as narrow as the precision allows."""
+    from mpmath import iv, libmp, mp, mpf
+
+    from promptlimits.polyapprox import _chebyshev_cosines
+
+    prec = 200
+    table = _chebyshev_cosines(n, prec)
+    assert len(table) == 4 * n
+    with mp.workprec(4 * prec):
+        for t, (lo, hi) in enumerate(table):
+            exact = mp.cospi(mpf(t) / (2 * n))
+            assert mpf(lo) <= exact <= mpf(hi), (n, t)
+            assert mpf(hi) - mpf(lo) <= mpf(2) ** (8 - prec), (n, t)
+    saved = iv.prec
+    try:
+        iv.prec = prec
+        direct = [iv.cos(iv.pi * t / (2 * n))._mpi_ for t in range(n // 2 + 1)]
+    finally:
+        iv.prec = saved
+    assert table[: n // 2 + 1] == direct  # the angles up to pi/4 are iv.cos's own intervals
+    assert libmp.mpf_eq(table[n][0], libmp.fzero) and libmp.mpf_eq(table[n][1], libmp.fzero)  # cos(pi/2) = 0
