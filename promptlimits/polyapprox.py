@@ -56,7 +56,10 @@ Let ``p*`` be the exact polynomial of a kind (coefficients ``c*_j``) and
 ``p`` the one with the returned float64 coefficients ``c_j``. The
 coefficients ``c*_j`` are enclosed in intervals by ``mpmath.iv`` (Chebyshev
 nodes, values of ``exp`` and the Chebyshev-to-monomial conversion with exact
-integer coefficients of ``T_m``), so ``delta_j = max |c_j - I_j|`` bounds
+integer coefficients of ``T_m``), and ``c_j`` is the midpoint of ``I_j`` rounded to
+the nearest float64 (``c*_j`` correctly rounded wherever ``I_j`` is narrow: everywhere
+but at high ``j`` and small ``R``, where the conversion's cancellation widens ``I_j``
+and ``delta_j R^j`` is negligible). ``delta_j = max |c_j - I_j|`` bounds
 ``|c_j - c*_j|`` rigorously. Then for ``|x| <= R``::
 
     |p(x) - p*(x)| / e^x <= e^R sum_j delta_j R^j,
@@ -235,7 +238,7 @@ def _certified(kind: str, g: int, R: float):
 def _certified_at_current_precision(kind: str, g: int, R: float):
     Ri = iv.mpf(R)
     exact = _exact_coefficients_interval(kind, g, R)
-    coeffs = np.array([_libmp.to_float(c.mid._mpi_[0]) for c in exact], dtype=np.float64)
+    coeffs = np.array([_libmp.to_float(c.mid._mpi_[0], rnd=_libmp.round_nearest) for c in exact], dtype=np.float64)
     if R == 0.0:
         return coeffs, 0.0, 0.0, 0.0
     # delta_j bounds |c_j - c*_j| for every c*_j in the interval I_j.

@@ -116,6 +116,38 @@ def test_chebyshev_intervals_agree_with_ivs_operators(g, R):
     assert any(x.delta > 0 for x in got)  # real intervals: the comparison compares endpoints
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("g, R", [(2, 0.0625), (7, 1.0), (12, 0.25), (15, 4.0), (24, 30.0)])
+def test_coefficients_are_the_exact_ones_rounded_to_nearest(kind, g, R):
+    """The float64 coefficients are the exact coefficients of the kind's polynomial rounded to nearest (mpmath at
+    a precision far above the certificate's, without intervals; at these (g, R) every interval is far narrower
+    than an ulp); for chebyshev at an even degree the interpolant passes through (0, 1), so c_0 is exactly 1.
+    Rounding toward zero, as the code once did, fails 14 of these 15 cases."""
+    from mpmath import mp, mpf
+
+    from promptlimits.polyapprox import _chebyshev_monomial_table, exp_approximation
+
+    got = exp_approximation(R, degree=g, kind=kind).coefficients
+    n = g + 1
+    with mp.workdps(200 + g + int(R)):
+        Rm = mpf(R)
+        if kind == "taylor":
+            exact = [1 / mp.factorial(j) for j in range(n)]
+        elif kind == "shifted_taylor":  # the Taylor polynomial of e^(x+R) at 0, times e^-R
+            exact = [mp.exp(-Rm) / mp.factorial(j) * sum(Rm**m / mp.factorial(m) for m in range(g - j + 1))
+                     for j in range(n)]
+        else:  # interpolation at the Chebyshev nodes of [-R, R], in the monomial basis of x
+            ys = [mp.cos(mp.pi * (2 * k + 1) / (2 * n)) for k in range(n)]
+            a = [2 * sum(mp.exp(Rm * y) * mp.chebyt(m, y) for y in ys) / n for m in range(n)]
+            a[0] /= 2
+            table = _chebyshev_monomial_table(g)
+            exact = [sum(a[m] * table[m][j] for m in range(j, n) if j < len(table[m])) / Rm**j for j in range(n)]
+        want = [float(c) for c in exact]  # mpmath rounds to nearest
+    assert got.tolist() == want
+    if kind == "chebyshev" and g % 2 == 0:
+        assert got[0] == 1.0
+
+
 @pytest.mark.parametrize("n", [1, 2, 5, 8, 17, 65])
 def test_chebyshev_cosines_enclose_the_cosines(n):
     """Every entry of the cosine table (one cos_sin per angle up to pi/4, the rest by symmetry) holds
