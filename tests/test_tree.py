@@ -170,11 +170,13 @@ def test_walked_backward_rounding_is_within_its_proved_bound(walk_always, d, B, 
         assert 0.0 < gap <= getattr(bound, f"rounding_d{name}"), name
 
 
-@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="rank 12,870 as plain Python takes minutes; the JIT run has it")
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="rank 75,582 as plain Python takes minutes; the JIT run has it")
 def test_at_the_threshold_the_plan_walks_and_agrees_with_the_blocks(monkeypatch):
-    """Rank 12,870 (d = 8, degree 8) is above ``DEPTH_FIRST_RANK``: the plan's own choice walks the tree."""
-    plan = make_plan(8, 0.3, degree=8)
-    assert _tree.depth_first(plan.rank, "keys", 72) and not _tree.depth_first(plan.rank, "queries", 72)
+    """Rank 75,582 (d = 8, degree 11) is above ``DEPTH_FIRST_RANK`` (rank 43,758 below it): the plan's own choice
+    walks the tree, on both sides."""
+    assert not _tree.depth_first(43_758, "keys", 72) and not _tree.depth_first(43_758, "queries", 72)
+    plan = make_plan(8, 0.3, degree=11)
+    assert _tree.depth_first(plan.rank, "keys", 72) and _tree.depth_first(plan.rank, "queries", 72)
     assert not _tree.depth_first(plan.rank, "keys", 56)  # fewer rows than a walk's lanes: the blocks
     with pytest.raises(ValueError, match="side must be 'keys' or 'queries', got 'values'"):
         _tree.depth_first(plan.rank, "values")

@@ -67,7 +67,7 @@ sums added in task order, so results are bitwise the same on any number of
 threads; one-task problems run on the calling thread, larger ones on up to
 ``numba.get_num_threads()`` threads that never wait for a busy core
 (``_threads``). Extra memory is O(r (d_v + 16)) per task. The backward pass
-reuses these blocks (:meth:`PolyPlan.backward`). From rank 8192 on, the key
+reuses these blocks (:meth:`PolyPlan.backward`). From rank 65,536 on, the key
 passes walk the monomial tree depth first, 64 keys at a time (``_tree``): the
 same forward sums to the last bit, a row of ``S_V`` read and written once per
 64 keys, no monomial block in memory. A batch of sequences of

@@ -41,9 +41,12 @@ __all__ = ["KEYS", "DEPTH_FIRST_RANK", "DEPTH_FIRST_RANK_QUERIES", "depth_first"
 #: Keys per walk of the tree: the FMA chain of a row of ``S`` runs this long between a read and a write.
 KEYS = 64
 
-#: From this rank up the key passes walk the tree: an ``r x 8`` block then no longer fits in a core's
-#: second-level cache (``8 r`` doubles at ``r = 8192`` are 512 KiB).
-DEPTH_FIRST_RANK = 8192
+#: From this rank up the key passes walk the tree. An ``r x 8`` block outgrows a core's second-level cache
+#: from ``r = 8192``, but with each task's partial sums bounded (``_threads.PARTIALS_ROWS``) the blocks keep up
+#: with the walk to rank 75,582 (d = 8, 4,096 keys, two threads: forward 169 ms by blocks, 175 walked;
+#: backward 648 and 635 ms; at 12,870 the blocks' forward is 1.3 times faster) and the walk wins from 125,970
+#: (forward 465 -> 333 ms, backward 1,416 -> 1,164 ms).
+DEPTH_FIRST_RANK = 65536
 
 #: From this rank up the backward's query side walks the tree too. It walks twice per 64 queries (``N`` and
 #: ``D`` first, then the gradients), so it pays later: ``bench walk`` (d = 8, one thread) measured it 16 %
