@@ -35,8 +35,14 @@ def _limits(values, head: float):
     return 10.0 ** (math.floor(math.log10(min(pos))) - 1), 10.0 ** (math.ceil(math.log10(max(pos))) + head)
 
 
+#: Share of a degree panel's height kept free above the data for its legend (two columns, five rows).
+_LEGEND_SHARE = 0.3
+
+
 def _degree_panel(ax, rows, Bs, measured_key, bound_key, ylabel, title):
-    lo, hi = _limits([r[k] for r in rows for k in (measured_key, bound_key) if r.get(k) is not None] + [2.2e-16], 5)
+    lo, top = _limits([r[k] for r in rows for k in (measured_key, bound_key) if r.get(k) is not None] + [2.2e-16], 0)
+    span = math.log10(top / lo)  # decades of data: the legend's room grows with them
+    hi = top * 10.0 ** math.ceil(span * _LEGEND_SHARE / (1 - _LEGEND_SHARE))
     for i, B in enumerate(Bs):
         pts = sorted((r for r in rows if r["B"] == B and r.get(measured_key) is not None), key=lambda r: r["degree"])
         if not pts:

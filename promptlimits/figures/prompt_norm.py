@@ -64,6 +64,10 @@ def draw(results, out_dir) -> list:
     bx.set_ylabel("MSE")
     bx.set_title("loss reached in the box", fontsize=9)
     bx.text(0.5, 0.72, _warm_note(rows), transform=bx.transAxes, fontsize=6.5, va="top")
+    mse = [v for r in rows for series, *_ in _SERIES if (v := r[f"mse_{series}"]) is not None and v > 0]
+    if mse:  # room below the lowest loss for the legend (three rows, a fifth of the panel)
+        lo, hi = min(mse), max(mse)
+        bx.set_ylim(lo / (hi / lo) ** 0.3 / 3, hi * 3)
     bx.legend(loc="lower left", fontsize=6.5)
     fig.suptitle("Fig. 5 (norm): prompt-induced norm and reachable loss against the prompt box", fontsize=9)
     return save(fig, out_dir, STEM)
